@@ -1,0 +1,77 @@
+package platform
+
+import (
+	"context"
+	"fmt"
+)
+
+// Slot is one of a service's two colours. Which one is live is the engine's knowledge,
+// not the platform's.
+type Slot string
+
+// The two slots.
+const (
+	Blue  Slot = "blue"
+	Green Slot = "green"
+)
+
+// Other returns the opposite slot.
+func (s Slot) Other() Slot {
+	if s == Blue {
+		return Green
+	}
+	return Blue
+}
+
+// Valid reports whether s is blue or green.
+func (s Slot) Valid() bool { return s == Blue || s == Green }
+
+// SlotRef names one slot of one service.
+type SlotRef struct {
+	Service string
+	Slot    Slot
+}
+
+func (r SlotRef) String() string { return fmt.Sprintf("%s-%s", r.Service, r.Slot) }
+
+// Deployment is what a slot should run.
+type Deployment struct {
+	Ref       SlotRef
+	Artifact  string
+	Instances int
+	Port      int
+	Env       map[string]string
+	Health    HealthCheck
+	Labels    map[string]string // e.g. the execution ID, for platforms that label objects
+	Key       string            // idempotency key: the same key means the same effect
+}
+
+// HealthCheck says when an instance is ready: an HTTP GET of Path answering Status, or
+// a TCP connect when Path is empty.
+type HealthCheck struct {
+	Path   string
+	Status int
+}
+
+// SlotStatus is what a slot really has now.
+type SlotStatus struct {
+	Artifact string
+	Desired  int
+	Ready    int
+	Reasons  []string // why instances are not ready: crash loops, pull errors, ...
+	Failed   bool     // the platform gave up (progress deadline, process exits at once)
+}
+
+// Platform runs the instances of a slot. Every call is idempotent for the same key:
+// repeating a call with a key that already took effect changes nothing.
+type Platform interface {
+	// Deploy makes the slot run the artifact with the given instance count. It returns
+	// once the change is accepted, not when instances are ready: use Status for that.
+	Deploy(ctx context.Context, d Deployment) error
+	// Scale changes the slot's instance count (0 stops every instance).
+	Scale(ctx context.Context, ref SlotRef, instances int, key string) error
+	// Status reports the slot's desired and ready instances.
+	Status(ctx context.Context, ref SlotRef) (SlotStatus, error)
+	// Remove deletes everything the platform created for the slot.
+	Remove(ctx context.Context, ref SlotRef, key string) error
+}

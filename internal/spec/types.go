@@ -1,0 +1,404 @@
+package spec
+
+import (
+	"time"
+)
+
+// APIVersion is the only document version this build understands.
+const APIVersion = "sluice.dev/v1alpha1"
+
+// Document kinds.
+const (
+	KindWorkflow    = "Workflow"
+	KindEnvironment = "Environment"
+)
+
+// Metadata names a document.
+type Metadata struct {
+	Name        string            `yaml:"name"`
+	Description string            `yaml:"description,omitempty"`
+	Labels      map[string]string `yaml:"labels,omitempty"`
+}
+
+// Workflow is a template of phases and steps that sluice runs as executions.
+type Workflow struct {
+	APIVersion string       `yaml:"apiVersion"`
+	Kind       string       `yaml:"kind"`
+	Metadata   Metadata     `yaml:"metadata"`
+	Spec       WorkflowSpec `yaml:"spec"`
+
+	// src is the document's YAML, kept so Instantiate can substitute and decode again
+	// with positions that point into the original file.
+	src  []byte
+	file string
+}
+
+// WorkflowSpec is the body of a Workflow.
+type WorkflowSpec struct {
+	// Environment names the Environment document the workflow deploys to; may use ${var}.
+	Environment string     `yaml:"environment"`
+	Variables   []Variable `yaml:"variables,omitempty"`
+	Service     Service    `yaml:"service"`
+	// OnFailure is the workflow-wide failure strategy; the default is rollback.
+	OnFailure *Failure `yaml:"onFailure,omitempty"`
+	Phases    []Phase  `yaml:"phases"`
+	// Rollback replaces the default rollback (100% to the live slot, then scale the new
+	// slot down) when set.
+	Rollback []Step `yaml:"rollback,omitempty"`
+}
+
+// VarType is the type of a workflow variable.
+type VarType string
+
+// Variable types.
+const (
+	VarString   VarType = "string"
+	VarInt      VarType = "int"
+	VarDuration VarType = "duration"
+	VarPercent  VarType = "percent"
+	VarEnum     VarType = "enum"
+	VarBool     VarType = "bool"
+)
+
+// Variable is a typed template parameter referenced as ${name}.
+type Variable struct {
+	Name        string  `yaml:"name"`
+	Type        VarType `yaml:"type"`
+	Description string  `yaml:"description,omitempty"`
+	// Default is used when no value is given; nil means no default.
+	Default  *string  `yaml:"default,omitempty"`
+	Required bool     `yaml:"required,omitempty"`
+	Values   []string `yaml:"values,omitempty"` // allowed values of an enum
+	Pos      Pos      `yaml:"-"`
+}
+
+// Service is the application the workflow releases.
+type Service struct {
+	Name string `yaml:"name"`
+	Port int    `yaml:"port"`
+	// Artifact is what runs: an image for kubernetes, a command for the local platform.
+	Artifact string `yaml:"artifact"`
+	// Instances is the count used when no slot is live yet (the first release); default 1.
+	Instances int               `yaml:"instances,omitempty"`
+	Health    *HealthCheck      `yaml:"health,omitempty"`
+	Env       map[string]string `yaml:"env,omitempty"`
+}
+
+// HealthCheck says when an instance is ready.
+type HealthCheck struct {
+	Path    string   `yaml:"path,omitempty"`   // HTTP GET path; empty means TCP connect
+	Status  int      `yaml:"status,omitempty"` // expected status; default 200
+	Timeout Duration `yaml:"timeout,omitempty"`
+}
+
+// FailureAction is what happens when a step fails.
+type FailureAction string
+
+// Failure actions.
+const (
+	ActionRollback FailureAction = "rollback"
+	ActionPause    FailureAction = "pause"
+	ActionRetry    FailureAction = "retry"
+	ActionIgnore   FailureAction = "ignore"
+	ActionFail     FailureAction = "fail"
+)
+
+// Failure is a failure strategy. In YAML it is either a bare action
+// (`onFailure: rollback`) or a mapping.
+type Failure struct {
+	Action  FailureAction `yaml:"action"`
+	Retries int           `yaml:"retries,omitempty"` // for retry: attempts after the first
+	Backoff Duration      `yaml:"backoff,omitempty"` // for retry: first delay, doubled each time
+	// Then is what happens when retries are exhausted: rollback (default), pause, ignore or fail.
+	Then FailureAction `yaml:"then,omitempty"`
+	Pos  Pos           `yaml:"-"`
+}
+
+// Phase is an ordered group of steps, such as one canary phase.
+type Phase struct {
+	Name      string   `yaml:"name"`
+	Steps     []Step   `yaml:"steps"`
+	OnFailure *Failure `yaml:"onFailure,omitempty"`
+	Pos       Pos      `yaml:"-"`
+}
+
+// StepType names what a step does.
+type StepType string
+
+// Step types.
+const (
+	StepDeploy    StepType = "deploy"
+	StepService   StepType = "service"
+	StepTraffic   StepType = "traffic"
+	StepVerify    StepType = "verify"
+	StepLoadTest  StepType = "loadtest"
+	StepApproval  StepType = "approval"
+	StepWait      StepType = "wait"
+	StepWebhook   StepType = "webhook"
+	StepPromote   StepType = "promote"
+	StepScaleDown StepType = "scaledown"
+)
+
+// Step is one unit of work. Exactly one of the type blocks is set.
+type Step struct {
+	Name      string   `yaml:"name,omitempty"`
+	OnFailure *Failure `yaml:"onFailure,omitempty"`
+	Timeout   Duration `yaml:"timeout,omitempty"`
+
+	Deploy    *DeployStep    `yaml:"deploy,omitempty"`
+	Service   *ServiceStep   `yaml:"service,omitempty"`
+	Traffic   *TrafficStep   `yaml:"traffic,omitempty"`
+	Verify    *VerifyStep    `yaml:"verify,omitempty"`
+	LoadTest  *LoadTestStep  `yaml:"loadtest,omitempty"`
+	Approval  *ApprovalStep  `yaml:"approval,omitempty"`
+	Wait      *WaitStep      `yaml:"wait,omitempty"`
+	Webhook   *WebhookStep   `yaml:"webhook,omitempty"`
+	Promote   *PromoteStep   `yaml:"promote,omitempty"`
+	ScaleDown *ScaleDownStep `yaml:"scaledown,omitempty"`
+
+	Pos Pos `yaml:"-"`
+}
+
+// SlotRole picks a slot by its role in the execution rather than by colour.
+type SlotRole string
+
+// Slot roles. "new" is the idle slot being staged (blue in the seed's words), "live" is
+// the slot serving users now (green). After a promote step, "old" is the slot that was
+// live before it.
+const (
+	RoleNew  SlotRole = "new"
+	RoleLive SlotRole = "live"
+	RoleOld  SlotRole = "old"
+)
+
+// Quantity is an instance count or a percentage of the live slot's instances.
+// In YAML: `3` or `"100%"`.
+type Quantity struct {
+	Value   int
+	Percent bool
+}
+
+// DeployStep deploys an artifact to a slot ("upgrade containers").
+type DeployStep struct {
+	Slot      SlotRole `yaml:"slot,omitempty"`     // default new
+	Artifact  string   `yaml:"artifact,omitempty"` // default service.artifact
+	Instances Quantity `yaml:"instances"`
+}
+
+// ServiceStep sets up the service and its ingress (Kubernetes Services, Istio gateway
+// and hosts, or the built-in router's listener).
+type ServiceStep struct {
+	Type    string   `yaml:"type,omitempty"` // ClusterIP or LoadBalancer on kubernetes
+	Hosts   []string `yaml:"hosts,omitempty"`
+	Gateway string   `yaml:"gateway,omitempty"`
+}
+
+// TrafficStep sets the new slot's share of traffic; the live slot gets the rest.
+// In YAML also as a bare percentage: `traffic: 10%`.
+type TrafficStep struct {
+	Weight Percent `yaml:"weight"`
+}
+
+// VerifyStep checks metrics and logs over a window.
+type VerifyStep struct {
+	InitialDelay Duration      `yaml:"initialDelay,omitempty"`
+	Interval     Duration      `yaml:"interval,omitempty"`
+	Count        int           `yaml:"count,omitempty"`
+	Duration     Duration      `yaml:"duration,omitempty"`
+	Metrics      []MetricCheck `yaml:"metrics,omitempty"`
+	Logs         []LogCheck    `yaml:"logs,omitempty"`
+}
+
+// MetricCheck is one metric query judged by a condition.
+type MetricCheck struct {
+	Name     string `yaml:"name"`
+	Provider string `yaml:"provider"` // a provider name from the environment
+	Query    string `yaml:"query"`
+	// SuccessCondition and FailureCondition are expressions over `result`.
+	SuccessCondition      string `yaml:"successCondition,omitempty"`
+	FailureCondition      string `yaml:"failureCondition,omitempty"`
+	Judge                 string `yaml:"judge,omitempty"` // threshold (default), mannwhitney, sequential
+	Baseline              bool   `yaml:"baseline,omitempty"`
+	NoData                string `yaml:"noData,omitempty"` // inconclusive (default), failed, successful
+	FailureLimit          int    `yaml:"failureLimit,omitempty"`
+	InconclusiveLimit     int    `yaml:"inconclusiveLimit,omitempty"`
+	ConsecutiveErrorLimit int    `yaml:"consecutiveErrorLimit,omitempty"`
+	Pos                   Pos    `yaml:"-"`
+}
+
+// LogCheck is one log query; matches beyond the limit fail the check.
+type LogCheck struct {
+	Name       string `yaml:"name"`
+	Provider   string `yaml:"provider"`
+	Query      string `yaml:"query"`
+	MaxMatches int    `yaml:"maxMatches,omitempty"`
+	Pos        Pos    `yaml:"-"`
+}
+
+// LoadTestStep sends generated load to a slot and judges the outcome.
+type LoadTestStep struct {
+	Target       SlotRole `yaml:"target,omitempty"` // default new
+	Path         string   `yaml:"path,omitempty"`
+	Method       string   `yaml:"method,omitempty"`
+	Rate         int      `yaml:"rate,omitempty"` // requests per second
+	Concurrency  int      `yaml:"concurrency,omitempty"`
+	Duration     Duration `yaml:"duration"`
+	MaxErrorRate Percent  `yaml:"maxErrorRate,omitempty"`
+	MaxP99       Duration `yaml:"maxP99,omitempty"`
+}
+
+// TimeoutAction is what an approval does when nobody decides in time.
+type TimeoutAction string
+
+// Approval timeout actions.
+const (
+	TimeoutRollback TimeoutAction = "rollback"
+	TimeoutContinue TimeoutAction = "continue"
+	TimeoutFail     TimeoutAction = "fail"
+)
+
+// ApprovalStep waits for a person's decision.
+type ApprovalStep struct {
+	Message string `yaml:"message,omitempty"`
+	// Approvers are user names or "group:<name>".
+	Approvers []string      `yaml:"approvers"`
+	Required  int           `yaml:"required,omitempty"` // distinct approvals needed; default 1
+	Timeout   Duration      `yaml:"timeout,omitempty"`
+	OnTimeout TimeoutAction `yaml:"onTimeout,omitempty"` // default rollback
+}
+
+// WaitStep pauses for a fixed time. In YAML also as a bare duration: `wait: 30s`.
+type WaitStep struct {
+	Duration Duration `yaml:"duration"`
+}
+
+// WebhookStep calls a URL and judges the answer.
+type WebhookStep struct {
+	URL     string            `yaml:"url"`
+	Method  string            `yaml:"method,omitempty"` // default POST
+	Headers map[string]string `yaml:"headers,omitempty"`
+	Body    string            `yaml:"body,omitempty"`
+	// ExpectStatus lists accepted status codes; default any 2xx.
+	ExpectStatus []int `yaml:"expectStatus,omitempty"`
+	// Condition is an optional expression over the response (status, body, json).
+	Condition string `yaml:"condition,omitempty"`
+}
+
+// PromoteStep makes the new slot live: 100% of traffic, and the roles swap.
+type PromoteStep struct{}
+
+// ScaleDownStep scales a slot to zero, after an optional delay that keeps an instant
+// switch back possible.
+type ScaleDownStep struct {
+	Slot  SlotRole `yaml:"slot,omitempty"` // default old
+	Delay Duration `yaml:"delay,omitempty"`
+}
+
+// Environment says where and how a workflow's instances run and are verified.
+type Environment struct {
+	APIVersion string          `yaml:"apiVersion"`
+	Kind       string          `yaml:"kind"`
+	Metadata   Metadata        `yaml:"metadata"`
+	Spec       EnvironmentSpec `yaml:"spec"`
+}
+
+// EnvironmentSpec is the body of an Environment.
+type EnvironmentSpec struct {
+	Platform  PlatformSpec   `yaml:"platform"`
+	Router    RouterSpec     `yaml:"router"`
+	Providers []ProviderSpec `yaml:"providers,omitempty"`
+}
+
+// PlatformSpec chooses where instances run. Exactly the block named by Type may be set.
+type PlatformSpec struct {
+	Type       string                  `yaml:"type"` // local, kubernetes, recorder
+	Local      *LocalPlatformSpec      `yaml:"local,omitempty"`
+	Kubernetes *KubernetesPlatformSpec `yaml:"kubernetes,omitempty"`
+	Recorder   *RecorderSpec           `yaml:"recorder,omitempty"`
+}
+
+// LocalPlatformSpec configures instances as processes on this machine.
+type LocalPlatformSpec struct {
+	WorkDir   string   `yaml:"workDir,omitempty"`
+	StopGrace Duration `yaml:"stopGrace,omitempty"`
+}
+
+// KubernetesPlatformSpec configures Deployments and Services through the API server.
+type KubernetesPlatformSpec struct {
+	Kubeconfig  string `yaml:"kubeconfig,omitempty"` // empty: in-cluster
+	Context     string `yaml:"context,omitempty"`
+	Namespace   string `yaml:"namespace"`
+	ServiceType string `yaml:"serviceType,omitempty"` // ClusterIP (default) or LoadBalancer
+}
+
+// RecorderSpec configures the recording platform or router, which move nothing and
+// write each effect to a JSON-lines file. It exists for sluice's own tests.
+type RecorderSpec struct {
+	File string `yaml:"file"`
+}
+
+// RouterSpec chooses what splits traffic. Exactly the block named by Type may be set.
+type RouterSpec struct {
+	Type       string                `yaml:"type"` // builtin, istio, gatewayapi, recorder
+	Builtin    *BuiltinRouterSpec    `yaml:"builtin,omitempty"`
+	Istio      *IstioRouterSpec      `yaml:"istio,omitempty"`
+	GatewayAPI *GatewayAPIRouterSpec `yaml:"gatewayapi,omitempty"`
+	Recorder   *RecorderSpec         `yaml:"recorder,omitempty"`
+}
+
+// BuiltinRouterSpec configures sluice's own proxy.
+type BuiltinRouterSpec struct {
+	Listen string `yaml:"listen"`          // e.g. 127.0.0.1:8080
+	Admin  string `yaml:"admin,omitempty"` // admin/metrics listener
+}
+
+// IstioRouterSpec configures Gateway, DestinationRule and VirtualService.
+type IstioRouterSpec struct {
+	Namespace string   `yaml:"namespace,omitempty"`
+	Gateway   string   `yaml:"gateway,omitempty"`
+	Hosts     []string `yaml:"hosts,omitempty"`
+	// VirtualService adopts a user-owned VirtualService instead of generating one.
+	VirtualService string `yaml:"virtualService,omitempty"`
+	Route          string `yaml:"route,omitempty"`
+	Protocol       string `yaml:"protocol,omitempty"` // http (default), tcp, tls
+}
+
+// GatewayAPIRouterSpec configures an HTTPRoute attached to a Gateway.
+type GatewayAPIRouterSpec struct {
+	Namespace string   `yaml:"namespace,omitempty"`
+	Gateway   string   `yaml:"gateway"`
+	Hostnames []string `yaml:"hostnames,omitempty"`
+}
+
+// ProviderSpec names a verification data source.
+type ProviderSpec struct {
+	Name string `yaml:"name"`
+	Type string `yaml:"type"` // builtin, prometheus, newrelic, datadog, sumologic, loki, http
+	URL  string `yaml:"url,omitempty"`
+	// Credentials are references only; an inline secret is an error.
+	Credentials map[string]SecretRef `yaml:"credentials,omitempty"`
+	Settings    map[string]string    `yaml:"settings,omitempty"` // accountId, region, site, ...
+	Pos         Pos                  `yaml:"-"`
+}
+
+// SecretRef points at a secret without containing it. Exactly one field is set.
+type SecretRef struct {
+	Env  string `yaml:"env,omitempty"`
+	File string `yaml:"file,omitempty"`
+}
+
+// Duration is a time.Duration written as "30s" or "5m" in YAML.
+type Duration time.Duration
+
+// Std returns the duration as a time.Duration.
+func (d Duration) Std() time.Duration { return time.Duration(d) }
+
+// Percent is a whole percentage 0..100, written as 10 or "10%".
+type Percent int
+
+// Pos is a place in a source file, 1-based.
+type Pos struct {
+	File   string
+	Line   int
+	Column int
+}
