@@ -1,0 +1,163 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/sluicehq/sluice/internal/engine"
+	"github.com/sluicehq/sluice/internal/events"
+	"github.com/sluicehq/sluice/internal/store"
+)
+
+// Engine is what the API asks of the execution engine.
+type Engine interface {
+	// Start creates an execution of a workflow version and starts running it.
+	Start(ctx context.Context, r engine.StartRequest) (store.Execution, error)
+	// Decide answers the approval an execution is waiting for.
+	Decide(ctx context.Context, id string, d engine.Decision) error
+	// Rollback restores all traffic to the live slot and ends the execution.
+	Rollback(ctx context.Context, id, by, reason string) error
+	// Abort stops an execution where it is, without rolling back.
+	Abort(ctx context.Context, id, by, reason string) error
+	// Pause stops an execution before its next step.
+	Pause(ctx context.Context, id, by string) error
+	// Resume continues a paused execution.
+	Resume(ctx context.Context, id, by string) error
+	// Retry runs a failed step again.
+	Retry(ctx context.Context, id, by string) error
+}
+
+// MaxBodyBytes is the largest request body the API reads.
+const MaxBodyBytes = 4 << 20
+
+// Deps is what the API needs to serve.
+type Deps struct {
+	Store  store.Store
+	Engine Engine
+	// Broker streams console events; when nil the API makes one over Store, which only
+	// sees events by polling.
+	Broker *events.Broker
+	Logger *slog.Logger
+	// Now is the clock for definitions written by the API; time.Now when nil.
+	Now func() time.Time
+	// Heartbeat is the interval of SSE heartbeat comments; 15s when zero.
+	Heartbeat time.Duration
+	// StatusPoll is how often an SSE stream checks whether its execution has ended;
+	// 1s when zero.
+	StatusPoll time.Duration
+}
+
+// handler holds the API's dependencies for its handlers.
+type handler struct {
+	Deps
+	log *slog.Logger
+}
+
+// New returns the API's HTTP handler.
+func New(d Deps) http.Handler {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Broker == nil {
+		d.Broker = events.New(d.Store, events.WithLogger(d.Logger))
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Heartbeat <= 0 {
+		d.Heartbeat = 15 * time.Second
+	}
+	if d.StatusPoll <= 0 {
+		d.StatusPoll = time.Second
+	}
+	h := &handler{Deps: d, log: d.Logger}
+	mux := http.NewServeMux()
+	h.routes(mux)
+	return h.recover(identify(withJSONFallback(mux)))
+}
+
+func (h *handler) routes(mux *http.ServeMux) {
+	const p = "/api/v1"
+	mux.HandleFunc("GET /healthz", h.health)
+	mux.HandleFunc("GET "+p+"/healthz", h.health)
+	mux.HandleFunc("POST "+p+"/apply", h.apply)
+	for _, k := range []store.Kind{store.KindWorkflow, store.KindEnvironment} {
+		base := p + "/" + string(k) + "s"
+		mux.HandleFunc("GET "+base, h.listDefinitions(k))
+		mux.HandleFunc("GET "+base+"/{name}", h.getDefinition(k))
+		mux.HandleFunc("DELETE "+base+"/{name}", h.deleteDefinition(k))
+		mux.HandleFunc("GET "+base+"/{name}/versions", h.definitionHistory(k))
+		mux.HandleFunc("GET "+base+"/{name}/versions/{version}", h.getDefinitionVersion(k))
+	}
+	mux.HandleFunc("POST "+p+"/workflows/{name}/run", h.run)
+	mux.HandleFunc("GET "+p+"/executions", h.listExecutions)
+	mux.HandleFunc("GET "+p+"/executions/{id}", h.getExecution)
+	mux.HandleFunc("GET "+p+"/executions/{id}/events", h.events)
+	for action, fn := range h.actions() {
+		mux.HandleFunc("POST "+p+"/executions/{id}/"+action, h.action(action, fn))
+	}
+	mux.HandleFunc("GET "+p+"/services", h.listServices)
+}
+
+func (h *handler) health(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, Health{Status: "ok"})
+}
+
+// withJSONFallback answers requests that match no route (404) or no method of a
+// route (405) with the API's JSON error body instead of the mux's plain text.
+func withJSONFallback(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		rec := &headerRecorder{header: http.Header{}, code: http.StatusOK}
+		h.ServeHTTP(rec, r)
+		switch rec.code {
+		case http.StatusNotFound:
+			writeError(w, &apiError{status: http.StatusNotFound, code: CodeNotFound,
+				msg: "no such endpoint: " + r.Method + " " + r.URL.Path})
+		case http.StatusMethodNotAllowed:
+			w.Header().Set("Allow", rec.header.Get("Allow"))
+			writeError(w, &apiError{status: http.StatusMethodNotAllowed, code: CodeMethodNotAllowed,
+				msg: "method " + r.Method + " not allowed on " + r.URL.Path + "; allowed: " + rec.header.Get("Allow")})
+		default: // redirects for unclean paths and the like
+			for k, v := range rec.header {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(rec.code)
+			_, _ = w.Write(rec.body.Bytes())
+		}
+	})
+}
+
+// headerRecorder captures what the mux's fallback handlers write.
+type headerRecorder struct {
+	header http.Header
+	code   int
+	body   bytes.Buffer
+}
+
+func (r *headerRecorder) Header() http.Header         { return r.header }
+func (r *headerRecorder) WriteHeader(code int)        { r.code = code }
+func (r *headerRecorder) Write(b []byte) (int, error) { return r.body.Write(b) }
+
+// recover turns a handler panic into a 500 JSON error and a log line.
+func (h *handler) recover(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				h.log.Error("api: handler panic", "method", r.Method, "path", r.URL.Path, "panic", v)
+				writeError(w, &apiError{status: http.StatusInternalServerError, code: CodeInternal, msg: "internal error"})
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}

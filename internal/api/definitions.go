@@ -1,0 +1,191 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/sluicehq/sluice/internal/spec"
+	"github.com/sluicehq/sluice/internal/store"
+)
+
+// storeKind maps a document kind to the store's definition kind.
+func storeKind(docKind string) (store.Kind, error) {
+	switch docKind {
+	case spec.KindWorkflow:
+		return store.KindWorkflow, nil
+	case spec.KindEnvironment:
+		return store.KindEnvironment, nil
+	}
+	return "", badRequest("kind", "unknown kind %q: want %s or %s", docKind, spec.KindWorkflow, spec.KindEnvironment)
+}
+
+// apply validates every document of the body and, unless dryRun=true, stores each as
+// the next version of its definition. Nothing is stored when any document is invalid.
+func (h *handler) apply(w http.ResponseWriter, r *http.Request) {
+	dryRun, err := boolParam(r, "dryRun")
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	src, err := readBody(w, r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	file := r.URL.Query().Get("file")
+	if file == "" {
+		file = "request"
+	}
+	docs, err := spec.ParseDocuments(file, src)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if len(docs) == 0 {
+		h.fail(w, r, badRequest("", "%s: no documents", file))
+		return
+	}
+	resp := ApplyResponse{DryRun: dryRun, Results: make([]ApplyResult, 0, len(docs))}
+	for _, doc := range docs {
+		res, err := h.applyOne(r, doc, dryRun)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		resp.Results = append(resp.Results, res)
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (h *handler) applyOne(r *http.Request, doc spec.Document, dryRun bool) (ApplyResult, error) {
+	kind, err := storeKind(doc.Kind)
+	if err != nil {
+		return ApplyResult{}, err
+	}
+	res := ApplyResult{Kind: doc.Kind, Name: doc.Name}
+	cur, err := h.Store.GetDefinition(r.Context(), kind, doc.Name, 0)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		res.Action = ActionCreated
+	case err != nil:
+		return res, fmt.Errorf("apply %s %s: %w", doc.Kind, doc.Name, err)
+	case cur.Source == string(doc.Source):
+		res.Action, res.Version = ActionUnchanged, cur.Version
+	default:
+		res.Action, res.Version = ActionConfigured, cur.Version
+	}
+	if dryRun {
+		return res, nil
+	}
+	stored, changed, err := h.Store.PutDefinition(r.Context(), store.Definition{Kind: kind, Name: doc.Name,
+		Source: string(doc.Source), CreatedAt: h.Now().UTC(), CreatedBy: IdentityFrom(r.Context()).User})
+	if err != nil {
+		return res, fmt.Errorf("apply %s %s: %w", doc.Kind, doc.Name, err)
+	}
+	res.Version = stored.Version
+	if !changed {
+		res.Action = ActionUnchanged
+	}
+	return res, nil
+}
+
+func (h *handler) listDefinitions(k store.Kind) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		defs, err := h.Store.ListDefinitions(r.Context(), k)
+		if err != nil {
+			h.fail(w, r, fmt.Errorf("list %ss: %w", k, err))
+			return
+		}
+		writeJSON(w, http.StatusOK, definitionList(defs))
+	}
+}
+
+func (h *handler) getDefinition(k store.Kind) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		h.writeDefinition(w, r, k, 0)
+	}
+}
+
+func (h *handler) getDefinitionVersion(k store.Kind) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		v, err := strconv.ParseInt(r.PathValue("version"), 10, 64)
+		if err != nil || v < 1 {
+			h.fail(w, r, badRequest("version", "version %q is not a positive integer", r.PathValue("version")))
+			return
+		}
+		h.writeDefinition(w, r, k, v)
+	}
+}
+
+func (h *handler) writeDefinition(w http.ResponseWriter, r *http.Request, k store.Kind, version int64) {
+	name := r.PathValue("name")
+	d, err := h.Store.GetDefinition(r.Context(), k, name, version)
+	if err != nil {
+		h.fail(w, r, definitionError(k, name, version, err))
+		return
+	}
+	writeJSON(w, http.StatusOK, definitionOf(d, true))
+}
+
+func (h *handler) definitionHistory(k store.Kind) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		name := r.PathValue("name")
+		defs, err := h.Store.DefinitionHistory(r.Context(), k, name)
+		if err == nil && len(defs) == 0 {
+			err = store.ErrNotFound
+		}
+		if err != nil {
+			h.fail(w, r, definitionError(k, name, 0, err))
+			return
+		}
+		writeJSON(w, http.StatusOK, definitionList(defs))
+	}
+}
+
+func (h *handler) deleteDefinition(k store.Kind) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		name := r.PathValue("name")
+		err := h.Store.DeleteDefinition(r.Context(), k, name, IdentityFrom(r.Context()).User, h.Now().UTC())
+		if err != nil {
+			h.fail(w, r, definitionError(k, name, 0, err))
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+// definitionError names the definition in a store error; not-found becomes a message
+// a person can act on.
+func definitionError(k store.Kind, name string, version int64, err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		msg := fmt.Sprintf("%s %q not found", k, name)
+		if version > 0 {
+			msg = fmt.Sprintf("%s %q has no version %d", k, name, version)
+		}
+		return &apiError{status: http.StatusNotFound, code: CodeNotFound, msg: msg}
+	}
+	return fmt.Errorf("%s %s: %w", k, name, err)
+}
+
+func definitionList(defs []store.Definition) DefinitionList {
+	out := DefinitionList{Items: make([]Definition, 0, len(defs))}
+	for _, d := range defs {
+		out.Items = append(out.Items, definitionOf(d, false))
+	}
+	return out
+}
+
+// boolParam reads an optional boolean query parameter.
+func boolParam(r *http.Request, name string) (bool, error) {
+	s := r.URL.Query().Get(name)
+	if s == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return false, badRequest(name, "%s=%q is not a boolean", name, s)
+	}
+	return b, nil
+}
