@@ -29,8 +29,9 @@ type Workflow struct {
 
 	// src is the document's YAML, kept so Instantiate can substitute and decode again
 	// with positions that point into the original file.
-	src  []byte
-	file string
+	src   []byte
+	file  string
+	line0 int // lines of the file before this document
 }
 
 // WorkflowSpec is the body of a Workflow.

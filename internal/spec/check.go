@@ -1,0 +1,62 @@
+package spec
+
+import "fmt"
+
+// CheckEnvironment reports what the workflow needs from env but env lacks: providers
+// named by verify steps, and router-specific settings such as Istio hosts.
+func (w *Workflow) CheckEnvironment(env *Environment) Problems {
+	var probs Problems
+	add := func(pos Pos, path, format string, args ...any) {
+		probs = append(probs, Problem{Pos: pos, Path: path, Message: fmt.Sprintf(format, args...)})
+	}
+	if w.Spec.Environment != "" && w.Spec.Environment != env.Metadata.Name {
+		add(Pos{File: w.file}, "spec.environment", "workflow names environment %q, but is checked against %q", w.Spec.Environment, env.Metadata.Name)
+	}
+	providers := map[string]bool{}
+	var names []string
+	for _, p := range env.Spec.Providers {
+		providers[p.Name] = true
+		names = append(names, p.Name)
+	}
+	missing := func(pos Pos, path, what, name, provider string) {
+		if !providers[provider] {
+			add(pos, path, "%s %s uses provider %q, which environment %s does not define (it defines: %s)",
+				what, name, provider, env.Metadata.Name, listOrNone(names))
+		}
+	}
+	hosts := 0
+	if env.Spec.Router.Istio != nil {
+		hosts = len(env.Spec.Router.Istio.Hosts)
+	}
+	w.eachStep(func(path string, s *Step) {
+		if s.Service != nil && len(s.Service.Hosts) > 0 {
+			hosts++
+		}
+		if s.Verify == nil {
+			return
+		}
+		for i, m := range s.Verify.Metrics {
+			missing(m.Pos, fmt.Sprintf("%s.verify.metrics[%d].provider", path, i), "metric", m.Name, m.Provider)
+		}
+		for i, l := range s.Verify.Logs {
+			missing(l.Pos, fmt.Sprintf("%s.verify.logs[%d].provider", path, i), "log check", l.Name, l.Provider)
+		}
+	})
+	if env.Spec.Router.Type == "istio" && hosts == 0 {
+		add(Pos{File: w.file}, "spec.phases", "router istio needs hosts: set hosts on a service step or router.istio.hosts in environment %s", env.Metadata.Name)
+	}
+	probs.Sort()
+	return probs
+}
+
+// eachStep calls fn for every step of every phase and of the rollback, with its path.
+func (w *Workflow) eachStep(fn func(path string, s *Step)) {
+	for i := range w.Spec.Phases {
+		for j := range w.Spec.Phases[i].Steps {
+			fn(fmt.Sprintf("spec.phases[%d].steps[%d]", i, j), &w.Spec.Phases[i].Steps[j])
+		}
+	}
+	for i := range w.Spec.Rollback {
+		fn(fmt.Sprintf("spec.rollback[%d]", i), &w.Spec.Rollback[i])
+	}
+}

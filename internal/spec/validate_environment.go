@@ -1,0 +1,142 @@
+package spec
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// Known types of platforms, routers and providers.
+var (
+	PlatformTypes = []string{"local", "kubernetes", "recorder"}
+	RouterTypes   = []string{"builtin", "istio", "gatewayapi", "recorder"}
+	ProviderTypes = []string{"builtin", "prometheus", "newrelic", "datadog", "sumologic", "loki", "http"}
+)
+
+// environment checks a decoded Environment.
+func (v *validator) environment(e *Environment) {
+	v.header(e.APIVersion, e.Metadata)
+	v.platform(&e.Spec.Platform)
+	v.router(&e.Spec.Router, e.Spec.Platform.Type)
+	v.providers(e.Spec.Providers, e.Spec.Router.Type)
+}
+
+// blockSet checks that only the block named by the type is set. blocks maps each
+// block name to whether it is set.
+func (v *validator) blockSet(path, what, typ string, blocks map[string]bool) {
+	for _, name := range sortedKeys(blocks) {
+		if blocks[name] && name != typ && typ != "" {
+			v.report(path+"."+name, "%s block %q does not match %s.type %q; remove the block or change the type", what, name, what, typ)
+		}
+	}
+}
+
+func (v *validator) platform(p *PlatformSpec) {
+	const path = "spec.platform"
+	v.oneOf(path+".type", "platform type", p.Type, PlatformTypes...)
+	v.blockSet(path, "platform", p.Type, map[string]bool{
+		"local": p.Local != nil, "kubernetes": p.Kubernetes != nil, "recorder": p.Recorder != nil})
+	switch p.Type {
+	case "kubernetes":
+		if p.Kubernetes == nil {
+			v.report(path, "platform kubernetes needs a kubernetes block with a namespace")
+			return
+		}
+		v.name(path+".kubernetes.namespace", "kubernetes.namespace", p.Kubernetes.Namespace)
+		v.oneOf(path+".kubernetes.serviceType", "service type", p.Kubernetes.ServiceType, "ClusterIP", "LoadBalancer", "NodePort")
+	case "recorder":
+		if p.Recorder == nil {
+			v.report(path, "platform recorder needs a recorder block with a file")
+		} else {
+			v.nonEmpty(path+".recorder.file", "recorder.file must not be empty", p.Recorder.File)
+		}
+	}
+}
+
+func (v *validator) router(r *RouterSpec, platform string) {
+	const path = "spec.router"
+	v.oneOf(path+".type", "router type", r.Type, RouterTypes...)
+	v.blockSet(path, "router", r.Type, map[string]bool{"builtin": r.Builtin != nil,
+		"istio": r.Istio != nil, "gatewayapi": r.GatewayAPI != nil, "recorder": r.Recorder != nil})
+	if (r.Type == "istio" || r.Type == "gatewayapi") && platform != "kubernetes" && platform != "" {
+		v.report(path+".type", "router %s needs platform kubernetes, but the platform is %s", r.Type, platform)
+	}
+	switch r.Type {
+	case "builtin":
+		if r.Builtin == nil {
+			v.report(path, "router builtin needs a builtin block with listen, e.g. listen: 127.0.0.1:8080")
+			return
+		}
+		v.hostPort(path+".builtin.listen", "builtin.listen", r.Builtin.Listen)
+		if r.Builtin.Admin != "" {
+			v.hostPort(path+".builtin.admin", "builtin.admin", r.Builtin.Admin)
+		}
+	case "istio":
+		if r.Istio != nil {
+			v.oneOf(path+".istio.protocol", "istio protocol", r.Istio.Protocol, "http", "tcp", "tls")
+		}
+	case "gatewayapi":
+		if r.GatewayAPI == nil {
+			v.report(path, "router gatewayapi needs a gatewayapi block with a gateway")
+			return
+		}
+		v.nonEmpty(path+".gatewayapi.gateway", "gatewayapi.gateway must not be empty", r.GatewayAPI.Gateway)
+	case "recorder":
+		if r.Recorder == nil {
+			v.report(path, "router recorder needs a recorder block with a file")
+		} else {
+			v.nonEmpty(path+".recorder.file", "recorder.file must not be empty", r.Recorder.File)
+		}
+	}
+}
+
+var (
+	envVarName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	secretish  = regexp.MustCompile(`(?i)(key|token|secret|password|passwd)`)
+)
+
+func (v *validator) providers(ps []ProviderSpec, router string) {
+	first := map[string]int{}
+	for i := range ps {
+		p := &ps[i]
+		path := fmt.Sprintf("spec.providers[%d]", i)
+		v.name(path+".name", "provider name", p.Name)
+		if prev, dup := first[p.Name]; dup && p.Name != "" {
+			v.report(path+".name", "duplicate provider name %q (first at line %d)", p.Name, ps[prev].Pos.Line)
+		} else {
+			first[p.Name] = i
+		}
+		v.oneOf(path+".type", "provider type", p.Type, ProviderTypes...)
+		switch {
+		case p.URL != "":
+			v.httpURL(path+".url", "provider url", p.URL)
+		case p.Type == "prometheus" || p.Type == "loki" || p.Type == "http":
+			v.report(path, "provider %s of type %s needs a url", p.Name, p.Type)
+		}
+		if p.Type == "builtin" && router != "builtin" && router != "" {
+			v.report(path+".type", "provider %s reads the builtin router's metrics, but the router is %s", p.Name, router)
+		}
+		for _, k := range sortedKeys(p.Credentials) {
+			v.secretRef(path+".credentials."+k, k, p.Credentials[k])
+		}
+		for _, k := range sortedKeys(p.Settings) {
+			if secretish.MatchString(k) {
+				v.report(path+".settings."+k, "setting %s looks like a secret; move it to credentials as {env: NAME} or {file: PATH}", k)
+			}
+		}
+	}
+}
+
+// secretRef checks that a credential names exactly one of an environment variable or a file.
+func (v *validator) secretRef(path, name string, r SecretRef) {
+	switch {
+	case r.Env != "" && r.File != "":
+		v.report(path, "credential %s sets both env and file; use exactly one", name)
+	case r.Env == "" && r.File == "":
+		v.report(path, "credential %s needs env: VARIABLE_NAME or file: /path/to/secret", name)
+	case r.Env != "" && !envVarName.MatchString(r.Env):
+		v.report(path+".env", "credential %s: %q is not an environment variable name", name, r.Env)
+	case r.File != "" && strings.ContainsRune(r.File, 0):
+		v.report(path+".file", "credential %s: file name is not valid", name)
+	}
+}

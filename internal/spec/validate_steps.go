@@ -1,0 +1,236 @@
+package spec
+
+import (
+	"fmt"
+	"strings"
+)
+
+// step checks one step: exactly one type block, and that block's fields.
+func (v *validator) step(path string, s *Step) {
+	if s.Name != "" {
+		v.name(path+".name", "step name", s.Name)
+	}
+	v.failure(path+".onFailure", s.OnFailure)
+	blocks := s.blocks()
+	switch {
+	case len(blocks) == 0 && !v.badUnder(path):
+		names := make([]string, len(StepTypes))
+		for i, t := range StepTypes {
+			names[i] = string(t)
+		}
+		v.report(path, "step has no type; give it one of: %s", strings.Join(names, ", "))
+	case len(blocks) > 1:
+		names := make([]string, len(blocks))
+		for i, t := range blocks {
+			names[i] = string(t)
+		}
+		v.report(path, "step has %d type blocks (%s); a step does one thing, so split it into %d steps",
+			len(blocks), strings.Join(names, ", "), len(blocks))
+	}
+	v.deploy(path+".deploy", s.Deploy)
+	v.serviceStep(path+".service", s.Service)
+	v.verify(path+".verify", s.Verify)
+	v.loadTest(path+".loadtest", s.LoadTest)
+	v.approval(path+".approval", s.Approval)
+	v.webhook(path+".webhook", s.Webhook)
+	if s.Wait != nil && s.Wait.Duration <= 0 {
+		v.report(path+".wait", "wait needs a duration longer than 0, e.g. wait: 30s")
+	}
+	if s.ScaleDown != nil {
+		v.oneOf(path+".scaledown.slot", "scaledown slot", string(s.ScaleDown.Slot), "old", "new")
+		if s.ScaleDown.Slot == RoleLive {
+			v.report(path+".scaledown.slot", "scaling down the live slot would take the service down; use old (after a promote) or new")
+		}
+	}
+}
+
+func (v *validator) deploy(path string, d *DeployStep) {
+	if d == nil {
+		return
+	}
+	v.oneOf(path+".slot", "deploy slot", string(d.Slot), "new", "live")
+	if d.Instances.Value < 1 {
+		v.report(path+".instances", "deploy needs at least 1 instance (a count like 3 or a share of the live slot like 100%%)")
+	}
+}
+
+func (v *validator) serviceStep(path string, s *ServiceStep) {
+	if s == nil {
+		return
+	}
+	v.oneOf(path+".type", "service type", s.Type, "ClusterIP", "LoadBalancer", "NodePort")
+	for i, h := range s.Hosts {
+		hp := fmt.Sprintf("%s.hosts[%d]", path, i)
+		if h == "" || strings.Contains(h, "/") || strings.ContainsAny(h, " \t") {
+			v.report(hp, "host %q must be a host name such as shop.example.com, not a URL", h)
+		}
+	}
+}
+
+var (
+	judges     = []string{"threshold", "mannwhitney", "sequential"}
+	noDataRule = []string{"inconclusive", "failed", "successful"}
+)
+
+func (v *validator) verify(path string, vs *VerifyStep) {
+	if vs == nil {
+		return
+	}
+	if len(vs.Metrics) == 0 && len(vs.Logs) == 0 && !v.badUnder(path) {
+		v.report(path, "verify step has no metrics or logs to check")
+	}
+	if vs.Count < 0 {
+		v.report(path+".count", "count must not be negative")
+	}
+	names := map[string]bool{}
+	for i := range vs.Metrics {
+		m := &vs.Metrics[i]
+		mp := fmt.Sprintf("%s.metrics[%d]", path, i)
+		v.checkName(mp, "metric", m.Name, names)
+		v.nonEmpty(mp+".provider", "metric "+m.Name+" needs a provider (a provider name from the environment)", m.Provider)
+		v.nonEmpty(mp+".query", "metric "+m.Name+" needs a query", m.Query)
+		v.oneOf(mp+".judge", "judge", m.Judge, judges...)
+		v.oneOf(mp+".noData", "noData rule", m.NoData, noDataRule...)
+		if (m.Judge == "" || m.Judge == "threshold") && m.SuccessCondition == "" && m.FailureCondition == "" {
+			v.report(mp, "metric %s needs successCondition or failureCondition for the threshold judge", m.Name)
+		}
+		if m.FailureLimit < 0 || m.InconclusiveLimit < 0 || m.ConsecutiveErrorLimit < 0 {
+			v.report(mp, "metric %s: limits must not be negative", m.Name)
+		}
+	}
+	for i := range vs.Logs {
+		l := &vs.Logs[i]
+		lp := fmt.Sprintf("%s.logs[%d]", path, i)
+		v.checkName(lp, "log check", l.Name, names)
+		v.nonEmpty(lp+".provider", "log check "+l.Name+" needs a provider (a provider name from the environment)", l.Provider)
+		v.nonEmpty(lp+".query", "log check "+l.Name+" needs a query", l.Query)
+		if l.MaxMatches < 0 {
+			v.report(lp+".maxMatches", "maxMatches must not be negative")
+		}
+	}
+}
+
+// checkName checks a check's name and that it is unique within its step.
+func (v *validator) checkName(path, what, name string, seen map[string]bool) {
+	v.name(path+".name", what+" name", name)
+	if seen[name] && name != "" {
+		v.report(path+".name", "%s name %q is used twice in this verify step", what, name)
+	}
+	seen[name] = true
+}
+
+// nonEmpty reports msg at path when s is empty but was written.
+func (v *validator) nonEmpty(path, msg, s string) {
+	if strings.TrimSpace(s) == "" {
+		v.report(path, "%s", msg)
+	}
+}
+
+func (v *validator) loadTest(path string, l *LoadTestStep) {
+	if l == nil {
+		return
+	}
+	v.oneOf(path+".target", "loadtest target", string(l.Target), "new", "live")
+	if l.Duration <= 0 {
+		v.report(path+".duration", "loadtest needs a duration longer than 0")
+	}
+	if l.Rate < 0 || l.Concurrency < 0 {
+		v.report(path, "loadtest rate and concurrency must not be negative")
+	}
+	if l.Path != "" && !strings.HasPrefix(l.Path, "/") {
+		v.report(path+".path", "loadtest path %q must start with /", l.Path)
+	}
+	v.oneOf(path+".method", "HTTP method", l.Method, httpMethods...)
+}
+
+func (v *validator) approval(path string, a *ApprovalStep) {
+	if a == nil {
+		return
+	}
+	groups := 0
+	for i, name := range a.Approvers {
+		g, isGroup := strings.CutPrefix(name, "group:")
+		if isGroup {
+			groups++
+		}
+		if strings.TrimSpace(g) == "" {
+			v.report(fmt.Sprintf("%s.approvers[%d]", path, i), "approver must be a user name or group:<name>")
+		}
+	}
+	switch {
+	case len(a.Approvers) == 0:
+		v.report(path+".approvers", "approval has no approvers: list user names or group:<name>")
+	case a.Required < 0:
+		v.report(path+".required", "required must not be negative")
+	case a.Required > len(a.Approvers) && groups == 0:
+		v.report(path+".required", "approval requires %d approvals but lists only %d approvers", a.Required, len(a.Approvers))
+	}
+	v.oneOf(path+".onTimeout", "onTimeout action", string(a.OnTimeout), "rollback", "continue", "fail")
+}
+
+func (v *validator) webhook(path string, w *WebhookStep) {
+	if w == nil {
+		return
+	}
+	if v.present(path + ".url") {
+		v.httpURL(path+".url", "webhook url", w.URL)
+	}
+	v.oneOf(path+".method", "HTTP method", w.Method, httpMethods...)
+	for i, code := range w.ExpectStatus {
+		if code < 100 || code > 599 {
+			v.report(fmt.Sprintf("%s.expectStatus[%d]", path, i), "%d is not an HTTP status 100-599", code)
+		}
+	}
+}
+
+// order checks, in phase order, that nothing sends traffic or load to the new slot,
+// verifies it or promotes it before a step deploys it, and that the old slot is only
+// scaled down after a promote.
+func (v *validator) order(phases []Phase) {
+	deployed, promoted := false, false
+	for i := range phases {
+		p := &phases[i]
+		for j := range p.Steps {
+			s := &p.Steps[j]
+			path := fmt.Sprintf("spec.phases[%d].steps[%d]", i, j)
+			never := "no earlier step deploys it"
+			if promoted {
+				never = "no step since the last promote deploys a new slot"
+			}
+			switch s.Type() {
+			case StepDeploy:
+				if s.Deploy.Slot == "" || s.Deploy.Slot == RoleNew {
+					deployed = true
+				}
+			case StepTraffic:
+				if s.Traffic.Weight > 0 && !deployed {
+					v.report(path, "phase %s sends traffic to the new slot, but %s", p.Name, never)
+				}
+			case StepLoadTest:
+				if (s.LoadTest.Target == "" || s.LoadTest.Target == RoleNew) && !deployed {
+					v.report(path, "phase %s sends load to the new slot, but %s", p.Name, never)
+				}
+			case StepVerify:
+				if !deployed && !promoted {
+					v.report(path, "phase %s verifies the new slot, but %s", p.Name, never)
+				}
+			case StepPromote:
+				if !deployed {
+					v.report(path, "phase %s promotes the new slot, but %s", p.Name, never)
+				}
+				deployed, promoted = false, true
+			case StepScaleDown:
+				v.orderScaleDown(path, p.Name, s.ScaleDown, promoted)
+				if s.ScaleDown.Slot == RoleNew {
+					deployed = false
+				}
+			}
+		}
+	}
+}
+
+func (v *validator) orderScaleDown(path, phase string, s *ScaleDownStep, promoted bool) {
+	if (s.Slot == "" || s.Slot == RoleOld) && !promoted {
+		v.report(path, "phase %s scales down the old slot, but no earlier step promotes the new one (there is no old slot before a promote)", phase)
+	}
+}
