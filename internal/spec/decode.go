@@ -30,6 +30,7 @@ type decoder struct {
 	pos      map[string]Pos        // path -> position of the value written there
 	bad      map[string]bool       // paths already reported while decoding
 	notes    map[*yaml.Node]string // nodes whose text came from a variable
+	broken   map[*yaml.Node]bool   // nodes with a bad ${...}, already reported
 	pathNote map[string]string     // notes by path, for the validator
 
 	aliasWork int                // node visits made through aliases so far
@@ -56,12 +57,15 @@ func (d *decoder) posOf(n *yaml.Node) Pos {
 
 // errorf records a problem at node n for path and marks the path as reported.
 func (d *decoder) errorf(n *yaml.Node, path, format string, args ...any) {
+	d.bad[path] = true
+	if d.broken[n] {
+		return
+	}
 	msg := fmt.Sprintf(format, args...)
 	if note := d.notes[n]; note != "" {
 		msg += " " + note
 	}
 	d.problems = append(d.problems, Problem{Pos: d.posOf(n), Path: path, Message: msg})
-	d.bad[path] = true
 }
 
 // describe names what a node holds, for "expected X, got Y" messages.
@@ -111,6 +115,9 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	d.pos[path] = d.posOf(n)
 	if note := d.notes[n]; note != "" {
 		d.pathNote[path] = note
+	}
+	if d.broken[n] {
+		d.bad[path] = true
 	}
 	d.decodeValue(n, v, path)
 }
@@ -298,7 +305,11 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		}
 		f, known := info.byName[key]
 		if !known {
-			d.unknownField(p.key, path, key, info)
+			// A misspelt field is reported once: not also as a missing one.
+			if hint := d.unknownField(p.key, path, key, info); hint != "" {
+				seen[hint] = true
+				d.bad[joinPath(path, hint)] = true
+			}
 			continue
 		}
 		seen[key] = true
@@ -311,14 +322,16 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 	}
 }
 
-// unknownField reports a key that the struct does not have, suggesting a close name.
-func (d *decoder) unknownField(k *yaml.Node, path, key string, info *structInfo) {
+// unknownField reports a key that the struct does not have, suggesting a close name,
+// and returns the suggestion.
+func (d *decoder) unknownField(k *yaml.Node, path, key string, info *structInfo) string {
 	p := joinPath(path, key)
 	if s := suggest(key, info.names()); s != "" {
 		d.errorf(k, p, "unknown field %q in %s; did you mean %q?", key, info.noun, s)
-		return
+		return s
 	}
 	d.errorf(k, p, "unknown field %q in %s; known fields: %s", key, info.noun, strings.Join(info.names(), ", "))
+	return ""
 }
 
 // pair is one key and value of a mapping.

@@ -90,6 +90,9 @@ func nounOf(t reflect.Type) string {
 func suggest(s string, candidates []string) string {
 	best, bestDist := "", 1<<30
 	for _, c := range candidates {
+		if len(s) >= 4 && len(c) >= 4 && (strings.HasPrefix(s, c) || strings.HasPrefix(c, s)) {
+			return c
+		}
 		d := editDistance(strings.ToLower(s), strings.ToLower(c))
 		if d < bestDist {
 			best, bestDist = c, d

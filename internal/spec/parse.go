@@ -140,10 +140,11 @@ func buildWorkflow(file string, raw *rawDoc, given map[string]string) (*Workflow
 		declared[i] = v.Name
 	}
 	sub := &substitution{file: file, values: values, declared: declared, how: how, skip: varsNode,
-		memo: map[*yaml.Node]*yaml.Node{}, notes: map[*yaml.Node]string{}}
+		memo: map[*yaml.Node]*yaml.Node{}, notes: map[*yaml.Node]string{}, broken: map[*yaml.Node]bool{}}
 	root := sub.copy(raw.root)
 
 	d := newDecoder(file, sub.notes)
+	d.broken = sub.broken
 	w := &Workflow{src: raw.text, file: file, line0: raw.line0}
 	d.decode(root, reflect.ValueOf(w).Elem(), "")
 	v := &validator{d: d}

@@ -37,9 +37,10 @@ func (v *validator) step(path string, s *Step) {
 		v.report(path+".wait", "wait needs a duration longer than 0, e.g. wait: 30s")
 	}
 	if s.ScaleDown != nil {
-		v.oneOf(path+".scaledown.slot", "scaledown slot", string(s.ScaleDown.Slot), "old", "new")
 		if s.ScaleDown.Slot == RoleLive {
 			v.report(path+".scaledown.slot", "scaling down the live slot would take the service down; use old (after a promote) or new")
+		} else {
+			v.oneOf(path+".scaledown.slot", "scaledown slot", string(s.ScaleDown.Slot), "old", "new")
 		}
 	}
 }
@@ -163,7 +164,7 @@ func (v *validator) approval(path string, a *ApprovalStep) {
 	case a.Required < 0:
 		v.report(path+".required", "required must not be negative")
 	case a.Required > len(a.Approvers) && groups == 0:
-		v.report(path+".required", "approval requires %d approvals but lists only %d approvers", a.Required, len(a.Approvers))
+		v.report(path+".required", "approval requires %d approvals but lists only %d %s", a.Required, len(a.Approvers), plural(len(a.Approvers), "approver"))
 	}
 	v.oneOf(path+".onTimeout", "onTimeout action", string(a.OnTimeout), "rollback", "continue", "fail")
 }
@@ -233,4 +234,12 @@ func (v *validator) orderScaleDown(path, phase string, s *ScaleDownStep, promote
 	if (s.Slot == "" || s.Slot == RoleOld) && !promoted {
 		v.report(path, "phase %s scales down the old slot, but no earlier step promotes the new one (there is no old slot before a promote)", phase)
 	}
+}
+
+// plural returns word with an "s" unless n is 1.
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
 }

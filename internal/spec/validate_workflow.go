@@ -49,7 +49,7 @@ func (v *validator) variables(vars []Variable) {
 			v.report(path+".default", "variable %s is required and has a default; drop one of them", va.Name)
 		case !va.Required && va.Default == nil:
 			v.report(path, "variable %s has no default and is not required: give it a default or set required: true", va.Name)
-		case va.Default != nil:
+		case va.Default != nil && (va.Type != VarEnum || len(va.Values) > 0):
 			if err := checkValue(va, *va.Default); err != nil {
 				v.report(path+".default", "default of variable %s: %v", va.Name, err)
 			}
@@ -61,7 +61,7 @@ func (v *validator) variables(vars []Variable) {
 func (v *validator) variableValues(path string, va *Variable) {
 	if va.Type != VarEnum {
 		if len(va.Values) > 0 {
-			v.report(path+".values", "values are only used by enum variables; %s is a %s", va.Name, va.Type)
+			v.report(path+".values", "values are only used by enum variables; %s has type %s", va.Name, va.Type)
 		}
 		return
 	}

@@ -94,11 +94,11 @@ func (v *validator) oneOf(path, what, s string, allowed ...string) {
 	if s == "" || slices.Contains(allowed, s) {
 		return
 	}
-	msg := fmt.Sprintf("unknown %s %q", what, s)
 	if hint := suggest(s, allowed); hint != "" {
-		msg += fmt.Sprintf("; did you mean %q?", hint)
+		v.report(path, "unknown %s %q; did you mean %q?", what, s, hint)
+		return
 	}
-	v.report(path, "%s; use one of: %s", msg, strings.Join(allowed, ", "))
+	v.report(path, "unknown %s %q; use one of: %s", what, s, strings.Join(allowed, ", "))
 }
 
 // header checks apiVersion and metadata, common to every kind.

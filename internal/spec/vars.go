@@ -103,6 +103,7 @@ type substitution struct {
 	skip     *yaml.Node               // spec.variables, copied as is
 	memo     map[*yaml.Node]*yaml.Node
 	notes    map[*yaml.Node]string
+	broken   map[*yaml.Node]bool // copies whose references were reported
 	problems Problems
 }
 
@@ -147,8 +148,10 @@ func (s *substitution) scalar(n, c *yaml.Node) {
 		switch {
 		case r.err != "":
 			s.problem(n, r.off, r.err)
+			s.broken[c] = true
 		case !slices.Contains(s.declared, r.name):
 			s.problem(n, r.off, s.undefined(r.name))
+			s.broken[c] = true
 		default:
 			used = append(used, s.how(r.name))
 		}
@@ -164,7 +167,7 @@ func (s *substitution) undefined(name string) string {
 		return msg + "; the workflow declares no variables (write $${ for a literal ${)"
 	}
 	if hint := suggest(name, s.declared); hint != "" {
-		msg += fmt.Sprintf("; did you mean ${%s}?", hint)
+		msg += fmt.Sprintf(" (did you mean ${%s}?)", hint)
 	}
 	return msg + "; declared: " + strings.Join(s.declared, ", ")
 }
@@ -258,7 +261,7 @@ func resolveValues(vars []Variable, given map[string]string) (map[string]string,
 		if !slices.Contains(declared, name) {
 			msg := fmt.Sprintf("unknown variable %q", name)
 			if hint := suggest(name, declared); hint != "" {
-				msg += fmt.Sprintf("; did you mean %q?", hint)
+				msg += fmt.Sprintf(" (did you mean %q?)", hint)
 			}
 			probs = append(probs, Problem{Message: msg + "; declared: " + listOrNone(declared)})
 		}
