@@ -1,0 +1,240 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sluicehq/sluice/internal/platform"
+	"github.com/sluicehq/sluice/internal/spec"
+	"github.com/sluicehq/sluice/internal/store"
+)
+
+// begin decides which slot is live and which one the new version goes to.
+func (r *run) begin(ctx context.Context) (store.Status, error) {
+	svc, err := r.e.st.GetService(ctx, r.ex.Environment, r.ex.Service)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return store.StatusPending, fmt.Errorf("service %s: %w", r.ex.Service, err)
+	default:
+		if s := platform.Slot(svc.LiveSlot); s.Valid() {
+			r.st.LiveSlot = s
+		}
+	}
+	if r.st.LiveSlot == "" {
+		r.st.NewSlot = platform.Blue
+		r.console("", "info", "first release of %s in %s: staging it in %s", r.ex.Service, r.ex.Environment, r.st.NewSlot)
+	} else {
+		r.st.NewSlot = r.st.LiveSlot.Other()
+		r.console("", "info", "%s is live for %s in %s (%s); staging the new version in %s",
+			r.st.LiveSlot, r.ex.Service, r.ex.Environment, svc.Artifact, r.st.NewSlot)
+	}
+	return store.StatusRunning, nil
+}
+
+// advance runs the step under the cursor and moves the cursor on.
+func (r *run) advance(ctx context.Context) (store.Status, error) {
+	if err := r.pollControl(ctx); err != nil {
+		return r.interrupted(ctx, err)
+	}
+	if r.st.Phase >= len(r.wf.Spec.Phases) {
+		r.console("", "info", "all %d phases succeeded", len(r.wf.Spec.Phases))
+		return store.StatusSucceeded, nil
+	}
+	phase := &r.wf.Spec.Phases[r.st.Phase]
+	ps := &r.st.Phases[r.st.Phase]
+	if r.st.Step >= len(phase.Steps) {
+		r.next()
+		return store.StatusRunning, r.commit(ctx, nil)
+	}
+	step, ss := &phase.Steps[r.st.Step], r.st.current()
+	if ps.Status == store.StatusPending {
+		ps.Status = store.StatusRunning
+		r.console("", "info", "phase %d/%d: %s", r.st.Phase+1, len(r.wf.Spec.Phases), ps.Name)
+	}
+	if ss.Status != store.StatusRunning {
+		if err := r.startStep(ctx, ss); err != nil {
+			return r.ex.Status, err
+		}
+	}
+	err := r.runStep(ctx, step, ss)
+	switch {
+	case err == nil:
+		return r.finishStep(ctx, ss)
+	case ctx.Err() != nil:
+		return r.ex.Status, ctx.Err()
+	case errors.Is(err, errLostOwnership):
+		return r.ex.Status, err
+	}
+	var in *interrupt
+	if errors.As(err, &in) {
+		return r.interrupted(ctx, err)
+	}
+	return r.onFailure(ctx, phase, step, ss, err)
+}
+
+// startStep journals the start of a new attempt of the current step.
+func (r *run) startStep(ctx context.Context, ss *StepState) error {
+	now := r.e.opt.Now().UTC()
+	ss.Attempt++
+	ss.Status, ss.StartedAt, ss.FinishedAt, ss.Message = store.StatusRunning, &now, nil, ""
+	ss.Deadline = nil
+	r.event("step", ss.Key, fmt.Sprintf("▶ %s (%s)", ss.Name, ss.Type), map[string]any{"status": ss.Status, "attempt": ss.Attempt})
+	if err := r.commit(ctx, nil, r.journal(r.attemptKey(ss), "step.started", nil)); err != nil {
+		return err
+	}
+	r.crash("step.started")
+	return nil
+}
+
+// finishStep records a successful step and moves the cursor.
+func (r *run) finishStep(ctx context.Context, ss *StepState) (store.Status, error) {
+	r.endStep(ss, store.StatusSucceeded, ss.Message)
+	r.next()
+	if err := r.commit(ctx, nil, r.journal(r.attemptKey(ss), "step.finished", map[string]string{"status": "succeeded"})); err != nil {
+		return r.ex.Status, err
+	}
+	r.crash("step.finished")
+	return store.StatusRunning, nil
+}
+
+// endStep stamps a step's final status.
+func (r *run) endStep(ss *StepState, s store.Status, msg string) {
+	now := r.e.opt.Now().UTC()
+	ss.Status, ss.FinishedAt, ss.Message = s, &now, msg
+	text := fmt.Sprintf("%s %s", ss.Name, s)
+	if ss.StartedAt != nil {
+		text += fmt.Sprintf(" in %s", now.Sub(*ss.StartedAt).Round(time.Millisecond))
+	}
+	r.event("step", ss.Key, text, map[string]any{"status": s, "attempt": ss.Attempt, "message": msg})
+}
+
+// next moves the cursor to the following step, closing the phase after its last one.
+func (r *run) next() {
+	ps := &r.st.Phases[r.st.Phase]
+	r.st.Step++
+	if r.st.Step < len(ps.Steps) {
+		return
+	}
+	ps.Status = store.StatusSucceeded
+	r.st.Phase++
+	r.st.Step = 0
+}
+
+// attemptKey is the idempotency prefix of the current attempt of a step.
+func (r *run) attemptKey(ss *StepState) string {
+	return fmt.Sprintf("%s/%s/a%d", r.ex.ID, ss.Key, ss.Attempt)
+}
+
+// interrupted turns a person's rollback or abort into the next status.
+func (r *run) interrupted(ctx context.Context, err error) (store.Status, error) {
+	var in *interrupt
+	if !errors.As(err, &in) {
+		return r.ex.Status, err
+	}
+	if in.kind == ctrlAbort {
+		r.abortNote(in)
+		return store.StatusAborted, nil
+	}
+	r.startRollback(in)
+	return store.StatusRollingBack, nil
+}
+
+// abortNote records an abort on the console and the current step.
+func (r *run) abortNote(in *interrupt) {
+	if r.st.Phase < len(r.st.Phases) && r.st.current().Status == store.StatusRunning {
+		r.endStep(r.st.current(), store.StatusAborted, in.Error())
+	}
+	r.ex.Reason = in.Error()
+	left := "unchanged"
+	if r.st.Weights != nil {
+		left = r.st.Weights.String()
+	}
+	r.console("", "warn", "aborted (%s); traffic is left as it is: %s", in.Error(), left)
+}
+
+// startRollback marks the current step and phase and records why the rollback began.
+func (r *run) startRollback(reason error) {
+	if r.st.Phase < len(r.st.Phases) {
+		if cur := r.st.current(); cur.Status == store.StatusRunning {
+			r.endStep(cur, store.StatusAborted, reason.Error())
+		}
+		r.st.Phases[r.st.Phase].Status = store.StatusFailed
+	}
+	r.st.Rollback = &RollbackState{Reason: reason.Error(), Status: store.StatusRunning}
+	r.ex.Reason = reason.Error()
+	r.console("", "warn", "rolling back: %s", reason)
+}
+
+// strategy returns the failure strategy of a step: its own, its phase's, the
+// workflow's, or rollback.
+func (r *run) strategy(phase *spec.Phase, step *spec.Step) spec.Failure {
+	for _, f := range []*spec.Failure{step.OnFailure, phase.OnFailure, r.wf.Spec.OnFailure} {
+		if f != nil {
+			return *f
+		}
+	}
+	return spec.Failure{Action: spec.ActionRollback}
+}
+
+// onFailure applies the failure strategy to a failed step.
+func (r *run) onFailure(ctx context.Context, phase *spec.Phase, step *spec.Step, ss *StepState, cause error) (store.Status, error) {
+	f := r.strategy(phase, step)
+	r.console(ss.Key, "error", "%s failed (attempt %d): %v", ss.Name, ss.Attempt, cause)
+	action := f.Action
+	var fe *forced
+	if errors.As(cause, &fe) {
+		action = fe.action
+	}
+	if action == spec.ActionRetry {
+		if ss.Attempt <= f.Retries {
+			return r.retryLater(ctx, ss, f, cause)
+		}
+		r.console(ss.Key, "error", "%s failed %d times; giving up", ss.Name, ss.Attempt)
+		action = f.Then
+	}
+	reason := fmt.Sprintf("step %s failed: %v", ss.Name, cause)
+	switch action {
+	case spec.ActionIgnore:
+		r.endStep(ss, store.StatusFailed, cause.Error()+" (ignored)")
+		r.console(ss.Key, "warn", "failure of %s ignored as the workflow says", ss.Name)
+		r.next()
+		return store.StatusRunning, r.commit(ctx, nil, r.journal(r.attemptKey(ss), "step.finished", map[string]string{"status": "failed", "error": cause.Error()}))
+	case spec.ActionPause:
+		r.endStep(ss, store.StatusFailed, cause.Error())
+		r.st.PausedFor = "failure"
+		r.ex.Reason = reason + "; waiting for a person to retry, resume, roll back or abort"
+		return store.StatusPaused, nil
+	case spec.ActionFail:
+		r.endStep(ss, store.StatusFailed, cause.Error())
+		r.st.Phases[r.st.Phase].Status = store.StatusFailed
+		r.ex.Reason = reason
+		return store.StatusFailed, nil
+	default:
+		r.endStep(ss, store.StatusFailed, cause.Error())
+		r.startRollback(errors.New(reason))
+		return store.StatusRollingBack, nil
+	}
+}
+
+// retryLater waits the step's backoff, then lets advance start the next attempt.
+func (r *run) retryLater(ctx context.Context, ss *StepState, f spec.Failure, cause error) (store.Status, error) {
+	backoff := f.Backoff.Std()
+	if backoff <= 0 {
+		backoff = time.Second
+	}
+	backoff <<= min(ss.Attempt-1, 10)
+	until := r.e.opt.Now().Add(backoff).UTC()
+	r.endStep(ss, store.StatusPending, cause.Error())
+	ss.Deadline = &until
+	r.console(ss.Key, "warn", "retrying %s in %s (attempt %d of %d)", ss.Name, backoff, ss.Attempt+1, f.Retries+1)
+	if err := r.commit(ctx, nil, r.journal(r.attemptKey(ss), "step.finished", map[string]string{"status": "failed", "error": cause.Error()})); err != nil {
+		return r.ex.Status, err
+	}
+	if err := r.block(ctx, until, nil); err != nil {
+		return r.interrupted(ctx, err)
+	}
+	return store.StatusRunning, nil
+}

@@ -1,0 +1,177 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/sluicehq/sluice/internal/spec"
+	"github.com/sluicehq/sluice/internal/store"
+)
+
+// forced is a step failure that carries its own action, overriding the strategy.
+type forced struct {
+	action spec.FailureAction
+	err    error
+}
+
+func (f *forced) Error() string { return f.err.Error() }
+func (f *forced) Unwrap() error { return f.err }
+
+// approval waits for enough approvals from allowed people, a rejection, or the timeout.
+func (r *run) approval(ctx context.Context, s *spec.Step, ss *StepState) error {
+	a := s.Approval
+	need := max(a.Required, 1)
+	if done, err := r.approvalOutcome(ss.Key, need); done {
+		return err
+	}
+	if r.timedOut(ss.Key) {
+		return r.approvalTimedOut(ctx, ss, a)
+	}
+	if r.ex.Status != store.StatusWaiting {
+		r.console(ss.Key, "info", "waiting for approval from %s (%d needed)%s", strings.Join(a.Approvers, ", "), need, prefixed(": ", a.Message))
+		if err := r.setStatus(ctx, store.StatusWaiting, "waiting for approval of "+ss.Name); err != nil {
+			return err
+		}
+	}
+	var until = r.e.opt.Now().AddDate(100, 0, 0)
+	if a.Timeout > 0 {
+		var err error
+		if until, err = r.deadline(ctx, ss, a.Timeout.Std()); err != nil {
+			return err
+		}
+	}
+	err := r.block(ctx, until, func(d Decision) (bool, error) { return r.decide(ctx, ss, a, need, d) })
+	switch {
+	case errors.Is(err, errDecided):
+		_, err = r.approvalOutcome(ss.Key, need)
+	case err == nil:
+		err = r.approvalTimedOut(ctx, ss, a)
+	}
+	if err == nil || !isInterrupt(err) {
+		if serr := r.setStatus(ctx, store.StatusRunning, ""); serr != nil {
+			return serr
+		}
+	}
+	return err
+}
+
+func isInterrupt(err error) bool {
+	var in *interrupt
+	return errors.As(err, &in)
+}
+
+// approvalDecider returns the decision handler of the approval step under the cursor,
+// or nil when the cursor is not on a running approval.
+func (r *run) approvalDecider(ctx context.Context) func(Decision) (bool, error) {
+	if r.st.Phase >= len(r.wf.Spec.Phases) || r.st.Step >= len(r.wf.Spec.Phases[r.st.Phase].Steps) {
+		return nil
+	}
+	s, ss := &r.wf.Spec.Phases[r.st.Phase].Steps[r.st.Step], r.st.current()
+	if s.Approval == nil || ss.Status != store.StatusRunning {
+		return nil
+	}
+	need := max(s.Approval.Required, 1)
+	return func(d Decision) (bool, error) { return r.decide(ctx, ss, s.Approval, need, d) }
+}
+
+// approvalOutcome reports whether the recorded decisions settle the step, and how.
+func (r *run) approvalOutcome(step string, need int) (bool, error) {
+	n := 0
+	for _, rec := range r.st.Approvals {
+		if rec.Step != step || rec.Timeout {
+			continue
+		}
+		if !rec.Approve {
+			return true, &interrupt{kind: ctrlRollback, by: rec.By, reason: "approval rejected" + prefixed(": ", rec.Comment)}
+		}
+		n++
+	}
+	return n >= need, nil
+}
+
+// decide checks and records one person's decision; it reports whether the step is settled.
+func (r *run) decide(ctx context.Context, ss *StepState, a *spec.ApprovalStep, need int, d Decision) (bool, error) {
+	if !mayApprove(a.Approvers, d) {
+		return false, fmt.Errorf("%w: %s may not decide on %s; approvers are %s", ErrForbidden, orAnonymous(d.By), ss.Name, strings.Join(a.Approvers, ", "))
+	}
+	for _, rec := range r.st.Approvals {
+		if rec.Step == ss.Key && rec.By == d.By {
+			return false, fmt.Errorf("%w: %s already decided on %s", ErrInvalidState, d.By, ss.Name)
+		}
+	}
+	rec := ApprovalRecord{Step: ss.Key, Approve: d.Approve, By: d.By, Comment: d.Comment, At: r.e.opt.Now().UTC()}
+	r.st.Approvals = append(r.st.Approvals, rec)
+	verb := "approved"
+	if !d.Approve {
+		verb = "rejected"
+	}
+	r.console(ss.Key, "info", "%s by %s%s", verb, d.By, prefixed(": ", d.Comment))
+	if err := r.commit(ctx, nil, r.journal(r.attemptKey(ss)+"/decision", "decision", rec)); err != nil {
+		r.st.Approvals = r.st.Approvals[:len(r.st.Approvals)-1]
+		return false, err
+	}
+	done, _ := r.approvalOutcome(ss.Key, need)
+	return done, nil
+}
+
+// mayApprove reports whether the decider is named among the approvers, as a user or
+// through a group ("group:<name>").
+func mayApprove(approvers []string, d Decision) bool {
+	if d.By == "" {
+		return false
+	}
+	for _, a := range approvers {
+		if g, ok := strings.CutPrefix(a, "group:"); ok {
+			if slices.Contains(d.Groups, g) {
+				return true
+			}
+		} else if a == d.By {
+			return true
+		}
+	}
+	return false
+}
+
+// approvalTimedOut applies the step's explicit timeout action.
+func (r *run) approvalTimedOut(ctx context.Context, ss *StepState, a *spec.ApprovalStep) error {
+	action := a.OnTimeout
+	if action == "" {
+		action = spec.TimeoutRollback
+	}
+	if !r.timedOut(ss.Key) {
+		if err := r.recordTimeout(ctx, ss, a, action); err != nil {
+			return err
+		}
+	}
+	switch action {
+	case spec.TimeoutContinue:
+		return nil
+	case spec.TimeoutFail:
+		return &forced{action: spec.ActionFail, err: errors.New("approval timed out")}
+	default:
+		return &interrupt{kind: ctrlRollback, by: "timeout", reason: "approval timed out"}
+	}
+}
+
+// timedOut reports whether the step's timeout was already recorded (before a restart).
+func (r *run) timedOut(step string) bool {
+	return slices.ContainsFunc(r.st.Approvals, func(a ApprovalRecord) bool { return a.Step == step && a.Timeout })
+}
+
+// recordTimeout journals that nobody decided in time.
+func (r *run) recordTimeout(ctx context.Context, ss *StepState, a *spec.ApprovalStep, action spec.TimeoutAction) error {
+	rec := ApprovalRecord{Step: ss.Key, Approve: action == spec.TimeoutContinue, By: "timeout", Comment: "no decision within " + a.Timeout.Std().String(), At: r.e.opt.Now().UTC(), Timeout: true}
+	r.st.Approvals = append(r.st.Approvals, rec)
+	r.console(ss.Key, "warn", "no decision on %s within %s: %s", ss.Name, a.Timeout.Std(), action)
+	return r.commit(ctx, nil, r.journal(r.attemptKey(ss)+"/timeout", "decision", rec))
+}
+
+func prefixed(prefix, s string) string {
+	if s == "" {
+		return ""
+	}
+	return prefix + s
+}

@@ -1,0 +1,236 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice/internal/engine"
+	"github.com/sluicehq/sluice/internal/platform"
+	"github.com/sluicehq/sluice/internal/store"
+)
+
+func platformRef(svc, slot string) platform.SlotRef {
+	return platform.SlotRef{Service: svc, Slot: platform.Slot(slot)}
+}
+
+func decodeState(t *testing.T, ex store.Execution) engine.State {
+	t.Helper()
+	var st engine.State
+	if err := json.Unmarshal(ex.State, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// longWaitYAML holds the canary at 10% for a long wait.
+const longWaitYAML = `apiVersion: sluice.dev/v1alpha1
+kind: Workflow
+metadata: {name: slow}
+spec:
+  environment: test
+  service: {name: slow, port: 8080, artifact: "slow:v2", instances: 2}
+  phases:
+    - name: canary
+      steps:
+        - deploy: {instances: 100%}
+        - traffic: 10%
+        - name: soak
+          wait: 1h
+        - promote: {}
+`
+
+// liveGreen makes green the live slot of the slow service, as a past release would.
+func liveGreen(t *testing.T, h *harness) {
+	t.Helper()
+	ctx := context.Background()
+	must(t, h.rec.Deploy(ctx, platform.Deployment{Ref: platformRef("slow", "green"), Artifact: "slow:v1", Instances: 2, Key: "setup"}))
+	c := &store.Commit{ExecutionID: "setup", Service: &store.ServiceState{Environment: "test", Service: "slow", LiveSlot: "green", Artifact: "slow:v1", Instances: 2, UpdatedAt: time.Now()}}
+	// A service record needs no execution; commit it alone.
+	c.ExecutionID = ""
+	must(t, h.st.Commit(ctx, c))
+}
+
+func waitStep(t *testing.T, h *harness, id, key string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		ex, err := h.st.GetExecution(context.Background(), id)
+		must(t, err)
+		st := decodeState(t, ex)
+		if st.Phase < len(st.Phases) && st.Phases[st.Phase].Steps[st.Step].Key == key && st.Phases[st.Phase].Steps[st.Step].Status == store.StatusRunning {
+			return
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	t.Fatalf("step %s never ran\n%s", key, h.console(id))
+}
+
+func TestRollbackOnRequestInterruptsAWait(t *testing.T) {
+	h := newHarness(t)
+	h.apply(longWaitYAML)
+	liveGreen(t, h)
+	ex := h.run("slow", nil)
+	waitStep(t, h, ex.ID, "p1.s3")
+	start := time.Now()
+	must(t, h.eng.Rollback(context.Background(), ex.ID, "alice", "error rate up"))
+	got := h.finish(ex.ID)
+	if got.Status != store.StatusRolledBack || !strings.Contains(got.Reason, "rollback requested by alice: error rate up") {
+		t.Fatalf("%s (%s)", got.Status, got.Reason)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("rollback took %s", took)
+	}
+	want := []string{"green=90 blue=10", "green=100 blue=0"}
+	if w := h.weights("slow"); !slices.Equal(w, want) {
+		t.Fatalf("weights %v, want %v", w, want)
+	}
+	st := decodeState(t, got)
+	if s := st.Phases[0].Steps[2].Status; s != store.StatusAborted {
+		t.Fatalf("interrupted step is %s, want aborted", s)
+	}
+	wantErr(t, h.eng.Rollback(context.Background(), ex.ID, "alice", "again"), engine.ErrInvalidState)
+}
+
+func TestAbortLeavesTrafficAsItIs(t *testing.T) {
+	h := newHarness(t)
+	h.apply(longWaitYAML)
+	liveGreen(t, h)
+	ex := h.run("slow", nil)
+	waitStep(t, h, ex.ID, "p1.s3")
+	must(t, h.eng.Abort(context.Background(), ex.ID, "alice", "wrong build"))
+	got := h.finish(ex.ID)
+	if got.Status != store.StatusAborted {
+		t.Fatalf("%s", got.Status)
+	}
+	if w := h.weights("slow"); !slices.Equal(w, []string{"green=90 blue=10"}) {
+		t.Fatalf("weights %v, want only the canary split", w)
+	}
+	if !strings.Contains(h.console(ex.ID), "traffic is left as it is: green=90 blue=10") {
+		t.Fatalf("console does not say where traffic is:\n%s", h.console(ex.ID))
+	}
+}
+
+func TestPauseResumeDuringWait(t *testing.T) {
+	h := newHarness(t)
+	h.apply(strings.Replace(longWaitYAML, "wait: 1h", "wait: 300ms", 1))
+	liveGreen(t, h)
+	ex := h.run("slow", nil)
+	waitStep(t, h, ex.ID, "p1.s3")
+	must(t, h.eng.Pause(context.Background(), ex.ID, "alice"))
+	h.waitFor(ex.ID, store.StatusPaused)
+	wantErr(t, h.eng.Retry(context.Background(), ex.ID, "alice"), engine.ErrInvalidState)
+	time.Sleep(400 * time.Millisecond) // the wait's deadline passes while paused
+	if ex, _ := h.st.GetExecution(context.Background(), ex.ID); ex.Status != store.StatusPaused {
+		t.Fatalf("paused execution moved on to %s", ex.Status)
+	}
+	must(t, h.eng.Resume(context.Background(), ex.ID, "alice"))
+	if got := h.finish(ex.ID); got.Status != store.StatusSucceeded {
+		t.Fatalf("%s (%s)", got.Status, got.Reason)
+	}
+}
+
+func TestRollbackRetriesAFailingRouter(t *testing.T) {
+	h := newHarness(t)
+	h.apply(longWaitYAML)
+	liveGreen(t, h)
+	ex := h.run("slow", nil)
+	waitStep(t, h, ex.ID, "p1.s3")
+	h.rec.FailWeightWrites(4)
+	must(t, h.eng.Rollback(context.Background(), ex.ID, "alice", "bad"))
+	got := h.finish(ex.ID)
+	if got.Status != store.StatusRolledBack {
+		t.Fatalf("%s (%s)", got.Status, got.Reason)
+	}
+	console := h.console(ex.ID)
+	if n := strings.Count(console, "NEEDS ATTENTION"); n != 4 {
+		t.Fatalf("console reports %d failed router writes, want 4:\n%s", n, console)
+	}
+	for _, w := range h.weights("slow") {
+		if strings.HasPrefix(w, "green=0 ") {
+			t.Fatalf("live slot green was set to 0: %v", h.weights("slow"))
+		}
+	}
+	if w := h.weights("slow"); w[len(w)-1] != "green=100 blue=0" {
+		t.Fatalf("final weights %v", w)
+	}
+}
+
+func TestRollbackNeverClaimsSuccessWhileRouterFails(t *testing.T) {
+	h := newHarness(t)
+	h.apply(longWaitYAML)
+	liveGreen(t, h)
+	ex := h.run("slow", nil)
+	waitStep(t, h, ex.ID, "p1.s3")
+	h.rec.FailWeightWrites(1 << 30)
+	must(t, h.eng.Rollback(context.Background(), ex.ID, "alice", "bad"))
+	time.Sleep(200 * time.Millisecond)
+	got, err := h.st.GetExecution(context.Background(), ex.ID)
+	must(t, err)
+	st := decodeState(t, got)
+	if got.Status != store.StatusRollingBack || st.Rollback == nil || !strings.Contains(st.Rollback.NeedsPerson, "router write failing") {
+		t.Fatalf("%s, rollback %+v: want rolling_back needing attention", got.Status, st.Rollback)
+	}
+	h.rec.FailWeightWrites(0)
+	if got := h.finish(ex.ID); got.Status != store.StatusRolledBack {
+		t.Fatalf("%s once the router recovers", got.Status)
+	}
+}
+
+func TestOneExecutionPerService(t *testing.T) {
+	h := newHarness(t)
+	h.apply(longWaitYAML)
+	ex := h.run("slow", nil)
+	_, err := h.eng.Start(context.Background(), engine.StartRequest{Workflow: "slow"})
+	var busy *store.BusyError
+	if !errors.As(err, &busy) || busy.Holder != ex.ID {
+		t.Fatalf("second start: %v, want busy naming %s", err, ex.ID)
+	}
+	must(t, h.eng.Abort(context.Background(), ex.ID, "t", ""))
+	h.finish(ex.ID)
+	ex2 := h.run("slow", nil)
+	must(t, h.eng.Abort(context.Background(), ex2.ID, "t", ""))
+	h.finish(ex2.ID)
+}
+
+func TestResumeAfterRestart(t *testing.T) {
+	h := newHarness(t)
+	h.apply(canaryYAML)
+	ex := h.run("shop", map[string]string{"artifact": "shop:v1"})
+	h.waitFor(ex.ID, store.StatusWaiting)
+	h.eng.Close() // the server stops while the approval waits
+
+	h.start()
+	n, err := h.eng.Recover(context.Background())
+	must(t, err)
+	if n != 1 {
+		t.Fatalf("recovered %d executions, want 1", n)
+	}
+	h.waitFor(ex.ID, store.StatusWaiting)
+	must(t, h.decide(ex.ID, "alice", true))
+	if got := h.finish(ex.ID); got.Status != store.StatusSucceeded {
+		t.Fatalf("%s (%s)", got.Status, got.Reason)
+	}
+	if d := h.duplicateEffects(); len(d) > 0 {
+		t.Fatalf("effects applied twice: %v", d)
+	}
+}
+
+func TestStartRejectsBadVariables(t *testing.T) {
+	h := newHarness(t)
+	h.apply(canaryYAML)
+	_, err := h.eng.Start(context.Background(), engine.StartRequest{Workflow: "shop", Variables: map[string]string{"artifact": "x", "pct": "150"}})
+	if err == nil || !strings.Contains(err.Error(), "pct") {
+		t.Fatalf("start with pct=150: %v", err)
+	}
+	_, err = h.eng.Start(context.Background(), engine.StartRequest{Workflow: "nope"})
+	wantErr(t, err, store.ErrNotFound)
+	list, _ := h.st.ListExecutions(context.Background(), store.ExecutionFilter{})
+	if len(list) != 0 {
+		t.Fatalf("rejected starts stored %d executions", len(list))
+	}
+}

@@ -1,0 +1,262 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sluicehq/sluice/internal/platform"
+	"github.com/sluicehq/sluice/internal/spec"
+	"github.com/sluicehq/sluice/internal/store"
+	"github.com/sluicehq/sluice/internal/traffic"
+)
+
+// Runtime is what an environment resolves to: where instances run and what splits
+// their traffic.
+type Runtime struct {
+	Platform platform.Platform
+	Router   traffic.Router
+}
+
+// Resolver turns an environment document into its runtime. An unknown platform or
+// router type is an error.
+type Resolver interface {
+	Resolve(ctx context.Context, name string, env *spec.Environment) (Runtime, error)
+}
+
+// Publisher receives console events once they are durable.
+type Publisher interface {
+	Publish(evs ...store.Event)
+}
+
+// Options configures an Engine. Store and Resolver are required.
+type Options struct {
+	Store     store.Store
+	Resolver  Resolver
+	Publisher Publisher    // nil: events are only stored
+	Logger    *slog.Logger // nil: discard
+	// NewID returns a new execution ID; nil uses a random 12-character ID.
+	NewID func() string
+	// Now is the clock; nil uses time.Now.
+	Now func() time.Time
+	// CrashPoint, when set, is called at every journal boundary with its name
+	// (step.started, effect.intent, effect.applied, effect.done, step.finished); tests
+	// use it to kill the process at an exact point.
+	CrashPoint func(point string)
+	// PollInterval is how often readiness is polled; default 200ms.
+	PollInterval time.Duration
+	// RetryBackoff is the first delay between router write retries; default 200ms,
+	// doubled up to MaxBackoff.
+	RetryBackoff time.Duration
+	// MaxBackoff caps retry delays; default 10s.
+	MaxBackoff time.Duration
+}
+
+// Engine runs executions. Create it with New, call Recover once at start, Close at the end.
+type Engine struct {
+	opt  Options
+	st   store.Store
+	log  *slog.Logger
+	base context.Context
+	stop context.CancelFunc
+	wg   sync.WaitGroup
+
+	mu   sync.Mutex
+	runs map[string]*run
+}
+
+// New returns an engine; it starts nothing until Start or Recover.
+func New(opt Options) (*Engine, error) {
+	if opt.Store == nil || opt.Resolver == nil {
+		return nil, errors.New("engine: store and resolver are required")
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opt.NewID == nil {
+		opt.NewID = randomID
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.CrashPoint == nil {
+		opt.CrashPoint = func(string) {}
+	}
+	if opt.PollInterval <= 0 {
+		opt.PollInterval = 200 * time.Millisecond
+	}
+	if opt.RetryBackoff <= 0 {
+		opt.RetryBackoff = 200 * time.Millisecond
+	}
+	if opt.MaxBackoff <= 0 {
+		opt.MaxBackoff = 10 * time.Second
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Engine{opt: opt, st: opt.Store, log: opt.Logger, base: ctx, stop: cancel, runs: map[string]*run{}}, nil
+}
+
+// Close stops driving executions and waits for their goroutines. Executions stay in
+// the store as they are and resume on the next Recover.
+func (e *Engine) Close() {
+	e.stop()
+	e.wg.Wait()
+}
+
+// Active returns how many executions this engine drives now.
+func (e *Engine) Active() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.runs)
+}
+
+// Wait blocks until the execution is no longer driven by this engine (it reached a
+// terminal status or the engine closed) or ctx ends.
+func (e *Engine) Wait(ctx context.Context, id string) error {
+	e.mu.Lock()
+	r := e.runs[id]
+	e.mu.Unlock()
+	if r == nil {
+		return nil
+	}
+	select {
+	case <-r.exited:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Start validates the request, stores a new execution and starts driving it.
+func (e *Engine) Start(ctx context.Context, req StartRequest) (store.Execution, error) {
+	wdef, err := e.st.GetDefinition(ctx, store.KindWorkflow, req.Workflow, req.Version)
+	if err != nil {
+		return store.Execution{}, fmt.Errorf("workflow %q: %w", req.Workflow, err)
+	}
+	tmpl, err := spec.ParseWorkflow(defFile(wdef), []byte(wdef.Source))
+	if err != nil {
+		return store.Execution{}, err
+	}
+	wf, values, err := tmpl.Instantiate(req.Variables)
+	if err != nil {
+		return store.Execution{}, err
+	}
+	edef, env, err := e.loadEnvironment(ctx, wf.Spec.Environment, 0)
+	if err != nil {
+		return store.Execution{}, err
+	}
+	if ps := wf.CheckEnvironment(env); len(ps) > 0 {
+		return store.Execution{}, ps
+	}
+	if _, err := e.opt.Resolver.Resolve(ctx, edef.Name, env); err != nil {
+		return store.Execution{}, fmt.Errorf("environment %q: %w", edef.Name, err)
+	}
+	state, err := json.Marshal(newState(wf))
+	if err != nil {
+		return store.Execution{}, fmt.Errorf("engine: encode state: %w", err)
+	}
+	now := e.opt.Now().UTC()
+	ex := store.Execution{
+		ID: e.opt.NewID(), Workflow: wdef.Name, WorkflowVersion: wdef.Version,
+		Environment: edef.Name, EnvironmentVersion: edef.Version, Service: wf.Spec.Service.Name,
+		Variables: values, StartedBy: req.StartedBy, CreatedAt: now, UpdatedAt: now,
+		Status: store.StatusPending, State: state,
+	}
+	ev := store.Event{ExecutionID: ex.ID, At: now, Type: "status", Level: "info",
+		Message: fmt.Sprintf("execution of %s v%d started by %s", ex.Workflow, ex.WorkflowVersion, orAnonymous(req.StartedBy))}
+	c := &store.Commit{Execution: &ex, Create: true, Events: []store.Event{ev}}
+	if err := e.st.Commit(ctx, c); err != nil {
+		return store.Execution{}, err
+	}
+	e.publish(c.Events)
+	if err := e.drive(ex); err != nil {
+		return ex, err
+	}
+	return ex, nil
+}
+
+// Recover starts driving every non-terminal execution in the store, resuming each from
+// its journal. It returns how many it resumed.
+func (e *Engine) Recover(ctx context.Context) (int, error) {
+	list, err := e.st.ListExecutions(ctx, store.ExecutionFilter{Active: true})
+	if err != nil {
+		return 0, fmt.Errorf("engine: recover: %w", err)
+	}
+	n := 0
+	for _, ex := range list {
+		if err := e.drive(ex); err != nil {
+			e.log.Error("cannot resume execution", "execution", ex.ID, "err", err)
+			continue
+		}
+		n++
+	}
+	return n, nil
+}
+
+// drive starts the goroutine of one execution unless it already runs here.
+func (e *Engine) drive(ex store.Execution) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.base.Err() != nil {
+		return errors.New("engine: closed")
+	}
+	if _, ok := e.runs[ex.ID]; ok {
+		return nil
+	}
+	r := newRun(e, ex)
+	e.runs[ex.ID] = r
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		r.loop(e.base)
+		e.mu.Lock()
+		delete(e.runs, ex.ID)
+		e.mu.Unlock()
+		close(r.exited)
+	}()
+	return nil
+}
+
+func (e *Engine) loadEnvironment(ctx context.Context, name string, version int64) (store.Definition, *spec.Environment, error) {
+	def, err := e.st.GetDefinition(ctx, store.KindEnvironment, name, version)
+	if err != nil {
+		return store.Definition{}, nil, fmt.Errorf("environment %q: %w", name, err)
+	}
+	env, err := spec.ParseEnvironment(defFile(def), []byte(def.Source))
+	if err != nil {
+		return store.Definition{}, nil, err
+	}
+	return def, env, nil
+}
+
+func (e *Engine) publish(evs []store.Event) {
+	if e.opt.Publisher != nil && len(evs) > 0 {
+		e.opt.Publisher.Publish(evs...)
+	}
+}
+
+// defFile is the file name shown in problems found in a stored definition.
+func defFile(d store.Definition) string {
+	return fmt.Sprintf("%s/%s@v%d", d.Kind, d.Name, d.Version)
+}
+
+func orAnonymous(who string) string {
+	if who == "" {
+		return "anonymous"
+	}
+	return who
+}
+
+func randomID() string {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand never fails on Linux
+	}
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))[:12]
+}

@@ -1,0 +1,229 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/sluicehq/sluice/internal/engine"
+	"github.com/sluicehq/sluice/internal/store"
+)
+
+func TestReleaseThenCanaryRejected(t *testing.T) {
+	h := newHarness(t)
+	h.apply(canaryYAML)
+
+	// First release: nothing is live, so the new version goes to blue and takes all traffic.
+	ex := h.run("shop", map[string]string{"artifact": "shop:v1"})
+	h.waitFor(ex.ID, store.StatusWaiting)
+	must(t, h.decide(ex.ID, "alice", true))
+	if got := h.finish(ex.ID); got.Status != store.StatusSucceeded {
+		t.Fatalf("first release %s: %s\n%s", got.Status, got.Reason, h.console(ex.ID))
+	}
+	svc, err := h.st.GetService(context.Background(), "test", "shop")
+	must(t, err)
+	if svc.LiveSlot != "blue" || svc.Instances != 3 {
+		t.Fatalf("service after first release: %+v, want blue live with 3 instances", svc)
+	}
+
+	// Second release: green is staged at 100% of blue's instances, gets 10%, and a
+	// rejection sends everything back to blue.
+	ex2 := h.run("shop", map[string]string{"artifact": "shop:v2"})
+	h.waitFor(ex2.ID, store.StatusWaiting)
+	must(t, h.decide(ex2.ID, "bob", false, "sre"))
+	got := h.finish(ex2.ID)
+	if got.Status != store.StatusRolledBack || !strings.Contains(got.Reason, "rejected") {
+		t.Fatalf("second release: %s (%s), want rolled back on rejection", got.Status, got.Reason)
+	}
+	// First release: 10% becomes 100% (nothing else is live), 100%, promote.
+	want := []string{"green=0 blue=100", "green=0 blue=100", "green=0 blue=100", "green=10 blue=90", "green=0 blue=100"}
+	if w := h.weights("shop"); !slices.Equal(w, want) {
+		t.Fatalf("weights written %v, want %v", w, want)
+	}
+	green, _ := h.rec.Status(context.Background(), platformRef("shop", "green"))
+	blue, _ := h.rec.Status(context.Background(), platformRef("shop", "blue"))
+	if green.Desired != 0 || blue.Desired != 3 {
+		t.Fatalf("after rollback green=%+v blue=%+v, want green scaled to 0 and blue at 3", green, blue)
+	}
+	svc, _ = h.st.GetService(context.Background(), "test", "shop")
+	if svc.LiveSlot != "blue" {
+		t.Fatalf("live slot after rollback %q, want blue", svc.LiveSlot)
+	}
+	if d := h.duplicateEffects(); len(d) > 0 {
+		t.Fatalf("effects applied twice: %v", d)
+	}
+}
+
+func TestApprovals(t *testing.T) {
+	tests := []struct {
+		name   string
+		by     string
+		groups []string
+		want   error
+	}{
+		{"named user", "alice", nil, nil},
+		{"member of a named group", "carol", []string{"dev", "sre"}, nil},
+		{"not an approver", "mallory", []string{"dev"}, engine.ErrForbidden},
+		{"nobody", "", nil, engine.ErrForbidden},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.apply(canaryYAML)
+			ex := h.run("shop", map[string]string{"artifact": "shop:v1"})
+			h.waitFor(ex.ID, store.StatusWaiting)
+			err := h.decide(ex.ID, tc.by, true, tc.groups...)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("decide: %v, want %v", err, tc.want)
+			}
+			if tc.want != nil {
+				must(t, h.eng.Abort(context.Background(), ex.ID, "tester", "done"))
+				h.finish(ex.ID)
+				return
+			}
+			got := h.finish(ex.ID)
+			st := decodeState(t, got)
+			if got.Status != store.StatusSucceeded || len(st.Approvals) != 1 || st.Approvals[0].By != tc.by || st.Approvals[0].Comment != "looks good" {
+				t.Fatalf("%s with approvals %+v", got.Status, st.Approvals)
+			}
+		})
+	}
+}
+
+func TestApprovalTimeout(t *testing.T) {
+	tests := []struct {
+		action string
+		want   store.Status
+	}{
+		{"rollback", store.StatusRolledBack},
+		{"continue", store.StatusSucceeded},
+		{"fail", store.StatusFailed},
+	}
+	for _, tc := range tests {
+		t.Run(tc.action, func(t *testing.T) {
+			h := newHarness(t)
+			h.apply(strings.Replace(canaryYAML, `approvers: [alice, "group:sre"]`, `approvers: [alice], timeout: 20ms, onTimeout: `+tc.action, 1))
+			ex := h.run("shop", map[string]string{"artifact": "shop:v1"})
+			got := h.finish(ex.ID)
+			if got.Status != tc.want {
+				t.Fatalf("%s (%s), want %s\n%s", got.Status, got.Reason, tc.want, h.console(ex.ID))
+			}
+			st := decodeState(t, got)
+			if len(st.Approvals) != 1 || !st.Approvals[0].Timeout {
+				t.Fatalf("approvals %+v, want one timeout record", st.Approvals)
+			}
+		})
+	}
+}
+
+// webhookYAML calls a webhook in the canary phase under a given failure strategy.
+func webhookYAML(url, onFailure string) string {
+	return `apiVersion: sluice.dev/v1alpha1
+kind: Workflow
+metadata: {name: hook}
+spec:
+  environment: test
+  service: {name: hook, port: 8080, artifact: "hook:v1"}
+  phases:
+    - name: canary
+      steps:
+        - deploy: {instances: 1}
+        - traffic: 100%
+        - name: check
+          webhook: {url: "` + url + `"}
+          onFailure: ` + onFailure + `
+        - promote: {}
+`
+}
+
+func TestFailureStrategies(t *testing.T) {
+	tests := []struct {
+		name      string
+		onFailure string
+		failures  int32 // how many calls fail before the hook answers 200
+		want      store.Status
+		calls     int32
+	}{
+		{"rollback by default", "rollback", 99, store.StatusRolledBack, 1},
+		{"retry until success", "{action: retry, retries: 3, backoff: 1ms}", 2, store.StatusSucceeded, 3},
+		{"retries exhausted then rollback", "{action: retry, retries: 2, backoff: 1ms}", 99, store.StatusRolledBack, 3},
+		{"retries exhausted then ignore", "{action: retry, retries: 1, backoff: 1ms, then: ignore}", 99, store.StatusSucceeded, 2},
+		{"ignore", "ignore", 99, store.StatusSucceeded, 1},
+		{"fail leaves traffic", "fail", 99, store.StatusFailed, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var calls atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if calls.Add(1) <= tc.failures {
+					http.Error(w, "canary unhealthy", http.StatusServiceUnavailable)
+				}
+			}))
+			defer srv.Close()
+			h := newHarness(t)
+			h.apply(webhookYAML(srv.URL, tc.onFailure))
+			ex := h.run("hook", nil)
+			got := h.finish(ex.ID)
+			if got.Status != tc.want || calls.Load() != tc.calls {
+				t.Fatalf("%s after %d calls (%s), want %s after %d\n%s", got.Status, calls.Load(), got.Reason, tc.want, tc.calls, h.console(ex.ID))
+			}
+			if tc.want == store.StatusRolledBack && !strings.Contains(got.Reason, "webhook answered 503: canary unhealthy") {
+				t.Fatalf("reason %q does not say why", got.Reason)
+			}
+		})
+	}
+}
+
+func TestPauseOnFailureThenRetry(t *testing.T) {
+	var healthy atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !healthy.Load() {
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+	}))
+	defer srv.Close()
+	h := newHarness(t)
+	h.apply(webhookYAML(srv.URL, "pause"))
+	ex := h.run("hook", nil)
+	paused := h.waitFor(ex.ID, store.StatusPaused)
+	if !strings.Contains(paused.Reason, "webhook answered 500") {
+		t.Fatalf("paused with reason %q", paused.Reason)
+	}
+	wantErr(t, h.eng.Decide(context.Background(), ex.ID, engine.Decision{Approve: true, By: "alice"}), engine.ErrInvalidState)
+	healthy.Store(true)
+	must(t, h.eng.Retry(context.Background(), ex.ID, "alice"))
+	if got := h.finish(ex.ID); got.Status != store.StatusSucceeded {
+		t.Fatalf("after retry: %s (%s)", got.Status, got.Reason)
+	}
+	st := decodeState(t, h.finish(ex.ID))
+	if a := st.Phases[0].Steps[2].Attempt; a != 2 {
+		t.Fatalf("webhook step attempts %d, want 2", a)
+	}
+}
+
+func TestUnavailableStepFailsClearly(t *testing.T) {
+	h := newHarness(t)
+	h.apply(`apiVersion: sluice.dev/v1alpha1
+kind: Workflow
+metadata: {name: v}
+spec:
+  environment: test
+  service: {name: v, port: 8080, artifact: "v:1"}
+  phases:
+    - name: canary
+      steps:
+        - deploy: {instances: 1}
+        - traffic: 100%
+        - loadtest: {duration: 1s}
+`)
+	ex := h.run("v", nil)
+	got := h.finish(ex.ID)
+	if got.Status != store.StatusRolledBack || !strings.Contains(got.Reason, "not available in this build") {
+		t.Fatalf("%s (%s), want rolled back saying the step is not available", got.Status, got.Reason)
+	}
+}

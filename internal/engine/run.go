@@ -1,0 +1,233 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/sluicehq/sluice/internal/spec"
+	"github.com/sluicehq/sluice/internal/store"
+)
+
+// run drives one execution. Only its own goroutine writes the execution, so the
+// record version it carries is always the stored one unless another server took over.
+type run struct {
+	e      *Engine
+	ex     store.Execution
+	st     State
+	wf     *spec.Workflow
+	env    *spec.Environment
+	rt     Runtime
+	done   map[string]bool // effect keys whose outcome is journaled
+	intent map[string]bool // effect keys whose intent is journaled
+	events []store.Event   // console lines not yet committed
+	svc    *store.ServiceState // service state to write with the next effect outcome
+	log    *slog.Logger
+
+	ctrl   chan control
+	exited chan struct{}
+	// failed is the error of the step that failed, kept while paused for a person.
+	failed error
+}
+
+// handler advances an execution from one status; it returns the next status.
+type handler func(r *run, ctx context.Context) (store.Status, error)
+
+// handlers is the execution state machine: one small handler per non-terminal status.
+var handlers = map[store.Status]handler{
+	store.StatusPending:     (*run).begin,
+	store.StatusRunning:     (*run).advance,
+	store.StatusWaiting:     (*run).advance,
+	store.StatusPaused:      (*run).paused,
+	store.StatusRollingBack: (*run).rollback,
+}
+
+// errLostOwnership stops a run whose execution was written by someone else.
+var errLostOwnership = errors.New("execution was changed by another writer")
+
+func newRun(e *Engine, ex store.Execution) *run {
+	return &run{
+		e: e, ex: ex, done: map[string]bool{}, intent: map[string]bool{},
+		log:  e.log.With("execution", ex.ID),
+		ctrl: make(chan control, 16), exited: make(chan struct{}),
+	}
+}
+
+// loop runs handlers until the execution is terminal or the engine stops.
+func (r *run) loop(ctx context.Context) {
+	if err := r.load(ctx); err != nil {
+		r.log.Error("cannot load execution", "err", err)
+		r.failLoad(ctx, err)
+		return
+	}
+	for !r.ex.Status.Terminal() {
+		h, ok := handlers[r.ex.Status]
+		if !ok {
+			r.log.Error("no handler for status", "status", r.ex.Status)
+			return
+		}
+		next, err := h(r, ctx)
+		switch {
+		case errors.Is(err, errLostOwnership):
+			r.log.Warn("stopped driving execution", "err", err)
+			return
+		case ctx.Err() != nil:
+			return // engine closing: resume later from the journal
+		case err != nil:
+			r.log.Error("handler failed", "status", r.ex.Status, "err", err)
+			if !r.sleepPlain(ctx, r.e.opt.RetryBackoff) {
+				return
+			}
+			continue
+		}
+		if next != r.ex.Status {
+			if err := r.setStatus(ctx, next, r.ex.Reason); err != nil && !errors.Is(err, context.Canceled) {
+				r.log.Error("cannot record status", "status", next, "err", err)
+			}
+		}
+	}
+	r.rejectPending()
+}
+
+// load reads the definitions, the state and the journal of the execution.
+func (r *run) load(ctx context.Context) error {
+	if len(r.ex.State) > 0 {
+		if err := json.Unmarshal(r.ex.State, &r.st); err != nil {
+			return fmt.Errorf("decode state: %w", err)
+		}
+	}
+	wdef, err := r.e.st.GetDefinition(ctx, store.KindWorkflow, r.ex.Workflow, r.ex.WorkflowVersion)
+	if err != nil {
+		return fmt.Errorf("workflow %s v%d: %w", r.ex.Workflow, r.ex.WorkflowVersion, err)
+	}
+	tmpl, err := spec.ParseWorkflow(defFile(wdef), []byte(wdef.Source))
+	if err != nil {
+		return err
+	}
+	if r.wf, _, err = tmpl.Instantiate(r.ex.Variables); err != nil {
+		return err
+	}
+	edef, env, err := r.e.loadEnvironment(ctx, r.ex.Environment, r.ex.EnvironmentVersion)
+	if err != nil {
+		return err
+	}
+	r.env = env
+	if r.rt, err = r.e.opt.Resolver.Resolve(ctx, edef.Name, env); err != nil {
+		return fmt.Errorf("environment %s: %w", edef.Name, err)
+	}
+	journal, err := r.e.st.Journal(ctx, r.ex.ID)
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	for _, j := range journal {
+		switch j.Kind {
+		case "effect.intent":
+			r.intent[j.Key] = true
+		case "effect.done":
+			r.done[j.Key] = true
+		}
+	}
+	return nil
+}
+
+// failLoad marks an execution that cannot even be loaded as failed, with the reason.
+func (r *run) failLoad(ctx context.Context, cause error) {
+	if ctx.Err() != nil || r.ex.Status.Terminal() {
+		return
+	}
+	r.console("", "error", "cannot run execution: %v", cause)
+	if err := r.setStatus(ctx, store.StatusFailed, cause.Error()); err != nil {
+		r.log.Error("cannot record failure", "err", err)
+	}
+}
+
+// console queues a console line; it becomes durable with the next commit.
+func (r *run) console(step, level, format string, args ...any) {
+	r.events = append(r.events, store.Event{
+		ExecutionID: r.ex.ID, At: r.e.opt.Now().UTC(), Type: "console", Step: step,
+		Level: level, Message: fmt.Sprintf(format, args...),
+	})
+}
+
+// event queues a structured event (status, step, weights) with data.
+func (r *run) event(typ, step, msg string, data any) {
+	b, _ := json.Marshal(data) // data is always a plain struct or map
+	r.events = append(r.events, store.Event{
+		ExecutionID: r.ex.ID, At: r.e.opt.Now().UTC(), Type: typ, Step: step,
+		Level: "info", Message: msg, Data: b,
+	})
+}
+
+// commit writes the state, the queued events and journal entries in one transaction.
+func (r *run) commit(ctx context.Context, svc *store.ServiceState, journal ...store.JournalEntry) error {
+	b, err := json.Marshal(&r.st)
+	if err != nil {
+		return fmt.Errorf("engine: encode state: %w", err)
+	}
+	ex := r.ex
+	ex.State, ex.UpdatedAt = b, r.e.opt.Now().UTC()
+	c := &store.Commit{Execution: &ex, Journal: journal, Events: r.events, Service: svc}
+	if err := r.e.st.Commit(ctx, c); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("%w: %v", errLostOwnership, err)
+		}
+		return fmt.Errorf("engine: commit %s: %w", r.ex.ID, err)
+	}
+	r.ex = ex
+	r.events = nil
+	r.e.publish(c.Events)
+	return nil
+}
+
+// flush makes queued console lines durable and visible without changing state.
+func (r *run) flush(ctx context.Context) error {
+	if len(r.events) == 0 {
+		return nil
+	}
+	c := &store.Commit{ExecutionID: r.ex.ID, Events: r.events}
+	if err := r.e.st.Commit(ctx, c); err != nil {
+		return fmt.Errorf("engine: write console of %s: %w", r.ex.ID, err)
+	}
+	r.events = nil
+	r.e.publish(c.Events)
+	return nil
+}
+
+// setStatus records a new execution status and its reason.
+func (r *run) setStatus(ctx context.Context, s store.Status, reason string) error {
+	prev := r.ex.Status
+	r.ex.Status, r.ex.Reason = s, reason
+	msg := fmt.Sprintf("execution %s", s)
+	if reason != "" && s != store.StatusRunning && s != store.StatusSucceeded {
+		msg += ": " + reason
+	}
+	r.event("status", "", msg, map[string]string{"status": string(s), "from": string(prev), "reason": reason})
+	return r.commit(ctx, nil, r.journal("", "status", map[string]string{"status": string(s), "reason": reason}))
+}
+
+// journal builds a journal entry.
+func (r *run) journal(key, kind string, data any) store.JournalEntry {
+	var b json.RawMessage
+	if data != nil {
+		b, _ = json.Marshal(data)
+	}
+	return store.JournalEntry{Key: key, Kind: kind, Data: b, At: r.e.opt.Now().UTC()}
+}
+
+// crash calls the test crash hook.
+func (r *run) crash(point string) { r.e.opt.CrashPoint(point) }
+
+// sleepPlain waits d or until ctx ends; it reports whether the time passed.
+func (r *run) sleepPlain(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

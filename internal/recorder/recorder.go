@@ -1,0 +1,280 @@
+package recorder
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"sync"
+
+	"github.com/sluicehq/sluice/internal/platform"
+	"github.com/sluicehq/sluice/internal/traffic"
+)
+
+// Effect is one applied side effect, as written to the recording file.
+type Effect struct {
+	Op        string          `json:"op"` // deploy, scale, remove, ensure, weights, release
+	Key       string          `json:"key"`
+	Service   string          `json:"service"`
+	Slot      platform.Slot   `json:"slot,omitempty"`
+	Artifact  string          `json:"artifact,omitempty"`
+	Instances int             `json:"instances,omitempty"`
+	Weights   traffic.Weights `json:"weights,omitzero"`
+}
+
+// Recorder is both a platform.Platform and a traffic.Router. Instances are ready as
+// soon as they are deployed.
+type Recorder struct {
+	mu      sync.Mutex
+	file    *os.File
+	done    map[string]bool
+	effects []Effect
+	slots   map[platform.SlotRef]platform.SlotStatus
+	weights map[string]traffic.Weights
+	routes  map[string]traffic.Route
+	calls   int
+	failW   int // SetWeights calls still to fail
+	failR   int // Weights reads still to fail
+}
+
+var (
+	_ platform.Platform = (*Recorder)(nil)
+	_ traffic.Router    = (*Recorder)(nil)
+)
+
+// ErrInjected is returned by calls that a test asked to fail.
+var ErrInjected = errors.New("recorder: injected failure")
+
+// New returns a recorder that keeps its effects in memory only.
+func New() *Recorder {
+	return &Recorder{
+		done:    map[string]bool{},
+		slots:   map[platform.SlotRef]platform.SlotStatus{},
+		weights: map[string]traffic.Weights{},
+		routes:  map[string]traffic.Route{},
+	}
+}
+
+// Open returns a recorder that replays the effects already in path and appends every
+// new one, synced, before the call returns.
+func Open(path string) (*Recorder, error) {
+	r := New()
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("recorder: open %s: %w", path, err)
+	}
+	sc := bufio.NewScanner(f)
+	for line := 1; sc.Scan(); line++ {
+		var e Effect
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("recorder: %s:%d: %w", path, line, err)
+		}
+		r.apply(e)
+	}
+	if err := sc.Err(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("recorder: read %s: %w", path, err)
+	}
+	r.file = f
+	return r, nil
+}
+
+// ReadEffects returns the effects recorded in a file, in order.
+func ReadEffects(path string) ([]Effect, error) {
+	r, err := Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return r.Effects(), nil
+}
+
+// Close closes the recording file, if any.
+func (r *Recorder) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.file == nil {
+		return nil
+	}
+	err := r.file.Close()
+	r.file = nil
+	return err
+}
+
+// Effects returns every effect applied so far, in order.
+func (r *Recorder) Effects() []Effect {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Effect(nil), r.effects...)
+}
+
+// Calls counts every mutating call, including repeats that changed nothing.
+func (r *Recorder) Calls() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.calls
+}
+
+// FailWeightWrites makes the next n SetWeights calls fail with ErrInjected.
+func (r *Recorder) FailWeightWrites(n int) {
+	r.mu.Lock()
+	r.failW = n
+	r.mu.Unlock()
+}
+
+// FailWeightReads makes the next n Weights calls fail with ErrInjected.
+func (r *Recorder) FailWeightReads(n int) {
+	r.mu.Lock()
+	r.failR = n
+	r.mu.Unlock()
+}
+
+// record applies e once per key and appends it to the file. Callers hold r.mu.
+func (r *Recorder) record(ctx context.Context, e Effect) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r.calls++
+	if e.Key != "" && r.done[e.Key] {
+		return nil
+	}
+	if r.file != nil {
+		b, err := json.Marshal(e)
+		if err != nil {
+			return fmt.Errorf("recorder: encode %s: %w", e.Op, err)
+		}
+		if _, err := r.file.Write(append(b, '\n')); err != nil {
+			return fmt.Errorf("recorder: write %s: %w", e.Op, err)
+		}
+		if err := r.file.Sync(); err != nil {
+			return fmt.Errorf("recorder: sync: %w", err)
+		}
+	}
+	r.apply(e)
+	return nil
+}
+
+func (r *Recorder) apply(e Effect) {
+	if e.Key != "" {
+		r.done[e.Key] = true
+	}
+	r.effects = append(r.effects, e)
+	ref := platform.SlotRef{Service: e.Service, Slot: e.Slot}
+	switch e.Op {
+	case "deploy":
+		r.slots[ref] = platform.SlotStatus{Artifact: e.Artifact, Desired: e.Instances, Ready: e.Instances}
+	case "scale":
+		st := r.slots[ref]
+		st.Desired, st.Ready = e.Instances, e.Instances
+		r.slots[ref] = st
+	case "remove":
+		delete(r.slots, ref)
+	case "weights":
+		r.weights[e.Service] = e.Weights
+	case "ensure":
+		r.routes[e.Service] = traffic.Route{Service: traffic.ServiceRef{Service: e.Service}}
+	case "release":
+		delete(r.routes, e.Service)
+		delete(r.weights, e.Service)
+	}
+}
+
+// Deploy records a deployment; its instances are ready at once.
+func (r *Recorder) Deploy(ctx context.Context, d platform.Deployment) error {
+	if !d.Ref.Slot.Valid() || d.Ref.Service == "" || d.Instances < 0 {
+		return fmt.Errorf("recorder: deploy %s: invalid deployment", d.Ref)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.record(ctx, Effect{Op: "deploy", Key: d.Key, Service: d.Ref.Service, Slot: d.Ref.Slot, Artifact: d.Artifact, Instances: d.Instances})
+}
+
+// Scale records a new instance count.
+func (r *Recorder) Scale(ctx context.Context, ref platform.SlotRef, instances int, key string) error {
+	if instances < 0 {
+		return fmt.Errorf("recorder: scale %s: negative instances %d", ref, instances)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.record(ctx, Effect{Op: "scale", Key: key, Service: ref.Service, Slot: ref.Slot, Instances: instances})
+}
+
+// Status reports the recorded state of a slot; an unknown slot has zero instances.
+func (r *Recorder) Status(ctx context.Context, ref platform.SlotRef) (platform.SlotStatus, error) {
+	if err := ctx.Err(); err != nil {
+		return platform.SlotStatus{}, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.slots[ref], nil
+}
+
+// Remove records the removal of a slot.
+func (r *Recorder) Remove(ctx context.Context, ref platform.SlotRef, key string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.record(ctx, Effect{Op: "remove", Key: key, Service: ref.Service, Slot: ref.Slot})
+}
+
+// Ensure records the route of a service.
+func (r *Recorder) Ensure(ctx context.Context, rt traffic.Route) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.record(ctx, Effect{Op: "ensure", Key: rt.Key, Service: rt.Service.Service})
+}
+
+// SetWeights records a weight split after checking it the way a router's API would.
+func (r *Recorder) SetWeights(ctx context.Context, svc traffic.ServiceRef, w traffic.Weights, key string) error {
+	if err := w.Validate(); err != nil {
+		return fmt.Errorf("recorder: set weights %s: %w", svc.Service, err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.failW > 0 {
+		r.failW--
+		r.calls++
+		return fmt.Errorf("recorder: set weights %s: %w", svc.Service, ErrInjected)
+	}
+	return r.record(ctx, Effect{Op: "weights", Key: key, Service: svc.Service, Weights: w})
+}
+
+// Weights reads back the recorded split; a service never written reads as all green.
+func (r *Recorder) Weights(ctx context.Context, svc traffic.ServiceRef) (traffic.Weights, error) {
+	if err := ctx.Err(); err != nil {
+		return traffic.Weights{}, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.failR > 0 {
+		r.failR--
+		return traffic.Weights{}, fmt.Errorf("recorder: weights %s: %w", svc.Service, ErrInjected)
+	}
+	w, ok := r.weights[svc.Service]
+	if !ok {
+		return traffic.All(platform.Green), nil
+	}
+	return w, nil
+}
+
+// Release records the removal of a service's route.
+func (r *Recorder) Release(ctx context.Context, svc traffic.ServiceRef) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.record(ctx, Effect{Op: "release", Service: svc.Service})
+}
+
+// Services lists the services that have weights, sorted.
+func (r *Recorder) Services() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]string, 0, len(r.weights))
+	for s := range r.weights {
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return out
+}
