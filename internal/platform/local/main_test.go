@@ -1,0 +1,176 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice/internal/platform"
+	"github.com/sluicehq/sluice/internal/sampleapp"
+)
+
+// appEnv, when set, makes the test binary run the sample application instead of the
+// tests: the binary is its own artifact, with no dependency on cmd/sluice.
+const appEnv = "SLUICE_LOCAL_TEST_APP"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(appEnv) == "1" {
+		os.Exit(runSampleApp())
+	}
+	os.Exit(m.Run())
+}
+
+func runSampleApp() int {
+	cfg := sampleapp.DefaultConfig()
+	fs := flag.NewFlagSet("sample-app", flag.ContinueOnError)
+	cfg.RegisterFlags(fs)
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := sampleapp.Run(ctx, cfg); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+// app returns an artifact running the sample application with extra flags.
+func app(t *testing.T, flags string) string {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("'%s' --port ${PORT} %s", exe, flags)
+}
+
+// appEnvVars is the Env of every deployment of the test binary.
+var appEnvVars = map[string]string{appEnv: "1"}
+
+var httpHealth = platform.HealthCheck{Path: "/healthz", Status: 200}
+
+// testOptions are short timings so every wait in the tests stays within seconds.
+func testOptions(t *testing.T) Options {
+	return Options{
+		StateDir:       t.TempDir(),
+		StopGrace:      2 * time.Second,
+		HealthInterval: 100 * time.Millisecond,
+		HealthTimeout:  500 * time.Millisecond,
+		ReadyTimeout:   10 * time.Second,
+		RestartBackoff: 50 * time.Millisecond,
+		MaxBackoff:     500 * time.Millisecond,
+	}
+}
+
+// newTest creates a platform that is closed (stopping everything) when t ends.
+func newTest(t *testing.T, opts Options) *Platform {
+	t.Helper()
+	p, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := p.Close(ctx); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return p
+}
+
+func deployment(ref platform.SlotRef, artifact string, n int, key string) platform.Deployment {
+	return platform.Deployment{Ref: ref, Artifact: artifact, Instances: n, Env: appEnvVars, Health: httpHealth, Key: key}
+}
+
+func ctxFor(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// waitStatus polls Status until cond holds, failing the test after timeout.
+func waitStatus(t *testing.T, p *Platform, ref platform.SlotRef, timeout time.Duration, what string, cond func(platform.SlotStatus) bool) platform.SlotStatus {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		st, err := p.Status(context.Background(), ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cond(st) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: waited %s for %s; status %+v", ref, timeout, what, st)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+func waitReady(t *testing.T, p *Platform, ref platform.SlotRef, n int) platform.SlotStatus {
+	t.Helper()
+	return waitStatus(t, p, ref, 15*time.Second, fmt.Sprintf("%d ready", n), func(st platform.SlotStatus) bool {
+		return st.Desired == n && st.Ready == n
+	})
+}
+
+// alive reports whether pid is a live (not zombie) process.
+func alive(pid int) bool {
+	st, err := readStat(pid)
+	return err == nil && st.state != 'Z'
+}
+
+// groupMembers lists the live processes of process group pgid, from /proc.
+func groupMembers(t *testing.T, pgid int) []int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if st, err := readStat(pid); err == nil && st.pgrp == pgid && st.state != 'Z' {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+func pids(p *Platform, ref platform.SlotRef) []int {
+	var out []int
+	for _, in := range p.Instances(ref) {
+		out = append(out, in.PID)
+	}
+	return out
+}
+
+func joinReasons(st platform.SlotStatus) string { return strings.Join(st.Reasons, "; ") }
+
+var errTimeout = errors.New("timed out")
+
+// eventually polls cond every 25ms until it holds or timeout passes.
+func eventually(timeout time.Duration, cond func() bool) error {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return errTimeout
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	return nil
+}
