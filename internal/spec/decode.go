@@ -246,17 +246,16 @@ func (d *decoder) decodeSlice(n *yaml.Node, v reflect.Value, path string) {
 }
 
 func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
+	if strings.HasSuffix(path, "credentials") {
+		d.secret++
+		defer func() { d.secret-- }()
+	}
 	if isNull(n) {
 		return
 	}
 	if n.Kind != yaml.MappingNode {
 		d.errorf(n, path, "expected a mapping, got %s", d.describe(n))
 		return
-	}
-	secret := strings.HasSuffix(path, "credentials")
-	if secret {
-		d.secret++
-		defer func() { d.secret-- }()
 	}
 	m := reflect.MakeMap(v.Type())
 	for _, p := range d.pairs(n, path) {
