@@ -172,6 +172,7 @@ func setForwarded(ctx *fasthttp.RequestCtx) {
 	b = appendRemoteIP(b, ctx.RemoteAddr())
 	h.SetBytesV("X-Forwarded-For", b)
 	if ctx.IsTLS() {
+		ctx.Request.URI().SetScheme("http") // instances speak plaintext
 		h.Set("X-Forwarded-Proto", "https")
 	} else {
 		h.Set("X-Forwarded-Proto", "http")

@@ -1,0 +1,52 @@
+// Command sluiceproxy runs sluice's built-in proxy (internal/proxy) with a fixed
+// green/blue split, for the benchmark against nginx.
+package main
+
+import (
+	"context"
+	"flag"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/sluicehq/sluice/internal/platform"
+	"github.com/sluicehq/sluice/internal/proxy"
+	"github.com/sluicehq/sluice/internal/traffic"
+)
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:8081", "proxy listen address")
+	admin := flag.String("admin", "", "admin (metrics) listen address; empty disables")
+	green := flag.String("green", "127.0.0.1:9001", "comma-separated green instances")
+	blue := flag.String("blue", "127.0.0.1:9002", "comma-separated blue instances")
+	bluePct := flag.Int("blue-weight", 10, "percent of requests for blue")
+	flag.Parse()
+
+	p := proxy.New(proxy.Config{Service: "bench"})
+	check(p.SetEndpoints(platform.Green, strings.Split(*green, ",")))
+	check(p.SetEndpoints(platform.Blue, strings.Split(*blue, ",")))
+	check(p.SetWeights(traffic.Split(platform.Blue, *bluePct)))
+	ln, err := net.Listen("tcp", *listen)
+	check(err)
+	if *admin != "" {
+		go func() { log.Println(http.ListenAndServe(*admin, p.AdminHandler())) }()
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := p.Serve(ctx, ln); err != nil && ctx.Err() == nil {
+		log.Fatalf("sluiceproxy: %v", err)
+	}
+	s := p.Snapshot()
+	log.Printf("served green=%d blue=%d requests (errors green=%d blue=%d)",
+		s.Green.Requests(), s.Blue.Requests(), s.Green.ProxyErrors()+s.Green.ServerErrors(), s.Blue.ProxyErrors()+s.Blue.ServerErrors())
+}
+
+func check(err error) {
+	if err != nil {
+		log.Fatalf("sluiceproxy: %v", err)
+	}
+}
