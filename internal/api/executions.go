@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"sort"
@@ -196,7 +197,10 @@ func (h *handler) action(name string, fn actionFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id, who := r.PathValue("id"), IdentityFrom(r.Context())
 		if err := fn(r.Context(), id, who, r, w); err != nil {
-			h.fail(w, r, executionError(id, err))
+			if errors.Is(err, store.ErrNotFound) {
+				err = executionError(id, err)
+			}
+			h.fail(w, r, err) // the engine's own words otherwise
 			return
 		}
 		h.log.Info("api: execution action", "execution", id, "action", name, "by", who.User)

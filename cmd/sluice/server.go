@@ -1,0 +1,42 @@
+package main
+
+import (
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sluicehq/sluice/internal/server"
+)
+
+// defaultDataDir is where the embedded SQLite database lives unless --data-dir or
+// SLUICE_DATA_DIR says otherwise.
+func (a *app) defaultDataDir() string {
+	if d := a.getenv("SLUICE_DATA_DIR"); d != "" {
+		return d
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".sluice")
+	}
+	return ".sluice"
+}
+
+func (a *app) serverCommand() *cobra.Command {
+	cfg := server.Config{}
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the sluice server: API, engine and store",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg.Logger = slog.New(slog.NewTextHandler(a.stderr, nil))
+			cfg.Ready = func(addr string) { cfg.Logger.Info("sluice server ready", "addr", "http://"+addr) }
+			return server.Run(cmd.Context(), cfg)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&cfg.Addr, "addr", "127.0.0.1:7070", "HTTP listen address")
+	fl.StringVar(&cfg.DataDir, "data-dir", a.defaultDataDir(), "directory of the SQLite database (env SLUICE_DATA_DIR)")
+	fl.StringVar(&cfg.DatabaseURL, "database-url", a.getenv("SLUICE_DATABASE_URL"), "postgres://... to use PostgreSQL instead of SQLite (env SLUICE_DATABASE_URL)")
+	return cmd
+}
