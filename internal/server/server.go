@@ -3,7 +3,20 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/sluicehq/sluice/internal/api"
+	"github.com/sluicehq/sluice/internal/engine"
+	"github.com/sluicehq/sluice/internal/events"
+	"github.com/sluicehq/sluice/internal/store"
+	"github.com/sluicehq/sluice/internal/store/postgres"
+	"github.com/sluicehq/sluice/internal/store/sqlite"
 )
 
 // Config is what `sluice server` needs.
@@ -14,7 +27,89 @@ type Config struct {
 	Logger      *slog.Logger
 	// Ready, when set, is called with the bound address once the server accepts requests.
 	Ready func(addr string)
+	// CrashAt names a journal boundary ("effect.applied") and, after a colon, its
+	// occurrence ("effect.applied:3"); the process kills itself there with SIGKILL.
+	// It exists for crash tests; it is read from SLUICE_TEST_CRASH_AT when empty.
+	CrashAt string
 }
 
-// Run serves until ctx is done. PLACEHOLDER: the engine owner fills this in.
-func Run(ctx context.Context, cfg Config) error { return errors.New("server: not wired yet") }
+// Run serves until ctx is done, then stops accepting requests, lets in-flight ones
+// finish, and leaves executions in the store to resume on the next start.
+func Run(ctx context.Context, cfg Config) error {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	crash, err := crashPoint(cfg.CrashAt, os.Getenv("SLUICE_TEST_CRASH_AT"))
+	if err != nil {
+		return err
+	}
+	broker := events.New(st)
+	wiring := newWiring(cfg.DataDir, log)
+	defer wiring.Close()
+	eng, err := engine.New(engine.Options{
+		Store: st, Resolver: wiring, Publisher: broker, Logger: log.With("component", "engine"), CrashPoint: crash,
+	})
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("server: listen on %s: %w", cfg.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           api.New(api.Deps{Store: st, Engine: eng, Broker: broker, Logger: log.With("component", "api")}),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	n, err := eng.Recover(ctx)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if n > 0 {
+		log.Info("resumed executions", "count", n)
+	}
+	if cfg.Ready != nil {
+		cfg.Ready(ln.Addr().String())
+	}
+	return serve(ctx, srv, ln)
+}
+
+// serve runs srv until ctx ends, then shuts it down gracefully.
+func serve(ctx context.Context, srv *http.Server, ln net.Listener) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("server: %w", err)
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("server: shutdown: %w", err)
+	}
+	return nil
+}
+
+// openStore opens PostgreSQL when a URL is given, SQLite in the data directory otherwise.
+func openStore(ctx context.Context, cfg Config) (store.Store, error) {
+	if cfg.DatabaseURL != "" {
+		return postgres.Open(ctx, cfg.DatabaseURL)
+	}
+	if cfg.DataDir == "" {
+		return nil, errors.New("server: a data directory or a database URL is required")
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("server: data directory: %w", err)
+	}
+	return sqlite.Open(ctx, filepath.Join(cfg.DataDir, "sluice.db"))
+}
