@@ -45,6 +45,10 @@ type Deps struct {
 	Now func() time.Time
 	// Heartbeat is the interval of SSE heartbeat comments; 15s when zero.
 	Heartbeat time.Duration
+	// StreamsDone, when closed, ends every open event stream (without an `end` event, so
+	// clients reconnect), letting a graceful shutdown finish; close it from
+	// http.Server.RegisterOnShutdown.
+	StreamsDone <-chan struct{}
 	// StatusPoll is how often an SSE stream checks whether its execution has ended;
 	// 1s when zero.
 	StatusPoll time.Duration

@@ -452,6 +452,25 @@ func TestEventStream(t *testing.T) {
 			t.Fatalf("status %d", resp.StatusCode)
 		}
 	})
+	t.Run("server shutdown ends open streams", func(t *testing.T) {
+		done := make(chan struct{})
+		st := h.store
+		srv := httptest.NewServer(api.New(api.Deps{Store: st, Engine: h.spy, Broker: h.broker, StreamsDone: done}))
+		defer srv.Close()
+		h.seed("ex-3", store.StatusRunning, 1)
+		other := &harness{t: t, store: st, spy: h.spy, broker: h.broker, srv: srv}
+		ch, _ := other.openStream(ctx, "/api/v1/executions/ex-3/events")
+		expect(t, ch, "1")
+		close(done)
+		select {
+		case ev, ok := <-ch:
+			if ok {
+				t.Fatalf("got %+v after shutdown", ev)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("stream still open after shutdown")
+		}
+	})
 	t.Run("end found by status poll", func(t *testing.T) {
 		ex2 := h.seed("ex-2", store.StatusRunning, 1)
 		ch, _ := h.openStream(ctx, "/api/v1/executions/ex-2/events")

@@ -135,6 +135,8 @@ func (h *handler) pump(ctx context.Context, sw *sseWriter, ex store.Execution, l
 		select {
 		case <-ctx.Done():
 			return last, ctx.Err()
+		case <-h.StreamsDone:
+			return last, nil
 		case e, ok := <-ch:
 			if !ok {
 				return last, sub.Err()
