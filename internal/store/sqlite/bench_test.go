@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"sync/atomic"
 	"testing"
 
@@ -43,9 +44,18 @@ func BenchmarkSingleRowTxn(b *testing.B) {
 }
 
 // BenchmarkCommitParallel measures durable step transitions through group commit: many
-// goroutines (GOMAXPROCS x 64) each drive their own execution, and every Commit is an
-// execution update plus one journal entry plus one event.
+// goroutines (GOMAXPROCS x parallelism: 64, 128 and 256 committers on 2 cores) each drive
+// their own execution, and every Commit is an execution update plus one journal entry
+// plus one event.
 func BenchmarkCommitParallel(b *testing.B) {
+	for _, par := range []int{32, 64, 128} {
+		b.Run(fmt.Sprintf("committers=%d", par*runtime.GOMAXPROCS(0)), func(b *testing.B) {
+			benchCommitParallel(b, par)
+		})
+	}
+}
+
+func benchCommitParallel(b *testing.B, parallelism int) {
 	ctx := context.Background()
 	s, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "sluice.db"))
 	if err != nil {
@@ -54,7 +64,7 @@ func BenchmarkCommitParallel(b *testing.B) {
 	defer s.Close()
 	var next atomic.Int64
 	state := json.RawMessage(`{"phase":1,"step":2,"slots":{"live":"green","new":"blue"}}`)
-	b.SetParallelism(64)
+	b.SetParallelism(parallelism)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		n := next.Add(1)
