@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -74,6 +75,9 @@ func newTestProxy(t *testing.T, cfg Config, w traffic.Weights, green, blue []*ba
 	t.Helper()
 	if cfg.Service == "" {
 		cfg.Service = "web"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	p := New(cfg)
 	must(t, p.SetEndpoints(platform.Green, addrs(green)))

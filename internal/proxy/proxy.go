@@ -36,6 +36,7 @@ type Proxy struct {
 	mirrorQ chan mirrorJob
 
 	startOnce sync.Once
+	draining  atomic.Bool // set by Shutdown and Close: Serve loops end with ErrClosed
 	done      chan struct{}
 	closeOnce sync.Once
 	wg        sync.WaitGroup
@@ -193,10 +194,8 @@ func (p *Proxy) start() {
 // Serve accepts connections on ln until ctx is done, Close is called or ln fails.
 // It may be called for several listeners. It closes ln when it returns.
 func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
-	select {
-	case <-p.done:
+	if p.draining.Load() {
 		return ErrClosed
-	default:
 	}
 	p.start()
 	p.connMu.Lock()
@@ -213,10 +212,8 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
-			select {
-			case <-p.done:
+			if p.draining.Load() {
 				return ErrClosed
-			default:
 			}
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -283,6 +280,7 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 
 // closeListeners stops every Serve loop.
 func (p *Proxy) closeListeners() {
+	p.draining.Store(true)
 	p.connMu.Lock()
 	defer p.connMu.Unlock()
 	for ln := range p.listeners {
@@ -294,6 +292,7 @@ func (p *Proxy) closeListeners() {
 // requests included, and stops the background goroutines.
 func (p *Proxy) Close() error {
 	p.closeOnce.Do(func() {
+		p.draining.Store(true)
 		p.connMu.Lock()
 		close(p.done)
 		for ln := range p.listeners {

@@ -1,9 +1,11 @@
 package proxy
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -334,5 +336,42 @@ func TestQuantileEstimate(t *testing.T) {
 	}
 	if (SlotMetrics{}).Quantile(0.5) != 0 {
 		t.Error("empty histogram has a quantile")
+	}
+}
+
+func TestShutdownWaitsForInFlight(t *testing.T) {
+	started := make(chan struct{})
+	slow := func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		time.Sleep(100 * time.Millisecond)
+		io.WriteString(w, "done")
+	}
+	green := newBackend(t, platform.Green, "g0", map[string]http.HandlerFunc{"/slow": slow})
+	p, addr := newTestProxy(t, Config{}, traffic.All(platform.Green), []*backend{green}, nil)
+	type result struct {
+		body string
+		err  error
+	}
+	res := make(chan result, 1)
+	go func() {
+		resp, err := newClient().Get("http://" + addr + "/slow")
+		if err != nil {
+			res <- result{err: err}
+			return
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		res <- result{string(b), err}
+	}()
+	<-started
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	must(t, p.Shutdown(ctx))
+	r := <-res
+	if r.err != nil || r.body != "done" {
+		t.Fatalf("in-flight request during shutdown: %q, %v", r.body, r.err)
+	}
+	if _, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		t.Fatal("listener still accepts after shutdown")
 	}
 }

@@ -64,8 +64,9 @@ func (p *Proxy) newReverseProxy(rt http.RoundTripper) http.Handler {
 			pr.Out.Host = pr.In.Host
 			pr.SetXForwarded()
 		},
-		Transport:     &retryTransport{p: p, base: rt},
-		FlushInterval: -1,
+		Transport:      &retryTransport{p: p, base: rt},
+		FlushInterval:  -1,
+		ModifyResponse: grpcTrailersOnly,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			st := r.Context().Value(stdStateKey{}).(*stdState)
 			st.err = err
@@ -76,6 +77,30 @@ func (p *Proxy) newReverseProxy(rt http.RoundTripper) http.Handler {
 			w.WriteHeader(status)
 		},
 	}
+}
+
+// grpcStatusHeaders are the fields a gRPC "trailers-only" response carries in its
+// only HEADERS frame.
+var grpcStatusHeaders = []string{"Grpc-Status", "Grpc-Message", "Grpc-Status-Details-Bin"}
+
+// grpcTrailersOnly moves the status of a gRPC trailers-only response into
+// trailers. The proxy may flush the headers before it knows the body is empty, and
+// a client reads grpc-status only from a HEADERS frame that ends the stream, so
+// the status must travel as a real trailer.
+func grpcTrailersOnly(res *http.Response) error {
+	if res.Header.Get("Grpc-Status") == "" || !strings.HasPrefix(res.Header.Get("Content-Type"), "application/grpc") {
+		return nil
+	}
+	if res.Trailer == nil {
+		res.Trailer = http.Header{}
+	}
+	for _, k := range grpcStatusHeaders {
+		if v, ok := res.Header[k]; ok {
+			res.Trailer[k] = v
+			delete(res.Header, k)
+		}
+	}
+	return nil
 }
 
 // retryTransport records which instance answered and retries a request that could
