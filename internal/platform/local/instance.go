@@ -142,7 +142,7 @@ func (p *Platform) register(in *instance, pr *proc, offset int64) *proc {
 	p.mu.Lock()
 	in.proc = pr
 	if s := p.slots[in.ref]; s != nil {
-		p.persist(s)
+		p.save(s)
 	}
 	p.mu.Unlock()
 	p.bg.Add(2)
@@ -203,7 +203,7 @@ func (p *Platform) watch(in *instance, pr *proc, firstStart time.Time) exit {
 			}
 			return exit{stopped: true}
 		case <-pr.exited:
-			p.unready(in)
+			p.exited(in, pr)
 			p.drainOutput(pr)
 			return exit{everReady: everReady, err: pr.exitErr, uptime: time.Since(pr.started)}
 		case <-timer.C:
@@ -247,6 +247,20 @@ func (p *Platform) observe(in *instance, err error, fails int, firstStart time.T
 	if was != in.ready {
 		p.markDirty(in.ref)
 		p.log.Info("local: instance readiness", "slot", in.ref.String(), "instance", in.index, "ready", in.ready)
+	}
+}
+
+// exited forgets the instance's process, which is gone, and frees its port.
+func (p *Platform) exited(in *instance, pr *proc) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if in.ready {
+		in.ready = false
+		p.markDirty(in.ref)
+	}
+	if in.proc == pr {
+		in.proc = nil
+		delete(p.ports, pr.port)
 	}
 }
 
@@ -314,6 +328,6 @@ func (p *Platform) adoptSlot(rec slotRecord) {
 	}
 	p.reconcile(s)
 	if !p.forgetIfDone(s) {
-		p.persist(s)
+		p.save(s)
 	}
 }

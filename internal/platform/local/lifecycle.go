@@ -7,6 +7,7 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/sluicehq/sluice/internal/platform"
 )
@@ -78,7 +79,7 @@ func (p *Platform) finish(in *instance) {
 	}
 	p.markDirty(s.ref)
 	if !p.forgetIfDone(s) {
-		p.persist(s)
+		p.save(s)
 	}
 }
 
@@ -112,12 +113,16 @@ func (p *Platform) commit(s *slot, key, op string) error {
 	return nil
 }
 
-// persist writes the slot's record atomically, unless the platform has detached from
-// its instances. Callers hold p.mu.
-func (p *Platform) persist(s *slot) error {
-	if p.closed && p.opts.KeepRunning {
-		return nil
+// save writes the slot's record for callers that cannot return the error; a failure
+// is logged, and the next successful write catches up. Callers hold p.mu.
+func (p *Platform) save(s *slot) {
+	if err := p.persist(s); err != nil {
+		p.log.Error("local: write slot state", "slot", s.ref.String(), "err", err)
 	}
+}
+
+// persist writes the slot's record atomically. Callers hold p.mu.
+func (p *Platform) persist(s *slot) error {
 	rec := slotRecord{Service: s.ref.Service, Slot: s.ref.Slot, Artifact: s.spec.Artifact, Env: s.spec.Env,
 		Health: s.spec.Health, Gen: s.spec.Gen, Desired: s.desired, Removed: s.removed, Key: s.key}
 	add := func(in *instance, stopping bool) {
@@ -133,11 +138,7 @@ func (p *Platform) persist(s *slot) error {
 	for in := range s.stopping {
 		add(in, true)
 	}
-	if err := writeJSON(slotFile(p.dir, s.ref), rec); err != nil {
-		p.log.Error("local: write slot state", "slot", s.ref.String(), "err", err)
-		return err
-	}
-	return nil
+	return writeJSON(slotFile(p.dir, s.ref), rec)
 }
 
 // waitStopped waits, bounded by ctx, until every instance in ins has stopped.
@@ -182,9 +183,7 @@ func (p *Platform) notifier() {
 		}
 		clear(p.dirty)
 		p.mu.Unlock()
-		for _, ref := range slices.SortedFunc(maps.Keys(changed), func(a, b platform.SlotRef) int {
-			return cmpRef(a, b)
-		}) {
+		for _, ref := range slices.SortedFunc(maps.Keys(changed), cmpRef) {
 			eps, seen := last[ref]
 			if seen && slices.Equal(eps, changed[ref]) {
 				continue
@@ -195,20 +194,7 @@ func (p *Platform) notifier() {
 	}
 }
 
-func cmpRef(a, b platform.SlotRef) int {
-	if a.Service != b.Service {
-		if a.Service < b.Service {
-			return -1
-		}
-		return 1
-	}
-	if a.Slot < b.Slot {
-		return -1
-	} else if a.Slot > b.Slot {
-		return 1
-	}
-	return 0
-}
+func cmpRef(a, b platform.SlotRef) int { return strings.Compare(a.String(), b.String()) }
 
 // Close ends the platform. With Options.KeepRunning it stops supervising and leaves the
 // instances running, their state on disk, for a later New to adopt; otherwise it stops

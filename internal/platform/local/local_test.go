@@ -298,3 +298,21 @@ func TestStateDirIsExclusive(t *testing.T) {
 		t.Errorf("second New on the same state dir: %v", err)
 	}
 }
+
+func TestTCPHealthCheckAndEnv(t *testing.T) {
+	p := newTest(t, testOptions(t))
+	ref := platform.SlotRef{Service: "tcp", Slot: platform.Green}
+	d := deployment(ref, app(t, "--version ${SERVICE}-${SLOT}"), 1, "k")
+	d.Health = platform.HealthCheck{} // TCP connect
+	if err := p.Deploy(ctxFor(t, 5*time.Second), d); err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, p, ref, 1)
+	resp, err := httpGet(t, "http://"+p.Endpoints(ref)[0]+"/version")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp != "tcp-green\n" {
+		t.Errorf("/version = %q, want the substituted service and slot", resp)
+	}
+}

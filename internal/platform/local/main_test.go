@@ -5,6 +5,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
@@ -25,6 +27,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(appEnv) == "1" {
 		os.Exit(runSampleApp())
 	}
+	if dir := os.Getenv(hostEnv); dir != "" {
+		os.Exit(runHost(dir))
+	}
 	os.Exit(m.Run())
 }
 
@@ -44,6 +49,36 @@ func runSampleApp() int {
 	return 0
 }
 
+// hostEnv, when set to a state dir, makes the test binary act as a sluice that deploys
+// hostRef there, prints "READY" once it is ready, and waits to be killed.
+const hostEnv = "SLUICE_LOCAL_TEST_HOST"
+
+var hostRef = platform.SlotRef{Service: "adopted", Slot: platform.Green}
+
+func runHost(dir string) int {
+	p, err := New(Options{StateDir: dir, KeepRunning: true})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	ctx := context.Background()
+	exe, _ := os.Executable()
+	d := platform.Deployment{Ref: hostRef, Artifact: exe + " --port ${PORT}", Instances: 2,
+		Env: appEnvVars, Health: httpHealth, Key: "host-deploy"}
+	if err := p.Deploy(ctx, d); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if st, _ := p.Status(ctx, hostRef); st.Ready == 2 {
+			fmt.Println("READY")
+			select {} // until killed, like a sluice that crashes
+		}
+	}
+	fmt.Fprintln(os.Stderr, "instances never became ready")
+	return 1
+}
+
 // app returns an artifact running the sample application with extra flags.
 func app(t *testing.T, flags string) string {
 	t.Helper()
@@ -55,7 +90,8 @@ func app(t *testing.T, flags string) string {
 }
 
 // appEnvVars is the Env of every deployment of the test binary.
-var appEnvVars = map[string]string{appEnv: "1"}
+// GORACE: a race-enabled binary otherwise sleeps a second at exit.
+var appEnvVars = map[string]string{appEnv: "1", "GORACE": "atexit_sleep_ms=0"}
 
 var httpHealth = platform.HealthCheck{Path: "/healthz", Status: 200}
 
@@ -173,4 +209,17 @@ func eventually(timeout time.Duration, cond func() bool) error {
 		time.Sleep(25 * time.Millisecond)
 	}
 	return nil
+}
+
+// httpGet returns the body of a GET of url.
+func httpGet(t *testing.T, url string) (string, error) {
+	t.Helper()
+	c := &http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
 }
