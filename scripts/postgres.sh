@@ -81,9 +81,14 @@ start() {
 		print_exports "$STATE_FILE"
 		return 0
 	fi
+	if [ -f "$STATE_FILE" ]; then # a server recorded earlier is gone: clean up after it
+		(stop "$(. "$STATE_FILE"; echo "$PGROOT")") >/dev/null 2>&1 || rm -f "$STATE_FILE"
+	fi
 	local bindir root port
 	bindir="$(find_bindir)" || { install_server; bindir="$(find_bindir)" || die "no PostgreSQL server binaries found after install"; }
-	id "$RUN_USER" >/dev/null 2>&1 || die "user $RUN_USER does not exist"
+	if [ "$(id -u)" -eq 0 ]; then
+		id "$RUN_USER" >/dev/null 2>&1 || die "user $RUN_USER does not exist (it comes with the postgresql package)"
+	fi
 	root="$(mktemp -d "${TMPDIR:-/tmp}/sluice-pg.XXXXXX")"
 	chmod 755 "$root"
 	mkdir -p "$root/data" "$root/run"
