@@ -55,9 +55,7 @@ func (r *run) advance(ctx context.Context) (store.Status, error) {
 		r.console("", "info", "phase %d/%d: %s", r.st.Phase+1, len(r.wf.Spec.Phases), ps.Name)
 	}
 	if ss.Status != store.StatusRunning {
-		if err := r.startStep(ctx, ss); err != nil {
-			return r.ex.Status, err
-		}
+		r.startStep(ss)
 	}
 	err := r.runStep(ctx, step, ss)
 	switch {
@@ -75,18 +73,16 @@ func (r *run) advance(ctx context.Context) (store.Status, error) {
 	return r.onFailure(ctx, phase, step, ss, err)
 }
 
-// startStep journals the start of a new attempt of the current step.
-func (r *run) startStep(ctx context.Context, ss *StepState) error {
+// startStep begins a new attempt of the current step. Its journal entry rides on the
+// step's first commit: until then nothing of the attempt is durable, and a restart
+// simply begins the same attempt again.
+func (r *run) startStep(ss *StepState) {
 	now := r.e.opt.Now().UTC()
 	ss.Attempt++
 	ss.Status, ss.StartedAt, ss.FinishedAt, ss.Message = store.StatusRunning, &now, nil, ""
 	ss.Deadline = nil
 	r.event("step", ss.Key, fmt.Sprintf("▶ %s (%s)", ss.Name, ss.Type), map[string]any{"status": ss.Status, "attempt": ss.Attempt})
-	if err := r.commit(ctx, nil, r.journal(r.attemptKey(ss), "step.started", nil)); err != nil {
-		return err
-	}
-	r.crash("step.started")
-	return nil
+	r.started = append(r.started, r.journal(r.attemptKey(ss), "step.started", nil))
 }
 
 // finishStep records a successful step and moves the cursor.

@@ -38,10 +38,7 @@ func (r *run) approval(ctx context.Context, s *spec.Step, ss *StepState) error {
 	}
 	var until = r.e.opt.Now().AddDate(100, 0, 0)
 	if a.Timeout > 0 {
-		var err error
-		if until, err = r.deadline(ctx, ss, a.Timeout.Std()); err != nil {
-			return err
-		}
+		until = r.deadline(ss, a.Timeout.Std())
 	}
 	err := r.block(ctx, until, func(d Decision) (bool, error) { return r.decide(ctx, ss, a, need, d) })
 	switch {

@@ -25,6 +25,9 @@ type run struct {
 	intent map[string]bool // effect keys whose intent is journaled
 	events []store.Event   // console lines not yet committed
 	svc    *store.ServiceState // service state to write with the next effect outcome
+	// started holds the journal entry of a step start until the next commit carries it,
+	// so a step costs one commit to start and one to finish.
+	started []store.JournalEntry
 	log    *slog.Logger
 
 	ctrl   chan control
@@ -169,7 +172,8 @@ func (r *run) commit(ctx context.Context, svc *store.ServiceState, journal ...st
 	}
 	ex := r.ex
 	ex.State, ex.UpdatedAt = b, r.e.opt.Now().UTC()
-	c := &store.Commit{Execution: &ex, Journal: journal, Events: r.events, Service: svc}
+	started := len(r.started) > 0
+	c := &store.Commit{Execution: &ex, Journal: append(r.started, journal...), Events: r.events, Service: svc}
 	if err := r.e.st.Commit(ctx, c); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return fmt.Errorf("%w: %v", errLostOwnership, err)
@@ -177,13 +181,19 @@ func (r *run) commit(ctx context.Context, svc *store.ServiceState, journal ...st
 		return fmt.Errorf("engine: commit %s: %w", r.ex.ID, err)
 	}
 	r.ex = ex
-	r.events = nil
+	r.events, r.started = nil, nil
 	r.e.publish(c.Events)
+	if started {
+		r.crash("step.started")
+	}
 	return nil
 }
 
 // flush makes queued console lines durable and visible without changing state.
 func (r *run) flush(ctx context.Context) error {
+	if len(r.started) > 0 {
+		return r.commit(ctx, nil)
+	}
 	if len(r.events) == 0 {
 		return nil
 	}

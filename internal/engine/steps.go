@@ -51,14 +51,12 @@ func (r *run) runStep(ctx context.Context, s *spec.Step, ss *StepState) error {
 	return fn(r, ctx, s, ss)
 }
 
-// deadline returns the step's persisted deadline, setting it to now+d on first use.
-func (r *run) deadline(ctx context.Context, ss *StepState, d time.Duration) (time.Time, error) {
-	if ss.Deadline != nil {
-		return *ss.Deadline, nil
-	}
-	t := r.e.opt.Now().Add(d).UTC()
+// deadline is when a timed step ends: d after the attempt started. It derives from
+// the journaled start, so a resumed step waits only for what is left.
+func (r *run) deadline(ss *StepState, d time.Duration) time.Time {
+	t := ss.StartedAt.Add(d)
 	ss.Deadline = &t
-	return t, r.commit(ctx, nil)
+	return t
 }
 
 func (r *run) deploy(ctx context.Context, s *spec.Step, ss *StepState) error {
@@ -170,10 +168,7 @@ func (r *run) scaleDown(ctx context.Context, s *spec.Step, ss *StepState) error 
 		return nil
 	}
 	if d := s.ScaleDown.Delay.Std(); d > 0 {
-		until, err := r.deadline(ctx, ss, d)
-		if err != nil {
-			return err
-		}
+		until := r.deadline(ss, d)
 		r.console(ss.Key, "info", "scaling %s down at %s; until then a switch back is instant", slot, until.Format(time.TimeOnly))
 		if err := r.flush(ctx); err != nil {
 			return err
@@ -196,15 +191,12 @@ func (r *run) scaleDown(ctx context.Context, s *spec.Step, ss *StepState) error 
 }
 
 func (r *run) wait(ctx context.Context, s *spec.Step, ss *StepState) error {
-	until, err := r.deadline(ctx, ss, s.Wait.Duration.Std())
-	if err != nil {
-		return err
-	}
+	until := r.deadline(ss, s.Wait.Duration.Std())
 	if left := until.Sub(r.e.opt.Now()); left > 0 {
 		r.console(ss.Key, "info", "waiting %s", left.Round(time.Millisecond))
-		if err := r.flush(ctx); err != nil {
-			return err
-		}
+	}
+	if err := r.flush(ctx); err != nil {
+		return err
 	}
 	return r.block(ctx, until, nil)
 }

@@ -65,10 +65,15 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("server: listen on %s: %w", cfg.Addr, err)
 	}
+	// Open event streams end when the server shuts down; followers resume elsewhere.
+	streamsDone := make(chan struct{})
 	srv := &http.Server{
-		Handler:           api.New(api.Deps{Store: st, Engine: eng, Broker: broker, Logger: log.With("component", "api")}),
+		Handler: api.New(api.Deps{
+			Store: st, Engine: eng, Broker: broker, Logger: log.With("component", "api"), StreamsDone: streamsDone,
+		}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
+	srv.RegisterOnShutdown(func() { close(streamsDone) })
 	n, err := eng.Recover(ctx)
 	if err != nil {
 		ln.Close()
