@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Benchmark sluice's built-in proxy against nginx with the same 90/10 weighted
 # split and upstream keep-alive. Each proxy is pinned to CPU 0; wrk and the two
-# backends share CPU 1. Usage: bench/proxy/run.sh [duration] (default 10s).
+# backends share CPU 1. Both proxies run side by side and are measured in
+# alternating rounds.
+# Usage: [ROUNDS=3] [CONNS=64] bench/proxy/run.sh [duration per round, default 10s]
 set -euo pipefail
 
 DUR=${1:-10s}
 CONNS=${CONNS:-64}
+ROUNDS=${ROUNDS:-3}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 WORK=$(mktemp -d /tmp/sluice-bench.XXXXXX)
 PIDS=()
@@ -90,29 +93,38 @@ to_ms() {
 		else printf "nan" }'
 }
 
-run() { # name addr
-	taskset -c 1 wrk -t1 -c"$CONNS" -d2s "http://$2/" >/dev/null # warm pools
-	taskset -c 1 wrk -t1 -c"$CONNS" -d"$DUR" --latency "http://$2/" >"$WORK/$1.txt"
+run() { # name addr round
+	taskset -c 1 wrk -t1 -c"$CONNS" -d2s "http://$2/" >/dev/null # warm the pools
+	taskset -c 1 wrk -t1 -c"$CONNS" -d"$DUR" --latency "http://$2/" >"$WORK/$1.$3.txt"
 	local rps p50 p99 errs
-	rps=$(awk '/^Requests\/sec/ {print $2}' "$WORK/$1.txt")
-	p50=$(to_ms "$(awk '$1 == "50%" {print $2}' "$WORK/$1.txt")")
-	p99=$(to_ms "$(awk '$1 == "99%" {print $2}' "$WORK/$1.txt")")
-	errs=$(awk '/Non-2xx|Socket errors/ {print}' "$WORK/$1.txt" | tr '\n' ' ')
-	printf '%s %s %s %s\n' "$rps" "$p50" "$p99" "${errs:-none}" >"$WORK/$1.res"
+	rps=$(awk '/^Requests\/sec/ {print $2}' "$WORK/$1.$3.txt")
+	p50=$(to_ms "$(awk '$1 == "50%" {print $2}' "$WORK/$1.$3.txt")")
+	p99=$(to_ms "$(awk '$1 == "99%" {print $2}' "$WORK/$1.$3.txt")")
+	errs=$(awk '/Non-2xx|Socket errors/ {printf "%s ", $0}' "$WORK/$1.$3.txt")
+	printf '%-8s %5s %12s %10s %10s  %s\n' "$1" "$3" "$rps" "$p50" "$p99" "${errs:-none}" | tee -a "$WORK/results"
 }
 
-run nginx "$NGINX_ADDR"
-run sluice "$SLUICE_ADDR"
-
-read -r N_RPS N_P50 N_P99 N_ERR < <(cut -d' ' -f1-3 "$WORK/nginx.res"; true)
-read -r S_RPS S_P50 S_P99 < <(cut -d' ' -f1-3 "$WORK/sluice.res"; true)
-N_ERR=$(cut -d' ' -f4- "$WORK/nginx.res")
-S_ERR=$(cut -d' ' -f4- "$WORK/sluice.res")
-
 echo
-echo "weighted 90/10 split, 1 KiB responses, wrk -t1 -c$CONNS -d$DUR, proxy on CPU 0, wrk+backends on CPU 1"
-printf '%-8s %12s %10s %10s  %s\n' proxy "requests/s" "p50 ms" "p99 ms" errors
-printf '%-8s %12s %10s %10s  %s\n' nginx "$N_RPS" "$N_P50" "$N_P99" "$N_ERR"
-printf '%-8s %12s %10s %10s  %s\n' sluice "$S_RPS" "$S_P50" "$S_P99" "$S_ERR"
+echo "weighted 90/10 split, 1 KiB responses, wrk -t1 -c$CONNS -d$DUR --latency;"
+echo "proxy on CPU 0 (sluice with GOMAXPROCS=1, nginx with 1 worker); wrk and backends on CPU 1"
+printf '%-8s %5s %12s %10s %10s  %s\n' proxy round "requests/s" "p50 ms" "p99 ms" errors
+# Alternate the order each round so a neighbour's load hits both alike.
+for r in $(seq 1 "$ROUNDS"); do
+	if [ $((r % 2)) -eq 1 ]; then
+		run nginx "$NGINX_ADDR" "$r"; run sluice "$SLUICE_ADDR" "$r"
+	else
+		run sluice "$SLUICE_ADDR" "$r"; run nginx "$NGINX_ADDR" "$r"
+	fi
+done
+
+# Summary: the median round of each proxy by requests/s (the best when ROUNDS=2).
+summary() { # name -> "rps p50 p99" of its median round
+	grep "^$1 " "$WORK/results" | sort -k3,3nr | awk -v n="$ROUNDS" 'NR == int((n + 1) / 2) {print $3, $4, $5}'
+}
+read -r N_RPS N_P50 N_P99 <<<"$(summary nginx)"
+read -r S_RPS S_P50 S_P99 <<<"$(summary sluice)"
+echo
+printf 'median round: nginx %s req/s p50 %s ms p99 %s ms; sluice %s req/s p50 %s ms p99 %s ms\n' \
+	"$N_RPS" "$N_P50" "$N_P99" "$S_RPS" "$S_P50" "$S_P99"
 awk -v sr="$S_RPS" -v nr="$N_RPS" -v s50="$S_P50" -v n50="$N_P50" -v s99="$S_P99" -v n99="$N_P99" 'BEGIN {
-	printf "sluice/nginx: throughput %.2fx, p50 %.2fx, p99 %.2fx\n", sr / nr, s50 / n50, s99 / n99 }'
+	printf "sluice/nginx: throughput %.2fx, p50 %.2fx, p99 %.2fx (below 1 is better for latency)\n", sr / nr, s50 / n50, s99 / n99 }'

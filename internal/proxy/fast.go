@@ -84,7 +84,8 @@ func (p *Proxy) handleFast(ctx *fasthttp.RequestCtx) {
 
 // doFast sends the request to in; when in cannot be reached and the request has
 // no streamed body, it retries once on another instance. It returns the instance
-// that answered.
+// that answered. (fasthttp itself retries idempotent requests whose reused
+// keep-alive connection turned out to be closed by the instance.)
 func (p *Proxy) doFast(t *table, ctx *fasthttp.RequestCtx, in *instance, up *fasthttp.Response) (*instance, error) {
 	in.inflight.Add(1)
 	err := p.doOnce(in, ctx, up)
@@ -135,9 +136,10 @@ func statusForError(err error) int {
 	return fasthttp.StatusBadGateway
 }
 
-// isDialError reports whether err happened before anything was sent upstream.
+// isDialError reports whether err means the instance could not be reached, so
+// nothing was sent to it.
 func isDialError(err error) bool {
-	if errors.Is(err, fasthttp.ErrDialTimeout) || errors.Is(err, fasthttp.ErrNoFreeConns) {
+	if errors.Is(err, fasthttp.ErrDialTimeout) {
 		return true
 	}
 	var op *net.OpError

@@ -156,7 +156,7 @@ func (p *Proxy) newInstance(slot platform.Slot, addr string) *instance {
 		DisablePathNormalizing:        true,
 		NoDefaultUserAgentHeader:      true,
 		DisableHeaderNamesNormalizing: true,
-		MaxIdemponentCallAttempts:     1,
+		MaxConnWaitTimeout:            p.cfg.DialTimeout,
 		ReadBufferSize:                8 << 10,
 		WriteBufferSize:               8 << 10,
 	}

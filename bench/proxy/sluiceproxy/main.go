@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -24,7 +25,14 @@ func main() {
 	green := flag.String("green", "127.0.0.1:9001", "comma-separated green instances")
 	blue := flag.String("blue", "127.0.0.1:9002", "comma-separated blue instances")
 	bluePct := flag.Int("blue-weight", 10, "percent of requests for blue")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile to this file until exit")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		check(err)
+		check(pprof.StartCPUProfile(f))
+		defer pprof.StopCPUProfile()
+	}
 
 	p := proxy.New(proxy.Config{Service: "bench"})
 	check(p.SetEndpoints(platform.Green, strings.Split(*green, ",")))
@@ -38,7 +46,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := p.Serve(ctx, ln); err != nil && ctx.Err() == nil {
-		log.Fatalf("sluiceproxy: %v", err)
+		log.Printf("sluiceproxy: %v", err)
 	}
 	s := p.Snapshot()
 	log.Printf("served green=%d blue=%d requests (errors green=%d blue=%d)",
