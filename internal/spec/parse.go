@@ -74,11 +74,11 @@ func parseOne(file string, src []byte, kind string) (*Document, error) {
 	}
 	if len(docs) != 1 {
 		return nil, Problems{{Pos: docs[1].Pos, Message: fmt.Sprintf(
-			"file holds %d documents; expected a single %s", len(docs), kind)}}
+			"file holds %d documents; expected only %s", len(docs), article(kind))}}
 	}
 	if docs[0].Kind != kind {
 		return nil, Problems{{Pos: docs[0].Pos, Message: fmt.Sprintf(
-			"document is a %s, expected a %s", docs[0].Kind, kind)}}
+			"document is %s, expected %s", article(docs[0].Kind), article(kind))}}
 	}
 	return &docs[0], nil
 }
@@ -200,11 +200,10 @@ func (w *Workflow) Instantiate(values map[string]string) (*Workflow, map[string]
 // Templated reports whether the workflow declares variables.
 func (w *Workflow) Templated() bool { return len(w.Spec.Variables) > 0 }
 
-// declaredNames lists a workflow's variable names, for messages.
-func declaredNames(vars []Variable) string {
-	names := make([]string, len(vars))
-	for i, v := range vars {
-		names[i] = v.Name
+// article puts "a" or "an" before a kind.
+func article(kind string) string {
+	if kind != "" && strings.ContainsRune("AEIOU", rune(kind[0])) {
+		return "an " + kind
 	}
-	return strings.Join(names, ", ")
+	return "a " + kind
 }
