@@ -57,6 +57,9 @@ type Options struct {
 	RetryBackoff time.Duration
 	// MaxBackoff caps retry delays; default 10s.
 	MaxBackoff time.Duration
+	// Steps adds runners for step types that live outside the engine (verify,
+	// loadtest). A type without a runner fails clearly when a workflow reaches it.
+	Steps map[spec.StepType]StepRunner
 }
 
 // Engine runs executions. Create it with New, call Recover once at start, Close at the end.

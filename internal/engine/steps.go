@@ -44,6 +44,9 @@ func unavailable(what string) stepFunc {
 
 // runStep dispatches to the runner of the step's type.
 func (r *run) runStep(ctx context.Context, s *spec.Step, ss *StepState) error {
+	if sr, ok := r.e.opt.Steps[s.Type()]; ok {
+		return extensionStep(sr)(r, ctx, s, ss)
+	}
 	fn, ok := stepRunners[s.Type()]
 	if !ok {
 		return fmt.Errorf("step type %q: %w", s.Type(), ErrUnavailable)

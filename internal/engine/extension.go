@@ -1,0 +1,92 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/sluicehq/sluice/internal/platform"
+	"github.com/sluicehq/sluice/internal/spec"
+)
+
+// StepRunner runs one attempt of a step type that lives outside the engine, such as
+// verify or loadtest. Run must return the error of StepContext.Sleep unchanged when it
+// is an interruption (a person rolled back or aborted), and must be safe to call again
+// after a crash: what it journaled through Record is in Records on the next call.
+type StepRunner interface {
+	Run(ctx context.Context, sc *StepContext) error
+}
+
+// StepContext is what a StepRunner may know and do.
+type StepContext struct {
+	ExecutionID     string
+	EnvironmentName string
+	Environment     *spec.Environment
+	Service         spec.Service
+	Step            *spec.Step
+	StepKey         string // p2.s3
+	Attempt         int
+	StartedAt       time.Time
+	NewSlot         platform.Slot // the slot being staged
+	LiveSlot        platform.Slot // the slot live now; empty on a first release
+	Variables       map[string]string
+	Runtime         Runtime
+
+	r *run
+}
+
+// Console queues a console line of the step; Sleep and Record make it durable.
+func (sc *StepContext) Console(level, format string, args ...any) {
+	sc.r.console(sc.StepKey, level, format, args...)
+}
+
+// Sleep waits until t while answering people's requests. It returns nil when t
+// passed, or an error (an interruption or the engine stopping) that Run must return.
+func (sc *StepContext) Sleep(ctx context.Context, t time.Time) error {
+	if err := sc.r.flush(ctx); err != nil {
+		return err
+	}
+	return sc.r.block(ctx, t, nil)
+}
+
+// Record durably journals one result of the step (a measurement, a load test
+// summary) and publishes it as an event of the given type with data as its payload.
+func (sc *StepContext) Record(ctx context.Context, kind, message string, data any) error {
+	b, err := json.Marshal(data)
+	if err != nil {
+		return fmt.Errorf("record %s: %w", kind, err)
+	}
+	sc.r.event(kind, sc.StepKey, message, json.RawMessage(b))
+	return sc.r.commit(ctx, nil, sc.r.journal(sc.r.attemptKey(sc.r.st.current()), "record."+kind, json.RawMessage(b)))
+}
+
+// Records returns the data of what this attempt already recorded of a kind, in
+// order, so a resumed runner continues instead of starting over.
+func (sc *StepContext) Records(ctx context.Context, kind string) ([]json.RawMessage, error) {
+	journal, err := sc.r.e.st.Journal(ctx, sc.ExecutionID)
+	if err != nil {
+		return nil, fmt.Errorf("records: %w", err)
+	}
+	key := sc.r.attemptKey(sc.r.st.current())
+	var out []json.RawMessage
+	for _, j := range journal {
+		if j.Key == key && j.Kind == "record."+kind {
+			out = append(out, j.Data)
+		}
+	}
+	return out, nil
+}
+
+// extensionStep adapts a StepRunner to the engine's step table.
+func extensionStep(sr StepRunner) stepFunc {
+	return func(r *run, ctx context.Context, s *spec.Step, ss *StepState) error {
+		sc := &StepContext{
+			ExecutionID: r.ex.ID, EnvironmentName: r.ex.Environment, Environment: r.env,
+			Service: r.wf.Spec.Service, Step: s, StepKey: ss.Key, Attempt: ss.Attempt, StartedAt: *ss.StartedAt,
+			NewSlot: r.st.NewSlot, LiveSlot: r.st.slot(spec.RoleLive), Variables: r.ex.Variables,
+			Runtime: r.rt, r: r,
+		}
+		return sr.Run(ctx, sc)
+	}
+}

@@ -1,0 +1,105 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice/internal/engine"
+	"github.com/sluicehq/sluice/internal/spec"
+	"github.com/sluicehq/sluice/internal/store"
+)
+
+// countingRunner records one measurement every few milliseconds until it has n,
+// continuing from what an earlier run of the same attempt recorded.
+type countingRunner struct{ n int }
+
+func (c countingRunner) Run(ctx context.Context, sc *engine.StepContext) error {
+	prev, err := sc.Records(ctx, "measurement")
+	if err != nil {
+		return err
+	}
+	for i := len(prev); i < c.n; i++ {
+		if err := sc.Record(ctx, "measurement", "measured", map[string]int{"i": i}); err != nil {
+			return err
+		}
+		if err := sc.Sleep(ctx, time.Now().Add(5*time.Millisecond)); err != nil {
+			return err
+		}
+	}
+	sc.Console("info", "%d measurements on %s", c.n, sc.NewSlot)
+	return nil
+}
+
+const extensionYAML = `apiVersion: sluice.dev/v1alpha1
+kind: Workflow
+metadata: {name: ext}
+spec:
+  environment: test
+  service: {name: ext, port: 8080, artifact: "ext:v1"}
+  phases:
+    - name: canary
+      steps:
+        - deploy: {instances: 1}
+        - traffic: 100%
+        - loadtest: {duration: 1s}
+`
+
+func TestExtensionStepResumesFromItsRecords(t *testing.T) {
+	h := newHarness(t)
+	h.eng.Close()
+	h.eng, _ = engine.New(engine.Options{Store: h.st, Resolver: staticResolver{h.rec}, Steps: map[spec.StepType]engine.StepRunner{spec.StepLoadTest: countingRunner{n: 1000}}})
+	h.apply(extensionYAML)
+	ex := h.run("ext", nil)
+	deadline := time.Now().Add(5 * time.Second)
+	for n := 0; n < 3 && time.Now().Before(deadline); {
+		n = strings.Count(h.console(ex.ID), "measured")
+		time.Sleep(5 * time.Millisecond)
+	}
+	h.eng.Close()
+
+	// A new engine with a runner that needs only a few more measurements resumes
+	// from the recorded ones rather than starting over.
+	eng, err := engine.New(engine.Options{Store: h.st, Resolver: staticResolver{h.rec}, Steps: map[spec.StepType]engine.StepRunner{spec.StepLoadTest: countingRunner{n: 5}}})
+	must(t, err)
+	h.eng = eng
+	_, err = eng.Recover(context.Background())
+	must(t, err)
+	got := h.finish(ex.ID)
+	if got.Status != store.StatusSucceeded {
+		t.Fatalf("%s (%s)", got.Status, got.Reason)
+	}
+	j, err := h.st.Journal(context.Background(), ex.ID)
+	must(t, err)
+	var is []int
+	for _, e := range j {
+		if e.Kind == "record.measurement" {
+			var m map[string]int
+			must(t, json.Unmarshal(e.Data, &m))
+			is = append(is, m["i"])
+		}
+	}
+	for k, i := range is {
+		if i != k {
+			t.Fatalf("measurements %v: repeated or skipped after resume", is)
+		}
+	}
+	if len(is) < 5 {
+		t.Fatalf("only %d measurements", len(is))
+	}
+}
+
+func TestExtensionStepIsInterruptedByRollback(t *testing.T) {
+	h := newHarness(t)
+	h.eng.Close()
+	h.eng, _ = engine.New(engine.Options{Store: h.st, Resolver: staticResolver{h.rec}, Steps: map[spec.StepType]engine.StepRunner{spec.StepLoadTest: countingRunner{n: 1 << 20}}})
+	h.apply(extensionYAML)
+	ex := h.run("ext", nil)
+	waitStep(t, h, ex.ID, "p1.s3")
+	must(t, h.eng.Rollback(context.Background(), ex.ID, "alice", "stop"))
+	if got := h.finish(ex.ID); got.Status != store.StatusRolledBack {
+		t.Fatalf("%s (%s)", got.Status, got.Reason)
+	}
+}
