@@ -69,6 +69,22 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Instance, "instance", c.Instance, "instance reported by / (default $INSTANCE)")
 }
 
+// ParseArgs returns DefaultConfig overridden by the flags in args (without the program
+// or command name), validated; it is all a CLI command needs before Run.
+func ParseArgs(args []string) (Config, error) {
+	cfg := DefaultConfig()
+	fs := flag.NewFlagSet("sample-app", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	cfg.RegisterFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return Config{}, fmt.Errorf("sampleapp: %w", err)
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("sampleapp: unexpected argument %q", fs.Arg(0))
+	}
+	return cfg, cfg.Validate()
+}
+
 // Validate reports the first setting that cannot work.
 func (c Config) Validate() error {
 	switch {

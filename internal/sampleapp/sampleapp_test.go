@@ -145,3 +145,18 @@ func TestRegisterFlags(t *testing.T) {
 		t.Errorf("parsed %+v", cfg)
 	}
 }
+
+func TestParseArgs(t *testing.T) {
+	cfg, err := ParseArgs([]string{"--version", "v2", "--error-rate", "0.3", "--port", "8081", "--seed", "5"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Version != "v2" || cfg.ErrorRate != 0.3 || cfg.Port != 8081 || cfg.Seed != 5 {
+		t.Errorf("parsed %+v", cfg)
+	}
+	for _, args := range [][]string{{"--error-rate", "1.5"}, {"--nope"}, {"extra"}} {
+		if _, err := ParseArgs(args); err == nil {
+			t.Errorf("ParseArgs(%q): no error", args)
+		}
+	}
+}

@@ -32,10 +32,11 @@ type instance struct {
 	done   chan struct{} // closed when the supervisor has returned
 
 	// Guarded by Platform.mu.
-	proc   *proc
-	ready  bool
-	failed bool
-	reason string
+	proc      *proc
+	ready     bool
+	failed    bool
+	reason    string
+	lastReady time.Time // last successful probe: the progress deadline counts from here
 
 	outMu sync.Mutex
 	last  []string // the last lines of output, for crash reasons
@@ -225,7 +226,8 @@ func (p *Platform) watch(in *instance, pr *proc, firstStart time.Time) exit {
 }
 
 // observe records one probe result: ready on success, not ready after unreadyAfter
-// failures in a row, failed once not ready past the progress deadline.
+// failures in a row, failed once not ready for ReadyTimeout since the instance was
+// first started or last ready.
 func (p *Platform) observe(in *instance, err error, fails int, firstStart time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -235,11 +237,15 @@ func (p *Platform) observe(in *instance, err error, fails int, firstStart time.T
 	was := in.ready
 	switch {
 	case err == nil:
-		in.ready, in.failed, in.reason = true, false, ""
+		in.ready, in.failed, in.reason, in.lastReady = true, false, "", time.Now()
 	case !in.ready || fails >= unreadyAfter:
 		in.ready = false
 		in.reason = "not ready: " + err.Error()
-		if waited := time.Since(firstStart); waited > p.opts.ReadyTimeout {
+		since := firstStart
+		if in.lastReady.After(since) {
+			since = in.lastReady
+		}
+		if waited := time.Since(since); waited > p.opts.ReadyTimeout {
 			in.failed = true
 			in.reason = fmt.Sprintf("not ready after %s: %v", waited.Round(time.Second), err)
 		}

@@ -3,7 +3,6 @@ package local
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -34,10 +33,9 @@ func TestMain(m *testing.M) {
 }
 
 func runSampleApp() int {
-	cfg := sampleapp.DefaultConfig()
-	fs := flag.NewFlagSet("sample-app", flag.ContinueOnError)
-	cfg.RegisterFlags(fs)
-	if err := fs.Parse(os.Args[1:]); err != nil {
+	cfg, err := sampleapp.ParseArgs(os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)

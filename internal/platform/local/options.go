@@ -30,8 +30,9 @@ type Options struct {
 	HealthInterval time.Duration
 	// HealthTimeout bounds one probe; 1s.
 	HealthTimeout time.Duration
-	// ReadyTimeout is the progress deadline: an instance not ready this long after it
-	// was first started makes the slot Failed (it keeps running and being probed); 60s.
+	// ReadyTimeout is the progress deadline: an instance not ready for this long since
+	// it was first started or last ready makes the slot Failed (it keeps running and
+	// being probed); 60s.
 	ReadyTimeout time.Duration
 	// RestartBackoff is the first delay before restarting a crashed instance; it doubles
 	// after each crash up to MaxBackoff; 200ms.
