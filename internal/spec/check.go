@@ -46,7 +46,7 @@ func (w *Workflow) CheckEnvironment(env *Environment) Problems {
 		add(Pos{File: w.file}, "spec.phases", "router istio needs hosts: set hosts on a service step or router.istio.hosts in environment %s", env.Metadata.Name)
 	}
 	probs.Sort()
-	return probs
+	return probs.dedupe()
 }
 
 // eachStep calls fn for every step of every phase and of the rollback, with its path.
@@ -59,4 +59,27 @@ func (w *Workflow) eachStep(fn func(path string, s *Step)) {
 	for i := range w.Spec.Rollback {
 		fn(fmt.Sprintf("spec.rollback[%d]", i), &w.Spec.Rollback[i])
 	}
+}
+
+// CheckDocuments runs CheckEnvironment for every workflow among docs whose environment
+// is also among them, so that `sluice validate workflow.yaml env.yaml` can check both
+// together. A template is checked with its defaults.
+func CheckDocuments(docs []Document) Problems {
+	envs := map[string]*Environment{}
+	for _, d := range docs {
+		if d.Environment != nil {
+			envs[d.Environment.Metadata.Name] = d.Environment
+		}
+	}
+	var probs Problems
+	for _, d := range docs {
+		if d.Workflow == nil {
+			continue
+		}
+		if env := envs[d.Workflow.Spec.Environment]; env != nil {
+			probs = append(probs, d.Workflow.CheckEnvironment(env)...)
+		}
+	}
+	probs.Sort()
+	return probs.dedupe()
 }

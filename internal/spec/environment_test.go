@@ -166,3 +166,25 @@ func TestCheckEnvironment(t *testing.T) {
 		t.Errorf("canary against istio without hosts: %v", ps)
 	}
 }
+
+func TestCheckDocuments(t *testing.T) {
+	var docs []Document
+	for _, f := range []string{"blue-green-canary.yaml", "canary.yaml", "environments/istio.yaml", "environments/local.yaml"} {
+		src, err := os.ReadFile("../../examples/" + f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := ParseDocuments(f, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs = append(docs, d...)
+	}
+	if ps := CheckDocuments(docs); len(ps) != 0 {
+		t.Errorf("examples checked together: %v", ps)
+	}
+	docs[3].Environment.Spec.Providers = nil
+	if ps := CheckDocuments(docs); len(ps) != 2 || ps[0].Pos.File != "canary.yaml" {
+		t.Errorf("canary against local without providers: %v", ps)
+	}
+}

@@ -67,7 +67,26 @@ func (ps Problems) Err() error {
 		return nil
 	}
 	ps.Sort()
-	return ps
+	return ps.dedupe()
+}
+
+// dedupe drops a problem that repeats another at the same place, as happens when an
+// alias makes one piece of YAML appear in several places.
+func (ps Problems) dedupe() Problems {
+	type key struct {
+		pos Pos
+		msg string
+	}
+	seen := map[key]bool{}
+	var out Problems
+	for _, p := range ps {
+		k := key{p.Pos, p.Message}
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Sort orders the problems by position, keeping the order of problems at one place.
