@@ -37,6 +37,7 @@ type instance struct {
 	failed    bool
 	reason    string
 	lastReady time.Time // last successful probe: the progress deadline counts from here
+	crash     string    // restarts and last exit since the instance was last ready
 
 	outMu sync.Mutex
 	last  []string // the last lines of output, for crash reasons
@@ -85,7 +86,7 @@ func (p *Platform) supervise(in *instance, adopted *proc) {
 				failures, ex.uptime.Round(time.Millisecond), why))
 			return
 		}
-		p.setReason(in, fmt.Sprintf("crashed (%d restarts), restarting in %s; last exit: %s", restarts, backoff, why))
+		p.setCrash(in, fmt.Sprintf("%d restarts, last exit: %s", restarts, why), backoff)
 		p.log.Warn("local: instance exited", "slot", in.ref.String(), "instance", in.index, "err", why, "restart_in", backoff)
 		select {
 		case <-in.ctx.Done():
@@ -105,9 +106,11 @@ func (p *Platform) giveUp(in *instance, reason string) {
 	<-in.ctx.Done()
 }
 
-func (p *Platform) setReason(in *instance, reason string) {
+// setCrash records a crash; it stays in the instance's reason until it is ready again.
+func (p *Platform) setCrash(in *instance, crash string, backoff time.Duration) {
 	p.mu.Lock()
-	in.reason = reason
+	in.crash = crash
+	in.reason = fmt.Sprintf("crashed (%s), restarting in %s", crash, backoff)
 	p.mu.Unlock()
 }
 
@@ -237,10 +240,13 @@ func (p *Platform) observe(in *instance, err error, fails int, firstStart time.T
 	was := in.ready
 	switch {
 	case err == nil:
-		in.ready, in.failed, in.reason, in.lastReady = true, false, "", time.Now()
+		in.ready, in.failed, in.reason, in.crash, in.lastReady = true, false, "", "", time.Now()
 	case !in.ready || fails >= unreadyAfter:
 		in.ready = false
 		in.reason = "not ready: " + err.Error()
+		if in.crash != "" {
+			in.reason = fmt.Sprintf("not ready after a crash (%s): %v", in.crash, err)
+		}
 		since := firstStart
 		if in.lastReady.After(since) {
 			since = in.lastReady
