@@ -152,6 +152,9 @@ func (d *decoder) decodeValue(n *yaml.Node, v reflect.Value, path string) {
 	}
 	switch v.Kind() {
 	case reflect.Pointer:
+		if isNull(n) && v.Type().Elem().Kind() != reflect.Struct {
+			return // `default: ~` is no default; `promote: ~` is an empty block
+		}
 		if v.IsNil() {
 			v.Set(reflect.New(v.Type().Elem()))
 		}

@@ -191,3 +191,10 @@ func TestInstantiateReportsBadValueInPlace(t *testing.T) {
 		t.Fatalf("got  %v\nwant %s", err, want)
 	}
 }
+
+func TestNullDefaultIsNoDefault(t *testing.T) {
+	got := problemsOf(t, varsDoc("    - {name: p, type: int, default: ~, required: true}\n", "${p}"))
+	if len(got) != 0 {
+		t.Errorf("problems: %v", got)
+	}
+}
