@@ -58,8 +58,7 @@ func (r *run) setWeights(ctx context.Context, step, key string, w traffic.Weight
 			return fmt.Errorf("router reads back %s after writing %s", got, w)
 		}
 		r.st.Weights = &got
-		r.console(step, "info", "router reads back %s", got)
-		r.event("weights", step, got.String(), got)
+		r.event("weights", step, "router reads back "+got.String(), got)
 		return nil
 	})
 }

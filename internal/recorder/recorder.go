@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/sluicehq/sluice/internal/platform"
@@ -136,7 +137,7 @@ func (r *Recorder) FailWeightReads(n int) {
 // record applies e once per key and appends it to the file. Callers hold r.mu.
 func (r *Recorder) record(ctx context.Context, e Effect) error {
 	if err := ctx.Err(); err != nil {
-		return err
+		return fmt.Errorf("recorder: %s: %w", e.Op, err)
 	}
 	r.calls++
 	if e.Key != "" && r.done[e.Key] {
@@ -166,11 +167,9 @@ func (r *Recorder) apply(e Effect) {
 	ref := platform.SlotRef{Service: e.Service, Slot: e.Slot}
 	switch e.Op {
 	case "deploy":
-		r.slots[ref] = platform.SlotStatus{Artifact: e.Artifact, Desired: e.Instances, Ready: e.Instances}
+		r.slots[ref] = slotStatus(e.Artifact, e.Instances)
 	case "scale":
-		st := r.slots[ref]
-		st.Desired, st.Ready = e.Instances, e.Instances
-		r.slots[ref] = st
+		r.slots[ref] = slotStatus(r.slots[ref].Artifact, e.Instances)
 	case "remove":
 		delete(r.slots, ref)
 	case "weights":
@@ -183,7 +182,19 @@ func (r *Recorder) apply(e Effect) {
 	}
 }
 
-// Deploy records a deployment; its instances are ready at once.
+// UnreadyPrefix marks an artifact whose instances never become ready.
+const UnreadyPrefix = "unready:"
+
+func slotStatus(artifact string, n int) platform.SlotStatus {
+	st := platform.SlotStatus{Artifact: artifact, Desired: n, Ready: n}
+	if strings.HasPrefix(artifact, UnreadyPrefix) && n > 0 {
+		st.Ready, st.Reasons = 0, []string{"recorder: artifact " + artifact + " never becomes ready"}
+	}
+	return st
+}
+
+// Deploy records a deployment; its instances are ready at once unless the artifact
+// starts with UnreadyPrefix.
 func (r *Recorder) Deploy(ctx context.Context, d platform.Deployment) error {
 	if !d.Ref.Slot.Valid() || d.Ref.Service == "" || d.Instances < 0 {
 		return fmt.Errorf("recorder: deploy %s: invalid deployment", d.Ref)
@@ -200,13 +211,16 @@ func (r *Recorder) Scale(ctx context.Context, ref platform.SlotRef, instances in
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if _, ok := r.slots[ref]; !ok && instances > 0 && !r.done[key] {
+		return fmt.Errorf("recorder: scale %s: slot was never deployed", ref)
+	}
 	return r.record(ctx, Effect{Op: "scale", Key: key, Service: ref.Service, Slot: ref.Slot, Instances: instances})
 }
 
 // Status reports the recorded state of a slot; an unknown slot has zero instances.
 func (r *Recorder) Status(ctx context.Context, ref platform.SlotRef) (platform.SlotStatus, error) {
 	if err := ctx.Err(); err != nil {
-		return platform.SlotStatus{}, err
+		return platform.SlotStatus{}, fmt.Errorf("recorder: status %s: %w", ref, err)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
