@@ -55,9 +55,9 @@ func BenchmarkCommitParallel(b *testing.B) {
 	}
 }
 
-func benchCommitParallel(b *testing.B, parallelism int) {
+func benchCommitParallel(b *testing.B, parallelism int, opts ...sqlite.Option) {
 	ctx := context.Background()
-	s, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "sluice.db"))
+	s, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "sluice.db"), opts...)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -42,6 +42,7 @@ type options struct {
 	busyTimeout time.Duration
 	maxBatch    int
 	readers     int
+	checkpoint  int
 }
 
 // Option changes how Open configures the database.
@@ -57,13 +58,17 @@ func WithBusyTimeout(d time.Duration) Option { return func(o *options) { o.busyT
 // WithMaxBatch caps how many queued writes one group-commit transaction takes.
 func WithMaxBatch(n int) Option { return func(o *options) { o.maxBatch = n } }
 
+// WithAutoCheckpoint sets PRAGMA wal_autocheckpoint, the WAL size in pages after which a
+// commit copies the WAL back into the database file.
+func WithAutoCheckpoint(pages int) Option { return func(o *options) { o.checkpoint = pages } }
+
 // WithReaders sets the number of WAL reader connections.
 func WithReaders(n int) Option { return func(o *options) { o.readers = n } }
 
 // Open opens (creating if needed) the database at path, applies pending schema
 // migrations and starts the group-commit writer.
 func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
-	o := options{synchronous: "FULL", busyTimeout: 10 * time.Second, maxBatch: 1024, readers: 4}
+	o := options{synchronous: "FULL", busyTimeout: 10 * time.Second, maxBatch: 1024, readers: 4, checkpoint: 1000}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -101,6 +106,7 @@ func openDB(path string, o options, readOnly bool) (*sql.DB, error) {
 	} else {
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", fmt.Sprintf("synchronous(%s)", o.synchronous))
+		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", o.checkpoint))
 		q.Set("_txlock", "immediate")
 	}
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
