@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -266,6 +267,10 @@ func (b *upstreamBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// upstreamBodyPool recycles upstreamBody values; fasthttp closes a response body
+// stream exactly once (and forgets it), so a closed value is free to reuse.
+var upstreamBodyPool = sync.Pool{New: func() any { return new(upstreamBody) }}
+
 // Close counts the bytes and releases the upstream response, which returns its
 // connection to the pool when the body was read to the end.
 func (b *upstreamBody) Close() error {
@@ -277,6 +282,8 @@ func (b *upstreamBody) Close() error {
 	b.m.inflight.Add(-1)
 	err := b.up.CloseBodyStream()
 	fasthttp.ReleaseResponse(b.up)
+	*b = upstreamBody{done: true}
+	upstreamBodyPool.Put(b)
 	return err
 }
 
@@ -294,5 +301,7 @@ func (p *Proxy) relayBody(ctx *fasthttp.RequestCtx, up *fasthttp.Response, m *sl
 	if size < 0 {
 		size = -1 // chunked towards the client, whatever framing the instance used
 	}
-	ctx.Response.SetBodyStream(&upstreamBody{up: up, r: up.BodyStream(), m: m}, size)
+	b := upstreamBodyPool.Get().(*upstreamBody)
+	*b = upstreamBody{up: up, r: up.BodyStream(), m: m}
+	ctx.Response.SetBodyStream(b, size)
 }
