@@ -82,3 +82,15 @@ func TestMultiDocumentFile(t *testing.T) {
 		t.Errorf("ParseEnvironment on a workflow: %v", err)
 	}
 }
+
+func TestDocumentSourceIsTheSameAloneOrInAFile(t *testing.T) {
+	one := "apiVersion: sluice.dev/v1alpha1\nkind: Environment\nmetadata: {name: a}\nspec:\n  platform: {type: recorder, recorder: {file: x}}\n  router: {type: recorder, recorder: {file: x}}\n"
+	two := strings.Replace(one, "name: a", "name: b", 1)
+	docs, err := ParseDocuments("f.yaml", []byte(one+"---\n"+two))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(docs) != 2 || string(docs[0].Source) != one || string(docs[1].Source) != two {
+		t.Fatalf("sources %q and %q, want each document's own text", docs[0].Source, docs[1].Source)
+	}
+}

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"reflect"
@@ -83,6 +84,20 @@ func parseOne(file string, src []byte, kind string) (*Document, error) {
 	return &docs[0], nil
 }
 
+// withoutMarker drops a leading bare "---" line, so a document stored on its own is
+// byte-for-byte the same whether it came alone or from a multi-document file.
+func withoutMarker(text []byte) []byte {
+	line, rest, ok := bytes.Cut(text, []byte("\n"))
+	if !ok {
+		return text
+	}
+	line = bytes.TrimRight(line, " \t\r")
+	if !bytes.Equal(line, []byte("---")) && !bytes.HasPrefix(line, []byte("--- #")) {
+		return text
+	}
+	return rest
+}
+
 // decodeDocument decodes one parsed document according to its kind.
 func decodeDocument(file string, raw *rawDoc) (*Document, Problems) {
 	root := raw.root
@@ -90,7 +105,7 @@ func decodeDocument(file string, raw *rawDoc) (*Document, Problems) {
 	if root.Kind != yaml.MappingNode {
 		return nil, Problems{{Pos: pos, Message: "a document must be a mapping with apiVersion, kind, metadata and spec"}}
 	}
-	doc := &Document{Source: raw.text, Pos: pos}
+	doc := &Document{Source: withoutMarker(raw.text), Pos: pos}
 	kindNode := findPath(root, "kind")
 	if kindNode == nil {
 		return nil, Problems{{Pos: pos, Path: "kind", Message: `missing required field "kind"; expected Workflow or Environment`}}
