@@ -182,7 +182,12 @@ func TestRollbackNeverClaimsSuccessWhileRouterFails(t *testing.T) {
 }
 
 func TestOneExecutionPerService(t *testing.T) {
-	h := newHarness(t)
+	for _, kind := range stores {
+		t.Run(kind, func(t *testing.T) { oneExecutionPerService(t, newHarnessOn(t, kind)) })
+	}
+}
+
+func oneExecutionPerService(t *testing.T, h *harness) {
 	h.apply(longWaitYAML)
 	ex := h.run("slow", nil)
 	_, err := h.eng.Start(context.Background(), engine.StartRequest{Workflow: "slow"})
@@ -198,7 +203,12 @@ func TestOneExecutionPerService(t *testing.T) {
 }
 
 func TestResumeAfterRestart(t *testing.T) {
-	h := newHarness(t)
+	for _, kind := range stores {
+		t.Run(kind, func(t *testing.T) { resumeAfterRestart(t, newHarnessOn(t, kind)) })
+	}
+}
+
+func resumeAfterRestart(t *testing.T, h *harness) {
 	h.apply(canaryYAML)
 	ex := h.run("shop", map[string]string{"artifact": "shop:v1"})
 	h.waitFor(ex.ID, store.StatusWaiting)

@@ -15,7 +15,12 @@ import (
 )
 
 func TestReleaseThenCanaryRejected(t *testing.T) {
-	h := newHarness(t)
+	for _, kind := range stores {
+		t.Run(kind, func(t *testing.T) { releaseThenCanaryRejected(t, newHarnessOn(t, kind)) })
+	}
+}
+
+func releaseThenCanaryRejected(t *testing.T, h *harness) {
 	h.apply(canaryYAML)
 
 	// First release: nothing is live, so the new version goes to blue and takes all traffic.

@@ -13,6 +13,8 @@ import (
 	"github.com/sluicehq/sluice/internal/recorder"
 	"github.com/sluicehq/sluice/internal/spec"
 	"github.com/sluicehq/sluice/internal/store"
+	"github.com/sluicehq/sluice/internal/store/postgres"
+	"github.com/sluicehq/sluice/internal/store/postgres/pgtest"
 	"github.com/sluicehq/sluice/internal/store/sqlite"
 )
 
@@ -32,10 +34,24 @@ type harness struct {
 	dir string
 }
 
-func newHarness(t *testing.T) *harness {
+// newHarness runs on SQLite, the embedded default.
+func newHarness(t *testing.T) *harness { return newHarnessOn(t, "sqlite") }
+
+// stores are the store implementations the engine's store-sensitive tests run on.
+var stores = []string{"sqlite", "postgres"}
+
+// newHarnessOn runs on the named store; postgres gets a fresh schema of its own.
+func newHarnessOn(t *testing.T, kind string) *harness {
 	t.Helper()
 	dir := t.TempDir()
-	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "sluice.db"))
+	var st store.Store
+	var err error
+	switch kind {
+	case "postgres":
+		st, err = postgres.Open(context.Background(), pgtest.DSN(t))
+	default:
+		st, err = sqlite.Open(context.Background(), filepath.Join(dir, "sluice.db"))
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
