@@ -21,14 +21,14 @@ type run struct {
 	wf     *spec.Workflow
 	env    *spec.Environment
 	rt     Runtime
-	done   map[string]bool // effect keys whose outcome is journaled
-	intent map[string]bool // effect keys whose intent is journaled
-	events []store.Event   // console lines not yet committed
+	done   map[string]bool     // effect keys whose outcome is journaled
+	intent map[string]bool     // effect keys whose intent is journaled
+	events []store.Event       // console lines not yet committed
 	svc    *store.ServiceState // service state to write with the next effect outcome
 	// started holds the journal entry of a step start until the next commit carries it,
 	// so a step costs one commit to start and one to finish.
 	started []store.JournalEntry
-	log    *slog.Logger
+	log     *slog.Logger
 
 	ctrl   chan control
 	exited chan struct{}
