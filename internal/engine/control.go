@@ -140,6 +140,10 @@ var errDecided = errors.New("decided")
 
 // handleInStep answers one request that arrives while a step runs.
 func (r *run) handleInStep(ctx context.Context, c control, decide func(Decision) (bool, error)) error {
+	if r.ex.Status == store.StatusRollingBack && (c.kind == ctrlRollback || c.kind == ctrlPause) {
+		r.refuse(c, "a rollback is in progress; only abort can stop it")
+		return nil
+	}
 	switch c.kind {
 	case ctrlRollback, ctrlAbort:
 		c.reply <- nil

@@ -175,6 +175,8 @@ func TestRollbackNeverClaimsSuccessWhileRouterFails(t *testing.T) {
 	if got.Status != store.StatusRollingBack || st.Rollback == nil || !strings.Contains(st.Rollback.NeedsPerson, "router write failing") {
 		t.Fatalf("%s, rollback %+v: want rolling_back needing attention", got.Status, st.Rollback)
 	}
+	wantErr(t, h.eng.Rollback(context.Background(), ex.ID, "bob", "again"), engine.ErrInvalidState)
+	wantErr(t, h.eng.Pause(context.Background(), ex.ID, "bob"), engine.ErrInvalidState)
 	h.rec.FailWeightWrites(0)
 	if got := h.finish(ex.ID); got.Status != store.StatusRolledBack {
 		t.Fatalf("%s once the router recovers", got.Status)

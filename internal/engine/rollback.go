@@ -86,7 +86,7 @@ func (r *run) restoreTraffic(ctx context.Context) error {
 		if err := r.commit(ctx, nil); err != nil {
 			return err
 		}
-		if err := r.block(ctx, r.e.opt.Now().Add(backoff), nil); err != nil && !isRollbackRequest(err) {
+		if err := r.block(ctx, r.e.opt.Now().Add(backoff), nil); err != nil {
 			return err
 		}
 		backoff = min(backoff*2, r.e.opt.MaxBackoff)
@@ -95,11 +95,6 @@ func (r *run) restoreTraffic(ctx context.Context) error {
 	r.st.Promoted = false
 	rb.Traffic, rb.NeedsPerson = true, ""
 	return r.commit(ctx, nil)
-}
-
-func isRollbackRequest(err error) bool {
-	var in *interrupt
-	return errors.As(err, &in) && in.kind == ctrlRollback
 }
 
 // scaleDownNew scales the new slot to zero; a failure is reported but does not undo
