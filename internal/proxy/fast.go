@@ -291,8 +291,13 @@ func (b *upstreamBody) Close() error {
 // stream after writing it, which releases up.
 func (p *Proxy) relayBody(ctx *fasthttp.RequestCtx, up *fasthttp.Response, m *slotMetrics) {
 	if !up.IsBodyStream() {
-		m.bytesOut.Add(uint64(len(up.Body())))
-		ctx.Response.SetBody(up.Body())
+		// No body (HEAD, 204, 304): keep the instance's Content-Length header.
+		if body := up.Body(); len(body) > 0 {
+			m.bytesOut.Add(uint64(len(body)))
+			ctx.Response.SetBody(body)
+		} else {
+			ctx.Response.SkipBody = true
+		}
 		fasthttp.ReleaseResponse(up)
 		m.inflight.Add(-1)
 		return

@@ -193,6 +193,22 @@ func TestHeadersForwarded(t *testing.T) {
 	}
 }
 
+func TestHeadKeepsContentLength(t *testing.T) {
+	green := newBackend(t, platform.Green, "g0", nil)
+	_, addr := newTestProxy(t, Config{}, traffic.All(platform.Green), []*backend{green}, nil)
+	resp, err := newClient().Head("http://" + addr + "/")
+	must(t, err)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.ContentLength != int64(len("green/g0")) {
+		t.Fatalf("HEAD: status %d content length %d, want 200 and %d", resp.StatusCode, resp.ContentLength, len("green/g0"))
+	}
+	// The connection is still usable after a bodiless response.
+	counts, failed := load(t, newClient(), "http://"+addr+"/", 10, 1, nil)
+	if failed != 0 || counts["green"] != 10 {
+		t.Fatalf("after HEAD: %v failed %d", counts, failed)
+	}
+}
+
 func TestNoHealthyInstance(t *testing.T) {
 	green := newBackend(t, platform.Green, "g0", nil)
 	t.Run("falls back to the other slot", func(t *testing.T) {
