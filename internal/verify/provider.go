@@ -1,0 +1,191 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/sluicehq/sluice/internal/platform"
+	"github.com/sluicehq/sluice/internal/proxy"
+	"github.com/sluicehq/sluice/internal/spec"
+)
+
+// ErrNoData says the provider answered but had nothing for the query and window;
+// it is a result that the noData rule judges, not a failure.
+var ErrNoData = errors.New("no data")
+
+// ErrUnsupported says a provider cannot answer this kind of query (for example a
+// log query to a metrics-only provider).
+var ErrUnsupported = errors.New("not supported by this provider")
+
+// ErrNotAvailable says a provider type is valid but this build of sluice lacks it.
+var ErrNotAvailable = errors.New("not available in this build")
+
+// Provider answers one query for one slot over one window.
+type Provider interface {
+	// Query runs q and returns its result; ErrNoData (wrapped or not) means the
+	// source had no data for the window.
+	Query(ctx context.Context, q Query) (Result, error)
+	// Check says whether the source is reachable and accepts the credentials.
+	Check(ctx context.Context) error
+}
+
+// Query is one rendered query for one slot over one window.
+type Query struct {
+	// Text is the provider-specific query with every template already rendered.
+	Text string
+	// Service and Slot name what is measured.
+	Service string
+	Slot    platform.Slot
+	// End is the end of the window and Window its length.
+	End    time.Time
+	Window time.Duration
+	// Sample asks for a series of points over the window (for comparison judges)
+	// in addition to the value.
+	Sample bool
+	// Logs says Text is a log query whose result is the number of matching lines.
+	Logs bool
+}
+
+// Start returns the beginning of the query's window.
+func (q Query) Start() time.Time { return q.End.Add(-q.Window) }
+
+// Point is one value of a series.
+type Point struct {
+	At    time.Time `json:"at"`
+	Value float64   `json:"value"`
+}
+
+// Tally counts events (errors, slow requests) among trials (requests) in a window,
+// which is what the sequential judge needs.
+type Tally struct {
+	Events float64 `json:"events"`
+	Trials float64 `json:"trials"`
+}
+
+// Result is a provider's answer to one query.
+type Result struct {
+	// Value is the main value; NaN when the result has only named values.
+	Value float64
+	// Values are named values such as p50 and p99; conditions reach them as
+	// result.p99.
+	Values map[string]float64
+	// Sample is the series over the window, when the query asked for one.
+	Sample []Point
+	// Tally is the count of events among trials, when the query yields one.
+	Tally *Tally
+	// Window is the length the answer really covers when it differs from the
+	// query's (the built-in router's history may be shorter); zero means as asked.
+	Window time.Duration
+	// Warnings are the source's remarks about the answer, shown on the console.
+	Warnings []string
+}
+
+// Number returns a result with a single value.
+func Number(v float64) Result { return Result{Value: v} }
+
+// Empty reports whether the result carries no value at all.
+func (r Result) Empty() bool {
+	return math.IsNaN(r.Value) && len(r.Values) == 0 && len(r.Sample) == 0 && r.Tally == nil
+}
+
+// MetricsSource reads the built-in router's cumulative per-slot counters of a
+// service; the built-in router implements it.
+type MetricsSource interface {
+	Metrics(service string) (proxy.MetricsSnapshot, error)
+}
+
+// Deps are what providers may need from the running server.
+type Deps struct {
+	// Metrics is the built-in router's metrics, or nil when the router is not built in.
+	Metrics MetricsSource
+	// HTTP is the client for remote providers; nil means a client with a 30 s timeout.
+	HTTP *http.Client
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Getenv and ReadFile resolve credential references; nil means the os functions.
+	Getenv   func(string) string
+	ReadFile func(string) ([]byte, error)
+}
+
+// Client returns the HTTP client to use.
+func (d Deps) Client() *http.Client {
+	if d.HTTP != nil {
+		return d.HTTP
+	}
+	return &http.Client{Timeout: 30 * time.Second}
+}
+
+// Clock returns the clock to use.
+func (d Deps) Clock() func() time.Time {
+	if d.Now != nil {
+		return d.Now
+	}
+	return time.Now
+}
+
+// Redacter is implemented by providers that hold secrets; the step runner passes
+// every error text and rendered query through it before showing or storing it.
+type Redacter interface {
+	Redact(s string) string
+}
+
+// Secrets holds a provider's resolved credentials and hides them in text.
+type Secrets struct {
+	values map[string]string
+}
+
+// ResolveSecrets reads each reference (environment variable or file) of a
+// provider's credentials; errors name the reference, never the value.
+func (d Deps) ResolveSecrets(refs map[string]spec.SecretRef) (Secrets, error) {
+	getenv, readFile := d.Getenv, d.ReadFile
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if readFile == nil {
+		readFile = os.ReadFile
+	}
+	s := Secrets{values: map[string]string{}}
+	for name, ref := range refs {
+		switch {
+		case ref.Env != "" && ref.File != "":
+			return Secrets{}, fmt.Errorf("credential %s: set env or file, not both", name)
+		case ref.Env != "":
+			v := getenv(ref.Env)
+			if v == "" {
+				return Secrets{}, fmt.Errorf("credential %s: environment variable %s is empty or unset", name, ref.Env)
+			}
+			s.values[name] = v
+		case ref.File != "":
+			b, err := readFile(ref.File)
+			if err != nil {
+				return Secrets{}, fmt.Errorf("credential %s: %w", name, err)
+			}
+			s.values[name] = strings.TrimSpace(string(b))
+		default:
+			return Secrets{}, fmt.Errorf("credential %s: needs env or file", name)
+		}
+	}
+	return s, nil
+}
+
+// Get returns the named credential and whether it is set.
+func (s Secrets) Get(name string) (string, bool) {
+	v, ok := s.values[name]
+	return v, ok
+}
+
+// Redact replaces every credential value in text with "***".
+func (s Secrets) Redact(text string) string {
+	for _, v := range s.values {
+		if len(v) >= 4 {
+			text = strings.ReplaceAll(text, v, "***")
+		}
+	}
+	return text
+}
