@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"math/rand/v2"
+	"net/http"
+	"strings"
 
 	"github.com/valyala/fasthttp"
 
@@ -34,6 +36,35 @@ func (p *Proxy) maybeMirror(t *table, ctx *fasthttp.RequestCtx, routed platform.
 	default:
 		fasthttp.ReleaseRequest(req)
 		m.mirrorDropped.Add(1)
+	}
+}
+
+// maybeMirrorStd queues a copy of a bodiless, non-gRPC request that arrived over
+// HTTP/2; the copy goes to the mirror slot over HTTP/1.1.
+func (p *Proxy) maybeMirrorStd(t *table, r *http.Request, routed platform.Slot) {
+	mr := t.mirror
+	if routed == mr.Slot || rand.IntN(100) >= mr.Percent || (r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0) ||
+		strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
+		return
+	}
+	in := t.pools[slotIndex(mr.Slot)].pick(nil)
+	if in == nil {
+		return
+	}
+	req := fasthttp.AcquireRequest()
+	req.Header.SetMethod(r.Method)
+	req.SetRequestURI(r.URL.RequestURI())
+	req.Header.SetHost(r.Host)
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	select {
+	case p.mirrorQ <- mirrorJob{req: req, in: in}:
+	default:
+		fasthttp.ReleaseRequest(req)
+		p.metrics[slotIndex(mr.Slot)].mirrorDropped.Add(1)
 	}
 }
 

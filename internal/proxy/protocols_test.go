@@ -267,9 +267,12 @@ func TestMirror(t *testing.T) {
 	must(t, p.SetEndpoints(platform.Blue, []string{blueSrv.Listener.Addr().String()}))
 	must(t, p.SetMirror(Mirror{Slot: platform.Blue, Percent: 100}))
 	addr := startProxy(t, p)
-	counts, failed := load(t, newClient(), "http://"+addr+"/", 50, 1, nil)
-	if failed != 0 || counts["green"] != 50 {
-		t.Fatalf("primary answers %v failed %d, want all 50 from green", counts, failed)
+	h2c := &http.Transport{Protocols: new(http.Protocols)}
+	h2c.Protocols.SetUnencryptedHTTP2(true)
+	counts, failed := load(t, newClient(), "http://"+addr+"/", 25, 1, nil)
+	c2, f2 := load(t, &http.Client{Transport: h2c}, "http://"+addr+"/", 25, 1, nil)
+	if failed+f2 != 0 || counts["green"]+c2["green"] != 50 {
+		t.Fatalf("primary answers %v and %v (h2c) failed %d, want all 50 from green", counts, c2, failed+f2)
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for mirrored.Load() < 50 && time.Now().Before(deadline) {

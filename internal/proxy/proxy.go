@@ -124,7 +124,7 @@ func (p *Proxy) SetRules(rules []Rule) error {
 	return nil
 }
 
-// SetMirror copies a share of the other slot's HTTP/1.1 requests to m.Slot;
+// SetMirror copies a share of the other slot's requests to m.Slot (see Mirror);
 // Percent 0 stops mirroring.
 func (p *Proxy) SetMirror(m Mirror) error {
 	if m.Percent < 0 || m.Percent > 100 || (m.Percent > 0 && !m.Slot.Valid()) {

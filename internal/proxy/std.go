@@ -170,6 +170,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if d.setSticky || (fellBack && p.cfg.StickyCookie != "") {
 		w.Header().Add("Set-Cookie", p.stickyCookie(slot))
 	}
+	if t.mirror.Percent > 0 {
+		p.maybeMirrorStd(t, r, slot)
+	}
 	st := &stdState{t: t, in: in}
 	sw := &statusWriter{ResponseWriter: w, start: start}
 	rp := p.h1rp
