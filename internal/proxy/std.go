@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -25,7 +26,7 @@ func (p *Proxy) newStdServer() (*http.Server, http.Handler, http.Handler) {
 		TLSConfig:         &tls.Config{NextProtos: []string{"h2", "http/1.1"}},
 		ReadHeaderTimeout: sniffTimeout,
 		IdleTimeout:       p.cfg.IdleTimeout,
-		ErrorLog:          nil,
+		ErrorLog:          slog.NewLogLogger(p.cfg.Logger.Handler(), slog.LevelDebug),
 	}
 	dialer := &net.Dialer{Timeout: p.cfg.DialTimeout, KeepAlive: 30 * time.Second}
 	h1 := &http.Transport{

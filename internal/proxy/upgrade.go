@@ -37,6 +37,13 @@ func (p *Proxy) handleUpgrade(ctx *fasthttp.RequestCtx) {
 	ctx.HijackSetNoResponse(true)
 	ctx.Hijack(func(c net.Conn) {
 		defer m.inflight.Add(-1)
+		if !p.track(c, true) || !p.track(up, true) {
+			c.Close()
+			up.Close()
+			return
+		}
+		defer p.track(c, false)
+		defer p.track(up, false)
 		if _, err := up.Write(reqBytes); err != nil {
 			m.classes[classError].Add(1)
 			up.Close()
