@@ -71,8 +71,10 @@ type Engine struct {
 	stop context.CancelFunc
 	wg   sync.WaitGroup
 
-	mu   sync.Mutex
-	runs map[string]*run
+	mu      sync.Mutex
+	runs    map[string]*run
+	driving map[serviceKey]string // which execution drives each service now
+	output  map[string]*outputBuffer
 }
 
 // New returns an engine; it starts nothing until Start or Recover.
@@ -102,7 +104,13 @@ func New(opt Options) (*Engine, error) {
 		opt.MaxBackoff = 10 * time.Second
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Engine{opt: opt, st: opt.Store, log: opt.Logger, base: ctx, stop: cancel, runs: map[string]*run{}}, nil
+	e := &Engine{
+		opt: opt, st: opt.Store, log: opt.Logger, base: ctx, stop: cancel,
+		runs: map[string]*run{}, driving: map[serviceKey]string{}, output: map[string]*outputBuffer{},
+	}
+	e.wg.Add(1)
+	go e.writeOutput()
+	return e, nil
 }
 
 // Close stops driving executions and waits for their goroutines. Executions stay in
@@ -213,13 +221,19 @@ func (e *Engine) drive(ex store.Execution) error {
 		return nil
 	}
 	r := newRun(e, ex)
+	key := serviceKey{ex.Environment, ex.Service}
 	e.runs[ex.ID] = r
+	e.driving[key] = ex.ID
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
 		r.loop(e.base)
 		e.mu.Lock()
 		delete(e.runs, ex.ID)
+		if e.driving[key] == ex.ID {
+			delete(e.driving, key)
+		}
+		delete(e.output, ex.ID) // nothing is written after an execution's last status
 		e.mu.Unlock()
 		close(r.exited)
 	}()

@@ -3,12 +3,14 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/sluicehq/sluice/internal/engine"
 	"github.com/sluicehq/sluice/internal/store"
@@ -231,4 +233,29 @@ spec:
 	if got.Status != store.StatusRolledBack || !strings.Contains(got.Reason, "not available in this build") {
 		t.Fatalf("%s (%s), want rolled back saying the step is not available", got.Status, got.Reason)
 	}
+}
+
+func TestInstanceOutputReachesTheConsole(t *testing.T) {
+	h := newHarness(t)
+	h.apply(canaryYAML)
+	ex := h.run("shop", map[string]string{"artifact": "shop:v1"})
+	h.waitFor(ex.ID, store.StatusWaiting)
+	h.eng.InstanceOutput("test", "shop", "blue", 0, "stdout", "listening on :8080")
+	h.eng.InstanceOutput("test", "other", "blue", 0, "stdout", "not ours")
+	for i := range 300 {
+		h.eng.InstanceOutput("test", "shop", "blue", 1, "stderr", fmt.Sprintf("line %d", i))
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(h.console(ex.ID), "more lines of instance output not shown") {
+		if time.Now().After(deadline) {
+			t.Fatalf("instance output never reached the console:\n%s", h.console(ex.ID))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	console := h.console(ex.ID)
+	if !strings.Contains(console, "blue/0: listening on :8080") || strings.Contains(console, "not ours") {
+		t.Fatalf("console:\n%s", console)
+	}
+	must(t, h.decide(ex.ID, "alice", true))
+	h.finish(ex.ID)
 }

@@ -1,0 +1,90 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/sluicehq/sluice/internal/store"
+)
+
+// outputBatch is how often instance output is written, and maxOutputLines how many
+// lines per execution a batch keeps; the rest are counted and reported as dropped.
+const (
+	outputBatch    = 250 * time.Millisecond
+	maxOutputLines = 200
+)
+
+// serviceKey names a service in an environment.
+type serviceKey struct{ environment, service string }
+
+// outputBuffer holds instance lines waiting for the next batch of one execution.
+type outputBuffer struct {
+	events  []store.Event
+	dropped int
+}
+
+// InstanceOutput adds a line printed by an instance of a service to the console of
+// the execution that drives the service now, if any, prefixed with its slot and
+// instance. Lines are written in batches so a chatty instance cannot flood the store.
+func (e *Engine) InstanceOutput(environment, service, slot string, instance int, stream, line string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	id, ok := e.driving[serviceKey{environment, service}]
+	if !ok {
+		return
+	}
+	buf := e.output[id]
+	if buf == nil {
+		buf = &outputBuffer{}
+		e.output[id] = buf
+	}
+	if len(buf.events) >= maxOutputLines {
+		buf.dropped++
+		return
+	}
+	level := "info"
+	if stream == "stderr" {
+		level = "warn"
+	}
+	buf.events = append(buf.events, store.Event{
+		ExecutionID: id, At: e.opt.Now().UTC(), Type: "output", Step: slot, Level: level,
+		Message: fmt.Sprintf("%s/%d: %s", slot, instance, line),
+	})
+}
+
+// writeOutput flushes instance output every outputBatch until the engine closes.
+func (e *Engine) writeOutput() {
+	defer e.wg.Done()
+	t := time.NewTicker(outputBatch)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.base.Done():
+			e.flushOutput(context.Background())
+			return
+		case <-t.C:
+			e.flushOutput(e.base)
+		}
+	}
+}
+
+func (e *Engine) flushOutput(ctx context.Context) {
+	e.mu.Lock()
+	pending := e.output
+	e.output = map[string]*outputBuffer{}
+	e.mu.Unlock()
+	for id, buf := range pending {
+		evs := buf.events
+		if buf.dropped > 0 {
+			evs = append(evs, store.Event{ExecutionID: id, At: e.opt.Now().UTC(), Type: "output", Level: "warn",
+				Message: fmt.Sprintf("… %d more lines of instance output not shown", buf.dropped)})
+		}
+		c := &store.Commit{ExecutionID: id, Events: evs}
+		if err := e.st.Commit(ctx, c); err != nil {
+			e.log.Warn("cannot write instance output", "execution", id, "err", err)
+			continue
+		}
+		e.publish(c.Events)
+	}
+}
