@@ -15,8 +15,8 @@ import (
 
 // Defaults for the fields a workflow's loadtest step may leave out.
 const (
-	DefaultRate        = 20  // requests per second
-	DefaultConcurrency = 16  // requests in flight at most
+	DefaultRate        = 20 // requests per second
+	DefaultConcurrency = 16 // requests in flight at most
 	DefaultMethod      = "GET"
 	DefaultPath        = "/"
 	DefaultTimeout     = 5 * time.Second // per request
@@ -133,8 +133,8 @@ func (s *Step) load(ctx context.Context, sc *engine.StepContext, g *generator, s
 			return stamp(g.report(start)), nil
 		default:
 		}
-		wake := next
-		if end := start.Add(g.cfg.duration); !time.Now().Before(end) {
+		wake, end := next, start.Add(g.cfg.duration)
+		if !time.Now().Before(end) {
 			wake = time.Now().Add(min(s.interval, 50*time.Millisecond)) // draining: requests in flight
 		} else if end.Before(next) {
 			wake = end
@@ -142,12 +142,15 @@ func (s *Step) load(ctx context.Context, sc *engine.StepContext, g *generator, s
 		if err := sc.Sleep(ctx, wake); err != nil {
 			return stop(err)
 		}
-		if !time.Now().Before(next) {
+		// Progress at or after the end would repeat the final report.
+		if now := time.Now(); !now.Before(next) && now.Before(end) {
 			r := stamp(g.report(start))
 			if err := sc.Record(ctx, RecordKind, r.Line(), r); err != nil {
 				return stop(fmt.Errorf("loadtest: record progress: %w", err))
 			}
-			next = next.Add(s.interval)
+			for !next.After(now) {
+				next = next.Add(s.interval)
+			}
 		}
 	}
 }
