@@ -116,3 +116,10 @@ func rate(t Tally) string {
 	}
 	return fmt.Sprintf("%.3g%%", 100*t.Events/t.Trials)
 }
+
+// clone returns an independent copy of the test's state.
+func (s *Sequential) clone() *Sequential {
+	c := *s
+	c.logLR = append([]float64(nil), s.logLR...)
+	return &c
+}

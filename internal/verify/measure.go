@@ -1,0 +1,169 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sluicehq/sluice/internal/platform"
+)
+
+// analysis is one running verify step attempt.
+type analysis struct {
+	s     *Step
+	j     job
+	io    stepIO
+	begin time.Time
+}
+
+// bound is the most measurements the analysis can take: every scheduled one plus
+// every tolerated error before it; it keeps the loop finite whatever happens.
+func (a *analysis) bound(ms []*metric) int {
+	n := 10
+	for _, m := range ms {
+		n += m.n * (m.errorLimit + 2)
+	}
+	return n
+}
+
+// measure takes, judges, records and shows one measurement of m.
+func (a *analysis) measure(ctx context.Context, m *metric) error {
+	now := a.s.o.now()
+	window := m.every
+	ms := Measurement{Metric: m.name, Judge: m.judge, Index: m.next, At: now, Window: WindowString(window), Counted: true}
+	var c, b *Result
+	var err error
+	ms.Canary, c, err = a.query(ctx, m, a.j.canary, now, window)
+	if err == nil && m.baseline {
+		var bo Observation
+		bo, b, err = a.query(ctx, m, a.j.baseline, now, window)
+		ms.Baseline = &bo
+	}
+	if err != nil {
+		ms.Verdict, ms.Error = Error, redact(m.provider, err.Error())
+	} else {
+		a.judge(m, &ms, c, b)
+	}
+	line := consoleLine(ms)
+	if err := a.io.Record(ctx, "measurement", line, ms); err != nil {
+		return err
+	}
+	a.io.Console(levelOf(ms.Verdict), "%s", line)
+	for _, w := range append(ms.Canary.Warnings, baselineWarnings(ms)...) {
+		a.io.Console("warn", "%s: provider warning: %s", m.name, w)
+	}
+	m.apply(ms, a.s.retryDelay(m))
+	return nil
+}
+
+// query renders m's query for one slot and runs it; no data is an observation,
+// not an error.
+func (a *analysis) query(ctx context.Context, m *metric, slot platform.Slot, end time.Time, window time.Duration) (Observation, *Result, error) {
+	text, err := Render(m.query, templateVars(a.j, slot, window))
+	if err != nil {
+		return Observation{Slot: string(slot)}, nil, err
+	}
+	shown := redact(m.provider, text)
+	qctx, cancel := context.WithTimeout(ctx, a.s.o.timeout)
+	defer cancel()
+	q := Query{Text: text, Service: a.j.service, Slot: slot, End: end, Window: window, Sample: m.judge == JudgeMannWhitney, Logs: m.logs}
+	r, err := m.provider.Query(qctx, q)
+	switch {
+	case errors.Is(err, ErrNoData):
+		return Observation{Slot: string(slot), Query: shown, NoData: true}, nil, nil
+	case err != nil:
+		return Observation{Slot: string(slot), Query: shown}, nil, fmt.Errorf("%s on %s: %w", m.name, slot, err)
+	case r.Empty():
+		return Observation{Slot: string(slot), Query: shown, NoData: true, Warnings: r.Warnings}, nil, nil
+	}
+	return observe(string(slot), shown, r), &r, nil
+}
+
+// judge sets the verdict of a measurement whose queries answered.
+func (a *analysis) judge(m *metric, ms *Measurement, c, b *Result) {
+	switch {
+	case m.judge == JudgeSequential:
+		judgeSequential(m, ms, c, b)
+	case c == nil || (m.baseline && b == nil):
+		ms.Verdict = m.noData.Verdict()
+		ms.Reason = fmt.Sprintf("no data (noData: %s)", orString(string(m.noData), string(NoDataInconclusive)))
+	case m.judge == JudgeMannWhitney:
+		cmp := MannWhitney(sampleValues(c.Sample), sampleValues(b.Sample), m.compare)
+		ms.Verdict, ms.Reason = cmp.Verdict, "mann-whitney: "+cmp.Reason
+	default:
+		v, why, err := m.threshold.Judge(*c, b)
+		ms.Verdict, ms.Reason = v, why
+		if err != nil {
+			ms.Error = redact(m.provider, err.Error())
+		}
+	}
+}
+
+// judgeSequential sets the verdict of one window of a sequential metric.
+func judgeSequential(m *metric, ms *Measurement, c, b *Result) {
+	switch {
+	case c == nil || c.Tally == nil && c.Empty():
+		ms.Verdict, ms.Counted, ms.Reason = Inconclusive, false, "no canary data in this window"
+	case c.Tally == nil || b == nil || b.Tally == nil:
+		ms.Verdict = Error
+		ms.Error = "the sequential judge needs counts of events among trials from both slots (a query such as error_rate on the builtin provider)"
+	case c.Tally.Trials == 0:
+		ms.Verdict, ms.Counted, ms.Reason = Inconclusive, false, "no canary traffic in this window"
+	default:
+		next := m.seq.clone()
+		next.Observe(*c.Tally, *b.Tally)
+		ms.Verdict, ms.Reason = Successful, "sequential: "+next.Describe()
+		if next.Rejected() {
+			ms.Verdict = Failed
+		}
+	}
+}
+
+func sampleValues(ps []Point) []float64 {
+	out := make([]float64, len(ps))
+	for i, p := range ps {
+		out[i] = p.Value
+	}
+	return out
+}
+
+func baselineWarnings(ms Measurement) []string {
+	if ms.Baseline == nil {
+		return nil
+	}
+	return ms.Baseline.Warnings
+}
+
+// consoleLine describes a measurement in one line.
+func consoleLine(ms Measurement) string {
+	s := fmt.Sprintf("%s on %s: %s", ms.Metric, ms.Canary.Slot, ms.Canary)
+	if ms.Baseline != nil {
+		s += fmt.Sprintf(" vs %s on %s", ms.Baseline, ms.Baseline.Slot)
+	}
+	s += fmt.Sprintf(" (window %s) %s", ms.Window, ms.Verdict)
+	if ms.Reason != "" {
+		s += ": " + ms.Reason
+	}
+	if ms.Error != "" {
+		s += ": " + ms.Error
+	}
+	return s
+}
+
+func levelOf(v Verdict) string {
+	switch v {
+	case Successful:
+		return "info"
+	case Inconclusive:
+		return "warn"
+	}
+	return "error"
+}
+
+func orString(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

@@ -1,0 +1,198 @@
+package verify
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/sluicehq/sluice/internal/spec"
+)
+
+// Judge names.
+const (
+	JudgeThreshold   = "threshold"
+	JudgeMannWhitney = "mannwhitney"
+	JudgeSequential  = "sequential"
+)
+
+// defaultConsecutiveErrorLimit is how many errors in a row a metric tolerates
+// when the workflow does not say.
+const defaultConsecutiveErrorLimit = 4
+
+// metric is one metric or log check of a running verify step and its tally of
+// verdicts so far.
+type metric struct {
+	name, judge, query string
+	provider           Provider
+	logs, baseline     bool
+	noData             NoDataRule
+	threshold          *Threshold
+	seq                *Sequential
+	compare            CompareParams
+	failureLimit       int
+	inconclusiveLimit  int
+	errorLimit         int
+	every              time.Duration // between scheduled measurements
+	n                  int           // scheduled measurements
+
+	next                       int // index of the next scheduled measurement
+	failed, inconclusive, errs int // counted verdicts; errs is consecutive
+	retryAt                    time.Time
+	last                       *Measurement
+	done                       bool
+	verdict                    Verdict
+	why                        string
+}
+
+// newMetric prepares a metric check of the step.
+func newMetric(m spec.MetricCheck, p Provider, o *options) (*metric, error) {
+	mt := &metric{
+		name: m.Name, judge: m.Judge, query: m.Query, provider: p, baseline: m.Baseline,
+		noData: NoDataRule(m.NoData), compare: o.compare, failureLimit: m.FailureLimit,
+		inconclusiveLimit: m.InconclusiveLimit, errorLimit: m.ConsecutiveErrorLimit,
+	}
+	if mt.judge == "" {
+		mt.judge = JudgeThreshold
+	}
+	if mt.errorLimit <= 0 {
+		mt.errorLimit = defaultConsecutiveErrorLimit
+	}
+	switch mt.judge {
+	case JudgeThreshold:
+		t, err := NewThreshold(m.SuccessCondition, m.FailureCondition)
+		if err != nil {
+			return nil, fmt.Errorf("metric %s: %w", m.Name, err)
+		}
+		mt.threshold = t
+	case JudgeMannWhitney:
+		mt.baseline = true
+	case JudgeSequential:
+		mt.baseline = true
+		mt.seq = NewSequential(o.sequential)
+	default:
+		return nil, fmt.Errorf("metric %s: unknown judge %q (threshold, mannwhitney, sequential)", m.Name, m.Judge)
+	}
+	return mt, nil
+}
+
+// newLogMetric prepares a log check: the count of matching lines must not exceed
+// maxMatches.
+func newLogMetric(l spec.LogCheck, p Provider) (*metric, error) {
+	t, err := NewThreshold("result <= "+strconv.Itoa(l.MaxMatches), "")
+	if err != nil {
+		return nil, fmt.Errorf("log check %s: %w", l.Name, err)
+	}
+	return &metric{
+		name: l.Name, judge: JudgeThreshold, query: l.Query, provider: p, logs: true,
+		noData: NoDataInconclusive, threshold: t, errorLimit: defaultConsecutiveErrorLimit,
+	}, nil
+}
+
+// schedule sets how often and how many times the metric is measured within span.
+func (m *metric) schedule(interval, span, seqEvery time.Duration) {
+	m.every = interval
+	if m.judge == JudgeSequential && seqEvery < interval {
+		m.every = seqEvery
+	}
+	m.n = max(1, int((span+m.every-1)/m.every))
+}
+
+// due returns when the metric is to be measured next.
+func (m *metric) due(begin time.Time) time.Time {
+	if m.errs > 0 {
+		return m.retryAt
+	}
+	return begin.Add(time.Duration(m.next+1) * m.every)
+}
+
+// apply counts one measurement, live or replayed from the journal, and decides
+// whether the metric is finished.
+func (m *metric) apply(ms Measurement, retry time.Duration) {
+	m.last = &ms
+	if ms.Verdict == Error {
+		m.errs++
+		m.retryAt = ms.At.Add(retry)
+		if m.errs > m.errorLimit {
+			m.finish(Error, fmt.Sprintf("%d consecutive errors (limit %d), last: %s", m.errs, m.errorLimit, ms.Error))
+		}
+		return
+	}
+	m.errs = 0
+	m.next = ms.Index + 1
+	if m.seq != nil {
+		m.applySequential(ms)
+		return
+	}
+	if ms.Counted {
+		switch ms.Verdict {
+		case Failed:
+			m.failed++
+		case Inconclusive:
+			m.inconclusive++
+		}
+	}
+	switch {
+	case m.failed > m.failureLimit:
+		m.finish(Failed, fmt.Sprintf("%d failed measurement(s) (limit %d)", m.failed, m.failureLimit))
+	case m.inconclusive > m.inconclusiveLimit:
+		m.finish(Inconclusive, fmt.Sprintf("%d inconclusive measurement(s) (limit %d)", m.inconclusive, m.inconclusiveLimit))
+	case m.next >= m.n:
+		m.finish(Successful, fmt.Sprintf("%d measurement(s), %d failed, %d inconclusive", m.n, m.failed, m.inconclusive))
+	}
+}
+
+// applySequential feeds a window's tallies to the sequential test.
+func (m *metric) applySequential(ms Measurement) {
+	if ms.Canary.Tally != nil && ms.Baseline != nil && ms.Baseline.Tally != nil {
+		m.seq.Observe(*ms.Canary.Tally, *ms.Baseline.Tally)
+	}
+	switch {
+	case m.seq.Rejected():
+		m.finish(Failed, "canary worse than baseline: "+m.seq.Describe())
+	case m.next >= m.n:
+		m.finish(m.seq.Verdict(), m.seq.Describe())
+	}
+}
+
+func (m *metric) finish(v Verdict, why string) {
+	m.done, m.verdict, m.why = true, v, why
+}
+
+// ErrInconclusive says verification could not decide and a person must.
+var ErrInconclusive = errors.New("verification inconclusive: a person must decide")
+
+// VerdictError is the error a verify step returns when it did not succeed.
+type VerdictError struct {
+	Verdict Verdict
+	Metric  string
+	Detail  string
+}
+
+// Error describes the metric, its value and the condition or judge that failed.
+func (e *VerdictError) Error() string {
+	if e.Verdict == Inconclusive {
+		return fmt.Sprintf("verify: metric %s is inconclusive, a person must decide: %s", e.Metric, e.Detail)
+	}
+	return fmt.Sprintf("verify: metric %s: %s: %s", e.Metric, e.Verdict, e.Detail)
+}
+
+// Is makes an inconclusive verdict match ErrInconclusive.
+func (e *VerdictError) Is(target error) bool {
+	return target == ErrInconclusive && e.Verdict == Inconclusive
+}
+
+// verdictError explains a finished metric that did not succeed.
+func (m *metric) verdictError() error {
+	d := m.why
+	if l := m.last; l != nil && l.Verdict != Error {
+		d = fmt.Sprintf("%s; last value %s on %s", d, l.Canary, l.Canary.Slot)
+		if l.Baseline != nil {
+			d += fmt.Sprintf(" (baseline %s on %s)", l.Baseline, l.Baseline.Slot)
+		}
+		if l.Reason != "" {
+			d += fmt.Sprintf(", %s", l.Reason)
+		}
+	}
+	return &VerdictError{Verdict: m.verdict, Metric: m.name, Detail: d}
+}

@@ -1,0 +1,108 @@
+package verify
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+)
+
+// Float is a float64 that survives JSON when it is NaN or infinite (written as the
+// strings "NaN", "+Inf", "-Inf").
+type Float float64
+
+// MarshalJSON writes the number, or a string for NaN and infinities.
+func (f Float) MarshalJSON() ([]byte, error) {
+	v := float64(f)
+	switch {
+	case math.IsNaN(v):
+		return []byte(`"NaN"`), nil
+	case math.IsInf(v, 1):
+		return []byte(`"+Inf"`), nil
+	case math.IsInf(v, -1):
+		return []byte(`"-Inf"`), nil
+	}
+	return strconv.AppendFloat(nil, v, 'g', -1, 64), nil
+}
+
+// UnmarshalJSON reads a number or one of the strings MarshalJSON writes.
+func (f *Float) UnmarshalJSON(b []byte) error {
+	var s string
+	if json.Unmarshal(b, &s) == nil {
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return fmt.Errorf("float %q: %w", s, err)
+		}
+		*f = Float(v)
+		return nil
+	}
+	var v float64
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*f = Float(v)
+	return nil
+}
+
+// Observation is what one query for one slot gave.
+type Observation struct {
+	Slot     string           `json:"slot"`
+	Query    string           `json:"query"`
+	Value    *Float           `json:"value,omitempty"`
+	Values   map[string]Float `json:"values,omitempty"`
+	Tally    *Tally           `json:"tally,omitempty"`
+	Points   int              `json:"points,omitempty"`
+	NoData   bool             `json:"noData,omitempty"`
+	Warnings []string         `json:"warnings,omitempty"`
+}
+
+// Measurement is one judged measurement of one metric, as recorded with the
+// execution (StepContext.Record kind "measurement") and shown on the console.
+type Measurement struct {
+	Metric   string       `json:"metric"`
+	Judge    string       `json:"judge"`
+	Index    int          `json:"index"` // which scheduled measurement; retries share it
+	At       time.Time    `json:"at"`
+	Window   string       `json:"window"`
+	Canary   Observation  `json:"canary"`
+	Baseline *Observation `json:"baseline,omitempty"`
+	Verdict  Verdict      `json:"verdict"`
+	// Reason is the condition or the judge's summary that decided the verdict.
+	Reason string `json:"reason,omitempty"`
+	// Error is the provider's or the expression's error, credentials removed.
+	Error string `json:"error,omitempty"`
+	// Counted says whether the measurement counts toward the metric's limits (a
+	// sequential window without data does not).
+	Counted bool `json:"counted"`
+}
+
+// observe turns a provider's result into an observation.
+func observe(slot, query string, r Result) Observation {
+	o := Observation{Slot: slot, Query: query, Tally: r.Tally, Points: len(r.Sample), Warnings: r.Warnings}
+	if !math.IsNaN(r.Value) {
+		v := Float(r.Value)
+		o.Value = &v
+	}
+	if len(r.Values) > 0 {
+		o.Values = make(map[string]Float, len(r.Values))
+		for k, v := range r.Values {
+			o.Values[k] = Float(v)
+		}
+	}
+	return o
+}
+
+// String summarises the observation's value for the console.
+func (o Observation) String() string {
+	switch {
+	case o.NoData:
+		return "no data"
+	case o.Tally != nil:
+		return fmt.Sprintf("%g of %g", o.Tally.Events, o.Tally.Trials)
+	case o.Value != nil && len(o.Values) == 0:
+		return strconv.FormatFloat(float64(*o.Value), 'g', 5, 64)
+	}
+	b, _ := json.Marshal(o.Values)
+	return string(b)
+}

@@ -1,0 +1,359 @@
+package verify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice/internal/spec"
+)
+
+// fakeIO is a StepContext stand-in with a virtual clock: Sleep moves the clock.
+type fakeIO struct {
+	mu       sync.Mutex
+	now      time.Time
+	console  []string
+	records  []json.RawMessage
+	failAt   int   // Record fails when this many records exist (0: never)
+	sleepErr error // returned by Sleep when set
+}
+
+func (f *fakeIO) clock() time.Time { f.mu.Lock(); defer f.mu.Unlock(); return f.now }
+
+func (f *fakeIO) Console(level, format string, args ...any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.console = append(f.console, level+" "+fmt.Sprintf(format, args...))
+}
+
+func (f *fakeIO) Sleep(ctx context.Context, t time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.sleepErr != nil {
+		return f.sleepErr
+	}
+	if t.After(f.now) {
+		f.now = t
+	}
+	return nil
+}
+
+var errCrash = errors.New("crash")
+
+func (f *fakeIO) Record(ctx context.Context, kind, message string, data any) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failAt > 0 && len(f.records) >= f.failAt {
+		return errCrash
+	}
+	b, err := json.Marshal(data)
+	if err != nil {
+		return err
+	}
+	f.records = append(f.records, b)
+	return nil
+}
+
+func (f *fakeIO) Records(ctx context.Context, kind string) ([]json.RawMessage, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]json.RawMessage(nil), f.records...), nil
+}
+
+func (f *fakeIO) measurements(t *testing.T) []Measurement {
+	t.Helper()
+	var out []Measurement
+	for _, r := range f.records {
+		var m Measurement
+		if err := json.Unmarshal(r, &m); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func (f *fakeIO) text() string { return strings.Join(f.console, "\n") }
+
+// scripted answers queries from a list of results per slot, repeating the last.
+type scripted struct {
+	mu      sync.Mutex
+	answers map[string][]answer
+	queries []Query
+	secret  string
+}
+
+type answer struct {
+	r   Result
+	err error
+}
+
+func (s *scripted) Query(ctx context.Context, q Query) (Result, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.queries = append(s.queries, q)
+	a := s.answers[string(q.Slot)]
+	if len(a) == 0 {
+		return Result{}, ErrNoData
+	}
+	next := a[0]
+	if len(a) > 1 {
+		s.answers[string(q.Slot)] = a[1:]
+	}
+	return next.r, next.err
+}
+
+func (s *scripted) Check(ctx context.Context) error { return nil }
+
+func (s *scripted) Redact(text string) string {
+	if s.secret == "" {
+		return text
+	}
+	return strings.ReplaceAll(text, s.secret, "***")
+}
+
+type oneSource struct{ p Provider }
+
+func (o oneSource) Provider(ctx context.Context, envName string, env *spec.Environment, name string) (Provider, error) {
+	if name != "prom" {
+		return nil, fmt.Errorf("no provider %q", name)
+	}
+	return o.p, nil
+}
+
+func nums(vs ...float64) []answer {
+	out := make([]answer, len(vs))
+	for i, v := range vs {
+		out[i] = answer{r: Number(v)}
+	}
+	return out
+}
+
+var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+func testJob(vs *spec.VerifyStep) job {
+	return job{verify: vs, service: "shop", canary: "blue", baseline: "green", vars: map[string]string{"team": "pay"}, started: t0}
+}
+
+func runAnalysis(t *testing.T, p Provider, io *fakeIO, vs *spec.VerifyStep) error {
+	t.Helper()
+	if io.now.IsZero() {
+		io.now = t0
+	}
+	s := NewStep(oneSource{p}, WithClock(io.clock))
+	return s.analyse(context.Background(), testJob(vs), io)
+}
+
+func errorRate(m spec.MetricCheck) *spec.VerifyStep {
+	if m.Name == "" {
+		m.Name = "error-rate"
+	}
+	m.Provider = "prom"
+	if m.Query == "" {
+		m.Query = `sum(rate(errors{slot="{{slot}}",team="{{team}}"}[{{window}}]))`
+	}
+	if m.SuccessCondition == "" && m.Judge == "" {
+		m.SuccessCondition = "result < 0.01"
+	}
+	return &spec.VerifyStep{Interval: spec.Duration(10 * time.Second), Count: 3, Metrics: []spec.MetricCheck{m}}
+}
+
+func TestVerifyVerdicts(t *testing.T) {
+	tests := []struct {
+		name      string
+		metric    spec.MetricCheck
+		blue      []answer
+		want      Verdict // Successful means a nil error
+		records   int
+		errSubstr []string
+	}{
+		{"all pass", spec.MetricCheck{}, nums(0.001, 0.002, 0.003), Successful, 3, nil},
+		{"one failure stops at once", spec.MetricCheck{}, nums(0.001, 0.5, 0.001), Failed, 2,
+			[]string{"error-rate", "0.5", "result < 0.01"}},
+		{"failure within the limit", spec.MetricCheck{FailureLimit: 1}, nums(0.5, 0.001, 0.001), Successful, 3, nil},
+		{"no data is inconclusive", spec.MetricCheck{}, nil, Inconclusive, 1, []string{"a person must decide", "no data"}},
+		{"no data can fail", spec.MetricCheck{NoData: "failed"}, nil, Failed, 1, []string{"no data"}},
+		{"no data within the inconclusive limit", spec.MetricCheck{InconclusiveLimit: 3}, nil, Successful, 3, nil},
+		{"errors past the limit", spec.MetricCheck{ConsecutiveErrorLimit: 2},
+			[]answer{{err: errors.New("connection refused")}}, Error, 3, []string{"3 consecutive errors", "connection refused"}},
+		{"an error then recovery", spec.MetricCheck{},
+			append([]answer{{err: errors.New("timeout")}}, nums(0.001, 0.001, 0.001)...), Successful, 4, nil},
+		{"named values", spec.MetricCheck{SuccessCondition: "result.p99 < 250"},
+			[]answer{{r: Result{Values: map[string]float64{"p99": 300}}}}, Failed, 1, []string{"result.p99 < 250", "300"}},
+		{"both conditions, in between", spec.MetricCheck{SuccessCondition: "result < 0.01", FailureCondition: "result > 0.05"},
+			nums(0.02), Inconclusive, 1, []string{"a person must decide"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &scripted{answers: map[string][]answer{"blue": tt.blue}}
+			io := &fakeIO{}
+			err := runAnalysis(t, p, io, errorRate(tt.metric))
+			var ve *VerdictError
+			switch {
+			case tt.want == Successful && err != nil:
+				t.Fatalf("unexpected error: %v\n%s", err, io.text())
+			case tt.want != Successful && (!errors.As(err, &ve) || ve.Verdict != tt.want):
+				t.Fatalf("error %v, want verdict %s\n%s", err, tt.want, io.text())
+			}
+			if got := len(io.records); got != tt.records {
+				t.Fatalf("%d measurements recorded, want %d\n%s", got, tt.records, io.text())
+			}
+			for _, s := range tt.errSubstr {
+				if !strings.Contains(err.Error(), s) {
+					t.Fatalf("error %q does not mention %q", err, s)
+				}
+			}
+			if tt.want == Inconclusive && !errors.Is(err, ErrInconclusive) {
+				t.Fatalf("inconclusive error does not match ErrInconclusive")
+			}
+		})
+	}
+}
+
+func TestVerifySchedule(t *testing.T) {
+	p := &scripted{answers: map[string][]answer{"blue": append([]answer{{err: errors.New("boom")}}, nums(0.001)...)}}
+	io := &fakeIO{}
+	vs := errorRate(spec.MetricCheck{})
+	vs.InitialDelay = spec.Duration(time.Minute)
+	if err := runAnalysis(t, p, io, vs); err != nil {
+		t.Fatal(err)
+	}
+	ms := io.measurements(t)
+	want := []time.Time{
+		t0.Add(70 * time.Second), // delay + interval: the window lies after the delay
+		t0.Add(72 * time.Second), // the error is retried sooner than the interval
+		t0.Add(80 * time.Second),
+		t0.Add(90 * time.Second),
+	}
+	if len(ms) != len(want) {
+		t.Fatalf("%d measurements, want %d", len(ms), len(want))
+	}
+	for i, m := range ms {
+		if !m.At.Equal(want[i]) {
+			t.Errorf("measurement %d at %s, want %s", i, m.At.Sub(t0), want[i].Sub(t0))
+		}
+	}
+	q := ms[1].Canary.Query
+	if q != `sum(rate(errors{slot="blue",team="pay"}[10s]))` || ms[1].Window != "10s" {
+		t.Fatalf("rendered query %q window %q", q, ms[1].Window)
+	}
+}
+
+func TestVerifyResumesFromRecords(t *testing.T) {
+	p := &scripted{answers: map[string][]answer{"blue": nums(0.001)}}
+	vs := errorRate(spec.MetricCheck{})
+	vs.Count = 6
+	io := &fakeIO{failAt: 2}
+	if err := runAnalysis(t, p, io, vs); !errors.Is(err, errCrash) {
+		t.Fatalf("first run: %v", err)
+	}
+	io.failAt = 0
+	if err := runAnalysis(t, p, io, vs); err != nil {
+		t.Fatal(err)
+	}
+	ms := io.measurements(t)
+	if len(ms) != 6 {
+		t.Fatalf("%d measurements after resume, want 6", len(ms))
+	}
+	for i, m := range ms {
+		if m.Index != i {
+			t.Fatalf("measurement %d has index %d: repeated or skipped", i, m.Index)
+		}
+	}
+	if !strings.Contains(io.text(), "resuming verification after 2") {
+		t.Fatalf("console does not say it resumed:\n%s", io.text())
+	}
+}
+
+func TestVerifyStopsWhenInterrupted(t *testing.T) {
+	stop := errors.New("rolled back by alice")
+	io := &fakeIO{sleepErr: stop}
+	err := runAnalysis(t, &scripted{}, io, errorRate(spec.MetricCheck{}))
+	if err != stop {
+		t.Fatalf("got %v, want the interruption unchanged", err)
+	}
+}
+
+func TestVerifyRejectsBadSetup(t *testing.T) {
+	tests := []struct {
+		name string
+		m    spec.MetricCheck
+		want string
+	}{
+		{"unknown placeholder", spec.MetricCheck{Query: "x{{nope}}"}, "{{nope}}"},
+		{"bad condition", spec.MetricCheck{SuccessCondition: "result <"}, "successCondition"},
+		{"unknown judge", spec.MetricCheck{Judge: "vibes"}, "unknown judge"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			io := &fakeIO{}
+			err := runAnalysis(t, &scripted{}, io, errorRate(tt.m))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v, want one mentioning %q", err, tt.want)
+			}
+			if len(io.records) != 0 {
+				t.Fatalf("measured before the setup was checked")
+			}
+		})
+	}
+	vs := errorRate(spec.MetricCheck{})
+	vs.Metrics[0].Provider = "missing"
+	if err := runAnalysis(t, &scripted{}, &fakeIO{}, vs); err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Fatalf("unknown provider: %v", err)
+	}
+}
+
+func TestVerifyNeverShowsSecrets(t *testing.T) {
+	const secret = "s3cr3t-token-value"
+	p := &scripted{secret: secret, answers: map[string][]answer{"blue": {{err: fmt.Errorf("GET http://u:%s@prom/api: 401", secret)}}}}
+	io := &fakeIO{}
+	vs := errorRate(spec.MetricCheck{ConsecutiveErrorLimit: 1})
+	err := runAnalysis(t, p, io, vs)
+	for what, s := range map[string]string{"error": fmt.Sprint(err), "console": io.text(), "records": fmt.Sprint(io.measurements(t))} {
+		if strings.Contains(s, secret) {
+			t.Fatalf("%s shows the secret: %s", what, s)
+		}
+	}
+}
+
+func tallies(events, trials float64, n int) []answer {
+	out := make([]answer, n)
+	for i := range out {
+		out[i] = answer{r: Result{Value: events / trials, Tally: &Tally{Events: events, Trials: trials}}}
+	}
+	return out
+}
+
+func TestVerifySequential(t *testing.T) {
+	tests := []struct {
+		name        string
+		blue, green []answer
+		want        Verdict
+		maxRecords  int
+	}{
+		{"bad canary stops in seconds", tallies(2, 20, 1000), tallies(2, 180, 1000), Failed, 20},
+		{"good canary runs to the end", tallies(0, 20, 1000), tallies(2, 180, 1000), Successful, 30},
+		{"no canary traffic is inconclusive", tallies(0, 0, 1000), tallies(2, 180, 1000), Inconclusive, 30},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &scripted{answers: map[string][]answer{"blue": tt.blue, "green": tt.green}}
+			io := &fakeIO{}
+			vs := errorRate(spec.MetricCheck{Judge: "sequential", Query: "error_rate"})
+			err := runAnalysis(t, p, io, vs)
+			var ve *VerdictError
+			if tt.want == Successful && err != nil || tt.want != Successful && (!errors.As(err, &ve) || ve.Verdict != tt.want) {
+				t.Fatalf("got %v, want %s\n%s", err, tt.want, io.text())
+			}
+			if n := len(io.records); n > tt.maxRecords {
+				t.Fatalf("%d windows, want at most %d", n, tt.maxRecords)
+			}
+			t.Logf("%d one-second windows; %v", len(io.records), err)
+		})
+	}
+}
