@@ -83,11 +83,18 @@ func (r *Router) resyncLoop(ctx context.Context, s *service) {
 	}
 }
 
-// stop drains the proxy for up to grace (or until ctx is done), then closes every
-// listener and waits for the service's goroutines.
+// stop stops accepting, drains the proxy for up to grace, then closes everything and
+// waits for the service's goroutines.
 func (s *service) stop(ctx context.Context, grace time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
 	defer cancel()
+	// Serve must have returned before Shutdown: the proxy's start-up (run by Serve)
+	// and its Close must not overlap. Cancelling Serve's context closes the listener;
+	// connections already accepted keep being served until Shutdown drains them.
+	s.cancel()
+	<-s.served
+	<-s.resyncd
+	s.ln.Close() // Serve leaves a listener open when it finds the proxy draining
 	var errs []error
 	if err := s.px.Shutdown(ctx); err != nil {
 		errs = append(errs, err)
@@ -97,11 +104,6 @@ func (s *service) stop(ctx context.Context, grace time.Duration) error {
 			s.admin.Close()
 		}
 	}
-	s.cancel()
-	<-s.served
-	<-s.resyncd
-	// proxy.Serve does not close a listener it was handed after Shutdown began.
-	s.ln.Close()
 	if len(errs) > 0 {
 		return fmt.Errorf("stop: %w", errors.Join(errs...))
 	}
