@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sluicehq/sluice/internal/engine"
 	"github.com/sluicehq/sluice/internal/platform"
@@ -20,32 +21,46 @@ import (
 type wiring struct {
 	dataDir string
 	log     *slog.Logger
+	output  atomic.Pointer[InstanceOutputFunc]
 
 	mu        sync.Mutex
 	recorders map[string]*recorder.Recorder
+	locals    map[string]*localEnv  // by environment name
+	routers   map[string]*routerEnv // by environment name
 }
 
 var _ engine.Resolver = (*wiring)(nil)
 
 func newWiring(dataDir string, log *slog.Logger) *wiring {
-	return &wiring{dataDir: dataDir, log: log, recorders: map[string]*recorder.Recorder{}}
+	return &wiring{
+		dataDir: dataDir, log: log, recorders: map[string]*recorder.Recorder{},
+		locals: map[string]*localEnv{}, routers: map[string]*routerEnv{},
+	}
 }
 
 // platformTypes and routerTypes list every type the spec accepts, with the
 // constructor of those this build has; a nil constructor is a clear error.
 var (
-	platformTypes = map[string]func(w *wiring, env *spec.Environment) (platform.Platform, error){
-		"recorder":   func(w *wiring, env *spec.Environment) (platform.Platform, error) { return w.recorder(env.Spec.Platform.Recorder) },
-		"local":      nil,
+	platformTypes = map[string]func(w *wiring, name string, env *spec.Environment) (platform.Platform, error){
+		"recorder":   (*wiring).recorderPlatform,
+		"local":      (*wiring).localPlatform,
 		"kubernetes": nil,
 	}
-	routerTypes = map[string]func(w *wiring, env *spec.Environment) (traffic.Router, error){
-		"recorder":   func(w *wiring, env *spec.Environment) (traffic.Router, error) { return w.recorder(env.Spec.Router.Recorder) },
-		"builtin":    nil,
+	routerTypes = map[string]func(w *wiring, name string, env *spec.Environment) (traffic.Router, error){
+		"recorder":   (*wiring).recorderRouter,
+		"builtin":    (*wiring).builtinRouter,
 		"istio":      nil,
 		"gatewayapi": nil,
 	}
 )
+
+func (w *wiring) recorderPlatform(_ string, env *spec.Environment) (platform.Platform, error) {
+	return w.recorder(env.Spec.Platform.Recorder)
+}
+
+func (w *wiring) recorderRouter(_ string, env *spec.Environment) (traffic.Router, error) {
+	return w.recorder(env.Spec.Router.Recorder)
+}
 
 // Resolve returns the platform and router of an environment.
 func (w *wiring) Resolve(ctx context.Context, name string, env *spec.Environment) (engine.Runtime, error) {
@@ -63,11 +78,11 @@ func (w *wiring) Resolve(ctx context.Context, name string, env *spec.Environment
 	if newRouter == nil {
 		return engine.Runtime{}, fmt.Errorf("router type %q is not available in this build of sluice yet", env.Spec.Router.Type)
 	}
-	p, err := newPlatform(w, env)
+	p, err := newPlatform(w, name, env)
 	if err != nil {
 		return engine.Runtime{}, err
 	}
-	r, err := newRouter(w, env)
+	r, err := newRouter(w, name, env)
 	if err != nil {
 		return engine.Runtime{}, err
 	}
@@ -97,8 +112,11 @@ func (w *wiring) recorder(cfg *spec.RecorderSpec) (*recorder.Recorder, error) {
 	return r, nil
 }
 
-// Close releases what the wiring opened.
+// Close releases what the wiring opened: builtin routers stop their proxies, local
+// platforms stop supervising but leave their instances running, so the next server
+// on the same data directory adopts them.
 func (w *wiring) Close() {
+	w.closeBuiltin()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for path, r := range w.recorders {

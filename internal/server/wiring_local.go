@@ -1,0 +1,207 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/sluicehq/sluice/internal/platform"
+	"github.com/sluicehq/sluice/internal/platform/local"
+	"github.com/sluicehq/sluice/internal/proxy"
+	"github.com/sluicehq/sluice/internal/spec"
+	"github.com/sluicehq/sluice/internal/traffic"
+	"github.com/sluicehq/sluice/internal/traffic/builtin"
+)
+
+// InstanceOutputFunc receives every line an instance of a local platform prints; the
+// engine's InstanceOutput has this shape and puts the line on the console of the
+// execution driving the service.
+type InstanceOutputFunc func(environment, service, slot string, instance int, stream, line string)
+
+// closeTimeout bounds how long Close waits for routers to drain.
+const closeTimeout = 10 * time.Second
+
+// localEnv is the local platform of one environment.
+type localEnv struct {
+	cfg    spec.LocalPlatformSpec
+	p      *local.Platform
+	router atomic.Pointer[builtin.Router] // the environment's builtin router, once made
+}
+
+// routerEnv is the builtin router of one environment.
+type routerEnv struct {
+	cfg spec.BuiltinRouterSpec
+	r   *builtin.Router
+}
+
+// SetInstanceOutput sends every instance line of every local platform to f as well as
+// to the server log; the server passes the engine's InstanceOutput.
+func (w *wiring) SetInstanceOutput(f InstanceOutputFunc) { w.output.Store(&f) }
+
+// localPlatform returns (once per environment) the local platform, whose state
+// lives in DATA/local/ENV so a restarted server adopts the instances.
+func (w *wiring) localPlatform(name string, env *spec.Environment) (platform.Platform, error) {
+	le, err := w.localEnv(name, env)
+	if err != nil {
+		return nil, err
+	}
+	return le.p, nil
+}
+
+func (w *wiring) localEnv(name string, env *spec.Environment) (*localEnv, error) {
+	cfg := spec.LocalPlatformSpec{}
+	if env.Spec.Platform.Local != nil {
+		cfg = *env.Spec.Platform.Local
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if le, ok := w.locals[name]; ok {
+		if le.cfg != cfg {
+			return nil, fmt.Errorf("local: environment %s: platform.local changed while the server runs; restart the server to apply it", name)
+		}
+		return le, nil
+	}
+	le := &localEnv{cfg: cfg}
+	opts := local.Options{
+		KeepRunning: true,
+		StopGrace:   cfg.StopGrace.Std(),
+		Output:      w.instanceOutput(name),
+		OnEndpoints: func(ref platform.SlotRef, eps []string) {
+			if r := le.router.Load(); r != nil {
+				r.EndpointsChanged(ref, eps)
+			}
+		},
+		Logger: w.log.With("component", "local", "environment", name),
+	}
+	if w.dataDir != "" {
+		opts.StateDir = LocalStateDir(w.dataDir, name)
+	}
+	p, err := local.New(opts)
+	if err != nil {
+		return nil, fmt.Errorf("local: environment %s: %w", name, err)
+	}
+	le.p = p
+	w.locals[name] = le
+	return le, nil
+}
+
+// instanceOutput logs an instance's line with its slot and instance and passes it
+// to the hook set by SetInstanceOutput.
+func (w *wiring) instanceOutput(envName string) func(ref platform.SlotRef, instance int, stream, line string) {
+	log := w.log.With("component", "instance", "environment", envName)
+	return func(ref platform.SlotRef, instance int, stream, line string) {
+		log.Info(line, "service", ref.Service, "slot", ref.Slot, "instance", instance, "stream", stream)
+		if f := w.output.Load(); f != nil {
+			(*f)(envName, ref.Service, string(ref.Slot), instance, stream, line)
+		}
+	}
+}
+
+// builtinRouter returns (once per environment) the builtin router, whose endpoints
+// come from the environment's local platform.
+func (w *wiring) builtinRouter(name string, env *spec.Environment) (traffic.Router, error) {
+	cfg := env.Spec.Router.Builtin
+	if cfg == nil || cfg.Listen == "" {
+		return nil, fmt.Errorf("builtin: environment %s: router.builtin.listen is required", name)
+	}
+	if env.Spec.Platform.Type != "local" {
+		return nil, fmt.Errorf("builtin: environment %s: the builtin router needs platform type local, not %q", name, env.Spec.Platform.Type)
+	}
+	le, err := w.localEnv(name, env)
+	if err != nil {
+		return nil, err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if re, ok := w.routers[name]; ok {
+		if re.cfg != *cfg {
+			return nil, fmt.Errorf("builtin: environment %s: router.builtin changed from %+v to %+v while the server runs; restart the server to apply it", name, re.cfg, *cfg)
+		}
+		return re.r, nil
+	}
+	r, err := builtin.New(builtin.Options{
+		Listen: cfg.Listen, Admin: cfg.Admin, Source: le.p,
+		Logger: w.log.With("component", "router", "environment", name),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("builtin: environment %s: %w", name, err)
+	}
+	w.routers[name] = &routerEnv{cfg: *cfg, r: r}
+	le.router.Store(r)
+	return r, nil
+}
+
+// RouterMetrics returns the builtin router's per-slot counters of a service in an
+// environment, for the builtin verification provider.
+func (w *wiring) RouterMetrics(envName, service string) (proxy.MetricsSnapshot, error) {
+	w.mu.Lock()
+	re, ok := w.routers[envName]
+	w.mu.Unlock()
+	if !ok {
+		return proxy.MetricsSnapshot{}, fmt.Errorf("builtin: metrics of %s in environment %s: the environment has no builtin router in this server", service, envName)
+	}
+	return re.r.Metrics(service)
+}
+
+// RouterMetricsOf returns the metrics source of one environment's builtin router
+// (it satisfies verify.MetricsSource).
+func (w *wiring) RouterMetricsOf(envName string) EnvironmentMetrics {
+	return EnvironmentMetrics{w: w, env: envName}
+}
+
+// EnvironmentMetrics reads the builtin router metrics of one environment.
+type EnvironmentMetrics struct {
+	w   *wiring
+	env string
+}
+
+// Metrics returns the per-slot counters of a service.
+func (m EnvironmentMetrics) Metrics(service string) (proxy.MetricsSnapshot, error) {
+	return m.w.RouterMetrics(m.env, service)
+}
+
+// Endpoints returns the ready instances of a slot on an environment's local platform
+// (it satisfies loadtest.TargetSource).
+func (w *wiring) Endpoints(ctx context.Context, envName string, ref platform.SlotRef) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	w.mu.Lock()
+	le, ok := w.locals[envName]
+	w.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("endpoints of %s: environment %s has no local platform in this server", ref, envName)
+	}
+	return le.p.Endpoints(ref), nil
+}
+
+// closeBuiltin stops every builtin router's proxies, then lets go of every local
+// platform, leaving its instances running for adoption.
+func (w *wiring) closeBuiltin() {
+	w.mu.Lock()
+	routers, locals := w.routers, w.locals
+	w.routers, w.locals = map[string]*routerEnv{}, map[string]*localEnv{}
+	w.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	for name, re := range routers {
+		if err := re.r.Close(ctx); err != nil {
+			w.log.Warn("closing builtin router", "environment", name, "err", err)
+		}
+	}
+	for name, le := range locals {
+		le.router.Store(nil)
+		if err := le.p.Close(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			w.log.Warn("closing local platform", "environment", name, "err", err)
+		}
+	}
+}
+
+// LocalStateDir is where the local platform of an environment keeps its state under
+// a server's data directory; a local.Platform opened there adopts its instances.
+func LocalStateDir(dataDir, envName string) string {
+	return filepath.Join(dataDir, "local", envName)
+}

@@ -1,0 +1,105 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/sluicehq/sluice/internal/platform"
+	"github.com/sluicehq/sluice/internal/spec"
+	"github.com/sluicehq/sluice/internal/traffic"
+	"github.com/sluicehq/sluice/internal/traffic/builtin"
+)
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func localEnvSpec(listen, admin string) *spec.Environment {
+	return &spec.Environment{Spec: spec.EnvironmentSpec{
+		Platform: spec.PlatformSpec{Type: "local", Local: &spec.LocalPlatformSpec{}},
+		Router:   spec.RouterSpec{Type: "builtin", Builtin: &spec.BuiltinRouterSpec{Listen: listen, Admin: admin}},
+	}}
+}
+
+func TestWiringLocalBuiltin(t *testing.T) {
+	w := newWiring(t.TempDir(), slog.New(slog.DiscardHandler))
+	defer w.Close()
+	env := localEnvSpec(freeAddr(t), freeAddr(t))
+	rt, err := w.Resolve(t.Context(), "dev", env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt2, err := w.Resolve(t.Context(), "dev", env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rt.Platform != rt2.Platform || rt.Router != rt2.Router {
+		t.Fatal("a second Resolve of the same environment made new instances")
+	}
+	if _, err := w.RouterMetrics("dev", "shop"); !errors.Is(err, builtin.ErrNotEnsured) {
+		t.Fatalf("RouterMetrics before Ensure: %v, want ErrNotEnsured", err)
+	}
+	svc := traffic.ServiceRef{Service: "shop"}
+	if err := rt.Router.Ensure(t.Context(), traffic.Route{Service: svc}); err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Router.SetWeights(t.Context(), svc, traffic.Split(platform.Blue, 10), "k"); err != nil {
+		t.Fatal(err)
+	}
+	m, err := w.RouterMetricsOf("dev").Metrics("shop")
+	if err != nil || m.Weights != traffic.Split(platform.Blue, 10) {
+		t.Fatalf("metrics: %+v, %v", m.Weights, err)
+	}
+	eps, err := w.Endpoints(t.Context(), "dev", platform.SlotRef{Service: "shop", Slot: platform.Green})
+	if err != nil || len(eps) != 0 {
+		t.Fatalf("Endpoints of an empty slot: %v, %v", eps, err)
+	}
+	changed := localEnvSpec(freeAddr(t), "")
+	if _, err := w.Resolve(t.Context(), "dev", changed); err == nil || !strings.Contains(err.Error(), "restart the server") {
+		t.Fatalf("Resolve with a changed listen address: %v", err)
+	}
+}
+
+func TestWiringErrors(t *testing.T) {
+	w := newWiring(t.TempDir(), slog.New(slog.DiscardHandler))
+	defer w.Close()
+	recorderPlatform := spec.PlatformSpec{Type: "recorder", Recorder: &spec.RecorderSpec{File: "r.jsonl"}}
+	tests := []struct {
+		name string
+		env  spec.EnvironmentSpec
+		want string
+	}{
+		{"kubernetes", spec.EnvironmentSpec{Platform: spec.PlatformSpec{Type: "kubernetes"}}, "not available in this build"},
+		{"istio", spec.EnvironmentSpec{Platform: recorderPlatform, Router: spec.RouterSpec{Type: "istio"}}, "not available in this build"},
+		{"gatewayapi", spec.EnvironmentSpec{Platform: recorderPlatform, Router: spec.RouterSpec{Type: "gatewayapi"}}, "not available in this build"},
+		{"unknown", spec.EnvironmentSpec{Platform: spec.PlatformSpec{Type: "vm"}}, "unknown"},
+		{"builtin-on-recorder", spec.EnvironmentSpec{Platform: recorderPlatform,
+			Router: spec.RouterSpec{Type: "builtin", Builtin: &spec.BuiltinRouterSpec{Listen: "127.0.0.1:0"}}}, "needs platform type local"},
+		{"builtin-no-listen", spec.EnvironmentSpec{Platform: spec.PlatformSpec{Type: "local"},
+			Router: spec.RouterSpec{Type: "builtin"}}, "listen is required"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := w.Resolve(t.Context(), tc.name, &spec.Environment{Spec: tc.env})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Resolve: %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+	if _, err := w.RouterMetrics("nope", "shop"); err == nil {
+		t.Fatal("RouterMetrics of an unknown environment: no error")
+	}
+	if _, err := w.Endpoints(context.Background(), "nope", platform.SlotRef{Service: "shop", Slot: platform.Green}); err == nil {
+		t.Fatal("Endpoints of an unknown environment: no error")
+	}
+}
