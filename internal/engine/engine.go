@@ -74,6 +74,7 @@ type Engine struct {
 	mu      sync.Mutex
 	runs    map[string]*run
 	driving map[serviceKey]string // which execution drives each service now
+	defs    definitions
 	output  map[string]*outputBuffer
 }
 
@@ -146,28 +147,11 @@ func (e *Engine) Wait(ctx context.Context, id string) error {
 
 // Start validates the request, stores a new execution and starts driving it.
 func (e *Engine) Start(ctx context.Context, req StartRequest) (store.Execution, error) {
-	wdef, err := e.st.GetDefinition(ctx, store.KindWorkflow, req.Workflow, req.Version)
-	if err != nil {
-		return store.Execution{}, fmt.Errorf("workflow %q: %w", req.Workflow, err)
-	}
-	tmpl, err := spec.ParseWorkflow(defFile(wdef), []byte(wdef.Source))
+	p, err := e.prepare(ctx, req.Workflow, req.Version, req.Variables, 0)
 	if err != nil {
 		return store.Execution{}, err
 	}
-	wf, values, err := tmpl.Instantiate(req.Variables)
-	if err != nil {
-		return store.Execution{}, err
-	}
-	edef, env, err := e.loadEnvironment(ctx, wf.Spec.Environment, 0)
-	if err != nil {
-		return store.Execution{}, err
-	}
-	if ps := wf.CheckEnvironment(env); len(ps) > 0 {
-		return store.Execution{}, ps
-	}
-	if _, err := e.opt.Resolver.Resolve(ctx, edef.Name, env); err != nil {
-		return store.Execution{}, fmt.Errorf("environment %q: %w", edef.Name, err)
-	}
+	wf, wdef, edef := p.wf, p.wdef, p.edef
 	state, err := json.Marshal(newState(wf))
 	if err != nil {
 		return store.Execution{}, fmt.Errorf("engine: encode state: %w", err)
@@ -176,7 +160,7 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (store.Execution, 
 	ex := store.Execution{
 		ID: e.opt.NewID(), Workflow: wdef.Name, WorkflowVersion: wdef.Version,
 		Environment: edef.Name, EnvironmentVersion: edef.Version, Service: wf.Spec.Service.Name,
-		Variables: values, StartedBy: req.StartedBy, CreatedAt: now, UpdatedAt: now,
+		Variables: p.values, StartedBy: req.StartedBy, CreatedAt: now, UpdatedAt: now,
 		Status: store.StatusPending, State: state,
 	}
 	ev := store.Event{ExecutionID: ex.ID, At: now, Type: "status", Level: "info",
@@ -186,7 +170,7 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (store.Execution, 
 		return store.Execution{}, err
 	}
 	e.publish(c.Events)
-	if err := e.drive(ex); err != nil {
+	if err := e.drive(ex, p); err != nil {
 		return ex, err
 	}
 	return ex, nil
@@ -201,7 +185,7 @@ func (e *Engine) Recover(ctx context.Context) (int, error) {
 	}
 	n := 0
 	for _, ex := range list {
-		if err := e.drive(ex); err != nil {
+		if err := e.drive(ex, nil); err != nil {
 			e.log.Error("cannot resume execution", "execution", ex.ID, "err", err)
 			continue
 		}
@@ -210,8 +194,9 @@ func (e *Engine) Recover(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// drive starts the goroutine of one execution unless it already runs here.
-func (e *Engine) drive(ex store.Execution) error {
+// drive starts the goroutine of one execution unless it already runs here; p is its
+// prepared definitions when the caller has them (a fresh start), nil on resume.
+func (e *Engine) drive(ex store.Execution, p *prepared) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.base.Err() != nil {
@@ -221,6 +206,7 @@ func (e *Engine) drive(ex store.Execution) error {
 		return nil
 	}
 	r := newRun(e, ex)
+	r.pre = p
 	key := serviceKey{ex.Environment, ex.Service}
 	e.runs[ex.ID] = r
 	e.driving[key] = ex.ID
@@ -238,18 +224,6 @@ func (e *Engine) drive(ex store.Execution) error {
 		close(r.exited)
 	}()
 	return nil
-}
-
-func (e *Engine) loadEnvironment(ctx context.Context, name string, version int64) (store.Definition, *spec.Environment, error) {
-	def, err := e.st.GetDefinition(ctx, store.KindEnvironment, name, version)
-	if err != nil {
-		return store.Definition{}, nil, fmt.Errorf("environment %q: %w", name, err)
-	}
-	env, err := spec.ParseEnvironment(defFile(def), []byte(def.Source))
-	if err != nil {
-		return store.Definition{}, nil, err
-	}
-	return def, env, nil
 }
 
 func (e *Engine) publish(evs []store.Event) {

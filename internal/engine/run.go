@@ -32,8 +32,8 @@ type run struct {
 
 	ctrl   chan control
 	exited chan struct{}
-	// failed is the error of the step that failed, kept while paused for a person.
-	failed error
+	// pre holds the definitions prepared by Start, used once by load.
+	pre *prepared
 }
 
 // handler advances an execution from one status; it returns the next status.
@@ -95,31 +95,25 @@ func (r *run) loop(ctx context.Context) {
 	r.rejectPending()
 }
 
-// load reads the definitions, the state and the journal of the execution.
+// load reads the definitions, the state and the journal of the execution. A fresh
+// execution comes with its definitions prepared and has no journal yet.
 func (r *run) load(ctx context.Context) error {
 	if len(r.ex.State) > 0 {
 		if err := json.Unmarshal(r.ex.State, &r.st); err != nil {
 			return fmt.Errorf("decode state: %w", err)
 		}
 	}
-	wdef, err := r.e.st.GetDefinition(ctx, store.KindWorkflow, r.ex.Workflow, r.ex.WorkflowVersion)
-	if err != nil {
-		return fmt.Errorf("workflow %s v%d: %w", r.ex.Workflow, r.ex.WorkflowVersion, err)
+	p, fresh := r.pre, r.pre != nil
+	r.pre = nil
+	if !fresh {
+		var err error
+		if p, err = r.e.prepare(ctx, r.ex.Workflow, r.ex.WorkflowVersion, r.ex.Variables, r.ex.EnvironmentVersion); err != nil {
+			return err
+		}
 	}
-	tmpl, err := spec.ParseWorkflow(defFile(wdef), []byte(wdef.Source))
-	if err != nil {
-		return err
-	}
-	if r.wf, _, err = tmpl.Instantiate(r.ex.Variables); err != nil {
-		return err
-	}
-	edef, env, err := r.e.loadEnvironment(ctx, r.ex.Environment, r.ex.EnvironmentVersion)
-	if err != nil {
-		return err
-	}
-	r.env = env
-	if r.rt, err = r.e.opt.Resolver.Resolve(ctx, edef.Name, env); err != nil {
-		return fmt.Errorf("environment %s: %w", edef.Name, err)
+	r.wf, r.env, r.rt = p.wf, p.env, p.rt
+	if fresh {
+		return nil
 	}
 	journal, err := r.e.st.Journal(ctx, r.ex.ID)
 	if err != nil {
