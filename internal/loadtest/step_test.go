@@ -79,6 +79,7 @@ type harness struct {
 	in   *instances
 	eng  *engine.Engine
 	opts []loadtest.Option
+	wrap func(engine.StepRunner) engine.StepRunner // nil: the runner as it is
 }
 
 func newHarness(t *testing.T, in *instances, opts ...loadtest.Option) *harness {
@@ -97,9 +98,13 @@ func newHarness(t *testing.T, in *instances, opts ...loadtest.Option) *harness {
 
 // start (re)creates the engine on the same store, as a restart would.
 func (h *harness) start() {
+	runner := loadtest.NewStep(h.in, h.opts...)
+	if h.wrap != nil {
+		runner = h.wrap(runner)
+	}
 	eng, err := engine.New(engine.Options{
 		Store: h.st, Resolver: resolver{h.rec}, PollInterval: 5 * time.Millisecond, RetryBackoff: 5 * time.Millisecond,
-		Steps: map[spec.StepType]engine.StepRunner{spec.StepLoadTest: loadtest.NewStep(h.in, h.opts...)},
+		Steps: map[spec.StepType]engine.StepRunner{spec.StepLoadTest: runner},
 	})
 	must(h.t, err)
 	h.eng = eng
@@ -409,6 +414,70 @@ func TestStepRunsTheWholeLoadAgainAfterARestart(t *testing.T) {
 	}
 	if !strings.Contains(h.console(id), "a restart cut run 1 off") {
 		t.Errorf("console does not say the load runs again:\n%s", h.console(id))
+	}
+}
+
+// crashAfterRun runs the step, then stands for a process that dies before the engine
+// records the step's end: the final report is durable, the step's outcome is not.
+type crashAfterRun struct {
+	engine.StepRunner
+	ran chan struct{}
+}
+
+func (c crashAfterRun) Run(ctx context.Context, sc *engine.StepContext) error {
+	_ = c.StepRunner.Run(ctx, sc) // the verdict is in the final report; what is lost is the step's end
+	close(c.ran)
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestStepKeepsARecordedVerdictAfterARestart restarts sluice after the final report
+// was recorded but before the step finished: the verdict stands, no load is sent again.
+func TestStepKeepsARecordedVerdictAfterARestart(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		handler http.HandlerFunc
+		status  store.Status
+	}{
+		{"passed", nil, store.StatusSucceeded},
+		{"failed", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(502) }, store.StatusRolledBack},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := newInstances(t, 1, tc.handler)
+			ran := make(chan struct{})
+			h := newHarness(t, in)
+			h.wrap = func(r engine.StepRunner) engine.StepRunner { return crashAfterRun{r, ran} }
+			h.eng.Close()
+			h.start()
+			h.apply(workflow("verdict", "{rate: 50, duration: 200ms}"))
+			id := h.run("verdict")
+			select {
+			case <-ran:
+			case <-time.After(10 * time.Second):
+				t.Fatalf("the load test did not end\n%s", h.console(id))
+			}
+			sent := in.total()
+			h.eng.Close()
+			h.wrap = nil
+			h.start()
+			_, err := h.eng.Recover(context.Background())
+			must(t, err)
+			if ex := h.finish(id); ex.Status != tc.status {
+				t.Fatalf("%s (%s), want %s\n%s", ex.Status, ex.Reason, tc.status, h.console(id))
+			}
+			if in.total() != sent {
+				t.Fatalf("%d more requests sent after the restart", in.total()-sent)
+			}
+			finals := 0
+			for _, r := range h.reports(id) {
+				if r.Final {
+					finals++
+				}
+			}
+			if finals != 1 || !strings.Contains(h.console(id), "already measured before the restart") {
+				t.Fatalf("%d final reports\n%s", finals, h.console(id))
+			}
+		})
 	}
 }
 
