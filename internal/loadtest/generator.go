@@ -29,8 +29,9 @@ func (c config) requests() int {
 	if c.count > 0 {
 		return c.count
 	}
-	n := int((int64(c.rate)*int64(c.duration) + int64(time.Second) - 1) / int64(time.Second))
-	return max(n, 1)
+	rate, whole, part := int64(c.rate), int64(c.duration/time.Second), int64(c.duration%time.Second)
+	n := rate*whole + (rate*part+int64(time.Second)-1)/int64(time.Second)
+	return int(max(n, 1))
 }
 
 // job is one scheduled request: its sequence number and the time it was due.
@@ -99,7 +100,7 @@ func (g *generator) schedule(ctx context.Context, start time.Time, jobs chan<- j
 	defer wait.Stop()
 	<-wait.C
 	for i := range n {
-		due := start.Add(time.Duration(int64(i) * int64(time.Second) / int64(g.cfg.rate)))
+		due := start.Add(g.offset(i))
 		if d := time.Until(due); d > 0 {
 			wait.Reset(d)
 			select {
@@ -117,6 +118,12 @@ func (g *generator) schedule(ctx context.Context, start time.Time, jobs chan<- j
 			return
 		}
 	}
+}
+
+// offset returns when request i is due after the start: i/rate seconds, exactly.
+func (g *generator) offset(i int) time.Duration {
+	rate := int64(g.cfg.rate)
+	return time.Duration(int64(i)/rate)*time.Second + time.Duration(int64(i)%rate*int64(time.Second)/rate)
 }
 
 // send makes one request and counts its outcome, unless ctx ended the run first.

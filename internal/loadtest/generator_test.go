@@ -2,6 +2,7 @@ package loadtest
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -232,5 +233,31 @@ func TestHistogramBucketsCoverEveryValue(t *testing.T) {
 		if i < 0 || i >= numBuckets || bucketUpper(i) < v || (i > 0 && bucketUpper(i-1) >= v) {
 			t.Errorf("value %d: bucket %d with upper bound %d", v, i, bucketUpper(i))
 		}
+	}
+}
+
+func TestScheduleArithmetic(t *testing.T) {
+	for _, tc := range []struct {
+		rate     int
+		duration time.Duration
+		want     int
+		lastDue  time.Duration
+	}{
+		{30, 100 * time.Millisecond, 3, 66666666},
+		{20, time.Minute, 1200, time.Minute - 50*time.Millisecond},
+		{3, 1500 * time.Millisecond, 5, 1333333333},
+		{1, 10 * time.Millisecond, 1, 0},
+		{1000000, time.Hour, 3600000000, time.Hour - time.Microsecond},
+	} {
+		t.Run(fmt.Sprintf("%d/s for %s", tc.rate, tc.duration), func(t *testing.T) {
+			g := &generator{cfg: config{rate: tc.rate, duration: tc.duration}}
+			n := g.cfg.requests()
+			if n != tc.want {
+				t.Fatalf("%d requests, want %d", n, tc.want)
+			}
+			if got := g.offset(n - 1); got != tc.lastDue || got >= tc.duration {
+				t.Fatalf("last request due at %v, want %v (before %v)", got, tc.lastDue, tc.duration)
+			}
+		})
 	}
 }

@@ -31,6 +31,14 @@ type TargetSource interface {
 	Endpoints(ctx context.Context, envName string, ref platform.SlotRef) ([]string, error)
 }
 
+// TargetFunc is a function that serves as a TargetSource.
+type TargetFunc func(ctx context.Context, envName string, ref platform.SlotRef) ([]string, error)
+
+// Endpoints calls f.
+func (f TargetFunc) Endpoints(ctx context.Context, envName string, ref platform.SlotRef) ([]string, error) {
+	return f(ctx, envName, ref)
+}
+
 // Option changes how the step runs.
 type Option func(*Step)
 

@@ -73,13 +73,14 @@ func (r resolver) Resolve(context.Context, string, *spec.Environment) (engine.Ru
 // harness is an engine on a real SQLite store, a recording platform and router, and
 // the loadtest step sending load to real HTTP servers.
 type harness struct {
-	t    *testing.T
-	st   store.Store
-	rec  *recorder.Recorder
-	in   *instances
-	eng  *engine.Engine
-	opts []loadtest.Option
-	wrap func(engine.StepRunner) engine.StepRunner // nil: the runner as it is
+	t       *testing.T
+	st      store.Store
+	rec     *recorder.Recorder
+	in      *instances
+	eng     *engine.Engine
+	opts    []loadtest.Option
+	wrap    func(engine.StepRunner) engine.StepRunner // nil: the runner as it is
+	targets loadtest.TargetSource                     // nil: in
 }
 
 func newHarness(t *testing.T, in *instances, opts ...loadtest.Option) *harness {
@@ -98,7 +99,11 @@ func newHarness(t *testing.T, in *instances, opts ...loadtest.Option) *harness {
 
 // start (re)creates the engine on the same store, as a restart would.
 func (h *harness) start() {
-	runner := loadtest.NewStep(h.in, h.opts...)
+	var targets loadtest.TargetSource = h.in
+	if h.targets != nil {
+		targets = h.targets
+	}
+	runner := loadtest.NewStep(targets, h.opts...)
 	if h.wrap != nil {
 		runner = h.wrap(runner)
 	}
@@ -305,11 +310,28 @@ func everyNth(n int64, bad func(http.ResponseWriter)) http.HandlerFunc {
 }
 
 func TestStepWithoutInstancesFails(t *testing.T) {
-	h := newHarness(t, &instances{})
-	h.apply(workflow("none", "{duration: 1s}"))
-	id := h.run("none")
-	if ex := h.finish(id); ex.Status != store.StatusRolledBack || !strings.Contains(ex.Reason, "no ready instance of shop-") {
-		t.Fatalf("%s (%s)", ex.Status, ex.Reason)
+	for _, tc := range []struct {
+		name    string
+		targets loadtest.TargetFunc
+		want    string
+	}{
+		{"no ready instance", func(context.Context, string, platform.SlotRef) ([]string, error) { return nil, nil }, "loadtest blue: no ready instance of shop-blue"},
+		{"platform error", func(context.Context, string, platform.SlotRef) ([]string, error) {
+			return nil, errors.New("platform unreachable")
+		},
+			"loadtest blue: endpoints: platform unreachable"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			h.targets = tc.targets
+			h.eng.Close()
+			h.start()
+			h.apply(workflow("none", "{duration: 1s}"))
+			id := h.run("none")
+			if ex := h.finish(id); ex.Status != store.StatusRolledBack || !strings.Contains(ex.Reason, tc.want) {
+				t.Fatalf("%s (%s), want rolled back saying %q", ex.Status, ex.Reason, tc.want)
+			}
+		})
 	}
 }
 
