@@ -15,10 +15,14 @@ import (
 
 // InstanceHealth is what the admin endpoint reports about one instance.
 type InstanceHealth struct {
-	Slot     platform.Slot `json:"slot"`
-	Addr     string        `json:"addr"`
-	Healthy  bool          `json:"healthy"`
-	InFlight int64         `json:"inFlight"`
+	// Slot is the slot the instance serves.
+	Slot platform.Slot `json:"slot"`
+	// Addr is the instance's host:port.
+	Addr string `json:"addr"`
+	// Healthy is false while passive health keeps the instance out of rotation.
+	Healthy bool `json:"healthy"`
+	// InFlight counts requests waiting for the instance's response headers.
+	InFlight int64 `json:"inFlight"`
 	// Ejections counts how often passive health took the instance out.
 	Ejections uint64 `json:"ejections"`
 	// EjectedUntil is when the next probe may restore an ejected instance.
