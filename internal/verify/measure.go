@@ -12,8 +12,8 @@ import (
 // analysis is one running verify step attempt.
 type analysis struct {
 	s     *Step
-	j     job
-	io    stepIO
+	j     Job
+	io    StepIO
 	begin time.Time
 }
 
@@ -34,10 +34,10 @@ func (a *analysis) measure(ctx context.Context, m *metric) error {
 	ms := Measurement{Metric: m.name, Judge: m.judge, Index: m.next, At: now, Window: WindowString(window), Counted: true}
 	var c, b *Result
 	var err error
-	ms.Canary, c, err = a.query(ctx, m, a.j.canary, now, window)
+	ms.Canary, c, err = a.query(ctx, m, a.j.Canary, now, window)
 	if err == nil && m.baseline {
 		var bo Observation
-		bo, b, err = a.query(ctx, m, a.j.baseline, now, window)
+		bo, b, err = a.query(ctx, m, a.j.Baseline, now, window)
 		ms.Baseline = &bo
 	}
 	if err != nil {
@@ -67,7 +67,7 @@ func (a *analysis) query(ctx context.Context, m *metric, slot platform.Slot, end
 	shown := redact(m.provider, text)
 	qctx, cancel := context.WithTimeout(ctx, a.s.o.timeout)
 	defer cancel()
-	q := Query{Text: text, Service: a.j.service, Slot: slot, End: end, Window: window, Sample: m.judge == JudgeMannWhitney, Logs: m.logs}
+	q := Query{Text: text, Service: a.j.Service, Slot: slot, End: end, Window: window, Sample: m.judge == JudgeMannWhitney, Logs: m.logs}
 	r, err := m.provider.Query(qctx, q)
 	switch {
 	case errors.Is(err, ErrNoData):

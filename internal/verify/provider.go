@@ -189,3 +189,10 @@ func (s Secrets) Redact(text string) string {
 	}
 	return text
 }
+
+// Watcher is implemented by providers that must start observing a service before
+// its first window can be answered (the built-in router's counters are read, not
+// stored); the step runner calls Watch when an analysis starts or resumes.
+type Watcher interface {
+	Watch(ctx context.Context, service string) error
+}

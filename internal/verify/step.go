@@ -70,24 +70,29 @@ func NewStep(src ProviderSource, opts ...Option) *Step {
 	return &Step{src: src, o: o}
 }
 
-// stepIO is what the analysis needs of the engine's StepContext.
-type stepIO interface {
+// StepIO is what an analysis needs of the engine's StepContext, which
+// implements it; tests and tools may supply their own (verifytest.IO).
+type StepIO interface {
+	// Console shows a line on the execution's console.
 	Console(level, format string, args ...any)
+	// Sleep waits until t, or returns the interruption that must end the step.
 	Sleep(ctx context.Context, t time.Time) error
+	// Record durably stores one result of the step.
 	Record(ctx context.Context, kind, message string, data any) error
+	// Records returns what an earlier run of the same attempt stored.
 	Records(ctx context.Context, kind string) ([]json.RawMessage, error)
 }
 
-// job is what one verify step attempt measures.
-type job struct {
-	verify   *spec.VerifyStep
-	service  string
-	canary   platform.Slot
-	baseline platform.Slot
-	vars     map[string]string
-	started  time.Time
-	envName  string
-	env      *spec.Environment
+// Job is what one verify step attempt measures.
+type Job struct {
+	Verify          *spec.VerifyStep
+	Service         string
+	Canary          platform.Slot // the new slot
+	Baseline        platform.Slot // the live slot; empty on a first release
+	Variables       map[string]string
+	Started         time.Time // when the attempt started; the schedule counts from it
+	EnvironmentName string
+	Environment     *spec.Environment
 }
 
 // Run runs one attempt of a verify step, continuing from its recorded
@@ -96,16 +101,17 @@ func (s *Step) Run(ctx context.Context, sc *engine.StepContext) error {
 	if sc.Step == nil || sc.Step.Verify == nil {
 		return fmt.Errorf("verify: step %s has no verify block", sc.StepKey)
 	}
-	j := job{
-		verify: sc.Step.Verify, service: sc.Service.Name, canary: sc.NewSlot, baseline: sc.LiveSlot,
-		vars: sc.Variables, started: sc.StartedAt, envName: sc.EnvironmentName, env: sc.Environment,
+	j := Job{
+		Verify: sc.Step.Verify, Service: sc.Service.Name, Canary: sc.NewSlot, Baseline: sc.LiveSlot,
+		Variables: sc.Variables, Started: sc.StartedAt, EnvironmentName: sc.EnvironmentName, Environment: sc.Environment,
 	}
-	return s.analyse(ctx, j, sc)
+	return s.Analyse(ctx, j, sc)
 }
 
-// analyse measures every metric on its schedule until each has a verdict or one
-// fails, and returns nil only when all succeeded.
-func (s *Step) analyse(ctx context.Context, j job, io stepIO) error {
+// Analyse measures every metric of a job on its schedule until each has a
+// verdict or one stops the analysis, and returns nil only when all succeeded; Run
+// calls it with the engine's StepContext.
+func (s *Step) Analyse(ctx context.Context, j Job, io StepIO) error {
 	ms, err := s.metrics(ctx, j)
 	if err != nil {
 		return err
@@ -113,8 +119,8 @@ func (s *Step) analyse(ctx context.Context, j job, io stepIO) error {
 	if err := s.replay(ctx, io, ms); err != nil {
 		return err
 	}
-	s.check(ctx, io, ms)
-	begin := j.started.Add(j.verify.InitialDelay.Std())
+	s.check(ctx, io, ms, j.Service)
+	begin := j.Started.Add(j.Verify.InitialDelay.Std())
 	a := &analysis{s: s, j: j, io: io, begin: begin}
 	for steps := 0; ; steps++ {
 		if stop := worstFinished(ms); stop != nil || allDone(ms) {
@@ -137,18 +143,18 @@ func (s *Step) analyse(ctx context.Context, j job, io stepIO) error {
 }
 
 // metrics prepares the step's metric and log checks with their providers.
-func (s *Step) metrics(ctx context.Context, j job) ([]*metric, error) {
-	interval := j.verify.Interval.Std()
+func (s *Step) metrics(ctx context.Context, j Job) ([]*metric, error) {
+	interval := j.Verify.Interval.Std()
 	if interval <= 0 {
 		interval = s.o.interval
 	}
-	span := j.verify.Duration.Std()
+	span := j.Verify.Duration.Std()
 	if span <= 0 {
-		span = time.Duration(max(j.verify.Count, 1)) * interval
+		span = time.Duration(max(j.Verify.Count, 1)) * interval
 	}
 	var out []*metric
-	for _, mc := range j.verify.Metrics {
-		p, err := s.src.Provider(ctx, j.envName, j.env, mc.Provider)
+	for _, mc := range j.Verify.Metrics {
+		p, err := s.src.Provider(ctx, j.EnvironmentName, j.Environment, mc.Provider)
 		if err != nil {
 			return nil, fmt.Errorf("verify: metric %s: provider %s: %w", mc.Name, mc.Provider, err)
 		}
@@ -158,8 +164,8 @@ func (s *Step) metrics(ctx context.Context, j job) ([]*metric, error) {
 		}
 		out = append(out, m)
 	}
-	for _, lc := range j.verify.Logs {
-		p, err := s.src.Provider(ctx, j.envName, j.env, lc.Provider)
+	for _, lc := range j.Verify.Logs {
+		p, err := s.src.Provider(ctx, j.EnvironmentName, j.Environment, lc.Provider)
 		if err != nil {
 			return nil, fmt.Errorf("verify: log check %s: provider %s: %w", lc.Name, lc.Provider, err)
 		}
@@ -171,10 +177,10 @@ func (s *Step) metrics(ctx context.Context, j job) ([]*metric, error) {
 	}
 	for _, m := range out {
 		m.schedule(interval, span, s.o.seqEvery)
-		if m.baseline && !j.baseline.Valid() {
+		if m.baseline && !j.Baseline.Valid() {
 			return nil, fmt.Errorf("verify: metric %s compares with a baseline, but no slot is live yet (first release)", m.name)
 		}
-		if _, err := Render(m.query, templateVars(j, j.canary, interval)); err != nil {
+		if _, err := Render(m.query, templateVars(j, j.Canary, interval)); err != nil {
 			return nil, fmt.Errorf("verify: metric %s: %w", m.name, err)
 		}
 	}
@@ -182,7 +188,7 @@ func (s *Step) metrics(ctx context.Context, j job) ([]*metric, error) {
 }
 
 // replay applies the measurements an earlier run of this attempt recorded.
-func (s *Step) replay(ctx context.Context, io stepIO, ms []*metric) error {
+func (s *Step) replay(ctx context.Context, io StepIO, ms []*metric) error {
 	recs, err := io.Records(ctx, "measurement")
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
@@ -208,7 +214,7 @@ func (s *Step) replay(ctx context.Context, io stepIO, ms []*metric) error {
 
 // check asks each provider once whether it is reachable; a failure is only a
 // warning here, as the measurements' error limits decide.
-func (s *Step) check(ctx context.Context, io stepIO, ms []*metric) {
+func (s *Step) check(ctx context.Context, io StepIO, ms []*metric, service string) {
 	seen := map[Provider]bool{}
 	for _, m := range ms {
 		if seen[m.provider] {
@@ -217,6 +223,9 @@ func (s *Step) check(ctx context.Context, io stepIO, ms []*metric) {
 		seen[m.provider] = true
 		cctx, cancel := context.WithTimeout(ctx, s.o.timeout)
 		err := m.provider.Check(cctx)
+		if w, ok := m.provider.(Watcher); ok && err == nil {
+			err = w.Watch(cctx, service)
+		}
 		cancel()
 		if err != nil {
 			io.Console("warn", "provider of %s is not ready: %s", m.name, redact(m.provider, err.Error()))
@@ -227,13 +236,13 @@ func (s *Step) check(ctx context.Context, io stepIO, ms []*metric) {
 func (s *Step) retryDelay(m *metric) time.Duration { return min(s.o.retry, m.every) }
 
 // templateVars are the values a query template may use.
-func templateVars(j job, slot platform.Slot, window time.Duration) map[string]string {
-	v := make(map[string]string, len(j.vars)+4)
-	for k, val := range j.vars {
+func templateVars(j Job, slot platform.Slot, window time.Duration) map[string]string {
+	v := make(map[string]string, len(j.Variables)+4)
+	for k, val := range j.Variables {
 		v[k] = val
 	}
-	v["slot"], v["service"], v["window"] = string(slot), j.service, WindowString(window)
-	v["canary"], v["baseline"] = string(j.canary), string(j.baseline)
+	v["slot"], v["service"], v["window"] = string(slot), j.Service, WindowString(window)
+	v["canary"], v["baseline"] = string(j.Canary), string(j.Baseline)
 	return v
 }
 
@@ -271,7 +280,7 @@ func nextDue(ms []*metric, begin time.Time) *metric {
 
 // conclude returns the step's verdict: nil when every metric succeeded, otherwise
 // the worst metric's error.
-func conclude(io stepIO, ms []*metric) error {
+func conclude(io StepIO, ms []*metric) error {
 	if w := worstFinished(ms); w != nil {
 		err := w.verdictError()
 		io.Console("error", "%s", err)

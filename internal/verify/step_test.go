@@ -1,8 +1,7 @@
-package verify
+package verify_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -11,74 +10,9 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/internal/spec"
+	. "github.com/sluicehq/sluice/internal/verify"
+	"github.com/sluicehq/sluice/internal/verify/verifytest"
 )
-
-// fakeIO is a StepContext stand-in with a virtual clock: Sleep moves the clock.
-type fakeIO struct {
-	mu       sync.Mutex
-	now      time.Time
-	console  []string
-	records  []json.RawMessage
-	failAt   int   // Record fails when this many records exist (0: never)
-	sleepErr error // returned by Sleep when set
-}
-
-func (f *fakeIO) clock() time.Time { f.mu.Lock(); defer f.mu.Unlock(); return f.now }
-
-func (f *fakeIO) Console(level, format string, args ...any) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.console = append(f.console, level+" "+fmt.Sprintf(format, args...))
-}
-
-func (f *fakeIO) Sleep(ctx context.Context, t time.Time) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.sleepErr != nil {
-		return f.sleepErr
-	}
-	if t.After(f.now) {
-		f.now = t
-	}
-	return nil
-}
-
-var errCrash = errors.New("crash")
-
-func (f *fakeIO) Record(ctx context.Context, kind, message string, data any) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.failAt > 0 && len(f.records) >= f.failAt {
-		return errCrash
-	}
-	b, err := json.Marshal(data)
-	if err != nil {
-		return err
-	}
-	f.records = append(f.records, b)
-	return nil
-}
-
-func (f *fakeIO) Records(ctx context.Context, kind string) ([]json.RawMessage, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]json.RawMessage(nil), f.records...), nil
-}
-
-func (f *fakeIO) measurements(t *testing.T) []Measurement {
-	t.Helper()
-	var out []Measurement
-	for _, r := range f.records {
-		var m Measurement
-		if err := json.Unmarshal(r, &m); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, m)
-	}
-	return out
-}
-
-func (f *fakeIO) text() string { return strings.Join(f.console, "\n") }
 
 // scripted answers queries from a list of results per slot, repeating the last.
 type scripted struct {
@@ -136,17 +70,16 @@ func nums(vs ...float64) []answer {
 
 var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
-func testJob(vs *spec.VerifyStep) job {
-	return job{verify: vs, service: "shop", canary: "blue", baseline: "green", vars: map[string]string{"team": "pay"}, started: t0}
+func testJob(vs *spec.VerifyStep) Job {
+	return Job{Verify: vs, Service: "shop", Canary: "blue", Baseline: "green", Variables: map[string]string{"team": "pay"}, Started: t0}
 }
 
-func runAnalysis(t *testing.T, p Provider, io *fakeIO, vs *spec.VerifyStep) error {
+func newIO() *verifytest.IO { return verifytest.NewIO(true, t0) }
+
+func runAnalysis(t *testing.T, p Provider, io *verifytest.IO, vs *spec.VerifyStep) error {
 	t.Helper()
-	if io.now.IsZero() {
-		io.now = t0
-	}
-	s := NewStep(oneSource{p}, WithClock(io.clock))
-	return s.analyse(context.Background(), testJob(vs), io)
+	s := NewStep(oneSource{p}, WithClock(io.Now))
+	return s.Analyse(context.Background(), testJob(vs), io)
 }
 
 func errorRate(m spec.MetricCheck) *spec.VerifyStep {
@@ -191,17 +124,17 @@ func TestVerifyVerdicts(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := &scripted{answers: map[string][]answer{"blue": tt.blue}}
-			io := &fakeIO{}
+			io := newIO()
 			err := runAnalysis(t, p, io, errorRate(tt.metric))
 			var ve *VerdictError
 			switch {
 			case tt.want == Successful && err != nil:
-				t.Fatalf("unexpected error: %v\n%s", err, io.text())
+				t.Fatalf("unexpected error: %v\n%s", err, io.Text())
 			case tt.want != Successful && (!errors.As(err, &ve) || ve.Verdict != tt.want):
-				t.Fatalf("error %v, want verdict %s\n%s", err, tt.want, io.text())
+				t.Fatalf("error %v, want verdict %s\n%s", err, tt.want, io.Text())
 			}
-			if got := len(io.records); got != tt.records {
-				t.Fatalf("%d measurements recorded, want %d\n%s", got, tt.records, io.text())
+			if got := len(io.Measurements(t)); got != tt.records {
+				t.Fatalf("%d measurements recorded, want %d\n%s", got, tt.records, io.Text())
 			}
 			for _, s := range tt.errSubstr {
 				if !strings.Contains(err.Error(), s) {
@@ -217,13 +150,13 @@ func TestVerifyVerdicts(t *testing.T) {
 
 func TestVerifySchedule(t *testing.T) {
 	p := &scripted{answers: map[string][]answer{"blue": append([]answer{{err: errors.New("boom")}}, nums(0.001)...)}}
-	io := &fakeIO{}
+	io := newIO()
 	vs := errorRate(spec.MetricCheck{})
 	vs.InitialDelay = spec.Duration(time.Minute)
 	if err := runAnalysis(t, p, io, vs); err != nil {
 		t.Fatal(err)
 	}
-	ms := io.measurements(t)
+	ms := io.Measurements(t)
 	want := []time.Time{
 		t0.Add(70 * time.Second), // delay + interval: the window lies after the delay
 		t0.Add(72 * time.Second), // the error is retried sooner than the interval
@@ -248,15 +181,16 @@ func TestVerifyResumesFromRecords(t *testing.T) {
 	p := &scripted{answers: map[string][]answer{"blue": nums(0.001)}}
 	vs := errorRate(spec.MetricCheck{})
 	vs.Count = 6
-	io := &fakeIO{failAt: 2}
-	if err := runAnalysis(t, p, io, vs); !errors.Is(err, errCrash) {
+	io := newIO()
+	io.FailAt = 2
+	if err := runAnalysis(t, p, io, vs); !errors.Is(err, verifytest.ErrCrash) {
 		t.Fatalf("first run: %v", err)
 	}
-	io.failAt = 0
+	io.FailAt = 0
 	if err := runAnalysis(t, p, io, vs); err != nil {
 		t.Fatal(err)
 	}
-	ms := io.measurements(t)
+	ms := io.Measurements(t)
 	if len(ms) != 6 {
 		t.Fatalf("%d measurements after resume, want 6", len(ms))
 	}
@@ -265,14 +199,15 @@ func TestVerifyResumesFromRecords(t *testing.T) {
 			t.Fatalf("measurement %d has index %d: repeated or skipped", i, m.Index)
 		}
 	}
-	if !strings.Contains(io.text(), "resuming verification after 2") {
-		t.Fatalf("console does not say it resumed:\n%s", io.text())
+	if !strings.Contains(io.Text(), "resuming verification after 2") {
+		t.Fatalf("console does not say it resumed:\n%s", io.Text())
 	}
 }
 
 func TestVerifyStopsWhenInterrupted(t *testing.T) {
 	stop := errors.New("rolled back by alice")
-	io := &fakeIO{sleepErr: stop}
+	io := newIO()
+	io.SleepErr = stop
 	err := runAnalysis(t, &scripted{}, io, errorRate(spec.MetricCheck{}))
 	if err != stop {
 		t.Fatalf("got %v, want the interruption unchanged", err)
@@ -291,19 +226,19 @@ func TestVerifyRejectsBadSetup(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			io := &fakeIO{}
+			io := newIO()
 			err := runAnalysis(t, &scripted{}, io, errorRate(tt.m))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error %v, want one mentioning %q", err, tt.want)
 			}
-			if len(io.records) != 0 {
+			if len(io.Measurements(t)) != 0 {
 				t.Fatalf("measured before the setup was checked")
 			}
 		})
 	}
 	vs := errorRate(spec.MetricCheck{})
 	vs.Metrics[0].Provider = "missing"
-	if err := runAnalysis(t, &scripted{}, &fakeIO{}, vs); err == nil || !strings.Contains(err.Error(), "missing") {
+	if err := runAnalysis(t, &scripted{}, newIO(), vs); err == nil || !strings.Contains(err.Error(), "missing") {
 		t.Fatalf("unknown provider: %v", err)
 	}
 }
@@ -311,10 +246,10 @@ func TestVerifyRejectsBadSetup(t *testing.T) {
 func TestVerifyNeverShowsSecrets(t *testing.T) {
 	const secret = "s3cr3t-token-value"
 	p := &scripted{secret: secret, answers: map[string][]answer{"blue": {{err: fmt.Errorf("GET http://u:%s@prom/api: 401", secret)}}}}
-	io := &fakeIO{}
+	io := newIO()
 	vs := errorRate(spec.MetricCheck{ConsecutiveErrorLimit: 1})
 	err := runAnalysis(t, p, io, vs)
-	for what, s := range map[string]string{"error": fmt.Sprint(err), "console": io.text(), "records": fmt.Sprint(io.measurements(t))} {
+	for what, s := range map[string]string{"error": fmt.Sprint(err), "console": io.Text(), "records": fmt.Sprint(io.Measurements(t))} {
 		if strings.Contains(s, secret) {
 			t.Fatalf("%s shows the secret: %s", what, s)
 		}
@@ -343,17 +278,17 @@ func TestVerifySequential(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := &scripted{answers: map[string][]answer{"blue": tt.blue, "green": tt.green}}
-			io := &fakeIO{}
+			io := newIO()
 			vs := errorRate(spec.MetricCheck{Judge: "sequential", Query: "error_rate"})
 			err := runAnalysis(t, p, io, vs)
 			var ve *VerdictError
 			if tt.want == Successful && err != nil || tt.want != Successful && (!errors.As(err, &ve) || ve.Verdict != tt.want) {
-				t.Fatalf("got %v, want %s\n%s", err, tt.want, io.text())
+				t.Fatalf("got %v, want %s\n%s", err, tt.want, io.Text())
 			}
-			if n := len(io.records); n > tt.maxRecords {
+			if n := len(io.Measurements(t)); n > tt.maxRecords {
 				t.Fatalf("%d windows, want at most %d", n, tt.maxRecords)
 			}
-			t.Logf("%d one-second windows; %v", len(io.records), err)
+			t.Logf("%d one-second windows; %v", len(io.Measurements(t)), err)
 		})
 	}
 }

@@ -96,7 +96,7 @@ func runCondition(p *vm.Program, env exprEnv) (bool, error) {
 // result has no named values, otherwise a map of the named values plus "value"
 // (and "events"/"trials" of a tally).
 func ExprValue(r Result) any {
-	if len(r.Values) == 0 && r.Tally == nil {
+	if len(r.Values) == 0 {
 		return r.Value
 	}
 	m := make(map[string]any, len(r.Values)+3)

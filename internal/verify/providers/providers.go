@@ -1,0 +1,102 @@
+package providers
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"sync"
+
+	"github.com/sluicehq/sluice/internal/spec"
+	"github.com/sluicehq/sluice/internal/verify"
+	"github.com/sluicehq/sluice/internal/verify/builtin"
+	"github.com/sluicehq/sluice/internal/verify/prometheus"
+)
+
+// constructor builds one provider type.
+type constructor func(ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error)
+
+// constructors are the provider types this build has.
+var constructors = map[string]constructor{
+	"builtin": func(ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error) {
+		if deps.Metrics == nil {
+			return nil, fmt.Errorf("the builtin provider reads the built-in router, and this environment's router is another")
+		}
+		return builtin.New(deps.Metrics, deps.Now), nil
+	},
+	"prometheus": func(ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error) {
+		return prometheus.New(ps, deps)
+	},
+}
+
+// known are the provider types the workflow format accepts, built here or not.
+var known = []string{"builtin", "prometheus", "newrelic", "datadog", "sumologic", "loki", "http"}
+
+// New builds the provider a spec describes. An unknown type is an error, never a
+// fallback; a known type this build lacks wraps verify.ErrNotAvailable.
+func New(ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error) {
+	c, ok := constructors[ps.Type]
+	if !ok {
+		for _, k := range known {
+			if k == ps.Type {
+				return nil, fmt.Errorf("provider %s: type %s: %w", ps.Name, ps.Type, verify.ErrNotAvailable)
+			}
+		}
+		return nil, fmt.Errorf("provider %s: unknown type %q (known: %v)", ps.Name, ps.Type, known)
+	}
+	p, err := c(ps, deps)
+	if err != nil {
+		return nil, fmt.Errorf("provider %s (%s): %w", ps.Name, ps.Type, err)
+	}
+	return p, nil
+}
+
+// Source finds providers by name in an environment and keeps each one built, so
+// that a provider's state (the built-in router's readings, connections) outlives
+// a step. It implements verify.ProviderSource.
+type Source struct {
+	deps verify.Deps
+
+	mu    sync.Mutex
+	built map[string]entry
+}
+
+type entry struct {
+	spec spec.ProviderSpec
+	p    verify.Provider
+}
+
+var _ verify.ProviderSource = (*Source)(nil)
+
+// NewSource returns a source that builds providers with deps.
+func NewSource(deps verify.Deps) *Source {
+	return &Source{deps: deps, built: map[string]entry{}}
+}
+
+// Provider returns the provider named name in env, building it on first use and
+// again when the environment's spec of it changed.
+func (s *Source) Provider(ctx context.Context, envName string, env *spec.Environment, name string) (verify.Provider, error) {
+	if env == nil {
+		return nil, fmt.Errorf("provider %s: no environment", name)
+	}
+	var ps *spec.ProviderSpec
+	for i := range env.Spec.Providers {
+		if env.Spec.Providers[i].Name == name {
+			ps = &env.Spec.Providers[i]
+		}
+	}
+	if ps == nil {
+		return nil, fmt.Errorf("environment %s has no provider named %q", envName, name)
+	}
+	key := envName + "\x00" + name
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e, ok := s.built[key]; ok && reflect.DeepEqual(e.spec, *ps) {
+		return e.p, nil
+	}
+	p, err := New(*ps, s.deps)
+	if err != nil {
+		return nil, err
+	}
+	s.built[key] = entry{spec: *ps, p: p}
+	return p, nil
+}

@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# prometheus.sh starts a throwaway Prometheus server for sluice's verification tests.
+#
+#   eval "$(scripts/prometheus.sh start)"   # prints export SLUICE_TEST_PROMETHEUS_*=... lines
+#   scripts/prometheus.sh stop [DIR]        # stops it (DIR defaults to $SLUICE_TEST_PROMETHEUS_DIR)
+#
+# On a fresh Debian machine it installs the prometheus package with apt-get when no
+# prometheus binary is found (the package's own service is not used). The server
+# listens on a free loopback port, keeps its data in a temp directory with a
+# retention of 100 years, and holds:
+#   - deterministic data backfilled with `promtool tsdb create-blocks-from
+#     openmetrics`: series named sluice_test_* every 15 s for one hour from
+#     1700000000 (2023-11-14T22:13:20Z), described in internal/verify/prometheus;
+#   - whatever a test serves on $SLUICE_TEST_PROMETHEUS_EXPORTER (host:port), which
+#     the server scrapes every second under job "sluice-test".
+# "start" is idempotent: when the server recorded in the state file still answers,
+# it prints the same exports again. It prints nothing but the exports on success;
+# errors go to stderr.
+set -euo pipefail
+
+STATE_FILE="${SLUICE_TEST_PROMETHEUS_STATE:-${TMPDIR:-/tmp}/sluice-test-prometheus.env}"
+BASE=1700000000
+
+die() { echo "prometheus.sh: $*" >&2; exit 1; }
+
+install_server() {
+	[ "$(id -u)" -eq 0 ] || die "Prometheus is not installed and installing it needs root (apt-get install prometheus)"
+	command -v apt-get >/dev/null 2>&1 || die "Prometheus is not installed and apt-get is not available"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq >/dev/null || die "apt-get update failed"
+	apt-get install -y -qq --no-install-recommends prometheus >/dev/null || die "apt-get install prometheus failed"
+}
+
+free_port() {
+	local p
+	for _ in $(seq 1 50); do
+		p=$((20000 + RANDOM % 20000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return 0
+		fi
+	done
+	die "no free port found"
+}
+
+# openmetrics writes the backfilled series: per slot a constant error ratio, a
+# request counter growing by a fixed amount per sample, a latency that cycles
+# through five values, and a series that is always NaN.
+openmetrics() {
+	awk -v base="$BASE" 'BEGIN {
+		print "# TYPE sluice_test_error_ratio gauge"
+		for (t = 0; t <= 3600; t += 15) {
+			printf "sluice_test_error_ratio{slot=\"blue\"} 0.05 %d\n", base + t
+			printf "sluice_test_error_ratio{slot=\"green\"} 0.01 %d\n", base + t
+		}
+		print "# TYPE sluice_test_requests counter"
+		for (t = 0; t <= 3600; t += 15) {
+			printf "sluice_test_requests_total{slot=\"blue\"} %d %d\n", t / 15 * 30, base + t
+			printf "sluice_test_requests_total{slot=\"green\"} %d %d\n", t / 15 * 270, base + t
+		}
+		print "# TYPE sluice_test_latency_ms gauge"
+		for (t = 0; t <= 3600; t += 15) {
+			i = (t / 15) % 5
+			printf "sluice_test_latency_ms{slot=\"blue\"} %d %d\n", 150 + 10 * i, base + t
+			printf "sluice_test_latency_ms{slot=\"green\"} %d %d\n", 100 + 10 * i, base + t
+		}
+		print "# TYPE sluice_test_nan gauge"
+		for (t = 0; t <= 3600; t += 15) {
+			printf "sluice_test_nan NaN %d\n", base + t
+		}
+		print "# EOF"
+	}'
+}
+
+print_exports() {
+	# shellcheck disable=SC1090
+	. "$1"
+	echo "export SLUICE_TEST_PROMETHEUS_URL='http://127.0.0.1:$PORT'"
+	echo "export SLUICE_TEST_PROMETHEUS_EXPORTER='127.0.0.1:$EXPORTER_PORT'"
+	echo "export SLUICE_TEST_PROMETHEUS_DIR='$ROOT'"
+}
+
+ready() { # ready PORT
+	curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$1/-/ready" 2>/dev/null
+}
+
+running() { # running STATE_FILE
+	[ -f "$1" ] || return 1
+	# shellcheck disable=SC1090
+	. "$1"
+	[ -d "$ROOT/data" ] || return 1
+	kill -0 "$PID" 2>/dev/null && ready "$PORT"
+}
+
+start() {
+	if running "$STATE_FILE"; then
+		print_exports "$STATE_FILE"
+		return 0
+	fi
+	if [ -f "$STATE_FILE" ]; then # a server recorded earlier is gone: clean up after it
+		(stop "$(. "$STATE_FILE"; echo "$ROOT")") >/dev/null 2>&1 || rm -f "$STATE_FILE"
+	fi
+	command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || install_server
+	command -v curl >/dev/null 2>&1 || die "curl is needed to see when the server is ready"
+	local root port exporter
+	root="$(mktemp -d "${TMPDIR:-/tmp}/sluice-prom.XXXXXX")"
+	mkdir -p "$root/data"
+	port="$(free_port)"
+	exporter="$(free_port)"
+	openmetrics >"$root/backfill.om"
+	promtool tsdb create-blocks-from openmetrics "$root/backfill.om" "$root/data" >"$root/backfill.log" 2>&1 ||
+		{ cat "$root/backfill.log" >&2; die "backfill failed"; }
+	cat >"$root/prometheus.yml" <<YAML
+global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: sluice-test
+    static_configs:
+      - targets: ['127.0.0.1:$exporter']
+YAML
+	prometheus --config.file="$root/prometheus.yml" --storage.tsdb.path="$root/data" \
+		--storage.tsdb.retention.time=100y --web.listen-address="127.0.0.1:$port" \
+		>"$root/server.log" 2>&1 </dev/null &
+	local pid=$!
+	for _ in $(seq 1 120); do
+		ready "$port" && break
+		kill -0 "$pid" 2>/dev/null || { cat "$root/server.log" >&2; die "server exited"; }
+		sleep 0.25
+	done
+	ready "$port" || { kill "$pid" 2>/dev/null; cat "$root/server.log" >&2; die "server did not become ready"; }
+	printf 'ROOT=%s\nPORT=%s\nEXPORTER_PORT=%s\nPID=%s\n' "$root" "$port" "$exporter" "$pid" >"$root/state.env"
+	cp "$root/state.env" "$STATE_FILE"
+	print_exports "$STATE_FILE"
+}
+
+stop() {
+	local dir="${1:-${SLUICE_TEST_PROMETHEUS_DIR:-}}" state
+	if [ -z "$dir" ] && [ -f "$STATE_FILE" ]; then
+		# shellcheck disable=SC1090
+		dir="$(. "$STATE_FILE"; echo "$ROOT")"
+	fi
+	[ -n "$dir" ] || die "stop: no data dir given and none recorded"
+	state="$dir/state.env"
+	[ -f "$state" ] || die "stop: $dir is not a directory made by prometheus.sh start"
+	# shellcheck disable=SC1090
+	. "$state"
+	# Only the recorded pid, and only when it is a prometheus using this dir.
+	if kill -0 "$PID" 2>/dev/null && tr '\0' ' ' <"/proc/$PID/cmdline" 2>/dev/null | grep -q -- "--storage.tsdb.path=$dir/data"; then
+		kill "$PID"
+		for _ in $(seq 1 40); do kill -0 "$PID" 2>/dev/null || break; sleep 0.25; done
+	fi
+	if [ -f "$STATE_FILE" ] && grep -q "ROOT=$dir\$" "$STATE_FILE"; then
+		rm -f "$STATE_FILE"
+	fi
+	rm -rf "$dir"
+}
+
+case "${1:-}" in
+start) start ;;
+stop) stop "${2:-}" ;;
+*) die "usage: $0 start | stop [DIR]" ;;
+esac
