@@ -14,6 +14,8 @@ import (
 	"github.com/sluicehq/sluice/internal/api"
 	"github.com/sluicehq/sluice/internal/engine"
 	"github.com/sluicehq/sluice/internal/events"
+	"github.com/sluicehq/sluice/internal/loadtest"
+	"github.com/sluicehq/sluice/internal/spec"
 	"github.com/sluicehq/sluice/internal/store"
 	"github.com/sluicehq/sluice/internal/store/postgres"
 	"github.com/sluicehq/sluice/internal/store/sqlite"
@@ -55,6 +57,9 @@ func Run(ctx context.Context, cfg Config) error {
 	defer wiring.Close()
 	eng, err := engine.New(engine.Options{
 		Store: st, Resolver: wiring, Publisher: broker, Logger: log.With("component", "engine"), CrashPoint: crash,
+		Steps: map[spec.StepType]engine.StepRunner{
+			spec.StepLoadTest: loadtest.NewStep(wiring),
+		},
 	})
 	if err != nil {
 		return err
