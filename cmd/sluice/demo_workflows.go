@@ -1,0 +1,232 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// demoEnv and demoService name what the demo releases.
+const (
+	demoEnv     = "demo"
+	demoService = "shop"
+	demoUser    = "demo"
+)
+
+// demoSetup is what the demo's documents need to know.
+type demoSetup struct {
+	exe      string // this very binary, the artifact
+	listen   string // the builtin router's listen address
+	admin    string // its admin address
+	verify   bool   // this build runs verify steps
+	loadtest bool   // this build runs loadtest steps
+	checkURL string // the demo's own check, used when verify is not available
+}
+
+// shellQuote quotes s for the local platform's command splitter.
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// yamlString returns s as a YAML double-quoted scalar.
+func yamlString(s string) string {
+	b, _ := json.Marshal(s) // a JSON string is a valid YAML double-quoted scalar
+	return string(b)
+}
+
+// documents returns the environment and the two workflows of the demo.
+func (d demoSetup) documents() string {
+	// $${PORT} is the local platform's ${PORT}, escaped from workflow variables.
+	artifact := shellQuote(d.exe) + " sample-app --port $${PORT} --version ${version} --error-rate ${error_rate}"
+	return fmt.Sprintf(`apiVersion: sluice.dev/v1alpha1
+kind: Environment
+metadata:
+  name: %[1]s
+  description: sluice demo - local processes behind the builtin router
+spec:
+  platform:
+    type: local
+    local:
+      stopGrace: 2s
+  router:
+    type: builtin
+    builtin:
+      listen: %[2]s
+      admin: %[3]s
+  providers:
+    - name: router
+      type: builtin
+---
+apiVersion: sluice.dev/v1alpha1
+kind: Workflow
+metadata:
+  name: demo-first-release
+  description: Release the first version of the demo service with all traffic.
+spec:
+%[4]s
+  phases:
+    - name: first-release
+      steps:
+        - name: service-setup
+          service: {}
+        - name: deploy
+          deploy:
+            instances: 2
+        - name: all-traffic
+          traffic: 100%%
+        - name: make-live
+          promote: {}
+---
+apiVersion: sluice.dev/v1alpha1
+kind: Workflow
+metadata:
+  name: demo-canary
+  description: The seed workflow - blue/green with a canary phase, verification and approval.
+spec:
+%[4]s
+  onFailure: rollback
+  phases:
+    - name: setup-new
+      steps:
+        - name: service-setup
+          service: {}
+        - name: upgrade-containers
+          deploy:
+            instances: 100%%
+        - name: traffic-stays-live
+          traffic: 0%%
+    - name: canary
+      steps:
+        - name: shift-canary
+          traffic: 10%%
+%[5]s        - name: approve-promotion
+          approval:
+            message: "Canary of ${version} at 10%% looks healthy. Promote to 100%%?"
+            approvers: [%[6]s]
+            timeout: 5m
+            onTimeout: rollback
+    - name: promote
+      steps:
+        - name: all-traffic-to-new
+          traffic: 100%%
+        - name: make-new-live
+          promote: {}
+        - name: retire-old
+          scaledown:
+            slot: old
+            delay: 3s
+`, demoEnv, d.listen, d.admin, d.serviceBlock(artifact), d.checkSteps(), demoUser)
+}
+
+// serviceBlock is the variables, environment and service shared by both workflows.
+func (d demoSetup) serviceBlock(artifact string) string {
+	return fmt.Sprintf(`  variables:
+    - name: version
+      type: string
+      default: v1
+    - name: error_rate
+      type: string
+      default: "0"
+  environment: %s
+  service:
+    name: %s
+    port: 8080
+    artifact: %s
+    instances: 2
+    health:
+      path: /healthz
+      timeout: 1s`, demoEnv, demoService, yamlString(artifact))
+}
+
+// checkSteps are the canary's checks: a load test and verification of the builtin
+// router's metrics, or, in a build without them, a pause and the demo's own check of
+// the error rate it observes through the router.
+func (d demoSetup) checkSteps() string {
+	var b strings.Builder
+	if d.loadtest {
+		b.WriteString(`        - name: load-test
+          loadtest:
+            target: new
+            rate: 40
+            concurrency: 4
+            duration: 3s
+            maxErrorRate: 5%
+            maxP99: 500ms
+`)
+	} else {
+		b.WriteString(`        - name: let-traffic-flow
+          wait: 3s
+`)
+	}
+	if d.verify {
+		b.WriteString(`        - name: verify-canary
+          verify:
+            initialDelay: 1s
+            interval: 1s
+            count: 3
+            duration: 2s
+            metrics:
+              - name: error-rate
+                provider: router
+                query: error_rate
+                failureCondition: result > 0.05
+                failureLimit: 0
+`)
+	} else {
+		fmt.Fprintf(&b, `        - name: check-canary
+          webhook:
+            url: %s
+            method: GET
+`, d.checkURL)
+	}
+	return b.String()
+}
+
+// probeDocuments is a throwaway environment and workflow that tell whether this build
+// runs verify and loadtest steps: a step type it lacks fails with "not available".
+const probeDocuments = `apiVersion: sluice.dev/v1alpha1
+kind: Environment
+metadata:
+  name: demo-probe
+spec:
+  platform:
+    type: recorder
+    recorder: {file: probe.jsonl}
+  router:
+    type: recorder
+    recorder: {file: probe.jsonl}
+  providers:
+    - name: probe
+      type: http
+      url: http://127.0.0.1:9/
+---
+apiVersion: sluice.dev/v1alpha1
+kind: Workflow
+metadata:
+  name: demo-probe
+spec:
+  environment: demo-probe
+  service:
+    name: probe
+    port: 8080
+    artifact: probe
+  phases:
+    - name: probe
+      steps:
+        - deploy:
+            instances: 1
+        - name: loadtest
+          timeout: 2s
+          onFailure: ignore
+          loadtest:
+            duration: 100ms
+        - name: verify
+          timeout: 2s
+          onFailure: ignore
+          verify:
+            interval: 100ms
+            count: 1
+            metrics:
+              - name: probe
+                provider: probe
+                query: probe
+                failureCondition: result > 1
+`
