@@ -83,6 +83,12 @@ CREATE TABLE services (
 	PRIMARY KEY (environment, service)
 );
 `},
+	{2, "execution leases", `
+ALTER TABLE executions ADD COLUMN owner text NOT NULL DEFAULT '';
+ALTER TABLE executions ADD COLUMN lease_until text NOT NULL DEFAULT '';
+CREATE INDEX executions_lease ON executions (lease_until)
+	WHERE status NOT IN ('succeeded', 'failed', 'rolled_back', 'aborted');
+`},
 }
 
 // SchemaVersion is the newest schema version this binary knows.
