@@ -98,12 +98,18 @@ func (m *metric) schedule(interval, span, seqEvery time.Duration) {
 	m.n = max(1, int((span+m.every-1)/m.every))
 }
 
-// due returns when the metric is to be measured next.
+// due returns when the metric is to be measured next: on schedule, but never
+// sooner than one window after the last measurement, so that windows do not
+// overlap when the analysis fell behind (a slow query, a restart).
 func (m *metric) due(begin time.Time) time.Time {
 	if m.errs > 0 {
 		return m.retryAt
 	}
-	return begin.Add(time.Duration(m.next+1) * m.every)
+	t := begin.Add(time.Duration(m.next+1) * m.every)
+	if m.last != nil && m.last.At.Add(m.every).After(t) {
+		return m.last.At.Add(m.every)
+	}
+	return t
 }
 
 // apply counts one measurement, live or replayed from the journal, and decides

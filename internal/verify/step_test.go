@@ -160,8 +160,8 @@ func TestVerifySchedule(t *testing.T) {
 	want := []time.Time{
 		t0.Add(70 * time.Second), // delay + interval: the window lies after the delay
 		t0.Add(72 * time.Second), // the error is retried sooner than the interval
-		t0.Add(80 * time.Second),
-		t0.Add(90 * time.Second),
+		t0.Add(82 * time.Second), // windows follow on from the retried one, never overlapping
+		t0.Add(92 * time.Second),
 	}
 	if len(ms) != len(want) {
 		t.Fatalf("%d measurements, want %d", len(ms), len(want))
