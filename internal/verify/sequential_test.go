@@ -91,6 +91,13 @@ func calibrate(runs int, seed uint64, canary, baseline arm, seconds int, p Seque
 	return c
 }
 
+// slowShare is the share of requests slower than the baseline's p99 when latency
+// is log-normal with sigma 0.5 and the canary's is scaled by factor.
+func slowShare(factor float64) float64 {
+	const z99, sigma = 2.3263478740408408, 0.5
+	return 0.5 * math.Erfc((z99-math.Log(factor)/sigma)/math.Sqrt2)
+}
+
 func TestSequentialCalibration(t *testing.T) {
 	base := arm{rps: 180, rate: 0.01}
 	tests := []struct {
@@ -107,6 +114,10 @@ func TestSequentialCalibration(t *testing.T) {
 		// The case: 1% -> 5% errors, canary at 20 req/s beside 180 req/s.
 		{"errors 1% to 5%", arm{20, 0.05}, 1000, 120, true},
 		{"errors 1% to 10%", arm{20, 0.10}, 500, 120, true},
+		// p99 +50%: latencies log-normal (sigma 0.5); an event is a request slower
+		// than the baseline's p99, so 1% of baseline requests; a canary 1.5 times
+		// slower exceeds it with P(Z > 2.326 - ln(1.5)/0.5) = 6.5%.
+		{"p99 +50% as slow requests", arm{20, slowShare(1.5)}, 1000, 120, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -120,5 +131,20 @@ func TestSequentialCalibration(t *testing.T) {
 				t.Fatalf("95%% of bad canaries caught only after %.0f s", c.quantile(0.95))
 			}
 		})
+	}
+}
+
+// BenchmarkSequentialCalibration is the long version of the calibration: 20,000
+// A/A analyses of ten minutes each, and 20,000 analyses of a canary whose error
+// rate went from 1% to 5%. Run with go test -run '^$' -bench SequentialCalibration.
+func BenchmarkSequentialCalibration(b *testing.B) {
+	base := arm{rps: 180, rate: 0.01}
+	for range b.N {
+		aa := calibrate(20000, 1000, arm{20, 0.01}, base, 600, DefaultSequential)
+		bad := calibrate(20000, 5000, arm{20, 0.05}, base, 300, DefaultSequential)
+		b.ReportMetric(100*aa.rate(), "false-alarm-%")
+		b.ReportMetric(100*bad.within(10), "caught-within-10s-%")
+		b.ReportMetric(bad.quantile(0.5), "median-s")
+		b.ReportMetric(bad.quantile(0.95), "p95-s")
 	}
 }
