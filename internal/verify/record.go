@@ -55,6 +55,9 @@ type Observation struct {
 	Points   int              `json:"points,omitempty"`
 	NoData   bool             `json:"noData,omitempty"`
 	Warnings []string         `json:"warnings,omitempty"`
+	// Covered is the window the answer really covers when the provider says so
+	// (the builtin provider's first window after a restart is shorter).
+	Covered string `json:"covered,omitempty"`
 }
 
 // Measurement is one judged measurement of one metric, as recorded with the
@@ -80,6 +83,9 @@ type Measurement struct {
 // observe turns a provider's result into an observation.
 func observe(slot, query string, r Result) Observation {
 	o := Observation{Slot: slot, Query: query, Tally: r.Tally, Points: len(r.Sample), Warnings: r.Warnings}
+	if r.Window > 0 {
+		o.Covered = r.Window.Round(time.Millisecond).String()
+	}
 	if !math.IsNaN(r.Value) {
 		v := Float(r.Value)
 		o.Value = &v
