@@ -190,7 +190,8 @@ func TestDemoInterrupted(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out strings.Builder
-	cmd.Stderr = &out
+	var stderr bytes.Buffer // written by exec's goroutine; read only after Wait
+	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -209,6 +210,7 @@ func TestDemoInterrupted(t *testing.T) {
 		out.WriteString(sc.Text() + "\n")
 	}
 	cmd.Wait() //nolint:errcheck // the exit code is checked below
+	out.Write(stderr.Bytes())
 	res := demoResult{out: out.String(), code: cmd.ProcessState.ExitCode()}
 	if m := dirRE.FindStringSubmatch(res.out); m != nil {
 		res.dir = m[1]
