@@ -41,6 +41,16 @@ type Store interface {
 	// Events returns up to limit events with Seq > after, in order (limit <= 0: all).
 	Events(ctx context.Context, executionID string, after int64, limit int) ([]Event, error)
 
+	// ClaimExecutions takes ownership of non-terminal executions that are unowned or
+	// whose lease ended before r.Now (and, with r.Own, those r.Owner already owns): it
+	// sets their owner and lease and bumps their version, so a previous owner's next
+	// write fails with a conflict. It returns what it claimed, oldest first.
+	ClaimExecutions(ctx context.Context, r ClaimRequest) ([]Execution, error)
+	// RenewLeases extends to until the lease of each listed execution still owned by
+	// owner and not terminal, without changing its version, and returns the IDs it
+	// renewed: the others were taken over or ended.
+	RenewLeases(ctx context.Context, owner string, ids []string, until time.Time) ([]string, error)
+
 	// GetService returns the state of one service in one environment, or ErrNotFound.
 	GetService(ctx context.Context, environment, service string) (ServiceState, error)
 	// ListServices returns the services of an environment (all environments when empty).
@@ -119,6 +129,21 @@ type Execution struct {
 	// Version is the record version: 1 after create, +1 on every update. An update must
 	// carry the version it read; the store returns a *ConflictError otherwise.
 	Version int64
+
+	// Owner is the server that drives the execution and LeaseUntil when its claim ends
+	// unless renewed. Both are set on create and by ClaimExecutions and RenewLeases;
+	// an update through Commit leaves them as they are.
+	Owner      string
+	LeaseUntil time.Time
+}
+
+// ClaimRequest says which executions a server takes over.
+type ClaimRequest struct {
+	Owner string
+	Now   time.Time // leases that ended before Now are free
+	Until time.Time // the new lease
+	Own   bool      // also claim executions Owner already owns (after its own restart)
+	Limit int       // <= 0: no limit
 }
 
 // ExecutionFilter narrows ListExecutions; zero fields match everything.

@@ -16,6 +16,7 @@ type prepared struct {
 	c        *store.Commit
 	id       string
 	execArgs []any // workflow .. state, in insert order after id
+	lease    []any // owner and lease_until, written on create only
 	journal  [][]any
 	events   [][]any
 }
@@ -48,6 +49,7 @@ func prepareCommit(c *store.Commit) (*prepared, error) {
 		}
 		p.execArgs = []any{e.Workflow, e.WorkflowVersion, e.Environment, e.EnvironmentVersion, e.Service,
 			vars, e.StartedBy, encodeTime(e.CreatedAt), encodeTime(e.UpdatedAt), string(e.Status), e.Reason, state}
+		p.lease = []any{e.Owner, leaseTime(e.LeaseUntil)}
 	} else if c.Create {
 		return nil, errors.New("create without an execution")
 	}
@@ -109,10 +111,11 @@ func applyExecution(ctx context.Context, tx pgx.Tx, p *prepared) (version, first
 	var jseq, eseq int64
 	switch {
 	case c.Execution != nil && c.Create:
-		args := append(append([]any{p.id}, p.execArgs...), nj, ne)
+		args := append(append(append([]any{p.id}, p.execArgs...), nj, ne), p.lease...)
 		_, err = tx.Exec(ctx, `INSERT INTO executions (id, workflow, workflow_version, environment, environment_version,
-			service, variables, started_by, created_at, updated_at, status, reason, state, version, journal_seq, event_seq)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1, $14, $15)`, args...)
+			service, variables, started_by, created_at, updated_at, status, reason, state, version, journal_seq, event_seq,
+			owner, lease_until)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1, $14, $15, $16, $17)`, args...)
 		version, jseq, eseq = 1, nj, ne
 	case c.Execution != nil:
 		args := append(append(append([]any{}, p.execArgs[:7]...), p.execArgs[8:]...), nj, ne, p.id, c.Execution.Version)

@@ -12,7 +12,7 @@ import (
 )
 
 const execColumns = `id, workflow, workflow_version, environment, environment_version, service, variables,
-	started_by, created_at, updated_at, status, reason, state, version`
+	started_by, created_at, updated_at, status, reason, state, version, owner, lease_until`
 
 // GetExecution returns one execution or store.ErrNotFound.
 func (s *Store) GetExecution(ctx context.Context, id string) (store.Execution, error) {
@@ -70,9 +70,9 @@ func (s *Store) ListExecutions(ctx context.Context, f store.ExecutionFilter) ([]
 func scanExecution(row pgx.Row) (store.Execution, error) {
 	var e store.Execution
 	var vars, state []byte
-	var created, updated, status string
+	var created, updated, status, lease string
 	err := row.Scan(&e.ID, &e.Workflow, &e.WorkflowVersion, &e.Environment, &e.EnvironmentVersion, &e.Service,
-		&vars, &e.StartedBy, &created, &updated, &status, &e.Reason, &state, &e.Version)
+		&vars, &e.StartedBy, &created, &updated, &status, &e.Reason, &state, &e.Version, &e.Owner, &lease)
 	if err != nil {
 		return e, notFound(err)
 	}
@@ -84,6 +84,11 @@ func scanExecution(row pgx.Row) (store.Execution, error) {
 	}
 	if e.CreatedAt, err = decodeTime(created); err != nil {
 		return e, err
+	}
+	if lease != "" {
+		if e.LeaseUntil, err = decodeTime(lease); err != nil {
+			return e, err
+		}
 	}
 	e.UpdatedAt, err = decodeTime(updated)
 	return e, err

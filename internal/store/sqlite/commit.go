@@ -17,6 +17,7 @@ type prepared struct {
 	c        *store.Commit
 	id       string
 	execArgs []any // column values of the execution, in insertExec order after id
+	lease    []any // owner and lease_until, written on create only
 	journal  [][]any
 	events   [][]any
 }
@@ -48,6 +49,7 @@ func prepareCommit(c *store.Commit) (*prepared, error) {
 		}
 		p.execArgs = []any{e.Workflow, e.WorkflowVersion, e.Environment, e.EnvironmentVersion, e.Service,
 			nullString(vars), e.StartedBy, encodeTime(e.CreatedAt), encodeTime(e.UpdatedAt), string(e.Status), e.Reason, state}
+		p.lease = []any{e.Owner, leaseTime(e.LeaseUntil)}
 	} else if c.Create {
 		return nil, errors.New("create without an execution")
 	}
@@ -104,7 +106,7 @@ func (s *Store) applyCommit(ctx context.Context, tx *sql.Tx, p *prepared) (func(
 	nj, ne := int64(len(p.journal)), int64(len(p.events))
 	switch {
 	case c.Execution != nil && c.Create:
-		args := append(append([]any{p.id}, p.execArgs...), nj, ne)
+		args := append(append(append([]any{p.id}, p.execArgs...), nj, ne), p.lease...)
 		if _, err := tx.StmtContext(ctx, s.stmts.insertExec).ExecContext(ctx, args...); err != nil {
 			return nil, s.explainExecError(ctx, tx, p, 0, err)
 		}

@@ -137,8 +137,9 @@ func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 		query string
 	}{
 		{&w.insertExec, `INSERT INTO executions (id, workflow, workflow_version, environment, environment_version,
-			service, variables, started_by, created_at, updated_at, status, reason, state, version, journal_seq, event_seq)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`},
+			service, variables, started_by, created_at, updated_at, status, reason, state, version, journal_seq, event_seq,
+			owner, lease_until)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)`},
 		{&w.updateExec, `UPDATE executions SET workflow = ?, workflow_version = ?, environment = ?,
 			environment_version = ?, service = ?, variables = ?, started_by = ?, updated_at = ?, status = ?,
 			reason = ?, state = ?, version = version + 1, journal_seq = journal_seq + ?, event_seq = event_seq + ?

@@ -42,6 +42,9 @@ func Run(t *testing.T, open Open) {
 		{"ConcurrentUpdatesOneWinner", testConcurrentUpdates},
 		{"CloseFinishesPending", testCloseFinishesPending},
 		{"ContextCancel", testContextCancel},
+		{"LeaseClaim", testLeaseClaim},
+		{"LeaseRenewAndOwn", testLeaseRenewAndOwn},
+		{"ConcurrentClaims", testConcurrentClaims},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

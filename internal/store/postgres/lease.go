@@ -1,0 +1,72 @@
+package postgres
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sluicehq/sluice/internal/store"
+)
+
+// notTerminal is the SQL condition of an execution that can still change.
+const notTerminal = "status NOT IN ('succeeded', 'failed', 'rolled_back', 'aborted')"
+
+// leaseTime encodes a lease end; the zero time is the empty string, before every lease.
+func leaseTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return encodeTime(t)
+}
+
+// ClaimExecutions takes over free executions for r.Owner. Rows another server is
+// claiming at the same moment are skipped, not waited for.
+func (s *Store) ClaimExecutions(ctx context.Context, r store.ClaimRequest) ([]store.Execution, error) {
+	var limit any
+	if r.Limit > 0 {
+		limit = r.Limit
+	}
+	rows, err := s.pool.Query(ctx, `UPDATE executions SET owner = $1, lease_until = $2, version = version + 1
+		WHERE id IN (SELECT id FROM executions WHERE `+notTerminal+`
+			AND (owner = '' OR lease_until < $3 OR ($4 AND owner = $1))
+			ORDER BY created_at, id LIMIT $5 FOR UPDATE SKIP LOCKED)
+		RETURNING `+execColumns,
+		r.Owner, leaseTime(r.Until), leaseTime(r.Now), r.Own, limit)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: claim executions for %s: %w", r.Owner, err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Execution, error) { return scanExecution(row) })
+	if err != nil {
+		return nil, fmt.Errorf("postgres: claim executions for %s: %w", r.Owner, err)
+	}
+	sortByCreation(out)
+	return out, nil
+}
+
+// RenewLeases extends the leases owner still holds.
+func (s *Store) RenewLeases(ctx context.Context, owner string, ids []string, until time.Time) ([]string, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, `UPDATE executions SET lease_until = $1
+		WHERE owner = $2 AND `+notTerminal+` AND id = ANY($3) RETURNING id`, leaseTime(until), owner, ids)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: renew leases of %s: %w", owner, err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("postgres: renew leases of %s: %w", owner, err)
+	}
+	return out, nil
+}
+
+// sortByCreation orders executions oldest first, as RETURNING gives no order.
+func sortByCreation(es []store.Execution) {
+	slices.SortFunc(es, func(a, b store.Execution) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
+	})
+}
