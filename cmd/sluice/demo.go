@@ -63,6 +63,8 @@ type demoRun struct {
 	set  demoSetup
 	load *demoTraffic
 	in   *bufio.Reader
+
+	failedAt, restoredAt time.Time // when the canary started rolling back, and traffic was back
 }
 
 // demo runs the whole story and cleans up after it, whatever happens.
@@ -191,8 +193,13 @@ func (d *demoRun) runFollow(ctx context.Context, workflow string, vars map[strin
 			return api.Execution{}, fmt.Errorf("demo: follow %s: %w", ex.ID, err)
 		}
 		consoleLine(d.out, e)
-		if eventStatus(e) == store.StatusWaiting {
+		switch {
+		case eventStatus(e) == store.StatusWaiting:
 			asked.Do(func() { go d.decide(ctx, ex.ID) })
+		case eventStatus(e) == store.StatusRollingBack:
+			d.failedAt = e.At
+		case e.Type == "weights" && !d.failedAt.IsZero() && d.restoredAt.IsZero():
+			d.restoredAt = e.At
 		}
 	}
 	return d.c.GetExecution(ctx, ex.ID)
@@ -264,6 +271,9 @@ func (d *demoRun) outcome(ctx context.Context, ex api.Execution) error {
 	fmt.Fprintf(d.out, "   live: %s (%s), router: green %d%% · blue %d%%\n", live.LiveSlot, versionOf(live.Artifact), w.Green, w.Blue)
 	if ex.Status != want {
 		return &exitError{code: 1, msg: fmt.Sprintf("demo: expected the canary to end %s, it ended %s", want, ex.Status)}
+	}
+	if !d.restoredAt.IsZero() {
+		fmt.Fprintf(d.out, "   all traffic was back on %s %s after the rollback began\n", live.LiveSlot, d.restoredAt.Sub(d.failedAt).Round(time.Millisecond))
 	}
 	if d.o.bad {
 		fmt.Fprintln(d.out, "   the bad v2 was rolled back automatically: all traffic is on the live version.")
