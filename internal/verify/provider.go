@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -195,4 +196,16 @@ func (s Secrets) Redact(text string) string {
 // stored); the step runner calls Watch when an analysis starts or resumes.
 type Watcher interface {
 	Watch(ctx context.Context, service string) error
+}
+
+// Names returns the names of the credentials that start with prefix, sorted.
+func (s Secrets) Names(prefix string) []string {
+	var out []string
+	for k := range s.values {
+		if strings.HasPrefix(k, prefix) {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/sluicehq/sluice/internal/spec"
 	"github.com/sluicehq/sluice/internal/verify"
 	"github.com/sluicehq/sluice/internal/verify/builtin"
+	"github.com/sluicehq/sluice/internal/verify/httpjson"
 	"github.com/sluicehq/sluice/internal/verify/prometheus"
 )
 
@@ -25,6 +26,9 @@ var constructors = map[string]constructor{
 	},
 	"prometheus": func(ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error) {
 		return prometheus.New(ps, deps)
+	},
+	"http": func(ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error) {
+		return httpjson.New(ps, deps)
 	},
 }
 
