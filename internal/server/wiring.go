@@ -41,12 +41,12 @@ func newWiring(dataDir string, log *slog.Logger) *wiring {
 // platformTypes and routerTypes list every type the spec accepts, with the
 // constructor of those this build has; a nil constructor is a clear error.
 var (
-	platformTypes = map[string]func(w *wiring, name string, env *spec.Environment) (platform.Platform, error){
+	platformTypes = map[string]func(w *wiring, ctx context.Context, name string, env *spec.Environment) (platform.Platform, error){
 		"recorder":   (*wiring).recorderPlatform,
 		"local":      (*wiring).localPlatform,
 		"kubernetes": nil,
 	}
-	routerTypes = map[string]func(w *wiring, name string, env *spec.Environment) (traffic.Router, error){
+	routerTypes = map[string]func(w *wiring, ctx context.Context, name string, env *spec.Environment) (traffic.Router, error){
 		"recorder":   (*wiring).recorderRouter,
 		"builtin":    (*wiring).builtinRouter,
 		"istio":      nil,
@@ -54,11 +54,11 @@ var (
 	}
 )
 
-func (w *wiring) recorderPlatform(_ string, env *spec.Environment) (platform.Platform, error) {
+func (w *wiring) recorderPlatform(_ context.Context, _ string, env *spec.Environment) (platform.Platform, error) {
 	return w.recorder(env.Spec.Platform.Recorder)
 }
 
-func (w *wiring) recorderRouter(_ string, env *spec.Environment) (traffic.Router, error) {
+func (w *wiring) recorderRouter(_ context.Context, _ string, env *spec.Environment) (traffic.Router, error) {
 	return w.recorder(env.Spec.Router.Recorder)
 }
 
@@ -78,11 +78,11 @@ func (w *wiring) Resolve(ctx context.Context, name string, env *spec.Environment
 	if newRouter == nil {
 		return engine.Runtime{}, fmt.Errorf("router type %q is not available in this build of sluice yet", env.Spec.Router.Type)
 	}
-	p, err := newPlatform(w, name, env)
+	p, err := newPlatform(w, ctx, name, env)
 	if err != nil {
 		return engine.Runtime{}, err
 	}
-	r, err := newRouter(w, name, env)
+	r, err := newRouter(w, ctx, name, env)
 	if err != nil {
 		return engine.Runtime{}, err
 	}

@@ -43,7 +43,7 @@ func (w *wiring) SetInstanceOutput(f InstanceOutputFunc) { w.output.Store(&f) }
 
 // localPlatform returns (once per environment) the local platform, whose state
 // lives in DATA/local/ENV so a restarted server adopts the instances.
-func (w *wiring) localPlatform(name string, env *spec.Environment) (platform.Platform, error) {
+func (w *wiring) localPlatform(_ context.Context, name string, env *spec.Environment) (platform.Platform, error) {
 	le, err := w.localEnv(name, env)
 	if err != nil {
 		return nil, err
@@ -102,7 +102,7 @@ func (w *wiring) instanceOutput(envName string) func(ref platform.SlotRef, insta
 
 // builtinRouter returns (once per environment) the builtin router, whose endpoints
 // come from the environment's local platform.
-func (w *wiring) builtinRouter(name string, env *spec.Environment) (traffic.Router, error) {
+func (w *wiring) builtinRouter(ctx context.Context, name string, env *spec.Environment) (traffic.Router, error) {
 	cfg := env.Spec.Router.Builtin
 	if cfg == nil || cfg.Listen == "" {
 		return nil, fmt.Errorf("builtin: environment %s: router.builtin.listen is required", name)
@@ -122,15 +122,25 @@ func (w *wiring) builtinRouter(name string, env *spec.Environment) (traffic.Rout
 		}
 		return re.r, nil
 	}
-	r, err := builtin.New(builtin.Options{
+	opts := builtin.Options{
 		Listen: cfg.Listen, Admin: cfg.Admin, Source: le.p,
 		Logger: w.log.With("component", "router", "environment", name),
-	})
+	}
+	if w.dataDir != "" {
+		opts.StateFile = filepath.Join(w.dataDir, "builtin", name+".json")
+	}
+	r, err := builtin.New(opts)
 	if err != nil {
 		return nil, fmt.Errorf("builtin: environment %s: %w", name, err)
 	}
-	w.routers[name] = &routerEnv{cfg: *cfg, r: r}
 	le.router.Store(r)
+	// A restarted server serves the services it routed before, with their weights.
+	if err := r.Restore(ctx); err != nil {
+		le.router.Store(nil)
+		r.Close(ctx) //nolint:errcheck // the restore error is the one to report
+		return nil, fmt.Errorf("builtin: environment %s: %w", name, err)
+	}
+	w.routers[name] = &routerEnv{cfg: *cfg, r: r}
 	return r, nil
 }
 

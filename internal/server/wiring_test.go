@@ -103,3 +103,42 @@ func TestWiringErrors(t *testing.T) {
 		t.Fatal("Endpoints of an unknown environment: no error")
 	}
 }
+
+// TestWiringRestart closes the wiring as a stopping server does and makes a new one on
+// the same data directory: the builtin router listens again with the weights it had.
+func TestWiringRestart(t *testing.T) {
+	dir := t.TempDir()
+	env := localEnvSpec(freeAddr(t), "")
+	svc := traffic.ServiceRef{Service: "shop"}
+	w := newWiring(dir, slog.New(slog.DiscardHandler))
+	rt, err := w.Resolve(t.Context(), "dev", env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Router.Ensure(t.Context(), traffic.Route{Service: svc}); err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Router.SetWeights(t.Context(), svc, traffic.Split(platform.Blue, 30), "k"); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if c, err := net.Dial("tcp", env.Spec.Router.Builtin.Listen); err == nil {
+		c.Close()
+		t.Fatal("the router still listens after the wiring closed")
+	}
+	w2 := newWiring(dir, slog.New(slog.DiscardHandler))
+	defer w2.Close()
+	rt2, err := w2.Resolve(t.Context(), "dev", env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := rt2.Router.Weights(t.Context(), svc)
+	if err != nil || got != traffic.Split(platform.Blue, 30) {
+		t.Fatalf("weights after a restart: %s, %v; want blue 30", got, err)
+	}
+	c, err := net.Dial("tcp", env.Spec.Router.Builtin.Listen)
+	if err != nil {
+		t.Fatalf("the router does not listen again after a restart: %v", err)
+	}
+	c.Close()
+}

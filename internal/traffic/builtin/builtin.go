@@ -54,6 +54,9 @@ type Options struct {
 	// Proxy is the template of each service's proxy configuration; Service and
 	// Logger are set by the router.
 	Proxy proxy.Config
+	// StateFile, when set, records every ensured service and its weights (written
+	// atomically on each change) so Restore can bring them back after a restart.
+	StateFile string
 	// ShutdownGrace bounds how long Release waits for in-flight requests; 5s.
 	ShutdownGrace time.Duration
 	// Logger receives the router's own events; nothing is logged when nil.
@@ -112,6 +115,11 @@ func (r *Router) Ensure(ctx context.Context, rt traffic.Route) error {
 	}
 	r.services[name] = s
 	r.resync(s)
+	if err := r.save(); err != nil {
+		delete(r.services, name)
+		s.stop(ctx, r.opts.ShutdownGrace) //nolint:errcheck // the state error is the one to report
+		return fmt.Errorf("builtin: ensure %s: %w", name, err)
+	}
 	r.opts.Logger.Info("router listening", "service", name, "addr", s.addr(), "admin", s.adminAddr())
 	return nil
 }
@@ -133,7 +141,12 @@ func (r *Router) SetWeights(ctx context.Context, svc traffic.ServiceRef, w traff
 	if s.keys.seen(key) {
 		return nil
 	}
+	prev := s.px.Weights()
 	if err := s.px.SetWeights(w); err != nil {
+		return fmt.Errorf("builtin: set weights %s: %w", svc.Service, err)
+	}
+	if err := r.save(); err != nil {
+		s.px.SetWeights(prev) //nolint:errcheck // prev was valid; the state error is the one to report
 		return fmt.Errorf("builtin: set weights %s: %w", svc.Service, err)
 	}
 	s.keys.add(key)
@@ -162,9 +175,16 @@ func (r *Router) Release(ctx context.Context, svc traffic.ServiceRef) error {
 	r.mu.Lock()
 	s, ok := r.services[svc.Service]
 	delete(r.services, svc.Service)
+	var serr error
+	if ok {
+		serr = r.save()
+	}
 	r.mu.Unlock()
 	if !ok {
 		return nil
+	}
+	if serr != nil {
+		r.opts.Logger.Warn("router state", "service", svc.Service, "err", serr)
 	}
 	if err := s.stop(ctx, r.opts.ShutdownGrace); err != nil {
 		return fmt.Errorf("builtin: release %s: %w", svc.Service, err)
@@ -226,17 +246,18 @@ func (r *Router) EndpointsChanged(ref platform.SlotRef, endpoints []string) {
 	r.apply(s, ref.Slot, endpoints)
 }
 
-// Close releases every service.
+// Close stops every service's proxy, like Release, but keeps Options.StateFile as
+// it is, so a router made later on the same file restores them.
 func (r *Router) Close(ctx context.Context) error {
 	r.mu.Lock()
-	names := make([]string, 0, len(r.services))
-	for n := range r.services {
-		names = append(names, n)
-	}
+	services := r.services
+	r.services = map[string]*service{}
 	r.mu.Unlock()
 	var errs []error
-	for _, n := range names {
-		errs = append(errs, r.Release(context.WithoutCancel(ctx), traffic.ServiceRef{Service: n}))
+	for name, s := range services {
+		if err := s.stop(ctx, r.opts.ShutdownGrace); err != nil {
+			errs = append(errs, fmt.Errorf("builtin: close %s: %w", name, err))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -47,7 +47,7 @@ func TestConformance(t *testing.T) {
 	addrs := map[traffic.Router]string{}
 	traffictest.Run(t, func(t *testing.T) traffic.Router {
 		addr := freeAddr(t)
-		r := newRouter(t, builtin.Options{Listen: addr, Admin: "127.0.0.1:0"})
+		r := newRouter(t, builtin.Options{Listen: addr, Admin: "127.0.0.1:0", StateFile: t.TempDir() + "/router.json"})
 		addrs[r] = addr
 		return r
 	}, traffictest.Config{
@@ -154,5 +154,51 @@ func TestMetricsAndEndpointsFromSource(t *testing.T) {
 	}
 	if body := get(t, "http://"+r.AdminAddr("shop")+"/metrics"); !strings.Contains(body, `slot="blue"`) {
 		t.Fatalf("admin /metrics has no blue series:\n%s", body)
+	}
+}
+
+// TestRestore closes a router and makes a new one on the same state file: the
+// service listens again on its address with the weights it had; a released service
+// is not restored.
+func TestRestore(t *testing.T) {
+	green, blue := startBackend(t, "v1"), startBackend(t, "v2")
+	src := staticSource{
+		{Service: "shop", Slot: platform.Green}: {green},
+		{Service: "shop", Slot: platform.Blue}:  {blue},
+	}
+	opts := builtin.Options{Listen: freeAddr(t), Source: src, StateFile: t.TempDir() + "/router.json"}
+	first, err := builtin.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := traffic.ServiceRef{Service: "shop"}
+	if err := first.Ensure(t.Context(), traffic.Route{Service: svc}); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.SetWeights(t.Context(), svc, traffic.All(platform.Blue), "k"); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	second := newRouter(t, opts)
+	if err := second.Restore(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if w, err := second.Weights(t.Context(), svc); err != nil || w != traffic.All(platform.Blue) {
+		t.Fatalf("restored weights %s, %v; want all blue", w, err)
+	}
+	if v := countVersions(t, "http://"+opts.Listen+"/", 10); v["v2"] != 10 {
+		t.Fatalf("restored router answered %v, want only v2", v)
+	}
+	if err := second.Release(t.Context(), svc); err != nil {
+		t.Fatal(err)
+	}
+	third := newRouter(t, opts)
+	if err := third.Restore(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := third.Weights(t.Context(), svc); !errors.Is(err, builtin.ErrNotEnsured) {
+		t.Fatalf("a released service came back: %v", err)
 	}
 }
