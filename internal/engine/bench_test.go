@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,10 +18,26 @@ import (
 	"github.com/sluicehq/sluice/internal/store/sqlite"
 )
 
-// BenchmarkConcurrentExecutions runs many executions at once, each a chain of wait
-// steps, on SQLite with synchronous=FULL, and reports durable step transitions per
-// second and the peak resident memory. Set SLUICE_BENCH_EXECUTIONS to change the
-// count (default 10000). Run it with:
+// countingStore counts durable commits.
+type countingStore struct {
+	store.Store
+	commits atomic.Int64
+}
+
+func (c *countingStore) Commit(ctx context.Context, cm *store.Commit) error {
+	err := c.Store.Commit(ctx, cm)
+	if err == nil {
+		c.commits.Add(1)
+	}
+	return err
+}
+
+// BenchmarkConcurrentExecutions holds many executions at once at an approval gate,
+// then approves them all and lets each run five wait steps, on SQLite with
+// synchronous=FULL. It reports how many ran at once, the peak resident memory, and
+// durable commits per second after the gate (each commit is one step transition,
+// decision or status change, fsynced before the engine goes on). Set
+// SLUICE_BENCH_EXECUTIONS to change the count (default 10000):
 //
 //	go test -run='^$' -bench=ConcurrentExecutions -benchtime=1x ./internal/engine/
 func BenchmarkConcurrentExecutions(b *testing.B) {
@@ -30,86 +45,64 @@ func BenchmarkConcurrentExecutions(b *testing.B) {
 	if s := os.Getenv("SLUICE_BENCH_EXECUTIONS"); s != "" {
 		n, _ = strconv.Atoi(s)
 	}
-	const steps = 5
 	for b.Loop() {
-		runMany(b, n, steps)
+		runMany(b, n)
 	}
 }
 
-func runMany(b *testing.B, n, steps int) {
+func runMany(b *testing.B, n int) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "bench.db"))
+	sq, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "bench.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer st.Close()
+	defer sq.Close()
+	st := &countingStore{Store: sq}
 	eng, err := engine.New(engine.Options{Store: st, Resolver: staticResolver{recorder.New()}})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer eng.Close()
-	put := func(kind store.Kind, name, src string) {
-		if _, _, err := st.PutDefinition(ctx, store.Definition{Kind: kind, Name: name, Source: src, CreatedAt: time.Now()}); err != nil {
+	for kind, src := range map[store.Kind]string{store.KindEnvironment: environmentYAML, store.KindWorkflow: gatedWaits} {
+		if _, _, err := sq.PutDefinition(ctx, store.Definition{Kind: kind, Name: map[store.Kind]string{store.KindEnvironment: "test", store.KindWorkflow: "waits"}[kind], Source: src, CreatedAt: time.Now()}); err != nil {
 			b.Fatal(err)
 		}
 	}
-	put(store.KindEnvironment, "test", environmentYAML)
-	put(store.KindWorkflow, "waits", waitsWorkflow(steps))
-
 	var peak atomic.Int64
 	stop := make(chan struct{})
+	defer close(stop)
 	go samplePeakRSS(&peak, stop)
+
 	start := time.Now()
-	ids := startMany(b, eng, n)
-	maxActive := eng.Active()
+	ids := parallel(b, n, func(i int) (string, error) {
+		ex, err := eng.Start(ctx, engine.StartRequest{Workflow: "waits", Variables: map[string]string{"svc": fmt.Sprintf("svc-%d", i)}})
+		return ex.ID, err
+	})
+	startRate := float64(n) / time.Since(start).Seconds()
+	waitAllWaiting(b, sq, n)
+	concurrent := eng.Active()
+
+	before, gate := st.commits.Load(), time.Now()
+	parallel(b, n, func(i int) (string, error) {
+		return "", eng.Decide(ctx, ids[i], engine.Decision{Approve: true, By: "bench"})
+	})
 	for _, id := range ids {
 		if err := eng.Wait(ctx, id); err != nil {
 			b.Fatal(err)
 		}
 	}
-	elapsed := time.Since(start)
-	close(stop)
-	done, err := st.ListExecutions(ctx, store.ExecutionFilter{Status: store.StatusSucceeded})
-	if err != nil || len(done) != n {
+	commits, elapsed := st.commits.Load()-before, time.Since(gate)
+	if done, err := sq.ListExecutions(ctx, store.ExecutionFilter{Status: store.StatusSucceeded}); err != nil || len(done) != n {
 		b.Fatalf("%d of %d executions succeeded (%v)", len(done), n, err)
 	}
-	// Each step is two durable transitions (started, finished); each execution adds
-	// pending->running and running->succeeded.
-	transitions := n * (2*steps + 2)
-	b.ReportMetric(float64(transitions)/elapsed.Seconds(), "transitions/s")
-	b.ReportMetric(float64(maxActive), "max-concurrent")
+	b.ReportMetric(float64(concurrent), "concurrent")
 	b.ReportMetric(float64(peak.Load())/(1<<20), "peak-RSS-MiB")
+	b.ReportMetric(startRate, "starts/s")
+	b.ReportMetric(float64(commits)/elapsed.Seconds(), "transitions/s")
 }
 
-// startMany starts n executions from 256 concurrent callers, as API clients would.
-func startMany(b *testing.B, eng *engine.Engine, n int) []string {
-	ids := make([]string, n)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, 256)
-	for range 256 {
-		wg.Go(func() {
-			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
-				ex, err := eng.Start(context.Background(), engine.StartRequest{Workflow: "waits", Variables: map[string]string{"svc": fmt.Sprintf("svc-%d", i)}})
-				if err != nil {
-					errs <- err
-					return
-				}
-				ids[i] = ex.ID
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
-		b.Fatal(err)
-	}
-	return ids
-}
-
-func waitsWorkflow(steps int) string {
-	var b strings.Builder
-	b.WriteString(`apiVersion: sluice.dev/v1alpha1
+// gatedWaits waits for an approval, then runs five short waits.
+const gatedWaits = `apiVersion: sluice.dev/v1alpha1
 kind: Workflow
 metadata: {name: waits}
 spec:
@@ -118,13 +111,56 @@ spec:
     - {name: svc, type: string, required: true}
   service: {name: "${svc}", port: 8080, artifact: "a:1"}
   phases:
+    - name: gate
+      steps:
+        - approval: {approvers: [bench]}
     - name: waits
       steps:
-`)
-	for i := range steps {
-		fmt.Fprintf(&b, "        - {name: w%d, wait: 500ms}\n", i)
+        - {name: w1, wait: 100ms}
+        - {name: w2, wait: 100ms}
+        - {name: w3, wait: 100ms}
+        - {name: w4, wait: 100ms}
+        - {name: w5, wait: 100ms}
+`
+
+// parallel calls fn for 0..n-1 from 256 goroutines, as many API clients would.
+func parallel(b *testing.B, n int, fn func(i int) (string, error)) []string {
+	out := make([]string, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var failed atomic.Value
+	for range 256 {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+				s, err := fn(i)
+				if err != nil {
+					failed.Store(err)
+					return
+				}
+				out[i] = s
+			}
+		})
 	}
-	return b.String()
+	wg.Wait()
+	if err, _ := failed.Load().(error); err != nil {
+		b.Fatal(err)
+	}
+	return out
+}
+
+func waitAllWaiting(b *testing.B, st store.Store, n int) {
+	deadline := time.Now().Add(5 * time.Minute)
+	for time.Now().Before(deadline) {
+		list, err := st.ListExecutions(context.Background(), store.ExecutionFilter{Status: store.StatusWaiting})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(list) == n {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	b.Fatal("executions never all reached their approval")
 }
 
 // samplePeakRSS records the largest resident set size of this process until stop.
@@ -150,6 +186,5 @@ func samplePeakRSS(peak *atomic.Int64, stop <-chan struct{}) {
 		if rss*page > peak.Load() {
 			peak.Store(rss * page)
 		}
-		runtime.Gosched()
 	}
 }

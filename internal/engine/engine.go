@@ -57,6 +57,13 @@ type Options struct {
 	RetryBackoff time.Duration
 	// MaxBackoff caps retry delays; default 10s.
 	MaxBackoff time.Duration
+	// Owner names this engine's server in execution leases; servers sharing a store
+	// need different names, and a restarted server keeps its name to resume at once.
+	// Default "local".
+	Owner string
+	// Lease is how long a claim on an execution lasts without renewal; another server
+	// takes the execution over once it lapses. Default 15s; renewed every Lease/5.
+	Lease time.Duration
 	// Steps adds runners for step types that live outside the engine (verify,
 	// loadtest). A type without a runner fails clearly when a workflow reaches it.
 	Steps map[spec.StepType]StepRunner
@@ -104,13 +111,20 @@ func New(opt Options) (*Engine, error) {
 	if opt.MaxBackoff <= 0 {
 		opt.MaxBackoff = 10 * time.Second
 	}
+	if opt.Owner == "" {
+		opt.Owner = "local"
+	}
+	if opt.Lease <= 0 {
+		opt.Lease = 15 * time.Second
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &Engine{
 		opt: opt, st: opt.Store, log: opt.Logger, base: ctx, stop: cancel,
 		runs: map[string]*run{}, driving: map[serviceKey]string{}, output: map[string]*outputBuffer{},
 	}
-	e.wg.Add(1)
+	e.wg.Add(2)
 	go e.writeOutput()
+	go e.leaseLoop()
 	return e, nil
 }
 
@@ -161,7 +175,7 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (store.Execution, 
 		ID: e.opt.NewID(), Workflow: wdef.Name, WorkflowVersion: wdef.Version,
 		Environment: edef.Name, EnvironmentVersion: edef.Version, Service: wf.Spec.Service.Name,
 		Variables: p.values, StartedBy: req.StartedBy, CreatedAt: now, UpdatedAt: now,
-		Status: store.StatusPending, State: state,
+		Status: store.StatusPending, State: state, Owner: e.opt.Owner, LeaseUntil: now.Add(e.opt.Lease),
 	}
 	ev := store.Event{ExecutionID: ex.ID, At: now, Type: "status", Level: "info",
 		Message: fmt.Sprintf("execution of %s v%d started by %s", ex.Workflow, ex.WorkflowVersion, orAnonymous(req.StartedBy))}
@@ -176,20 +190,13 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (store.Execution, 
 	return ex, nil
 }
 
-// Recover starts driving every non-terminal execution in the store, resuming each from
-// its journal. It returns how many it resumed.
+// Recover claims the executions this engine's owner held before a restart (and any
+// free or expired ones) and resumes each from its journal; it returns how many. Call
+// it once at start; the lease loop keeps claiming what other servers leave.
 func (e *Engine) Recover(ctx context.Context) (int, error) {
-	list, err := e.st.ListExecutions(ctx, store.ExecutionFilter{Active: true})
+	n, err := e.claim(ctx, true)
 	if err != nil {
-		return 0, fmt.Errorf("engine: recover: %w", err)
-	}
-	n := 0
-	for _, ex := range list {
-		if err := e.drive(ex, nil); err != nil {
-			e.log.Error("cannot resume execution", "execution", ex.ID, "err", err)
-			continue
-		}
-		n++
+		return n, fmt.Errorf("engine: recover: %w", err)
 	}
 	return n, nil
 }
@@ -207,13 +214,16 @@ func (e *Engine) drive(ex store.Execution, p *prepared) error {
 	}
 	r := newRun(e, ex)
 	r.pre = p
+	ctx, cancel := context.WithCancel(e.base)
+	r.cancel = cancel
 	key := serviceKey{ex.Environment, ex.Service}
 	e.runs[ex.ID] = r
 	e.driving[key] = ex.ID
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
-		r.loop(e.base)
+		defer cancel()
+		r.loop(ctx)
 		e.mu.Lock()
 		delete(e.runs, ex.ID)
 		if e.driving[key] == ex.ID {

@@ -32,6 +32,7 @@ type run struct {
 
 	ctrl   chan control
 	exited chan struct{}
+	cancel context.CancelFunc // stops the run when its lease is lost
 	// pre holds the definitions prepared by Start, used once by load.
 	pre *prepared
 }
