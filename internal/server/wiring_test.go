@@ -3,13 +3,17 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/sluicehq/sluice/internal/platform"
 	"github.com/sluicehq/sluice/internal/spec"
+	"github.com/sluicehq/sluice/internal/store"
+	"github.com/sluicehq/sluice/internal/store/sqlite"
 	"github.com/sluicehq/sluice/internal/traffic"
 	"github.com/sluicehq/sluice/internal/traffic/builtin"
 )
@@ -139,6 +143,53 @@ func TestWiringRestart(t *testing.T) {
 	c, err := net.Dial("tcp", env.Spec.Router.Builtin.Listen)
 	if err != nil {
 		t.Fatalf("the router does not listen again after a restart: %v", err)
+	}
+	c.Close()
+}
+
+// TestWiringWarm restores, at start-up, the builtin router of an environment stored
+// in the store, without any execution resolving it.
+func TestWiringWarm(t *testing.T) {
+	dir := t.TempDir()
+	listen := freeAddr(t)
+	st, err := sqlite.Open(t.Context(), filepath.Join(dir, "sluice.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	src := fmt.Sprintf(`apiVersion: sluice.dev/v1alpha1
+kind: Environment
+metadata: {name: dev}
+spec:
+  platform: {type: local}
+  router: {type: builtin, builtin: {listen: %q}}
+`, listen)
+	if _, _, err := st.PutDefinition(t.Context(), store.Definition{Kind: store.KindEnvironment, Name: "dev", Source: src}); err != nil {
+		t.Fatal(err)
+	}
+	env, err := spec.ParseEnvironment("dev.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWiring(dir, slog.New(slog.DiscardHandler))
+	rt, err := w.Resolve(t.Context(), "dev", env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := traffic.ServiceRef{Service: "shop"}
+	if err := rt.Router.Ensure(t.Context(), traffic.Route{Service: svc}); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	w2 := newWiring(dir, slog.New(slog.DiscardHandler))
+	defer w2.Close()
+	n, err := w2.Warm(t.Context(), st)
+	if err != nil || n != 1 {
+		t.Fatalf("Warm = %d, %v; want 1 environment", n, err)
+	}
+	c, err := net.Dial("tcp", listen)
+	if err != nil {
+		t.Fatalf("the router does not listen after Warm: %v", err)
 	}
 	c.Close()
 }

@@ -1,0 +1,45 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/sluicehq/sluice/internal/spec"
+	"github.com/sluicehq/sluice/internal/store"
+)
+
+// Warm resolves, at start-up, every environment whose builtin router served
+// services before the server stopped, so users are served again (with the weights
+// they had) without waiting for the next execution. It returns how many it warmed;
+// an environment that cannot be resolved is logged and skipped.
+func (w *wiring) Warm(ctx context.Context, st store.Store) (int, error) {
+	if w.dataDir == "" {
+		return 0, nil
+	}
+	defs, err := st.ListDefinitions(ctx, store.KindEnvironment)
+	if err != nil {
+		return 0, fmt.Errorf("warm: list environments: %w", err)
+	}
+	n := 0
+	for _, def := range defs {
+		if _, err := os.Stat(filepath.Join(w.dataDir, "builtin", def.Name+".json")); err != nil {
+			continue // never routed by this server's data directory
+		}
+		env, err := spec.ParseEnvironment(def.Name+".yaml", []byte(def.Source))
+		if err != nil {
+			w.log.Warn("warm: environment does not parse", "environment", def.Name, "err", err)
+			continue
+		}
+		if env.Spec.Router.Type != "builtin" {
+			continue
+		}
+		if _, err := w.Resolve(ctx, def.Name, env); err != nil {
+			w.log.Warn("warm: environment", "environment", def.Name, "err", err)
+			continue
+		}
+		n++
+	}
+	return n, nil
+}
