@@ -89,6 +89,7 @@ ALTER TABLE executions ADD COLUMN lease_until text NOT NULL DEFAULT '';
 CREATE INDEX executions_lease ON executions (lease_until)
 	WHERE status NOT IN ('succeeded', 'failed', 'rolled_back', 'aborted');
 `},
+	{3, "auth and audit", authSchema},
 }
 
 // SchemaVersion is the newest schema version this binary knows.

@@ -86,6 +86,7 @@ ALTER TABLE executions ADD COLUMN lease_until TEXT NOT NULL DEFAULT '';
 CREATE INDEX executions_lease ON executions (lease_until)
 	WHERE status NOT IN ('succeeded', 'failed', 'rolled_back', 'aborted');
 `},
+	{3, "auth and audit", authSchema},
 }
 
 // SchemaVersion is the newest schema version this binary knows.

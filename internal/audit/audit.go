@@ -1,0 +1,64 @@
+package audit
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Entry is one recorded action.
+type Entry struct {
+	Seq         int64     `json:"seq"` // assigned by the store, increasing
+	At          time.Time `json:"at"`
+	Actor       string    `json:"actor"`            // the user who acted
+	Method      string    `json:"method,omitempty"` // how they authenticated: token, session, header
+	TokenID     string    `json:"tokenId,omitempty"`
+	Remote      string    `json:"remote"`      // the client's address
+	Action      string    `json:"action"`      // apply, run, approve, token.create, ...
+	Target      string    `json:"target"`      // what it acted on: workflow/web, execution/e-1, ...
+	Environment string    `json:"environment,omitempty"`
+	Outcome     string    `json:"outcome"` // OutcomeOK, OutcomeDenied or OutcomeFailed
+	Status      int       `json:"status"`  // the HTTP status answered
+	Summary     string    `json:"summary"` // what changed, never a secret
+}
+
+// Outcomes of an action.
+const (
+	OutcomeOK     = "ok"
+	OutcomeDenied = "denied" // unauthenticated or forbidden
+	OutcomeFailed = "failed"
+)
+
+// Filter narrows List; zero fields match everything.
+type Filter struct {
+	After       int64 // only entries with Seq > After
+	Since       time.Time
+	Until       time.Time // exclusive
+	Actor       string
+	Action      string
+	Environment string
+	Outcome     string
+	Limit       int // <= 0: no limit
+}
+
+// Store keeps the audit log. Implementations: internal/store/sqlite and
+// internal/store/postgres, which also refuse UPDATE and DELETE on the table.
+type Store interface {
+	// AppendAudit inserts e and sets its Seq.
+	AppendAudit(ctx context.Context, e *Entry) error
+	// ListAudit returns the entries matching f in Seq order.
+	ListAudit(ctx context.Context, f Filter) ([]Entry, error)
+}
+
+// WriteJSONL writes entries as JSON lines, one entry per line.
+func WriteJSONL(w io.Writer, entries []Entry) error {
+	enc := json.NewEncoder(w)
+	for i := range entries {
+		if err := enc.Encode(&entries[i]); err != nil {
+			return fmt.Errorf("audit: write entry %d: %w", entries[i].Seq, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,4 @@
+// Package auth decides who a caller is and what they may do: API tokens (shown once,
+// stored as SHA-256 hashes under a public id), web sessions made from a token, roles
+// granted per environment, and the first admin token of an empty store.
+package auth
