@@ -1,7 +1,7 @@
 package recorder
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/sluicehq/sluice/internal/platform"
 	"github.com/sluicehq/sluice/internal/traffic"
@@ -31,6 +32,8 @@ type Effect struct {
 type Recorder struct {
 	mu      sync.Mutex
 	file    *os.File
+	path    string
+	offset  int64 // bytes of the file already applied
 	done    map[string]bool
 	effects []Effect
 	slots   map[platform.SlotRef]platform.SlotStatus
@@ -60,28 +63,74 @@ func New() *Recorder {
 }
 
 // Open returns a recorder that replays the effects already in path and appends every
-// new one, synced, before the call returns.
+// new one, synced, before the call returns. Several processes may share one file:
+// each call takes an exclusive lock on it and first applies what others appended.
 func Open(path string) (*Recorder, error) {
 	r := New()
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("recorder: open %s: %w", path, err)
 	}
-	sc := bufio.NewScanner(f)
-	for line := 1; sc.Scan(); line++ {
+	r.file, r.path = f, path
+	unlock, err := r.lock()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	unlock()
+	return r, nil
+}
+
+// lock takes the recorder's mutex and, for a file, an exclusive lock on the file,
+// then applies the effects other processes appended since the last call.
+func (r *Recorder) lock() (unlock func(), err error) {
+	r.mu.Lock()
+	if r.file == nil {
+		return r.mu.Unlock, nil
+	}
+	fd := int(r.file.Fd())
+	if err := syscall.Flock(fd, syscall.LOCK_EX); err != nil {
+		r.mu.Unlock()
+		return nil, fmt.Errorf("recorder: lock %s: %w", r.path, err)
+	}
+	unlock = func() {
+		syscall.Flock(fd, syscall.LOCK_UN)
+		r.mu.Unlock()
+	}
+	if err := r.catchUp(); err != nil {
+		unlock()
+		return nil, err
+	}
+	return unlock, nil
+}
+
+// catchUp applies the complete lines appended to the file after r.offset.
+func (r *Recorder) catchUp() error {
+	st, err := r.file.Stat()
+	if err != nil {
+		return fmt.Errorf("recorder: stat %s: %w", r.path, err)
+	}
+	if st.Size() <= r.offset {
+		return nil
+	}
+	buf := make([]byte, st.Size()-r.offset)
+	if _, err := r.file.ReadAt(buf, r.offset); err != nil {
+		return fmt.Errorf("recorder: read %s: %w", r.path, err)
+	}
+	for len(buf) > 0 {
+		line, rest, ok := bytes.Cut(buf, []byte("\n"))
+		if !ok {
+			return nil // a line still being written by a process that died mid-write
+		}
 		var e Effect
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("recorder: %s:%d: %w", path, line, err)
+		if err := json.Unmarshal(line, &e); err != nil {
+			return fmt.Errorf("recorder: %s at byte %d: %w", r.path, r.offset, err)
 		}
 		r.apply(e)
+		r.offset += int64(len(line)) + 1
+		buf = rest
 	}
-	if err := sc.Err(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("recorder: read %s: %w", path, err)
-	}
-	r.file = f
-	return r, nil
+	return nil
 }
 
 // ReadEffects returns the effects recorded in a file, in order.
@@ -154,6 +203,7 @@ func (r *Recorder) record(ctx context.Context, e Effect) error {
 		if err := r.file.Sync(); err != nil {
 			return fmt.Errorf("recorder: sync: %w", err)
 		}
+		r.offset += int64(len(b)) + 1
 	}
 	r.apply(e)
 	return nil
@@ -199,8 +249,11 @@ func (r *Recorder) Deploy(ctx context.Context, d platform.Deployment) error {
 	if !d.Ref.Slot.Valid() || d.Ref.Service == "" || d.Instances < 0 {
 		return fmt.Errorf("recorder: deploy %s: invalid deployment", d.Ref)
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	unlock, err := r.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	return r.record(ctx, Effect{Op: "deploy", Key: d.Key, Service: d.Ref.Service, Slot: d.Ref.Slot, Artifact: d.Artifact, Instances: d.Instances})
 }
 
@@ -209,8 +262,11 @@ func (r *Recorder) Scale(ctx context.Context, ref platform.SlotRef, instances in
 	if instances < 0 {
 		return fmt.Errorf("recorder: scale %s: negative instances %d", ref, instances)
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	unlock, err := r.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if _, ok := r.slots[ref]; !ok && instances > 0 && !r.done[key] {
 		return fmt.Errorf("recorder: scale %s: slot was never deployed", ref)
 	}
@@ -222,22 +278,31 @@ func (r *Recorder) Status(ctx context.Context, ref platform.SlotRef) (platform.S
 	if err := ctx.Err(); err != nil {
 		return platform.SlotStatus{}, fmt.Errorf("recorder: status %s: %w", ref, err)
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	unlock, err := r.lock()
+	if err != nil {
+		return platform.SlotStatus{}, err
+	}
+	defer unlock()
 	return r.slots[ref], nil
 }
 
 // Remove records the removal of a slot.
 func (r *Recorder) Remove(ctx context.Context, ref platform.SlotRef, key string) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	unlock, err := r.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	return r.record(ctx, Effect{Op: "remove", Key: key, Service: ref.Service, Slot: ref.Slot})
 }
 
 // Ensure records the route of a service.
 func (r *Recorder) Ensure(ctx context.Context, rt traffic.Route) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	unlock, err := r.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	return r.record(ctx, Effect{Op: "ensure", Key: rt.Key, Service: rt.Service.Service})
 }
 
@@ -246,8 +311,11 @@ func (r *Recorder) SetWeights(ctx context.Context, svc traffic.ServiceRef, w tra
 	if err := w.Validate(); err != nil {
 		return fmt.Errorf("recorder: set weights %s: %w", svc.Service, err)
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	unlock, err := r.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if r.failW > 0 {
 		r.failW--
 		r.calls++
@@ -261,8 +329,11 @@ func (r *Recorder) Weights(ctx context.Context, svc traffic.ServiceRef) (traffic
 	if err := ctx.Err(); err != nil {
 		return traffic.Weights{}, err
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	unlock, err := r.lock()
+	if err != nil {
+		return traffic.Weights{}, err
+	}
+	defer unlock()
 	if r.failR > 0 {
 		r.failR--
 		return traffic.Weights{}, fmt.Errorf("recorder: weights %s: %w", svc.Service, ErrInjected)
@@ -276,8 +347,11 @@ func (r *Recorder) Weights(ctx context.Context, svc traffic.ServiceRef) (traffic
 
 // Release records the removal of a service's route.
 func (r *Recorder) Release(ctx context.Context, svc traffic.ServiceRef) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	unlock, err := r.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	return r.record(ctx, Effect{Op: "release", Service: svc.Service})
 }
 
