@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/sluicehq/sluice/internal/platform"
@@ -97,7 +98,25 @@ func (a *analysis) judge(m *metric, ms *Measurement, c, b *Result) {
 		if err != nil {
 			ms.Error = redact(m.provider, err.Error())
 		}
+		if m.logs && len(c.Lines) > 0 {
+			ms.Templates = topTemplates(c.Lines, 5)
+			ms.Reason += "; " + describeTemplates(ms.Templates)
+		}
 	}
+}
+
+// topTemplates groups log lines and keeps the n most frequent templates.
+func topTemplates(lines []string, n int) []LogTemplate {
+	ts := GroupLogs(lines)
+	return ts[:min(n, len(ts))]
+}
+
+func describeTemplates(ts []LogTemplate) string {
+	parts := make([]string, len(ts))
+	for i, t := range ts {
+		parts[i] = fmt.Sprintf("%d× %q", t.Count, t.Sample)
+	}
+	return "lines: " + strings.Join(parts, ", ")
 }
 
 // judgeSequential sets the verdict of one window of a sequential metric.

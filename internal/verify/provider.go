@@ -80,6 +80,9 @@ type Result struct {
 	Sample []Point
 	// Tally is the count of events among trials, when the query yields one.
 	Tally *Tally
+	// Lines are the matching log lines of a log query (Value is their count),
+	// up to the provider's limit.
+	Lines []string
 	// Window is the length the answer really covers when it differs from the
 	// query's (the built-in router's history may be shorter); zero means as asked.
 	Window time.Duration
@@ -92,7 +95,7 @@ func Number(v float64) Result { return Result{Value: v} }
 
 // Empty reports whether the result carries no value at all.
 func (r Result) Empty() bool {
-	return math.IsNaN(r.Value) && len(r.Values) == 0 && len(r.Sample) == 0 && r.Tally == nil
+	return math.IsNaN(r.Value) && len(r.Values) == 0 && len(r.Sample) == 0 && r.Tally == nil && len(r.Lines) == 0
 }
 
 // MetricsSource reads the built-in router's cumulative per-slot counters of a

@@ -75,6 +75,9 @@ type Measurement struct {
 	Reason string `json:"reason,omitempty"`
 	// Error is the provider's or the expression's error, credentials removed.
 	Error string `json:"error,omitempty"`
+	// Templates are the most frequent templates of a log check's lines, each
+	// with its count and a sample line.
+	Templates []LogTemplate `json:"templates,omitempty"`
 	// Counted says whether the measurement counts toward the metric's limits (a
 	// sequential window without data does not).
 	Counted bool `json:"counted"`

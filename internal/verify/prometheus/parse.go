@@ -25,8 +25,10 @@ type series struct {
 	Values [][]json.RawMessage `json:"values"`
 }
 
-// parseData turns a query answer's data into a result.
-func parseData(raw json.RawMessage) (verify.Result, error) {
+// ParseData turns the data of a Prometheus-compatible query answer (scalar,
+// vector or matrix, as Prometheus, Loki, Mimir and Thanos give) into a result:
+// one series or an error, NaN and empty results as verify.ErrNoData.
+func ParseData(raw json.RawMessage) (verify.Result, error) {
 	var d data
 	if err := json.Unmarshal(raw, &d); err != nil || d.ResultType == "" {
 		return verify.Result{}, fmt.Errorf("prometheus: answer without a result type")

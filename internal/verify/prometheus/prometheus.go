@@ -112,7 +112,7 @@ func (p *Provider) Query(ctx context.Context, q verify.Query) (verify.Result, er
 	if err != nil {
 		return verify.Result{}, err
 	}
-	r, err := parseData(d.Data)
+	r, err := ParseData(d.Data)
 	r.Warnings = append(d.Warnings, d.Infos...)
 	if err != nil {
 		return r, err

@@ -10,6 +10,7 @@ import (
 	"github.com/sluicehq/sluice/internal/verify"
 	"github.com/sluicehq/sluice/internal/verify/builtin"
 	"github.com/sluicehq/sluice/internal/verify/httpjson"
+	"github.com/sluicehq/sluice/internal/verify/loki"
 	"github.com/sluicehq/sluice/internal/verify/prometheus"
 )
 
@@ -29,6 +30,9 @@ var constructors = map[string]constructor{
 	},
 	"http": func(ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error) {
 		return httpjson.New(ps, deps)
+	},
+	"loki": func(ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error) {
+		return loki.New(ps, deps)
 	},
 }
 

@@ -30,6 +30,7 @@ func TestNew(t *testing.T) {
 		{"prometheus", spec.ProviderSpec{Name: "p", Type: "prometheus", URL: "http://127.0.0.1:9090"}, verify.Deps{}, "", nil},
 		{"prometheus without url", spec.ProviderSpec{Name: "p", Type: "prometheus"}, verify.Deps{}, "needs a url", nil},
 		{"http", spec.ProviderSpec{Name: "h", Type: "http", URL: "http://127.0.0.1:1/x", Settings: map[string]string{"path": "v"}}, verify.Deps{}, "", nil},
+		{"loki", spec.ProviderSpec{Name: "l", Type: "loki", URL: "http://127.0.0.1:3100"}, verify.Deps{}, "", nil},
 		{"not in this build", spec.ProviderSpec{Name: "nr", Type: "newrelic"}, verify.Deps{}, "not available", verify.ErrNotAvailable},
 		{"unknown type is no fallback", spec.ProviderSpec{Name: "x", Type: "graphite"}, verify.Deps{}, `unknown type "graphite"`, nil},
 	}

@@ -1,0 +1,241 @@
+package loki
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sluicehq/sluice/internal/spec"
+	"github.com/sluicehq/sluice/internal/verify"
+	"github.com/sluicehq/sluice/internal/verify/prometheus"
+)
+
+// maxBody bounds one answer read from Loki.
+const maxBody = 32 << 20
+
+// Provider queries one Loki server.
+type Provider struct {
+	base     *url.URL
+	client   *http.Client
+	secrets  verify.Secrets
+	tenant   string
+	pageSize int
+	maxLines int
+}
+
+var (
+	_ verify.Provider = (*Provider)(nil)
+	_ verify.Redacter = (*Provider)(nil)
+)
+
+// New builds a provider from its spec: url (required); credentials token
+// (bearer) or username and password (basic); settings tenant (X-Scope-OrgID),
+// pageSize (lines per request, default 1000, at most Loki's default
+// max_entries_limit_per_query of 5000) and maxLines (the most lines a log check
+// reads, default 10000; beyond it the count is a lower bound and says so).
+func New(ps spec.ProviderSpec, deps verify.Deps) (*Provider, error) {
+	u, err := url.Parse(strings.TrimSuffix(ps.URL, "/"))
+	if ps.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("loki: url %q is not an http(s) URL", ps.URL)
+	}
+	sec, err := deps.ResolveSecrets(ps.Credentials)
+	if err != nil {
+		return nil, fmt.Errorf("loki: %w", err)
+	}
+	p := &Provider{base: u, client: deps.Client(), secrets: sec, pageSize: 1000, maxLines: 10000}
+	for k, v := range ps.Settings {
+		switch k {
+		case "tenant":
+			p.tenant = v
+		case "pageSize", "maxLines":
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 || (k == "pageSize" && n > 5000) {
+				return nil, fmt.Errorf("loki: setting %s %q must be a positive count (pageSize at most 5000)", k, v)
+			}
+			if k == "pageSize" {
+				p.pageSize = n
+			} else {
+				p.maxLines = n
+			}
+		default:
+			return nil, fmt.Errorf("loki: unknown setting %q (tenant, pageSize, maxLines)", k)
+		}
+	}
+	return p, nil
+}
+
+// Redact hides the provider's credentials in text.
+func (p *Provider) Redact(s string) string { return p.secrets.Redact(s) }
+
+// Check lists label names, which needs a reachable Loki and valid credentials.
+func (p *Provider) Check(ctx context.Context) error {
+	_, err := p.get(ctx, "/loki/api/v1/labels", url.Values{})
+	return err
+}
+
+// Query counts a log query's lines over the window, or runs a metric query.
+func (p *Provider) Query(ctx context.Context, q verify.Query) (verify.Result, error) {
+	if q.Logs {
+		return p.countLines(ctx, q)
+	}
+	v := url.Values{"query": {q.Text}}
+	path := "/loki/api/v1/query"
+	if q.Sample {
+		path = "/loki/api/v1/query_range"
+		v.Set("start", nanos(q.Start()))
+		v.Set("end", nanos(q.End))
+		v.Set("step", strconv.FormatFloat(prometheus.Step(q.Window, time.Second).Seconds(), 'f', -1, 64))
+	} else {
+		v.Set("time", nanos(q.End))
+	}
+	d, err := p.get(ctx, path, v)
+	if err != nil {
+		return verify.Result{}, err
+	}
+	if d.ResultType == "streams" {
+		return verify.Result{}, errors.New("loki: a log query in a metric check; use a log check, or a metric query such as sum(count_over_time(...))")
+	}
+	return prometheus.ParseData(d.raw)
+}
+
+// stream is one labelled stream of a log query answer.
+type stream struct {
+	Values [][2]string `json:"values"`
+}
+
+// countLines pages forward through the window's matching lines.
+func (p *Provider) countLines(ctx context.Context, q verify.Query) (verify.Result, error) {
+	start, end := q.Start().UnixNano(), q.End.UnixNano()
+	var lines []string
+	var r verify.Result
+	for page := 0; ; page++ {
+		if page*p.pageSize >= p.maxLines {
+			r.Warnings = append(r.Warnings, fmt.Sprintf("more than %d matching lines; counted the first %d", p.maxLines, len(lines)))
+			break
+		}
+		v := url.Values{"query": {q.Text}, "start": {strconv.FormatInt(start, 10)}, "end": {strconv.FormatInt(end, 10)},
+			"limit": {strconv.Itoa(p.pageSize)}, "direction": {"forward"}}
+		d, err := p.get(ctx, "/loki/api/v1/query_range", v)
+		if err != nil {
+			return verify.Result{}, err
+		}
+		got, last, err := entries(d)
+		if err != nil {
+			return verify.Result{}, err
+		}
+		lines = append(lines, got...)
+		if len(got) < p.pageSize {
+			break
+		}
+		start = last + 1
+	}
+	r.Value, r.Lines = float64(len(lines)), lines
+	return r, nil
+}
+
+// entries reads a streams answer: its lines (streams merged) and the latest
+// timestamp.
+func entries(d data) ([]string, int64, error) {
+	if d.ResultType != "streams" {
+		return nil, 0, fmt.Errorf("loki: a log check needs a log query, and this one gives %s (drop the metric function)", d.ResultType)
+	}
+	var ss []stream
+	if err := json.Unmarshal(d.Result, &ss); err != nil {
+		return nil, 0, fmt.Errorf("loki: streams: %w", err)
+	}
+	var lines []string
+	var last int64
+	for _, s := range ss {
+		for _, e := range s.Values {
+			ts, err := strconv.ParseInt(e[0], 10, 64)
+			if err != nil {
+				return nil, 0, fmt.Errorf("loki: entry timestamp %q: %w", e[0], err)
+			}
+			last = max(last, ts)
+			lines = append(lines, e[1])
+		}
+	}
+	return lines, last, nil
+}
+
+// data is the data of a Loki query answer.
+type data struct {
+	ResultType string          `json:"resultType"`
+	Result     json.RawMessage `json:"result"`
+	raw        json.RawMessage
+}
+
+// get sends a GET and returns the answer's data, or an error saying what was
+// wrong with the answer (Loki's errors are plain text).
+func (p *Provider) get(ctx context.Context, path string, v url.Values) (data, error) {
+	u := *p.base
+	u.Path = strings.TrimSuffix(u.Path, "/") + path
+	u.RawQuery = v.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return data{}, fmt.Errorf("loki: %w", err)
+	}
+	p.authorise(req)
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return data{}, fmt.Errorf("loki: %s", p.Redact(err.Error()))
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return data{}, fmt.Errorf("loki: read answer (HTTP %d): %s", resp.StatusCode, p.Redact(err.Error()))
+	}
+	if resp.StatusCode/100 != 2 {
+		return data{}, fmt.Errorf("loki: HTTP %d: %s", resp.StatusCode, p.Redact(snippet(body)))
+	}
+	var a struct {
+		Status string          `json:"status"`
+		Data   json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(body, &a); err != nil || a.Status != "success" {
+		return data{}, fmt.Errorf("loki: HTTP %d without a successful API answer: %s", resp.StatusCode, p.Redact(snippet(body)))
+	}
+	d := data{raw: a.Data}
+	if path != "/loki/api/v1/labels" {
+		if err := json.Unmarshal(a.Data, &d); err != nil || d.ResultType == "" {
+			return data{}, fmt.Errorf("loki: answer without a result type: %s", p.Redact(snippet(body)))
+		}
+	}
+	return d, nil
+}
+
+func (p *Provider) authorise(req *http.Request) {
+	req.Header.Set("Accept", "application/json")
+	if p.tenant != "" {
+		req.Header.Set("X-Scope-OrgID", p.tenant)
+	}
+	if tok, ok := p.secrets.Get("token"); ok {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	} else if user, ok := p.secrets.Get("username"); ok {
+		pass, _ := p.secrets.Get("password")
+		req.SetBasicAuth(user, pass)
+	}
+}
+
+func nanos(t time.Time) string { return strconv.FormatInt(t.UnixNano(), 10) }
+
+var tags = regexp.MustCompile(`<[^>]*>|\s+`)
+
+func snippet(b []byte) string {
+	s := strings.TrimSpace(tags.ReplaceAllString(string(b), " "))
+	if s == "" {
+		return "(empty body)"
+	}
+	if len(s) > 200 {
+		s = s[:200] + "..."
+	}
+	return strconv.Quote(s)
+}
