@@ -1,0 +1,120 @@
+package secrets_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sluicehq/sluice/internal/secrets"
+	"github.com/sluicehq/sluice/internal/spec"
+)
+
+// planted is a provider credential that must never come out of the process.
+const planted = `dd-api-key-"quoted"\and-s3cr3t`
+
+func TestResolve(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "token")
+	if err := os.WriteFile(file, []byte("file-secret-value\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(dir, "empty")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"DD_API_KEY": planted}
+	for _, tc := range []struct {
+		name    string
+		ref     spec.SecretRef
+		want    string
+		wantErr string
+	}{
+		{"env", spec.SecretRef{Env: "DD_API_KEY"}, planted, ""},
+		{"file", spec.SecretRef{File: file}, "file-secret-value", ""},
+		{"env unset", spec.SecretRef{Env: "NOPE"}, "", "environment variable NOPE: secret not set"},
+		{"file missing", spec.SecretRef{File: filepath.Join(dir, "nope")}, "", "secret not set"},
+		{"file empty", spec.SecretRef{File: empty}, "", "is empty"},
+		{"both", spec.SecretRef{Env: "DD_API_KEY", File: file}, "", "use one"},
+		{"neither", spec.SecretRef{}, "", "empty reference"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			red := &secrets.Redactor{}
+			r := &secrets.Resolver{Getenv: func(k string) string { return env[k] }, Redactor: red}
+			got, err := r.Resolve(context.Background(), tc.ref)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Fatalf("got %q, %v", got, err)
+			}
+			if red.String("x "+got+" y") != "x [redacted] y" {
+				t.Fatalf("resolved value not registered: %q", red.String(got))
+			}
+		})
+	}
+}
+
+// TestPlantedSecretNeverLeaks plants a provider credential referenced by env var and
+// pushes it through an error, a log line (text and JSON handlers, attributes, groups,
+// bound attributes) and a JSON-encoded answer.
+func TestPlantedSecretNeverLeaks(t *testing.T) {
+	red := &secrets.Redactor{}
+	r := &secrets.Resolver{Getenv: func(string) string { return planted }, Redactor: red}
+	key, err := r.Resolve(context.Background(), spec.SecretRef{Env: "DD_API_KEY"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sentinel := errors.New("provider refused")
+	providerErr := fmt.Errorf("datadog: query with key %s: %w", key, sentinel)
+	var out bytes.Buffer
+
+	rerr := red.Error(providerErr)
+	if !errors.Is(rerr, sentinel) {
+		t.Fatal("redaction broke errors.Is")
+	}
+	out.WriteString(rerr.Error() + "\n")
+
+	for _, h := range []slog.Handler{slog.NewTextHandler(&out, nil), slog.NewJSONHandler(&out, nil)} {
+		log := slog.New(secrets.NewHandler(h, red)).With("bound", key)
+		log.Error("query failed with "+key, "err", providerErr, "key", key, "url", "https://x/?api_key="+key,
+			slog.Group("req", "header", "DD-API-KEY: "+key), "any", struct{ K string }{key})
+	}
+
+	b, err := json.Marshal(map[string]string{"reason": providerErr.Error()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Write(red.Bytes(b))
+	out.WriteString("\n" + red.String(string(b)))
+
+	for _, leak := range []string{planted, "s3cr3t", `\"quoted\"`} {
+		if strings.Contains(out.String(), leak) {
+			t.Fatalf("%q leaked:\n%s", leak, out.String())
+		}
+	}
+	if n := strings.Count(out.String(), secrets.Mask); n < 12 {
+		t.Fatalf("only %d masks:\n%s", n, out.String())
+	}
+}
+
+func TestShortValuesNotMasked(t *testing.T) {
+	red := &secrets.Redactor{}
+	red.Add("abc", "")
+	if got := red.String("abc def"); got != "abc def" {
+		t.Fatalf("%q", got)
+	}
+	red.Add("abcd", "abcdef")
+	if got := red.String("abcdefg abcd"); got != "[redacted]g [redacted]" {
+		t.Fatalf("longest first: %q", got)
+	}
+}
