@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sort"
 	"sync/atomic"
 	"time"
 
@@ -214,4 +215,29 @@ func (w *wiring) closeBuiltin() {
 // a server's data directory; a local.Platform opened there adopts its instances.
 func LocalStateDir(dataDir, envName string) string {
 	return filepath.Join(dataDir, "local", envName)
+}
+
+// Metrics returns the per-slot counters of a service from whichever environment's
+// builtin router serves it, so the wiring itself satisfies verify.MetricsSource for
+// a verify.Deps shared by every environment. A service routed in two environments is
+// an error naming both; RouterMetricsOf reads one environment exactly.
+func (w *wiring) Metrics(service string) (proxy.MetricsSnapshot, error) {
+	w.mu.Lock()
+	var found []string
+	var router *builtin.Router
+	for name, re := range w.routers {
+		if re.r.Addr(service) != "" {
+			found, router = append(found, name), re.r
+		}
+	}
+	w.mu.Unlock()
+	switch len(found) {
+	case 0:
+		return proxy.MetricsSnapshot{}, fmt.Errorf("builtin: metrics of %s: %w in any environment of this server", service, builtin.ErrNotEnsured)
+	case 1:
+		return router.Metrics(service)
+	default:
+		sort.Strings(found)
+		return proxy.MetricsSnapshot{}, fmt.Errorf("builtin: metrics of %s: the service is routed in environments %v; read one environment", service, found)
+	}
 }

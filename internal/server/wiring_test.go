@@ -64,6 +64,12 @@ func TestWiringLocalBuiltin(t *testing.T) {
 	if err != nil || m.Weights != traffic.Split(platform.Blue, 10) {
 		t.Fatalf("metrics: %+v, %v", m.Weights, err)
 	}
+	if m, err := w.Metrics("shop"); err != nil || m.Weights != traffic.Split(platform.Blue, 10) {
+		t.Fatalf("Metrics across environments: %+v, %v", m.Weights, err)
+	}
+	if _, err := w.Metrics("cart"); !errors.Is(err, builtin.ErrNotEnsured) {
+		t.Fatalf("Metrics of a service routed nowhere: %v", err)
+	}
 	eps, err := w.Endpoints(t.Context(), "dev", platform.SlotRef{Service: "shop", Slot: platform.Green})
 	if err != nil || len(eps) != 0 {
 		t.Fatalf("Endpoints of an empty slot: %v, %v", eps, err)
