@@ -121,6 +121,7 @@ func (s *Step) Analyse(ctx context.Context, j Job, io StepIO) error {
 	}
 	s.check(ctx, io, ms, j.Service)
 	begin := j.Started.Add(j.Verify.InitialDelay.Std())
+	announce(io, j, ms, begin)
 	a := &analysis{s: s, j: j, io: io, begin: begin}
 	for steps := 0; ; steps++ {
 		if stop := worstFinished(ms); stop != nil || allDone(ms) {
@@ -244,6 +245,21 @@ func templateVars(j Job, slot platform.Slot, window time.Duration) map[string]st
 	v["slot"], v["service"], v["window"] = string(slot), j.Service, WindowString(window)
 	v["canary"], v["baseline"] = string(j.Canary), string(j.Baseline)
 	return v
+}
+
+// announce shows the plan of the analysis on the console.
+func announce(io StepIO, j Job, ms []*metric, begin time.Time) {
+	for _, m := range ms {
+		if m.done || m.next > 0 {
+			continue
+		}
+		against := ""
+		if m.baseline {
+			against = " against " + string(j.Baseline)
+		}
+		io.Console("info", "verifying %s on %s%s: %s judge, %d measurement(s) every %s from %s",
+			m.name, j.Canary, against, m.judge, m.n, m.every, begin.Add(m.every).Format(time.TimeOnly))
+	}
 }
 
 func allDone(ms []*metric) bool {

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/internal/spec"
-	. "github.com/sluicehq/sluice/internal/verify"
+	"github.com/sluicehq/sluice/internal/verify"
 	"github.com/sluicehq/sluice/internal/verify/verifytest"
 )
 
@@ -18,22 +18,22 @@ import (
 type scripted struct {
 	mu      sync.Mutex
 	answers map[string][]answer
-	queries []Query
+	queries []verify.Query
 	secret  string
 }
 
 type answer struct {
-	r   Result
+	r   verify.Result
 	err error
 }
 
-func (s *scripted) Query(ctx context.Context, q Query) (Result, error) {
+func (s *scripted) Query(ctx context.Context, q verify.Query) (verify.Result, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.queries = append(s.queries, q)
 	a := s.answers[string(q.Slot)]
 	if len(a) == 0 {
-		return Result{}, ErrNoData
+		return verify.Result{}, verify.ErrNoData
 	}
 	next := a[0]
 	if len(a) > 1 {
@@ -51,9 +51,9 @@ func (s *scripted) Redact(text string) string {
 	return strings.ReplaceAll(text, s.secret, "***")
 }
 
-type oneSource struct{ p Provider }
+type oneSource struct{ p verify.Provider }
 
-func (o oneSource) Provider(ctx context.Context, envName string, env *spec.Environment, name string) (Provider, error) {
+func (o oneSource) Provider(ctx context.Context, envName string, env *spec.Environment, name string) (verify.Provider, error) {
 	if name != "prom" {
 		return nil, fmt.Errorf("no provider %q", name)
 	}
@@ -63,22 +63,22 @@ func (o oneSource) Provider(ctx context.Context, envName string, env *spec.Envir
 func nums(vs ...float64) []answer {
 	out := make([]answer, len(vs))
 	for i, v := range vs {
-		out[i] = answer{r: Number(v)}
+		out[i] = answer{r: verify.Number(v)}
 	}
 	return out
 }
 
 var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
-func testJob(vs *spec.VerifyStep) Job {
-	return Job{Verify: vs, Service: "shop", Canary: "blue", Baseline: "green", Variables: map[string]string{"team": "pay"}, Started: t0}
+func testJob(vs *spec.VerifyStep) verify.Job {
+	return verify.Job{Verify: vs, Service: "shop", Canary: "blue", Baseline: "green", Variables: map[string]string{"team": "pay"}, Started: t0}
 }
 
 func newIO() *verifytest.IO { return verifytest.NewIO(true, t0) }
 
-func runAnalysis(t *testing.T, p Provider, io *verifytest.IO, vs *spec.VerifyStep) error {
+func runAnalysis(t *testing.T, p verify.Provider, io *verifytest.IO, vs *spec.VerifyStep) error {
 	t.Helper()
-	s := NewStep(oneSource{p}, WithClock(io.Now))
+	s := verify.NewStep(oneSource{p}, verify.WithClock(io.Now))
 	return s.Analyse(context.Background(), testJob(vs), io)
 }
 
@@ -101,36 +101,36 @@ func TestVerifyVerdicts(t *testing.T) {
 		name      string
 		metric    spec.MetricCheck
 		blue      []answer
-		want      Verdict // Successful means a nil error
+		want      verify.Verdict // verify.Successful means a nil error
 		records   int
 		errSubstr []string
 	}{
-		{"all pass", spec.MetricCheck{}, nums(0.001, 0.002, 0.003), Successful, 3, nil},
-		{"one failure stops at once", spec.MetricCheck{}, nums(0.001, 0.5, 0.001), Failed, 2,
+		{"all pass", spec.MetricCheck{}, nums(0.001, 0.002, 0.003), verify.Successful, 3, nil},
+		{"one failure stops at once", spec.MetricCheck{}, nums(0.001, 0.5, 0.001), verify.Failed, 2,
 			[]string{"error-rate", "0.5", "result < 0.01"}},
-		{"failure within the limit", spec.MetricCheck{FailureLimit: 1}, nums(0.5, 0.001, 0.001), Successful, 3, nil},
-		{"no data is inconclusive", spec.MetricCheck{}, nil, Inconclusive, 1, []string{"a person must decide", "no data"}},
-		{"no data can fail", spec.MetricCheck{NoData: "failed"}, nil, Failed, 1, []string{"no data"}},
-		{"no data within the inconclusive limit", spec.MetricCheck{InconclusiveLimit: 3}, nil, Successful, 3, nil},
+		{"failure within the limit", spec.MetricCheck{FailureLimit: 1}, nums(0.5, 0.001, 0.001), verify.Successful, 3, nil},
+		{"no data is inconclusive", spec.MetricCheck{}, nil, verify.Inconclusive, 1, []string{"a person must decide", "no data"}},
+		{"no data can fail", spec.MetricCheck{NoData: "failed"}, nil, verify.Failed, 1, []string{"no data"}},
+		{"no data within the inconclusive limit", spec.MetricCheck{InconclusiveLimit: 3}, nil, verify.Successful, 3, nil},
 		{"errors past the limit", spec.MetricCheck{ConsecutiveErrorLimit: 2},
-			[]answer{{err: errors.New("connection refused")}}, Error, 3, []string{"3 consecutive errors", "connection refused"}},
+			[]answer{{err: errors.New("connection refused")}}, verify.Error, 3, []string{"3 consecutive errors", "connection refused"}},
 		{"an error then recovery", spec.MetricCheck{},
-			append([]answer{{err: errors.New("timeout")}}, nums(0.001, 0.001, 0.001)...), Successful, 4, nil},
+			append([]answer{{err: errors.New("timeout")}}, nums(0.001, 0.001, 0.001)...), verify.Successful, 4, nil},
 		{"named values", spec.MetricCheck{SuccessCondition: "result.p99 < 250"},
-			[]answer{{r: Result{Values: map[string]float64{"p99": 300}}}}, Failed, 1, []string{"result.p99 < 250", "300"}},
+			[]answer{{r: verify.Result{Values: map[string]float64{"p99": 300}}}}, verify.Failed, 1, []string{"result.p99 < 250", "300"}},
 		{"both conditions, in between", spec.MetricCheck{SuccessCondition: "result < 0.01", FailureCondition: "result > 0.05"},
-			nums(0.02), Inconclusive, 1, []string{"a person must decide"}},
+			nums(0.02), verify.Inconclusive, 1, []string{"a person must decide"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := &scripted{answers: map[string][]answer{"blue": tt.blue}}
 			io := newIO()
 			err := runAnalysis(t, p, io, errorRate(tt.metric))
-			var ve *VerdictError
+			var ve *verify.VerdictError
 			switch {
-			case tt.want == Successful && err != nil:
+			case tt.want == verify.Successful && err != nil:
 				t.Fatalf("unexpected error: %v\n%s", err, io.Text())
-			case tt.want != Successful && (!errors.As(err, &ve) || ve.Verdict != tt.want):
+			case tt.want != verify.Successful && (!errors.As(err, &ve) || ve.Verdict != tt.want):
 				t.Fatalf("error %v, want verdict %s\n%s", err, tt.want, io.Text())
 			}
 			if got := len(io.Measurements(t)); got != tt.records {
@@ -141,8 +141,8 @@ func TestVerifyVerdicts(t *testing.T) {
 					t.Fatalf("error %q does not mention %q", err, s)
 				}
 			}
-			if tt.want == Inconclusive && !errors.Is(err, ErrInconclusive) {
-				t.Fatalf("inconclusive error does not match ErrInconclusive")
+			if tt.want == verify.Inconclusive && !errors.Is(err, verify.ErrInconclusive) {
+				t.Fatalf("inconclusive error does not match verify.ErrInconclusive")
 			}
 		})
 	}
@@ -259,7 +259,7 @@ func TestVerifyNeverShowsSecrets(t *testing.T) {
 func tallies(events, trials float64, n int) []answer {
 	out := make([]answer, n)
 	for i := range out {
-		out[i] = answer{r: Result{Value: events / trials, Tally: &Tally{Events: events, Trials: trials}}}
+		out[i] = answer{r: verify.Result{Value: events / trials, Tally: &verify.Tally{Events: events, Trials: trials}}}
 	}
 	return out
 }
@@ -268,12 +268,12 @@ func TestVerifySequential(t *testing.T) {
 	tests := []struct {
 		name        string
 		blue, green []answer
-		want        Verdict
+		want        verify.Verdict
 		maxRecords  int
 	}{
-		{"bad canary stops in seconds", tallies(2, 20, 1000), tallies(2, 180, 1000), Failed, 20},
-		{"good canary runs to the end", tallies(0, 20, 1000), tallies(2, 180, 1000), Successful, 30},
-		{"no canary traffic is inconclusive", tallies(0, 0, 1000), tallies(2, 180, 1000), Inconclusive, 30},
+		{"bad canary stops in seconds", tallies(2, 20, 1000), tallies(2, 180, 1000), verify.Failed, 20},
+		{"good canary runs to the end", tallies(0, 20, 1000), tallies(2, 180, 1000), verify.Successful, 30},
+		{"no canary traffic is inconclusive", tallies(0, 0, 1000), tallies(2, 180, 1000), verify.Inconclusive, 30},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -281,8 +281,8 @@ func TestVerifySequential(t *testing.T) {
 			io := newIO()
 			vs := errorRate(spec.MetricCheck{Judge: "sequential", Query: "error_rate"})
 			err := runAnalysis(t, p, io, vs)
-			var ve *VerdictError
-			if tt.want == Successful && err != nil || tt.want != Successful && (!errors.As(err, &ve) || ve.Verdict != tt.want) {
+			var ve *verify.VerdictError
+			if tt.want == verify.Successful && err != nil || tt.want != verify.Successful && (!errors.As(err, &ve) || ve.Verdict != tt.want) {
 				t.Fatalf("got %v, want %s\n%s", err, tt.want, io.Text())
 			}
 			if n := len(io.Measurements(t)); n > tt.maxRecords {
