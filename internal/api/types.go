@@ -66,6 +66,8 @@ type Execution struct {
 	Status             store.Status      `json:"status"`
 	Reason             string            `json:"reason,omitempty"`
 	Version            int64             `json:"version"`
+	// Owner is the server driving the execution (its lease holder), if any.
+	Owner string `json:"owner,omitempty"`
 	// State is the engine's progress record, as the engine wrote it; only on GET of one.
 	State json.RawMessage `json:"state,omitempty"`
 }
@@ -171,6 +173,8 @@ const (
 	CodeBusy             = "busy"
 	CodeInvalidState     = "invalid_state"
 	CodeForbidden        = "forbidden"
+	CodeUnauthorized     = "unauthorized"
+	CodeCSRF             = "csrf"
 	CodeTooLarge         = "too_large"
 	CodeInternal         = "internal"
 	CodeUnavailable      = "unavailable"
@@ -189,7 +193,7 @@ func executionOf(e store.Execution, withState bool) Execution {
 	out := Execution{ID: e.ID, Workflow: e.Workflow, WorkflowVersion: e.WorkflowVersion,
 		Environment: e.Environment, EnvironmentVersion: e.EnvironmentVersion, Service: e.Service,
 		Variables: e.Variables, StartedBy: e.StartedBy, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt,
-		Status: e.Status, Reason: e.Reason, Version: e.Version}
+		Status: e.Status, Reason: e.Reason, Version: e.Version, Owner: e.Owner}
 	if withState && len(e.State) > 0 && json.Valid(e.State) {
 		out.State = e.State
 	}

@@ -35,11 +35,14 @@ func TestMain(m *testing.M) {
 func runChildServer(dir string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	err := Run(ctx, Config{Addr: "127.0.0.1:0", DataDir: dir, Ready: func(addr string) {
+	lease, _ := time.ParseDuration(os.Getenv("SLUICE_TEST_LEASE"))
+	cfg := Config{Addr: "127.0.0.1:0", DataDir: dir, DatabaseURL: os.Getenv("SLUICE_TEST_DATABASE_URL"), Lease: lease}
+	cfg.Ready = func(addr string) {
 		tmp := filepath.Join(dir, "addr.tmp")
 		os.WriteFile(tmp, []byte(addr), 0o600)
 		os.Rename(tmp, filepath.Join(dir, "addr"))
-	}})
+	}
+	err := Run(ctx, cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -49,18 +52,19 @@ func runChildServer(dir string) int {
 
 // child is one server process.
 type child struct {
+	dir    string
 	cmd    *exec.Cmd
 	client *client.Client
 	stderr *bytes.Buffer
 	exited chan error
 }
 
-func startChild(t *testing.T, dir, crashAt string) *child {
+func startChild(t *testing.T, dir, crashAt string, env ...string) *child {
 	t.Helper()
 	os.Remove(filepath.Join(dir, "addr"))
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "SLUICE_TEST_SERVER_DIR="+dir, "SLUICE_TEST_CRASH_AT="+crashAt)
-	c := &child{cmd: cmd, stderr: &bytes.Buffer{}, exited: make(chan error, 1)}
+	cmd.Env = append(append(os.Environ(), "SLUICE_TEST_SERVER_DIR="+dir, "SLUICE_TEST_CRASH_AT="+crashAt), env...)
+	c := &child{dir: dir, cmd: cmd, stderr: &bytes.Buffer{}, exited: make(chan error, 1)}
 	cmd.Stderr = c.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/sluicehq/sluice/internal/api"
@@ -29,6 +31,14 @@ type Config struct {
 	Logger      *slog.Logger
 	// Ready, when set, is called with the bound address once the server accepts requests.
 	Ready func(addr string)
+	// ServerID names this server in execution leases. Servers sharing a PostgreSQL
+	// database need different IDs; a server keeps its ID across restarts so it resumes
+	// its own executions at once. Default: an ID kept in DataDir, or the host name and
+	// process ID when there is no data directory.
+	ServerID string
+	// Lease is how long a server's claim on an execution lasts without renewal; when a
+	// server dies, another takes its executions over after at most this long. Default 15s.
+	Lease time.Duration
 	// CrashAt names a journal boundary ("effect.applied") and, after a colon, its
 	// occurrence ("effect.applied:3"); the process kills itself there with SIGKILL.
 	// It exists for crash tests; it is read from SLUICE_TEST_CRASH_AT when empty.
@@ -55,8 +65,13 @@ func Run(ctx context.Context, cfg Config) error {
 	broker := events.New(st)
 	wiring := newWiring(cfg.DataDir, log)
 	defer wiring.Close()
+	id, err := serverID(cfg)
+	if err != nil {
+		return err
+	}
 	eng, err := engine.New(engine.Options{
-		Store: st, Resolver: wiring, Publisher: broker, Logger: log.With("component", "engine"), CrashPoint: crash,
+		Store: st, Resolver: wiring, Publisher: broker, Logger: log.With("component", "engine", "server", id),
+		CrashPoint: crash, Owner: id, Lease: cfg.Lease,
 		Steps: map[spec.StepType]engine.StepRunner{
 			spec.StepLoadTest: loadtest.NewStep(wiring),
 		},
@@ -108,6 +123,35 @@ func serve(ctx context.Context, srv *http.Server, ln net.Listener) error {
 		return fmt.Errorf("server: shutdown: %w", err)
 	}
 	return nil
+}
+
+// serverID returns the configured ID, or the one kept in the data directory (made on
+// first start), or host name and process ID.
+func serverID(cfg Config) (string, error) {
+	if cfg.ServerID != "" {
+		return cfg.ServerID, nil
+	}
+	if cfg.DataDir == "" {
+		host, _ := os.Hostname()
+		return fmt.Sprintf("%s-%d", host, os.Getpid()), nil
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return "", fmt.Errorf("server: data directory: %w", err)
+	}
+	path := filepath.Join(cfg.DataDir, "server-id")
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	var r [6]byte
+	if _, err := rand.Read(r[:]); err != nil {
+		return "", fmt.Errorf("server: make server id: %w", err)
+	}
+	host, _ := os.Hostname()
+	id := fmt.Sprintf("%s-%x", host, r)
+	if err := os.WriteFile(path, []byte(id+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("server: keep server id: %w", err)
+	}
+	return id, nil
 }
 
 // openStore opens PostgreSQL when a URL is given, SQLite in the data directory otherwise.
