@@ -21,6 +21,8 @@ import (
 	"github.com/sluicehq/sluice/internal/store"
 	"github.com/sluicehq/sluice/internal/store/postgres"
 	"github.com/sluicehq/sluice/internal/store/sqlite"
+	"github.com/sluicehq/sluice/internal/verify"
+	"github.com/sluicehq/sluice/internal/verify/providers"
 )
 
 // Config is what `sluice server` needs.
@@ -74,12 +76,19 @@ func Run(ctx context.Context, cfg Config) error {
 		CrashPoint: crash, Owner: id, Lease: cfg.Lease,
 		Steps: map[spec.StepType]engine.StepRunner{
 			spec.StepLoadTest: loadtest.NewStep(wiring),
+			spec.StepVerify:   verify.NewStep(providers.NewSource(verify.Deps{Metrics: wiring})),
 		},
 	})
 	if err != nil {
 		return err
 	}
 	defer eng.Close()
+	wiring.SetInstanceOutput(eng.InstanceOutput)
+	if n, err := wiring.Warm(ctx, st); err != nil {
+		log.Warn("cannot restore builtin routers", "err", err)
+	} else if n > 0 {
+		log.Info("restored builtin routers", "environments", n)
+	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
