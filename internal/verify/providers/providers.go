@@ -9,8 +9,10 @@ import (
 	"github.com/sluicehq/sluice/internal/spec"
 	"github.com/sluicehq/sluice/internal/verify"
 	"github.com/sluicehq/sluice/internal/verify/builtin"
+	"github.com/sluicehq/sluice/internal/verify/datadog"
 	"github.com/sluicehq/sluice/internal/verify/httpjson"
 	"github.com/sluicehq/sluice/internal/verify/loki"
+	"github.com/sluicehq/sluice/internal/verify/newrelic"
 	"github.com/sluicehq/sluice/internal/verify/prometheus"
 )
 
@@ -33,6 +35,12 @@ var constructors = map[string]constructor{
 	},
 	"loki": func(ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error) {
 		return loki.New(ps, deps)
+	},
+	"datadog": func(ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error) {
+		return datadog.New(ps, deps)
+	},
+	"newrelic": func(ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error) {
+		return newrelic.New(ps, deps)
 	},
 }
 

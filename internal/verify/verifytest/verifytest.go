@@ -183,7 +183,7 @@ func BadAnswers(slow time.Duration) []BadAnswer {
 // server's URL by newProvider returns an error, never a value or ErrNoData. The
 // query's context times out after timeout.
 func RunBadAnswers(t *testing.T, newProvider func(url string) verify.Provider, q verify.Query, timeout time.Duration) {
-	for _, b := range BadAnswers(timeout * 4) {
+	for _, b := range BadAnswers(timeout + 250*time.Millisecond) {
 		t.Run(b.Name, func(t *testing.T) {
 			srv := httptest.NewServer(b.Handler)
 			defer srv.Close()
