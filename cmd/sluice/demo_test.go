@@ -16,6 +16,15 @@ import (
 	"time"
 )
 
+// TestMain removes the demo binary built for the tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if demoBin != "" {
+		os.RemoveAll(filepath.Dir(demoBin))
+	}
+	os.Exit(code)
+}
+
 var (
 	demoBinOnce sync.Once
 	demoBin     string
