@@ -1,0 +1,289 @@
+package ui_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+)
+
+// recordStatuses keeps every data-status change of a pipeline step, with the number
+// of console lines at that moment, in window.__seen, so the test can tell live
+// updates from a page that only shows the final state.
+const recordStatuses = `(() => {
+  window.__seen = [];
+  new MutationObserver((ms) => {
+    for (const m of ms) {
+      const el = m.target;
+      if (el.dataset && el.dataset.step && el.matches('button.step')) {
+        window.__seen.push([el.dataset.step, el.dataset.status, document.querySelectorAll('#console-lines .ln').length]);
+      }
+    }
+  }).observe(document.body, { subtree: true, attributes: true, attributeFilter: ['data-status'] });
+  return true;
+})()`
+
+func css(s string) chromedp.CSS { return chromedp.CSS(s) }
+
+// TestBrowserReleaseFromTheUI drives a release the way a person would: run the
+// workflow from its form, watch the pipeline and the console live, be refused an
+// approval, survive a dropped event stream, approve, and roll a second run back.
+func TestBrowserReleaseFromTheUI(t *testing.T) {
+	chromium(t)
+	s := startSluiceUI(t)
+	s.call(t, "POST", "/api/v1/apply?file=shop.yaml", "alice", "application/yaml", uiFiles, nil)
+	b := newBrowser(t, s.url)
+	b.do("open", chromedp.EmulateViewport(1366, 900), chromedp.Navigate(s.url+"/workflows/shop/run"), chromedp.WaitVisible(css("#run-form")))
+	b.setUser("mallory")
+
+	id := runFromForm(b)
+	watchLive(b)
+	refusedApproval(b)
+	listShows(b, s, id)
+	reconnect(b, s, id)
+	approve(b, s, id)
+	themesAndWidths(b, "exec-succeeded")
+	rollbackSecondRun(b, s)
+	otherPages(b, s)
+	b.checkClean()
+}
+
+// clear empties an input's value (chromedp.Clear resets only the value attribute,
+// which a field that was typed into no longer follows).
+func clear(sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Evaluate[bool](fmt.Sprintf(`(() => { const el = document.querySelector(%q); el.value = ''; el.dispatchEvent(new Event('input', { bubbles: true })); return true; })()`, sel))(ctx, t)
+		return err
+	})
+}
+
+func (b *browser) setUser(name string) {
+	b.t.Helper()
+	b.do("set user", clear("#user"), chromedp.SendKeys(css("#user"), name), chromedp.Blur(css("#user")))
+	b.wait("user stored", fmt.Sprintf(`localStorage.getItem('sluice.user') === %q`, name))
+}
+
+// runFromForm checks the generated form and its validation, then starts the run.
+func runFromForm(b *browser) string {
+	b.t.Helper()
+	var defaults []string
+	b.eval(`['artifact','canary_percent','bake','tier'].map((n) => document.getElementById('var-' + n).value)`, &defaults)
+	if want := []string{"", "10", "2s", "silver"}; !slices.Equal(defaults, want) {
+		b.fail("form defaults %q, want %q", defaults, want)
+	}
+	var tierTag string
+	b.eval(`document.getElementById('var-tier').tagName`, &tierTag)
+	if tierTag != "SELECT" {
+		b.fail("enum variable rendered as %s, want a select", tierTag)
+	}
+	b.shot("run-form-laptop-light")
+	b.do("submit empty", chromedp.Click(css("#run-submit")))
+	b.wait("required error", `document.querySelector('[data-var="artifact"] .field-error').textContent === 'required'`)
+	b.do("bad percent", chromedp.SendKeys(css("#var-artifact"), "shop:v2"),
+		clear("#var-canary_percent"), chromedp.SendKeys(css("#var-canary_percent"), "150"), chromedp.Click(css("#run-submit")))
+	b.wait("percent error", `document.querySelector('[data-var="canary_percent"] .field-error').textContent.includes('0-100')`)
+	b.shot("run-form-invalid-laptop-light")
+	var ok bool
+	b.eval(recordStatuses, &ok)
+	b.do("submit", clear("#var-canary_percent"), chromedp.SendKeys(css("#var-canary_percent"), "20"), chromedp.Click(css("#run-submit")))
+	b.wait("execution page", `location.pathname.startsWith('/executions/')`)
+	var path string
+	b.eval(`location.pathname`, &path)
+	return strings.TrimPrefix(path, "/executions/")
+}
+
+// watchLive waits for the approval and checks the steps changed while the page watched.
+func watchLive(b *browser) {
+	b.t.Helper()
+	b.wait("waiting", `document.querySelector('#exec-status .badge')?.dataset.status === 'waiting'`)
+	b.wait("approval box", `document.querySelector('#approval')?.textContent.includes('Canary at 20% looks healthy')`)
+	var seen [][3]any
+	b.eval(`window.__seen`, &seen)
+	lines := func(step, status string) int {
+		for _, s := range seen {
+			if s[0] == step && s[1] == status {
+				return int(s[2].(float64))
+			}
+		}
+		return -1
+	}
+	for _, step := range []string{"p1.s3", "p2.s2"} {
+		run, done := lines(step, "running"), lines(step, "succeeded")
+		if run < 0 || done < 0 {
+			b.fail("step %s was not seen running and then succeeded: %v", step, seen)
+		}
+	}
+	var now int
+	b.eval(`document.querySelectorAll('#console-lines .ln').length`, &now)
+	if a, w := lines("p1.s3", "running"), now; w <= a {
+		b.fail("console lines did not arrive while the steps ran: %d lines when p1.s3 ran, %d at the approval", a, w)
+	}
+	b.shot("exec-waiting-laptop-light")
+}
+
+// refusedApproval approves as someone who may not and expects the server's words.
+func refusedApproval(b *browser) {
+	b.t.Helper()
+	b.do("approve as mallory", chromedp.Click(css(`[data-action="approve"]`)), chromedp.WaitVisible(css("#confirm-ok")),
+		chromedp.SendKeys(css("#confirm-comment"), "looks fine to me"))
+	b.shot("exec-confirm-dialog-laptop-light")
+	b.do("confirm", chromedp.Click(css("#confirm-ok")))
+	b.wait("refusal", `document.querySelector('#action-result')?.dataset.kind === 'error'`)
+	msg := b.text("#action-result")
+	if !strings.Contains(msg, "mallory may not decide on approve-promotion") || !strings.Contains(msg, "forbidden") {
+		b.fail("refusal shows %q, want the server's message and code", msg)
+	}
+	b.shot("exec-refused-laptop-light")
+}
+
+// listShows finds the execution in the list, filters, and opens it from there.
+func listShows(b *browser, s *sluiceUI, id string) {
+	b.t.Helper()
+	row := fmt.Sprintf(`#executions tr[data-id=%q]`, id)
+	b.do("list", chromedp.Navigate(s.url+"/executions?workflow=shop&status=waiting"))
+	b.wait("row", fmt.Sprintf(`document.querySelector('%s [data-status="waiting"]') !== null`, row))
+	b.shot("executions-laptop-light")
+	b.do("filtered out", chromedp.Navigate(s.url+"/executions?status=succeeded"))
+	b.wait("no match", `document.querySelector('.list-note')?.textContent === 'No executions match.'`)
+	b.do("all", chromedp.Navigate(s.url+"/executions"), chromedp.WaitVisible(css(row+" a")), chromedp.Click(css(row+" a")))
+	b.wait("execution view", fmt.Sprintf(`location.pathname === '/executions/%s' && document.querySelector('.con-state')?.dataset.state === 'live'`, id))
+}
+
+// reconnect cuts the event stream and checks the page resumes from its last event.
+func reconnect(b *browser, s *sluiceUI, id string) {
+	b.t.Helper()
+	total := len(apiSeqs(b, s, id))
+	b.wait("all lines", fmt.Sprintf(`document.querySelectorAll('#console-lines .ln').length === %d`, total))
+	if n := s.dropper.drop(); n == 0 {
+		b.fail("no open event stream to drop")
+	}
+	b.wait("reconnecting", `document.querySelector('.con-state').dataset.state === 'reconnecting'`)
+	b.wait("live again", `document.querySelector('.con-state').dataset.state === 'live'`)
+	if r := s.dropper.resumed(); !slices.Contains(r, fmt.Sprintf("Last-Event-ID:%d", total)) {
+		b.fail("the stream did not resume from event %d: %q", total, r)
+	}
+}
+
+// approve approves as alice and checks the console equals the stored events.
+func approve(b *browser, s *sluiceUI, id string) {
+	b.t.Helper()
+	b.setUser("alice")
+	b.do("approve as alice", chromedp.Click(css(`[data-action="approve"]`)), chromedp.WaitVisible(css("#confirm-ok")),
+		chromedp.SendKeys(css("#confirm-comment"), "p99 fine"), chromedp.Click(css("#confirm-ok")))
+	b.wait("accepted", `document.querySelector('#action-result')?.dataset.kind === 'ok'`)
+	b.wait("succeeded", `document.querySelector('#exec-status .badge')?.dataset.status === 'succeeded'`)
+	b.wait("stream ended", `document.querySelector('.con-state').dataset.state === 'ended'`)
+	if txt := b.text("#approvals"); !strings.Contains(txt, "Approved by alice") || !strings.Contains(txt, "p99 fine") {
+		b.fail("approvals show %q", txt)
+	}
+	var ex struct {
+		State struct{ NewSlot string } `json:"state"`
+	}
+	s.call(b.t, "GET", "/api/v1/executions/"+id, "alice", "", "", &ex)
+	if got, want := b.text("#live-slot"), "Live: "+ex.State.NewSlot; got != want {
+		b.fail("live slot shows %q, want %q", got, want)
+	}
+	want := apiSeqs(b, s, id)
+	b.wait("every line", fmt.Sprintf(`document.querySelectorAll('#console-lines .ln').length >= %d`, len(want)))
+	var got []int
+	b.eval(`[...document.querySelectorAll('#console-lines .ln')].map((l) => +l.dataset.seq)`, &got)
+	if !slices.Equal(got, want) {
+		b.fail("console seqs %v, want the stored events %v (none lost, none twice)", got, want)
+	}
+}
+
+func apiSeqs(b *browser, s *sluiceUI, id string) []int {
+	var page struct{ Items []struct{ Seq int } }
+	s.call(b.t, "GET", "/api/v1/executions/"+id+"/events?limit=5000", "alice", "", "", &page)
+	seqs := make([]int, len(page.Items))
+	for i, e := range page.Items {
+		seqs[i] = e.Seq
+	}
+	return seqs
+}
+
+// themesAndWidths screenshots the page light and dark, on a laptop and a phone,
+// and checks the theme toggle.
+func themesAndWidths(b *browser, name string) {
+	b.t.Helper()
+	for _, vp := range []struct {
+		label string
+		w, h  int64
+	}{{"laptop", 1366, 900}, {"phone", 390, 844}} {
+		for _, scheme := range []string{"light", "dark"} {
+			b.do("emulate", chromedp.EmulateViewport(vp.w, vp.h), colourScheme(scheme), chromedp.Sleep(300e6))
+			b.shot(fmt.Sprintf("%s-%s-%s", name, vp.label, scheme))
+		}
+	}
+	b.do("toggle", chromedp.EmulateViewport(1366, 900), colourScheme("dark"), chromedp.Click(css("#theme")))
+	var bg string
+	b.eval(`document.documentElement.dataset.theme + ' ' + getComputedStyle(document.body).backgroundColor`, &bg)
+	if bg != "light rgb(246, 247, 249)" {
+		b.fail("after the toggle in a dark browser: %q, want the light theme", bg)
+	}
+	b.eval(`localStorage.removeItem('sluice.theme'); delete document.documentElement.dataset.theme; true`, nil)
+	b.do("light", colourScheme("light"))
+}
+
+func colourScheme(s string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: s}},
+		})
+		return err
+	})
+}
+
+// rollbackSecondRun starts another release and rolls it back from the UI.
+func rollbackSecondRun(b *browser, s *sluiceUI) {
+	b.t.Helper()
+	var first struct {
+		State struct{ NewSlot string } `json:"state"`
+	}
+	var ex struct{ ID string }
+	s.call(b.t, "POST", "/api/v1/workflows/shop/run", "alice", "application/json", `{"variables":{"artifact":"shop:v3","bake":"1s"}}`, &ex)
+	s.call(b.t, "GET", "/api/v1/executions/"+ex.ID, "alice", "", "", &first)
+	b.do("open", chromedp.Navigate(s.url+"/executions/"+ex.ID))
+	b.wait("waiting", `document.querySelector('#exec-status .badge')?.dataset.status === 'waiting'`)
+	b.do("roll back", chromedp.Click(css(`[data-action="rollback"]`)), chromedp.WaitVisible(css("#confirm-ok")),
+		chromedp.SendKeys(css("#confirm-comment"), "error budget burning"), chromedp.Click(css("#confirm-ok")))
+	b.wait("rolled back", `document.querySelector('#exec-status .badge')?.dataset.status === 'rolled_back'`)
+	b.wait("rollback shown", `!document.querySelector('.rollback-box').hidden && document.querySelector('.rollback-box').textContent.includes('error budget burning')`)
+	var live struct {
+		State struct{ LiveSlot string } `json:"state"`
+	}
+	s.call(b.t, "GET", "/api/v1/executions/"+ex.ID, "alice", "", "", &live)
+	if got, want := b.text("#live-slot"), "Live: "+live.State.LiveSlot; got != want || live.State.LiveSlot == "" {
+		b.fail("after the rollback the live slot shows %q, want %q", got, want)
+	}
+	b.do("settle", chromedp.Sleep(300e6))
+	b.shot("exec-rolledback-laptop-light")
+}
+
+// otherPages checks environments and workflows, and that supplied text stays text.
+func otherPages(b *browser, s *sluiceUI) {
+	b.t.Helper()
+	b.do("environments", chromedp.Navigate(s.url+"/environments"))
+	b.wait("service", `document.querySelector('[data-env="prod"] [data-service="shop"] .slot') !== null`)
+	if txt := b.text(`[data-env="prod"] .facts`); !strings.Contains(txt, "recorder") {
+		b.fail("environment facts %q do not name the recorder platform", txt)
+	}
+	b.shot("environments-laptop-light")
+	b.do("workflows", chromedp.Navigate(s.url+"/workflows"), chromedp.WaitVisible(css("#workflows")))
+	b.shot("workflows-laptop-light")
+	b.do("workflow", chromedp.Navigate(s.url+"/workflows/shop"), chromedp.WaitVisible(css(".phases")))
+	var injected bool
+	b.eval(`document.getElementById('xss') !== null`, &injected)
+	if lead := b.text(".lead"); injected || !strings.Contains(lead, "<img src=x id=xss> & friends") {
+		b.fail("workflow description rendered as HTML (injected=%v) or lost: %q", injected, lead)
+	}
+	b.do("dark", colourScheme("dark"))
+	b.shot("workflow-laptop-dark")
+	b.do("phone", chromedp.EmulateViewport(390, 844), chromedp.Navigate(s.url+"/environments"), chromedp.WaitVisible(css(".env")))
+	b.shot("environments-phone-dark")
+	b.do("reset", colourScheme("light"), chromedp.EmulateViewport(1366, 900))
+}

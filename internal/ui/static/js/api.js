@@ -1,0 +1,76 @@
+// api.js: the JSON API under /api/v1, with the caller's self-declared identity.
+
+const userKey = 'sluice.user';
+
+/** getUser returns the name the person acts as (stored in this browser). */
+export function getUser() {
+  return localStorage.getItem(userKey) || '';
+}
+
+/** setUser stores the name the person acts as. */
+export function setUser(name) {
+  if (name) localStorage.setItem(userKey, name.trim());
+  else localStorage.removeItem(userKey);
+}
+
+/** ApiError is a refused or failed API request, carrying the server's error body. */
+export class ApiError extends Error {
+  constructor(status, body) {
+    const e = (body && body.error) || {};
+    super(e.message || `request failed with HTTP ${status}`);
+    this.status = status;
+    this.code = e.code || '';
+    this.field = e.field || '';
+    this.problems = e.problems || [];
+  }
+}
+
+// csrfToken is the web session's CSRF token, when the server set one at login.
+function csrfToken() {
+  const m = document.cookie.match(/(?:^|;\s*)sluice_csrf=([^;]+)/);
+  return m ? decodeURIComponent(m[1]) : '';
+}
+
+function headers(extra) {
+  const hd = { Accept: 'application/json', ...extra };
+  const user = getUser();
+  if (user) hd['X-Sluice-User'] = user;
+  const csrf = csrfToken();
+  if (csrf) hd['X-Sluice-CSRF'] = csrf;
+  return hd;
+}
+
+async function request(method, path, { body, query } = {}) {
+  let url = '/api/v1' + path;
+  const qs = query ? new URLSearchParams(Object.entries(query).filter(([, v]) => v)).toString() : '';
+  if (qs) url += '?' + qs;
+  const init = { method, headers: headers(body !== undefined ? { 'Content-Type': 'application/json' } : {}) };
+  if (body !== undefined) init.body = JSON.stringify(body);
+  const res = await fetch(url, init);
+  if (res.status === 204) return null;
+  const data = await res.json().catch(() => null);
+  if (!res.ok) throw new ApiError(res.status, data);
+  return data;
+}
+
+const enc = encodeURIComponent;
+
+/** api lists every call the UI makes. */
+export const api = {
+  executions: (filters) => request('GET', '/executions', { query: filters }).then((r) => r.items || []),
+  execution: (id) => request('GET', `/executions/${enc(id)}`),
+  act: (id, action, body) => request('POST', `/executions/${enc(id)}/${action}`, { body }),
+  workflows: () => request('GET', '/workflows').then((r) => r.items || []),
+  workflow: (name) => request('GET', `/workflows/${enc(name)}`),
+  workflowVersions: (name) => request('GET', `/workflows/${enc(name)}/versions`).then((r) => r.items || []),
+  workflowVersion: (name, v) => request('GET', `/workflows/${enc(name)}/versions/${enc(v)}`),
+  run: (name, version, variables) => request('POST', `/workflows/${enc(name)}/run`, { body: { version, variables } }),
+  environments: () => request('GET', '/environments').then((r) => r.items || []),
+  environment: (name) => request('GET', `/environments/${enc(name)}`),
+  services: () => request('GET', '/services').then((r) => r.items || []),
+};
+
+/** eventsURL is the execution's event stream. */
+export function eventsURL(id) {
+  return `/api/v1/executions/${enc(id)}/events`;
+}

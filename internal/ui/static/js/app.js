@@ -1,0 +1,96 @@
+// app.js: boots the UI: identity field, theme, and the router that mounts views.
+
+import { getUser, setUser } from './api.js';
+import { h, replace } from './dom.js';
+import { executionsView } from './views/executions.js';
+import { executionView } from './views/execution.js';
+import { workflowsView, workflowView } from './views/workflows.js';
+import { runView } from './views/run.js';
+import { environmentsView } from './views/environments.js';
+
+const routes = [
+  [/^\/(?:executions)?$/, executionsView, 'executions'],
+  [/^\/executions\/([^/]+)$/, executionView, 'executions'],
+  [/^\/workflows$/, workflowsView, 'workflows'],
+  [/^\/workflows\/([^/]+)$/, workflowView, 'workflows'],
+  [/^\/workflows\/([^/]+)\/run$/, runView, 'workflows'],
+  [/^\/environments$/, environmentsView, 'environments'],
+];
+
+let unmount = () => {};
+
+/** navigate shows another page without reloading. */
+export function navigate(path, { replace: rep = false } = {}) {
+  if (rep) history.replaceState(null, '', path);
+  else history.pushState(null, '', path);
+  render();
+}
+
+function render() {
+  unmount();
+  unmount = () => {};
+  const root = document.getElementById('view');
+  const path = location.pathname.replace(/\/+$/, '') || '/';
+  for (const [re, view, nav] of routes) {
+    const m = path.match(re);
+    if (!m) continue;
+    markNav(nav);
+    const params = m.slice(1).map(decodeURIComponent);
+    const ctx = { root, params, query: new URLSearchParams(location.search), navigate };
+    unmount = view(ctx) || (() => {});
+    return;
+  }
+  markNav('');
+  replace(root, h('section', { class: 'page' }, h('h1', {}, 'Not found'),
+    h('p', {}, 'No page at ', h('code', {}, location.pathname), '.')));
+}
+
+function markNav(active) {
+  for (const a of document.querySelectorAll('[data-nav]')) {
+    if (a.dataset.nav === active) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+}
+
+// Same-origin links navigate in place; modified clicks open tabs as usual.
+function onClick(e) {
+  const a = e.target.closest('a[href]');
+  if (!a || e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
+  if (a.target || a.hasAttribute('download')) return;
+  const url = new URL(a.href, location.href);
+  if (url.origin !== location.origin || url.pathname.startsWith('/api/')) return;
+  e.preventDefault();
+  if (url.pathname + url.search !== location.pathname + location.search) navigate(url.pathname + url.search);
+}
+
+function setupUser() {
+  const input = document.getElementById('user');
+  input.value = getUser();
+  input.addEventListener('change', () => {
+    setUser(input.value);
+    window.dispatchEvent(new Event('sluice-user'));
+  });
+}
+
+function setupTheme() {
+  const btn = document.getElementById('theme');
+  const stored = localStorage.getItem('sluice.theme');
+  if (stored) document.documentElement.dataset.theme = stored;
+  const current = () => document.documentElement.dataset.theme
+    || (matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light');
+  const label = () => { btn.textContent = current() === 'dark' ? '☀' : '☾'; };
+  btn.addEventListener('click', () => {
+    const next = current() === 'dark' ? 'light' : 'dark';
+    document.documentElement.dataset.theme = next;
+    localStorage.setItem('sluice.theme', next);
+    label();
+    window.dispatchEvent(new Event('sluice-theme'));
+  });
+  label();
+}
+
+setupUser();
+setupTheme();
+document.addEventListener('click', onClick);
+window.addEventListener('popstate', render);
+render();
