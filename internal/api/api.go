@@ -7,8 +7,11 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/audit"
+	"github.com/sluicehq/sluice/internal/auth"
 	"github.com/sluicehq/sluice/internal/engine"
 	"github.com/sluicehq/sluice/internal/events"
+	"github.com/sluicehq/sluice/internal/secrets"
 	"github.com/sluicehq/sluice/internal/store"
 )
 
@@ -52,6 +55,15 @@ type Deps struct {
 	// StatusPoll is how often an SSE stream checks whether its execution has ended;
 	// 1s when zero.
 	StatusPoll time.Duration
+	// Auth authenticates callers (bearer tokens, session cookies) and holds their
+	// roles. Nil turns authentication off: callers name themselves with X-Sluice-User
+	// and may do everything, which the server allows only on a loopback address.
+	Auth *auth.Service
+	// Audit records every state-changing request; nil records nothing.
+	Audit audit.Store
+	// Redactor masks secrets in audit summaries; secrets.Default when nil. Answers
+	// and event streams always go through secrets.Default.
+	Redactor *secrets.Redactor
 }
 
 // handler holds the API's dependencies for its handlers.
@@ -80,7 +92,7 @@ func New(d Deps) http.Handler {
 	h := &handler{Deps: d, log: d.Logger}
 	mux := http.NewServeMux()
 	h.routes(mux)
-	return h.recover(identify(withJSONFallback(mux)))
+	return h.recover(h.audited(h.identify(withJSONFallback(mux))))
 }
 
 func (h *handler) routes(mux *http.ServeMux) {
@@ -104,6 +116,7 @@ func (h *handler) routes(mux *http.ServeMux) {
 		mux.HandleFunc("POST "+p+"/executions/{id}/"+action, h.action(action, fn))
 	}
 	mux.HandleFunc("GET "+p+"/services", h.listServices)
+	h.authRoutes(mux, p)
 }
 
 func (h *handler) health(w http.ResponseWriter, r *http.Request) {

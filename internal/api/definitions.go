@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/sluicehq/sluice/internal/spec"
 	"github.com/sluicehq/sluice/internal/store"
@@ -47,6 +48,10 @@ func (h *handler) apply(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, badRequest("", "%s: no documents", file))
 		return
 	}
+	if err := h.authorizeApply(r, docs, dryRun); err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	resp := ApplyResponse{DryRun: dryRun, Results: make([]ApplyResult, 0, len(docs))}
 	for _, doc := range docs {
 		res, err := h.applyOne(r, doc, dryRun)
@@ -55,8 +60,50 @@ func (h *handler) apply(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		resp.Results = append(resp.Results, res)
+		n := note(r.Context())
+		n.summary += fmt.Sprintf("%s%s %s v%d %s", map[bool]string{true: "; "}[n.summary != ""],
+			res.Kind, res.Name, res.Version, res.Action)
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// authorizeApply checks every document before any is stored: an Environment needs
+// admin in it, a Workflow (shared by every environment) admin on "*"; a dry run needs
+// only viewer. It names the documents in the audit entry.
+func (h *handler) authorizeApply(r *http.Request, docs []spec.Document, dryRun bool) error {
+	need, targets, env := roleAdmin, make([]string, 0, len(docs)), ""
+	if dryRun {
+		need = roleViewer
+		note(r.Context()).skip = true
+	}
+	for i, doc := range docs {
+		kind, err := storeKind(doc.Kind)
+		if err != nil {
+			return err
+		}
+		scope := definitionScope(kind, doc.Name)
+		if i == 0 || env == scope {
+			env = scope
+		} else {
+			env = allEnvironments
+		}
+		targets = append(targets, string(kind)+"/"+doc.Name)
+		if err := h.authorize(r, need, scope, "applying "+string(kind)+" "+doc.Name); err != nil {
+			noted(r.Context(), "apply", strings.Join(targets, ","), env)
+			return err
+		}
+	}
+	noted(r.Context(), "apply", strings.Join(targets, ","), env)
+	return nil
+}
+
+// authorizeRead lets a viewer of an environment read it; workflows are readable by
+// anyone who views some environment.
+func (h *handler) authorizeRead(r *http.Request, k store.Kind, name string) error {
+	if k == store.KindEnvironment {
+		return h.authorize(r, roleViewer, name, "reading environment "+name)
+	}
+	return h.authorizeAny(r, roleViewer, "reading workflows")
 }
 
 func (h *handler) applyOne(r *http.Request, doc spec.Document, dryRun bool) (ApplyResult, error) {
@@ -93,12 +140,26 @@ func (h *handler) applyOne(r *http.Request, doc spec.Document, dryRun bool) (App
 
 func (h *handler) listDefinitions(k store.Kind) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		rs, err := h.grants(r.Context())
+		if err == nil && k == store.KindWorkflow {
+			err = h.authorizeAny(r, roleViewer, "listing workflows")
+		}
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
 		defs, err := h.Store.ListDefinitions(r.Context(), k)
 		if err != nil {
 			h.fail(w, r, fmt.Errorf("list %ss: %w", k, err))
 			return
 		}
-		writeJSON(w, http.StatusOK, definitionList(defs))
+		visible := defs[:0]
+		for _, d := range defs {
+			if k != store.KindEnvironment || rs.has(roleViewer, d.Name) {
+				visible = append(visible, d)
+			}
+		}
+		writeJSON(w, http.StatusOK, definitionList(visible))
 	}
 }
 
@@ -121,6 +182,10 @@ func (h *handler) getDefinitionVersion(k store.Kind) http.HandlerFunc {
 
 func (h *handler) writeDefinition(w http.ResponseWriter, r *http.Request, k store.Kind, version int64) {
 	name := r.PathValue("name")
+	if err := h.authorizeRead(r, k, name); err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	d, err := h.Store.GetDefinition(r.Context(), k, name, version)
 	if err != nil {
 		h.fail(w, r, definitionError(k, name, version, err))
@@ -132,6 +197,10 @@ func (h *handler) writeDefinition(w http.ResponseWriter, r *http.Request, k stor
 func (h *handler) definitionHistory(k store.Kind) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("name")
+		if err := h.authorizeRead(r, k, name); err != nil {
+			h.fail(w, r, err)
+			return
+		}
 		defs, err := h.Store.DefinitionHistory(r.Context(), k, name)
 		if err == nil && len(defs) == 0 {
 			err = store.ErrNotFound
@@ -147,6 +216,12 @@ func (h *handler) definitionHistory(k store.Kind) http.HandlerFunc {
 func (h *handler) deleteDefinition(k store.Kind) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("name")
+		scope := definitionScope(k, name)
+		noted(r.Context(), "delete", string(k)+"/"+name, scope).summary = "deleted " + string(k) + " " + name
+		if err := h.authorize(r, roleAdmin, scope, "deleting "+string(k)+" "+name); err != nil {
+			h.fail(w, r, err)
+			return
+		}
 		err := h.Store.DeleteDefinition(r.Context(), k, name, IdentityFrom(r.Context()).User, h.Now().UTC())
 		if err != nil {
 			h.fail(w, r, definitionError(k, name, 0, err))

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/sluicehq/sluice/internal/engine"
+	"github.com/sluicehq/sluice/internal/secrets"
 	"github.com/sluicehq/sluice/internal/spec"
 	"github.com/sluicehq/sluice/internal/store"
 )
@@ -85,8 +87,11 @@ func problemsError(ps spec.Problems) *apiError {
 // fail writes err as a JSON error response and logs server-side failures.
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	ae := toAPIError(err)
+	if n := note(r.Context()); n.summary == "" || ae.status == http.StatusForbidden || ae.status == http.StatusUnauthorized {
+		n.summary = ae.msg // why it was refused or failed
+	}
 	if ae.status >= 500 {
-		h.log.Error("api: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		h.log.Error("api: request failed", "method", r.Method, "path", r.URL.Path, "err", secrets.Default.Error(err))
 	}
 	writeError(w, ae)
 }
@@ -95,13 +100,19 @@ func writeError(w http.ResponseWriter, e *apiError) {
 	writeJSON(w, e.status, ErrorBody{Error: ErrorDetail{Code: e.code, Message: e.msg, Field: e.field, Problems: e.problems}})
 }
 
+// writeJSON answers v as indented JSON with every known secret masked.
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		status, buf = http.StatusInternalServerError, bytes.Buffer{}
+		fmt.Fprintf(&buf, "{\"error\":{\"code\":%q,\"message\":\"encode answer\"}}\n", CodeInternal)
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v) // the status is sent; a failed write means the client went away
+	_, _ = w.Write(secrets.Default.Bytes(buf.Bytes())) // the status is sent; a failed write means the client went away
 }
 
 // jsonKind names a Go type the way a JSON author thinks of it.

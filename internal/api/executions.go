@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/sluicehq/sluice/internal/engine"
 	"github.com/sluicehq/sluice/internal/store"
@@ -30,12 +31,29 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	ex, err := h.Engine.Start(r.Context(), engine.StartRequest{Workflow: r.PathValue("name"),
+	name := r.PathValue("name")
+	n := noted(r.Context(), "run", "workflow/"+name, "")
+	if h.Auth != nil {
+		env, version, err := h.runEnvironment(r.Context(), name, req.Version, vars)
+		n.environment = env
+		if err == nil {
+			req.Version = version
+			err = h.authorize(r, roleDeployer, env, "running workflow "+name)
+		}
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+	}
+	ex, err := h.Engine.Start(r.Context(), engine.StartRequest{Workflow: name,
 		Version: req.Version, Variables: vars, StartedBy: IdentityFrom(r.Context()).User})
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
+	n.target, n.environment = "execution/"+ex.ID, ex.Environment
+	n.summary = fmt.Sprintf("started execution %s of workflow %s v%d in %s with %s", ex.ID, ex.Workflow,
+		ex.WorkflowVersion, ex.Environment, formatVars(vars))
 	w.Header().Set("Location", "/api/v1/executions/"+ex.ID)
 	writeJSON(w, http.StatusCreated, executionOf(ex, true))
 }
@@ -75,6 +93,11 @@ func (h *handler) listExecutions(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	rs, err := h.grants(r.Context())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	exs, err := h.Store.ListExecutions(r.Context(), f)
 	if err != nil {
 		h.fail(w, r, fmt.Errorf("list executions: %w", err))
@@ -82,7 +105,9 @@ func (h *handler) listExecutions(w http.ResponseWriter, r *http.Request) {
 	}
 	out := ExecutionList{Items: make([]Execution, 0, len(exs))}
 	for _, e := range exs {
-		out.Items = append(out.Items, executionOf(e, false))
+		if rs.has(roleViewer, e.Environment) {
+			out.Items = append(out.Items, executionOf(e, false))
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -123,6 +148,9 @@ func executionFilter(r *http.Request) (store.ExecutionFilter, error) {
 
 func (h *handler) getExecution(w http.ResponseWriter, r *http.Request) {
 	ex, err := h.execution(r.Context(), r.PathValue("id"))
+	if err == nil {
+		err = h.authorize(r, roleViewer, ex.Environment, "reading execution "+ex.ID)
+	}
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -160,6 +188,7 @@ func (h *handler) actions() map[string]actionFunc {
 			if err := decodeJSON(w, r, &req); err != nil {
 				return err
 			}
+			note(ctx).summary = map[bool]string{true: "approved", false: "rejected"}[approve] + prefixedComment(req.Comment)
 			return h.Engine.Decide(ctx, id, engine.Decision{Approve: approve, By: who.User, Groups: who.Groups, Comment: req.Comment})
 		}
 	}
@@ -169,6 +198,7 @@ func (h *handler) actions() map[string]actionFunc {
 			if err := decodeJSON(w, r, &req); err != nil {
 				return err
 			}
+			note(ctx).summary = "requested" + prefixedComment(req.Reason)
 			return fn(ctx, id, who.User, req.Reason)
 		}
 	}
@@ -196,6 +226,10 @@ func (h *handler) actions() map[string]actionFunc {
 func (h *handler) action(name string, fn actionFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id, who := r.PathValue("id"), IdentityFrom(r.Context())
+		if err := h.authorizeAction(r, name, id); err != nil {
+			h.fail(w, r, err)
+			return
+		}
 		if err := fn(r.Context(), id, who, r, w); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				err = executionError(id, err)
@@ -209,6 +243,11 @@ func (h *handler) action(name string, fn actionFunc) http.HandlerFunc {
 }
 
 func (h *handler) listServices(w http.ResponseWriter, r *http.Request) {
+	rs, err := h.grants(r.Context())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	svcs, err := h.Store.ListServices(r.Context(), r.URL.Query().Get("environment"))
 	if err != nil {
 		h.fail(w, r, fmt.Errorf("list services: %w", err))
@@ -216,7 +255,57 @@ func (h *handler) listServices(w http.ResponseWriter, r *http.Request) {
 	}
 	out := ServiceList{Items: make([]Service, 0, len(svcs))}
 	for _, s := range svcs {
-		out.Items = append(out.Items, serviceOf(s))
+		if rs.has(roleViewer, s.Environment) {
+			out.Items = append(out.Items, serviceOf(s))
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// authorizeAction checks an execution action against the execution's environment:
+// approve and reject need approver, the others deployer.
+func (h *handler) authorizeAction(r *http.Request, action, id string) error {
+	n := noted(r.Context(), action, "execution/"+id, "")
+	ex, err := h.execution(r.Context(), id)
+	if h.Auth == nil { // the engine has the last word on a missing execution
+		n.environment = ex.Environment
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	n.environment = ex.Environment
+	need := roleDeployer
+	if action == "approve" || action == "reject" {
+		need = roleApprover
+	}
+	return h.authorize(r, need, ex.Environment, action+" of execution "+id)
+}
+
+// formatVars lists variables as k=v in key order for the audit log.
+func formatVars(vars map[string]string) string {
+	if len(vars) == 0 {
+		return "no variables"
+	}
+	keys := make([]string, 0, len(vars))
+	for k := range vars {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteString("variables ")
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s=%s", k, vars[k])
+	}
+	return b.String()
+}
+
+func prefixedComment(s string) string {
+	if s == "" {
+		return ""
+	}
+	return ": " + s
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/secrets"
 	"github.com/sluicehq/sluice/internal/store"
 )
 
@@ -30,6 +31,10 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 	}
 	ex, err := h.execution(r.Context(), id)
 	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if err := h.authorize(r, roleViewer, ex.Environment, "reading the console of execution "+id); err != nil {
 		h.fail(w, r, err)
 		return
 	}
@@ -98,7 +103,7 @@ func (s *sseWriter) event(e store.Event) error {
 	if err != nil {
 		return fmt.Errorf("sse encode event %d: %w", e.Seq, err)
 	}
-	return s.write("id: %d\ndata: %s\n\n", e.Seq, b)
+	return s.write("id: %d\ndata: %s\n\n", e.Seq, secrets.Default.Bytes(b))
 }
 
 // stream sends the backlog after `after`, then live events, then `event: end` once the
@@ -192,5 +197,5 @@ func mustJSON(v any) []byte {
 	if err != nil {
 		return []byte(`{}`)
 	}
-	return b
+	return secrets.Default.Bytes(b)
 }

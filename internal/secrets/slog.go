@@ -22,7 +22,9 @@ func NewHandler(next slog.Handler, r *Redactor) *Handler {
 }
 
 // Enabled reports whether the wrapped handler handles level.
-func (h *Handler) Enabled(ctx context.Context, level slog.Level) bool { return h.next.Enabled(ctx, level) }
+func (h *Handler) Enabled(ctx context.Context, level slog.Level) bool {
+	return h.next.Enabled(ctx, level)
+}
 
 // Handle masks the record and passes it on.
 func (h *Handler) Handle(ctx context.Context, rec slog.Record) error {
