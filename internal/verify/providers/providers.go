@@ -14,6 +14,7 @@ import (
 	"github.com/sluicehq/sluice/internal/verify/loki"
 	"github.com/sluicehq/sluice/internal/verify/newrelic"
 	"github.com/sluicehq/sluice/internal/verify/prometheus"
+	"github.com/sluicehq/sluice/internal/verify/sumologic"
 )
 
 // constructor builds one provider type.
@@ -42,13 +43,17 @@ var constructors = map[string]constructor{
 	"newrelic": func(ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error) {
 		return newrelic.New(ps, deps)
 	},
+	"sumologic": func(ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error) {
+		return sumologic.New(ps, deps)
+	},
 }
 
 // known are the provider types the workflow format accepts, built here or not.
 var known = []string{"builtin", "prometheus", "newrelic", "datadog", "sumologic", "loki", "http"}
 
 // New builds the provider a spec describes. An unknown type is an error, never a
-// fallback; a known type this build lacks wraps verify.ErrNotAvailable.
+// fallback; a known type this build lacks would wrap verify.ErrNotAvailable (today
+// every type the workflow format knows is built).
 func New(ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error) {
 	c, ok := constructors[ps.Type]
 	if !ok {

@@ -32,7 +32,7 @@ func TestNew(t *testing.T) {
 		{"http", spec.ProviderSpec{Name: "h", Type: "http", URL: "http://127.0.0.1:1/x", Settings: map[string]string{"path": "v"}}, verify.Deps{}, "", nil},
 		{"loki", spec.ProviderSpec{Name: "l", Type: "loki", URL: "http://127.0.0.1:3100"}, verify.Deps{}, "", nil},
 		{"newrelic needs an account", spec.ProviderSpec{Name: "nr", Type: "newrelic"}, verify.Deps{}, "apiKey", nil},
-		{"not in this build", spec.ProviderSpec{Name: "sumo", Type: "sumologic"}, verify.Deps{}, "not available", verify.ErrNotAvailable},
+		{"sumologic needs keys", spec.ProviderSpec{Name: "sumo", Type: "sumologic"}, verify.Deps{}, "accessId", nil},
 		{"unknown type is no fallback", spec.ProviderSpec{Name: "x", Type: "graphite"}, verify.Deps{}, `unknown type "graphite"`, nil},
 	}
 	for _, tt := range tests {

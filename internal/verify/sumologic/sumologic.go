@@ -1,0 +1,193 @@
+package sumologic
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sluicehq/sluice/internal/spec"
+	"github.com/sluicehq/sluice/internal/verify"
+)
+
+// deployments maps a deployment name to its API address.
+var deployments = map[string]string{
+	"us1": "https://api.sumologic.com", "us2": "https://api.us2.sumologic.com", "eu": "https://api.eu.sumologic.com",
+	"au": "https://api.au.sumologic.com", "de": "https://api.de.sumologic.com", "jp": "https://api.jp.sumologic.com",
+	"ca": "https://api.ca.sumologic.com", "in": "https://api.in.sumologic.com", "kr": "https://api.kr.sumologic.com",
+	"ch": "https://api.ch.sumologic.com", "fed": "https://api.fed.sumologic.com",
+}
+
+// Provider runs search jobs in one Sumo Logic account.
+type Provider struct {
+	base     string
+	client   *http.Client
+	secrets  verify.Secrets
+	id, key  string
+	field    string
+	poll     time.Duration
+	pageSize int
+	maxLines int
+	retries  int
+}
+
+var (
+	_ verify.Provider = (*Provider)(nil)
+	_ verify.Redacter = (*Provider)(nil)
+)
+
+// New builds a provider from its spec: credentials accessId and accessKey
+// (required); settings deployment (us1 by default; us2, eu, au, de, jp, ca, in,
+// kr, ch, fed) or a url, field (the record field holding the value; default the
+// only numeric one), pollInterval (default 1s), pageSize (messages per request,
+// default 1000, at most 10000) and maxLines (default 10000).
+func New(ps spec.ProviderSpec, deps verify.Deps) (*Provider, error) {
+	sec, err := deps.ResolveSecrets(ps.Credentials)
+	if err != nil {
+		return nil, fmt.Errorf("sumologic: %w", err)
+	}
+	p := &Provider{base: deployments["us1"], client: deps.Client(), secrets: sec, poll: time.Second, pageSize: 1000, maxLines: 10000, retries: 5}
+	var ok bool
+	if p.id, ok = sec.Get("accessId"); !ok {
+		return nil, errors.New("sumologic: needs credentials.accessId")
+	}
+	if p.key, ok = sec.Get("accessKey"); !ok {
+		return nil, errors.New("sumologic: needs credentials.accessKey")
+	}
+	for k, v := range ps.Settings {
+		if err := p.set(k, v); err != nil {
+			return nil, fmt.Errorf("sumologic: setting %s %q: %w", k, v, err)
+		}
+	}
+	if ps.URL != "" {
+		u, err := url.Parse(ps.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("sumologic: url %q is not an http(s) URL", ps.URL)
+		}
+		p.base = strings.TrimSuffix(ps.URL, "/")
+	}
+	return p, nil
+}
+
+func (p *Provider) set(k, v string) error {
+	switch k {
+	case "deployment":
+		base, ok := deployments[strings.ToLower(v)]
+		if !ok {
+			return errors.New("unknown deployment")
+		}
+		p.base = base
+	case "field":
+		p.field = v
+	case "pollInterval":
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return errors.New("not a positive duration")
+		}
+		p.poll = d
+	case "pageSize", "maxLines":
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 || (k == "pageSize" && n > 10000) {
+			return errors.New("not a positive count (pageSize at most 10000)")
+		}
+		if k == "pageSize" {
+			p.pageSize = n
+		} else {
+			p.maxLines = n
+		}
+	default:
+		return errors.New("unknown (deployment, field, pollInterval, pageSize, maxLines)")
+	}
+	return nil
+}
+
+// Redact hides the provider's access key and id in text.
+func (p *Provider) Redact(s string) string { return p.secrets.Redact(s) }
+
+// Check lists one collector, which needs valid access keys.
+func (p *Provider) Check(ctx context.Context) error {
+	_, err := p.newSession().call(ctx, http.MethodGet, p.base+"/api/v1/collectors?limit=1", nil, http.StatusOK)
+	return err
+}
+
+// Query runs one search job over the window: for a log check the value is the
+// number of messages (their lines are kept), otherwise the one record's value.
+func (p *Provider) Query(ctx context.Context, q verify.Query) (verify.Result, error) {
+	s := p.newSession()
+	job, err := s.create(ctx, q)
+	if err != nil {
+		return verify.Result{}, err
+	}
+	defer s.remove(job)
+	st, err := s.wait(ctx, job)
+	if err != nil {
+		return verify.Result{}, err
+	}
+	var r verify.Result
+	if q.Logs {
+		r, err = s.messages(ctx, job, st.MessageCount)
+	} else {
+		r, err = s.records(ctx, job, st.RecordCount)
+	}
+	r.Warnings = append(r.Warnings, st.PendingWarnings...)
+	if st.State == stateForcePaused {
+		r.Warnings = append(r.Warnings, "the search job was paused for having too many results; counts are partial")
+	}
+	return r, err
+}
+
+// value picks the record's value: the configured field, or its only numeric
+// field; several numeric fields become named values.
+func (p *Provider) value(rec map[string]string) (verify.Result, error) {
+	if p.field != "" {
+		s, ok := rec[p.field]
+		if !ok {
+			return verify.Result{}, fmt.Errorf("sumologic: the record has no field %q (it has %s)", p.field, fieldNames(rec))
+		}
+		return parseNumber(p.field, s)
+	}
+	vals := map[string]float64{}
+	for k, s := range rec {
+		if f, err := strconv.ParseFloat(s, 64); err == nil {
+			vals[k] = f
+		}
+	}
+	switch len(vals) {
+	case 0:
+		return verify.Result{}, fmt.Errorf("sumologic: the record has no numeric field (it has %s)", fieldNames(rec))
+	case 1:
+		for _, v := range vals {
+			if math.IsNaN(v) {
+				return verify.Result{}, fmt.Errorf("sumologic: value is NaN: %w", verify.ErrNoData)
+			}
+			return verify.Number(v), nil
+		}
+	}
+	return verify.Result{Value: math.NaN(), Values: vals}, nil
+}
+
+func parseNumber(name, s string) (verify.Result, error) {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return verify.Result{}, fmt.Errorf("sumologic: field %s is %q, not a number", name, s)
+	}
+	if math.IsNaN(f) {
+		return verify.Result{}, fmt.Errorf("sumologic: field %s is NaN: %w", name, verify.ErrNoData)
+	}
+	return verify.Number(f), nil
+}
+
+func fieldNames(rec map[string]string) string {
+	names := make([]string, 0, len(rec))
+	for k := range rec {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
