@@ -24,6 +24,7 @@ const defaultConsecutiveErrorLimit = 4
 // verdicts so far.
 type metric struct {
 	name, judge, query string
+	providerName       string
 	provider           Provider
 	logs, baseline     bool
 	noData             NoDataRule
@@ -48,7 +49,7 @@ type metric struct {
 // newMetric prepares a metric check of the step.
 func newMetric(m spec.MetricCheck, p Provider, o *options) (*metric, error) {
 	mt := &metric{
-		name: m.Name, judge: m.Judge, query: m.Query, provider: p, baseline: m.Baseline,
+		name: m.Name, judge: m.Judge, query: m.Query, providerName: m.Provider, provider: p, baseline: m.Baseline,
 		noData: NoDataRule(m.NoData), compare: o.compare, failureLimit: m.FailureLimit,
 		inconclusiveLimit: m.InconclusiveLimit, errorLimit: m.ConsecutiveErrorLimit,
 	}
@@ -84,7 +85,7 @@ func newLogMetric(l spec.LogCheck, p Provider) (*metric, error) {
 		return nil, fmt.Errorf("log check %s: %w", l.Name, err)
 	}
 	return &metric{
-		name: l.Name, judge: JudgeThreshold, query: l.Query, provider: p, logs: true,
+		name: l.Name, judge: JudgeThreshold, query: l.Query, providerName: l.Provider, provider: p, logs: true,
 		noData: NoDataInconclusive, threshold: t, errorLimit: defaultConsecutiveErrorLimit,
 	}, nil
 }

@@ -216,12 +216,12 @@ func (s *Step) replay(ctx context.Context, io StepIO, ms []*metric) error {
 // check asks each provider once whether it is reachable; a failure is only a
 // warning here, as the measurements' error limits decide.
 func (s *Step) check(ctx context.Context, io StepIO, ms []*metric, service string) {
-	seen := map[Provider]bool{}
+	seen := map[string]bool{}
 	for _, m := range ms {
-		if seen[m.provider] {
+		if seen[m.providerName] {
 			continue
 		}
-		seen[m.provider] = true
+		seen[m.providerName] = true
 		cctx, cancel := context.WithTimeout(ctx, s.o.timeout)
 		err := m.provider.Check(cctx)
 		if w, ok := m.provider.(Watcher); ok && err == nil {
@@ -229,7 +229,7 @@ func (s *Step) check(ctx context.Context, io StepIO, ms []*metric, service strin
 		}
 		cancel()
 		if err != nil {
-			io.Console("warn", "provider of %s is not ready: %s", m.name, redact(m.provider, err.Error()))
+			io.Console("warn", "provider %s is not ready: %s", m.providerName, redact(m.provider, err.Error()))
 		}
 	}
 }
