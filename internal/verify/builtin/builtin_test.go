@@ -57,12 +57,13 @@ func startProxy(t *testing.T) (*proxy.Proxy, string) {
 	must(t, px.SetEndpoints(platform.Green, []string{backend(t, 0, 0)}))
 	must(t, px.SetEndpoints(platform.Blue, []string{backend(t, 4, 2*time.Millisecond)}))
 	must(t, px.SetWeights(traffic.Split(platform.Blue, 50)))
+	return px, serve(t, px)
+}
+
+func listen(t *testing.T) net.Listener {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	must(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	go px.Serve(ctx, ln)
-	t.Cleanup(func() { cancel(); px.Close() })
-	return px, "http://" + ln.Addr().String()
+	return ln
 }
 
 func must(t *testing.T, err error) {
