@@ -300,13 +300,13 @@ func (b *browser) wait(what, predicate string) {
 	}))
 }
 
-// eval evaluates a JavaScript expression into out.
+// eval evaluates a JavaScript expression (awaiting a promise) into out.
 func (b *browser) eval(expr string, out any) {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
 	defer cancel()
 	if err := chromedp.Do(ctx, chromedp.Steps(func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
-		v, err := chromedp.Evaluate[json.RawMessage](expr)(ctx, t)
+		v, err := chromedp.Evaluate[json.RawMessage](expr, chromedp.EvalAwaitPromise)(ctx, t)
 		if err == nil && out != nil {
 			err = json.Unmarshal(v, out)
 		}

@@ -48,6 +48,7 @@ func TestBrowserReleaseFromTheUI(t *testing.T) {
 	approve(b, s, id)
 	themesAndWidths(b, "exec-succeeded")
 	rollbackSecondRun(b, s)
+	measurementCharts(b)
 	otherPages(b, s)
 	b.checkClean()
 }
@@ -216,6 +217,7 @@ func themesAndWidths(b *browser, name string) {
 	}{{"laptop", 1366, 900}, {"phone", 390, 844}} {
 		for _, scheme := range []string{"light", "dark"} {
 			b.do("emulate", chromedp.EmulateViewport(vp.w, vp.h), colourScheme(scheme), chromedp.Sleep(300e6))
+			b.wait("console at the bottom", atBottom)
 			b.shot(fmt.Sprintf("%s-%s-%s", name, vp.label, scheme))
 		}
 	}
@@ -228,6 +230,9 @@ func themesAndWidths(b *browser, name string) {
 	b.eval(`localStorage.removeItem('sluice.theme'); delete document.documentElement.dataset.theme; true`, nil)
 	b.do("light", colourScheme("light"))
 }
+
+// atBottom says the console shows its last line.
+const atBottom = `(() => { const c = document.getElementById('console-lines'); return c.scrollHeight - c.scrollTop - c.clientHeight < 24; })()`
 
 func colourScheme(s string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
@@ -249,9 +254,15 @@ func rollbackSecondRun(b *browser, s *sluiceUI) {
 	s.call(b.t, "GET", "/api/v1/executions/"+ex.ID, "alice", "", "", &first)
 	b.do("open", chromedp.Navigate(s.url+"/executions/"+ex.ID))
 	b.wait("waiting", `document.querySelector('#exec-status .badge')?.dataset.status === 'waiting'`)
+	b.wait("console follows", atBottom)
+	b.eval(`document.getElementById('console-lines').scrollTop = 0; true`, nil)
+	b.do("scroll event", chromedp.Sleep(100e6))
 	b.do("roll back", chromedp.Click(css(`[data-action="rollback"]`)), chromedp.WaitVisible(css("#confirm-ok")),
 		chromedp.SendKeys(css("#confirm-comment"), "error budget burning"), chromedp.Click(css("#confirm-ok")))
 	b.wait("rolled back", `document.querySelector('#exec-status .badge')?.dataset.status === 'rolled_back'`)
+	b.wait("new lines kept below", `!document.querySelector('.con-jump').hidden && document.getElementById('console-lines').scrollTop === 0`)
+	b.do("jump", chromedp.Click(css(".con-jump")))
+	b.wait("at the bottom again", atBottom+` && document.querySelector('.con-jump').hidden`)
 	b.wait("rollback shown", `!document.querySelector('.rollback-box').hidden && document.querySelector('.rollback-box').textContent.includes('error budget burning')`)
 	var live struct {
 		State struct{ LiveSlot string } `json:"state"`
@@ -286,4 +297,40 @@ func otherPages(b *browser, s *sluiceUI) {
 	b.do("phone", chromedp.EmulateViewport(390, 844), chromedp.Navigate(s.url+"/environments"), chromedp.WaitVisible(css(".env")))
 	b.shot("environments-phone-dark")
 	b.do("reset", colourScheme("light"), chromedp.EmulateViewport(1366, 900))
+}
+
+// feedMeasurements gives the page's own chart module the measurement events a
+// verify step records (the server wires no verify step into this environment), to
+// check they are drawn with the vendored uPlot: one chart per metric, a verdict
+// chip per measurement, baseline drawn when there is one, NaN as a gap.
+const feedMeasurements = `(async () => {
+  const { Measurements } = await import('/js/views/charts.js');
+  const m = new Measurements(document.querySelector('section.measurements'));
+  const t0 = Date.now() - 90000;
+  const rate = [0.002, 0.004, 'NaN', 0.031];
+  const verdicts = ['Successful', 'Successful', 'Inconclusive', 'Failed'];
+  rate.forEach((v, i) => {
+    const at = new Date(t0 + i * 20000).toISOString();
+    m.add({ seq: 1, type: 'measurement', at, data: { metric: 'error-rate', judge: 'threshold', index: i, at,
+      canary: { slot: 'green', value: v }, verdict: verdicts[i], reason: 'result > 0.01', counted: true } });
+    m.add({ seq: 1, type: 'measurement', at, data: { metric: 'latency-p99', judge: 'mann-whitney', index: i, at,
+      canary: { slot: 'green', value: 120 + i * 9 }, baseline: { slot: 'blue', value: 118 + i }, verdict: 'Successful', counted: true } });
+  });
+  const sec = document.querySelector('section.measurements');
+  return [sec.hidden ? 0 : 1, sec.querySelectorAll('canvas').length, sec.querySelectorAll('.chip.v-Failed').length,
+    sec.querySelectorAll('.chip').length];
+})()`
+
+func measurementCharts(b *browser) {
+	b.t.Helper()
+	var got []int
+	b.eval(feedMeasurements, &got)
+	if want := []int{1, 2, 1, 8}; !slices.Equal(got, want) {
+		b.fail("measurement charts: shown, canvases, failed chips, chips = %v, want %v", got, want)
+	}
+	b.do("scroll", chromedp.Sleep(200e6))
+	b.shot("exec-verification-laptop-light")
+	b.do("dark", colourScheme("dark"), chromedp.Sleep(200e6))
+	b.shot("exec-verification-laptop-dark")
+	b.do("light", colourScheme("light"))
 }

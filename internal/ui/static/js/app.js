@@ -86,6 +86,7 @@ function setupTheme() {
     label();
     window.dispatchEvent(new Event('sluice-theme'));
   });
+  matchMedia('(prefers-color-scheme: dark)').addEventListener('change', label);
   label();
 }
 

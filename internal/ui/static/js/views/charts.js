@@ -11,12 +11,16 @@ function css(name) {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
 }
 
+// Time ticks fall on whole seconds at least, and read as wall-clock times.
+const timeIncrs = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 43200, 86400];
+const clock = (v) => new Date(v * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
+
 function axes(yLabel) {
   const stroke = css('--muted');
   const grid = { stroke: css('--grid'), width: 1 };
   return [
-    { stroke, grid, ticks: grid },
-    { stroke, grid, ticks: grid, label: yLabel, size: 48 },
+    { stroke, grid, ticks: grid, incrs: timeIncrs, space: 80, values: (u, splits) => splits.map(clock) },
+    { stroke, grid, ticks: grid, label: yLabel, size: 52 },
   ];
 }
 

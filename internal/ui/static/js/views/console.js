@@ -10,6 +10,7 @@ export class Console {
     this.step = null;
     this.query = '';
     this.follow = true;
+    this.lastTop = 0;
     this.unseen = 0;
     this.lines = [];
     this.build(el);
@@ -24,6 +25,8 @@ export class Console {
     this.state = h('span', { class: 'con-state', 'data-state': 'connecting' }, 'connecting');
     this.body = h('div', { class: 'con-body', id: 'console-lines', role: 'log', 'aria-live': 'off', tabindex: 0 });
     this.body.addEventListener('scroll', () => this.onScroll());
+    // A resize (rotation, window, theme fonts) keeps a following console at the bottom.
+    new ResizeObserver(() => { if (this.follow) this.stick(); }).observe(this.body);
     this.jump = h('button', { type: 'button', class: 'con-jump', hidden: true, onclick: () => this.toBottom() }, 'new lines ↓');
     replace(el, h('div', { class: 'con-bar' }, this.title, this.allBtn, h('span', { class: 'spacer' }), this.state),
       h('div', { class: 'con-bar con-tools' }, this.search, this.count,
@@ -73,17 +76,27 @@ export class Console {
     this.state.textContent = { live: 'live', reconnecting: 'reconnecting…', ended: 'ended' }[s] || s;
   }
 
+  // onScroll stops following when the reader scrolls up and resumes at the bottom.
+  // Scroll events arrive a frame late, after more lines may have been appended, so
+  // "up" means above where we last put it, not "away from the bottom".
   onScroll() {
     const b = this.body;
-    this.follow = b.scrollHeight - b.scrollTop - b.clientHeight < 24;
+    if (b.scrollHeight - b.scrollTop - b.clientHeight < 24) this.follow = true;
+    else if (b.scrollTop < this.lastTop - 4) this.follow = false;
+    this.lastTop = b.scrollTop;
     if (this.follow) { this.unseen = 0; this.jump.hidden = true; }
+  }
+
+  stick() {
+    this.body.scrollTop = this.body.scrollHeight;
+    this.lastTop = this.body.scrollTop;
   }
 
   scheduleScroll() {
     if (this.raf) return;
     this.raf = requestAnimationFrame(() => {
       this.raf = 0;
-      if (this.follow) this.body.scrollTop = this.body.scrollHeight;
+      if (this.follow) this.stick();
       else if (this.unseen) { this.jump.hidden = false; this.jump.textContent = `${this.unseen} new ↓`; }
     });
   }
@@ -92,7 +105,7 @@ export class Console {
     this.follow = true;
     this.unseen = 0;
     this.jump.hidden = true;
-    this.body.scrollTop = this.body.scrollHeight;
+    this.stick();
   }
 
   download() {

@@ -49,7 +49,7 @@ class ExecutionPage {
         h('section', { class: 'card' }, h('h2', {}, 'Pipeline'), pipelineEl),
         h('section', { class: 'card console-card' }, consoleEl)),
       h('div', { class: 'exec-grid charts' },
-        h('section', { class: 'card' }, h('h2', {}, 'Traffic split'), trafficEl),
+        h('section', { class: 'card' }, h('h2', {}, 'Traffic split ', h('span', { class: 'muted small' }, 'as read back from the router')), trafficEl),
         h('section', { class: 'card' }, h('h2', {}, 'Approvals'), this.approvals)),
       measurements));
     this.pipeline = new Pipeline(pipelineEl, (key, name) => this.select(key, name));
@@ -100,7 +100,7 @@ class ExecutionPage {
     if (!ex || this.destroyed) return;
     this.renderHead(ex);
     this.actions.update(ex);
-    this.pipeline.update(ex.state);
+    this.pipeline.update(ex.state, ex.status);
     this.renderApproval(ex);
     this.renderApprovals(ex.state || {});
   }
@@ -117,7 +117,7 @@ class ExecutionPage {
       ex.reason ? h('p', { class: `reason st-${ex.status}` }, ex.reason) : null,
       h('div', { class: 'slots', id: 'slots' },
         h('span', { class: 'slot-live', id: 'live-slot' }, live ? slotPill(live, 'Live') : slotPill('', 'Live')),
-        st.newSlot && !st.promoted ? slotPill(st.newSlot, 'Staging') : null,
+        st.newSlot && !st.promoted && !terminal(ex.status) ? slotPill(st.newSlot, 'Staging') : null,
         w ? splitBar(w) : null),
       variables(ex.variables));
   }
@@ -185,5 +185,6 @@ function splitBar(w) {
 function variables(vars) {
   const entries = Object.entries(vars || {});
   if (!entries.length) return null;
-  return h('dl', { class: 'vars' }, entries.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
+  return h('ul', { class: 'vars', 'aria-label': 'Variables' },
+    entries.map(([k, v]) => h('li', {}, h('span', { class: 'muted' }, `${k} = `), h('code', {}, v))));
 }

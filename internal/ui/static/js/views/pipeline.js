@@ -15,12 +15,15 @@ export class Pipeline {
   }
 
   /** update shows a new state, rebuilding only when the phases changed shape. */
-  update(state) {
+  update(state, exStatus) {
     const phases = state?.phases || [];
     const shape = phases.map((p) => p.steps.map((s) => s.key).join(',')).join('|');
     if (shape !== this.shape) this.build(phases);
     this.shape = shape;
-    phases.forEach((p, i) => this.updatePhase(i, p));
+    const cur = phases[state?.phase]?.steps?.[state?.step];
+    // The step the execution waits or pauses at shows that, not "running".
+    const shown = (s) => (s === cur && s.status === 'running' && ['waiting', 'paused'].includes(exStatus) ? { ...s, status: exStatus } : s);
+    phases.forEach((p, i) => this.updatePhase(i, { ...p, steps: p.steps.map(shown) }));
     this.updateRollback(state?.rollback);
     this.tick();
   }
