@@ -27,6 +27,7 @@ type app struct {
 	server string
 	user   string
 	output string
+	token  string
 }
 
 // exitError ends the command with a status and a message already shown (or none).
@@ -74,10 +75,12 @@ func (a *app) rootCommand() *cobra.Command {
 	pf.StringVar(&a.server, "server", server, "sluice API address (env SLUICE_SERVER)")
 	pf.StringVar(&a.user, "user", a.getenv("SLUICE_USER"), "who you are, sent to the server (env SLUICE_USER)")
 	pf.StringVarP(&a.output, "output", "o", "table", "output format: table, json or yaml")
+	pf.StringVar(&a.token, "token", "", "API token (default: env SLUICE_TOKEN, then the one saved by sluice login)")
 	root.AddCommand(a.serverCommand(), a.applyCommand(), a.validateCommand(), a.runCommand(),
 		a.getCommand(), a.describeCommand(), a.historyCommand(), a.deleteCommand(), a.logsCommand())
 	root.AddCommand(a.actionCommands()...)
 	root.AddCommand(a.sampleAppCommand(), a.demoCommand())
+	root.AddCommand(a.securityCommands()...)
 	return root
 }
 
@@ -86,6 +89,9 @@ func (a *app) client() (*client.Client, error) {
 	var opts []client.Option
 	if a.user != "" {
 		opts = append(opts, client.WithUser(a.user))
+	}
+	if tok := a.apiToken(); tok != "" {
+		opts = append(opts, client.WithToken(tok))
 	}
 	return client.New(a.server, opts...)
 }

@@ -37,6 +37,7 @@ type Client struct {
 	http   *http.Client
 	user   string
 	groups []string
+	token  string
 }
 
 // Option configures a Client.
@@ -50,6 +51,9 @@ func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h
 func WithUser(user string, groups ...string) Option {
 	return func(c *Client) { c.user, c.groups = user, groups }
 }
+
+// WithToken sends token as `Authorization: Bearer` on every request.
+func WithToken(token string) Option { return func(c *Client) { c.token = token } }
 
 // New returns a client of the server at baseURL, such as http://127.0.0.1:7070.
 func New(baseURL string, opts ...Option) (*Client, error) {
@@ -89,6 +93,9 @@ func (c *Client) newRequest(ctx context.Context, r request) (*http.Request, erro
 	}
 	if r.contentType != "" {
 		req.Header.Set("Content-Type", r.contentType)
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	if c.user != "" {
 		req.Header.Set(api.HeaderUser, c.user)
