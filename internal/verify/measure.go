@@ -10,6 +10,10 @@ import (
 	"github.com/sluicehq/sluice/internal/platform"
 )
 
+// sequentialConsoleEvery is how often a passing sequential evaluation is shown on
+// the console (every one is recorded); failures are always shown.
+const sequentialConsoleEvery = 10
+
 // analysis is one running verify step attempt.
 type analysis struct {
 	s     *Step
@@ -50,7 +54,9 @@ func (a *analysis) measure(ctx context.Context, m *metric) error {
 	if err := a.io.Record(ctx, "measurement", line, ms); err != nil {
 		return err
 	}
-	a.io.Console(levelOf(ms.Verdict), "%s", line)
+	if quiet := m.judge == JudgeSequential && ms.Verdict == Successful && ms.Index%sequentialConsoleEvery != 0; !quiet {
+		a.io.Console(levelOf(ms.Verdict), "%s", line)
+	}
 	for _, w := range append(ms.Canary.Warnings, baselineWarnings(ms)...) {
 		a.io.Console("warn", "%s: provider warning: %s", m.name, w)
 	}

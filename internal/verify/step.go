@@ -91,6 +91,7 @@ type Job struct {
 	Baseline        platform.Slot // the live slot; empty on a first release
 	Variables       map[string]string
 	Started         time.Time // when the attempt started; the schedule counts from it
+	Deadline        time.Time // the step's timeout, if any: no measurement is due after it
 	EnvironmentName string
 	Environment     *spec.Environment
 }
@@ -104,6 +105,9 @@ func (s *Step) Run(ctx context.Context, sc *engine.StepContext) error {
 	j := Job{
 		Verify: sc.Step.Verify, Service: sc.Service.Name, Canary: sc.NewSlot, Baseline: sc.LiveSlot,
 		Variables: sc.Variables, Started: sc.StartedAt, EnvironmentName: sc.EnvironmentName, Environment: sc.Environment,
+	}
+	if d := sc.Step.Timeout.Std(); d > 0 {
+		j.Deadline = sc.StartedAt.Add(d)
 	}
 	return s.Analyse(ctx, j, sc)
 }
@@ -131,7 +135,11 @@ func (s *Step) Analyse(ctx context.Context, j Job, io StepIO) error {
 			return fmt.Errorf("verify: analysis did not finish after %d measurements", steps)
 		}
 		m := nextDue(ms, begin)
-		if at := m.due(begin); at.After(s.o.now()) {
+		at := m.due(begin)
+		if !j.Deadline.IsZero() && at.After(j.Deadline) {
+			return fmt.Errorf("verify: the step's timeout ends before metric %s has a verdict (%d of %d measurements taken)", m.name, m.next, m.n)
+		}
+		if at.After(s.o.now()) {
 			if err := io.Sleep(ctx, at); err != nil {
 				return err
 			}

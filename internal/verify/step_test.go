@@ -292,3 +292,14 @@ func TestVerifySequential(t *testing.T) {
 		})
 	}
 }
+
+func TestVerifyStepTimeout(t *testing.T) {
+	p := &scripted{answers: map[string][]answer{"blue": nums(0.001)}}
+	io := newIO()
+	j := testJob(errorRate(spec.MetricCheck{}))
+	j.Deadline = t0.Add(25 * time.Second) // three measurements need 30 s
+	err := verify.NewStep(oneSource{p}, verify.WithClock(io.Now)).Analyse(context.Background(), j, io)
+	if err == nil || !strings.Contains(err.Error(), "timeout") || len(io.Measurements(t)) != 2 {
+		t.Fatalf("got %v after %d measurements", err, len(io.Measurements(t)))
+	}
+}
