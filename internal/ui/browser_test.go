@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/sluicehq/sluice/internal/server"
@@ -249,8 +250,18 @@ func newBrowser(t *testing.T, base string) *browser {
 		t.Fatal("chromium did not start within 30s")
 	}
 	go b.collect()
+	ctx2, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := chromedp.Call(ctx2, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: watchCSP}); err != nil {
+		t.Fatalf("install the CSP watch: %v", err)
+	}
 	return b
 }
+
+// watchCSP records every Content-Security-Policy violation of a page in
+// window.__csp; the UI must work under the strict policy the server sends.
+const watchCSP = `window.__csp = [];
+document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI + ' ' + e.sourceFile + ':' + e.lineNumber));`
 
 // collect records console errors and exceptions; a page that works logs none.
 func (b *browser) collect() {
@@ -330,6 +341,11 @@ func (b *browser) shot(name string) {
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		b.fail("screenshot %s: %v", name, err)
+	}
+	var csp []string
+	b.eval(`window.__csp`, &csp)
+	if len(csp) > 0 {
+		b.fail("%s: the page broke its Content-Security-Policy: %q", name, csp)
 	}
 	p := filepath.Join(b.shots, name+".png")
 	if err := os.WriteFile(p, png, 0o644); err != nil {

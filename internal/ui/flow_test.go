@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
@@ -49,6 +50,7 @@ func TestBrowserReleaseFromTheUI(t *testing.T) {
 	themesAndWidths(b, "exec-succeeded")
 	rollbackSecondRun(b, s)
 	measurementCharts(b)
+	approveFromLink(b, s)
 	otherPages(b, s)
 	b.checkClean()
 }
@@ -297,6 +299,7 @@ func otherPages(b *browser, s *sluiceUI) {
 	b.do("phone", chromedp.EmulateViewport(390, 844), chromedp.Navigate(s.url+"/environments"), chromedp.WaitVisible(css(".env")))
 	b.shot("environments-phone-dark")
 	b.do("reset", colourScheme("light"), chromedp.EmulateViewport(1366, 900))
+	workflowDiff(b, s)
 }
 
 // feedMeasurements gives the page's own chart module the measurement events a
@@ -306,6 +309,7 @@ func otherPages(b *browser, s *sluiceUI) {
 const feedMeasurements = `(async () => {
   const { Measurements } = await import('/js/views/charts.js');
   const m = new Measurements(document.querySelector('section.measurements'));
+  m.thresholds = (step, metric) => (metric === 'error-rate' ? [{ value: 0.01, kind: 'fail' }] : []);
   const t0 = Date.now() - 90000;
   const rate = [0.002, 0.004, 'NaN', 0.031];
   const verdicts = ['Successful', 'Successful', 'Inconclusive', 'Failed'];
@@ -333,4 +337,44 @@ func measurementCharts(b *browser) {
 	b.do("dark", colourScheme("dark"), chromedp.Sleep(200e6))
 	b.shot("exec-verification-laptop-dark")
 	b.do("light", colourScheme("light"))
+}
+
+// approveFromLink opens the link a notification carries (?action=approve) and
+// approves in the dialog it opens.
+func approveFromLink(b *browser, s *sluiceUI) {
+	b.t.Helper()
+	var ex struct{ ID string }
+	s.call(b.t, "POST", "/api/v1/workflows/shop/run", "alice", "application/json", `{"variables":{"artifact":"shop:v4","bake":"1s"}}`, &ex)
+	for i := 0; ; i++ {
+		var got struct{ Status string }
+		s.call(b.t, "GET", "/api/v1/executions/"+ex.ID, "alice", "", "", &got)
+		if got.Status == "waiting" {
+			break
+		}
+		if i == 200 {
+			b.fail("execution %s never waited for approval (status %s)", ex.ID, got.Status)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	b.do("open link", chromedp.Navigate(s.url+"/executions/"+ex.ID+"?action=approve"), chromedp.WaitVisible(css("#confirm-ok")))
+	b.wait("link consumed", `location.search === ''`)
+	b.do("approve", chromedp.SendKeys(css("#confirm-comment"), "from the link"), chromedp.Click(css("#confirm-ok")))
+	b.wait("succeeded", `document.querySelector('#exec-status .badge')?.dataset.status === 'succeeded'`)
+	b.do("stale link", chromedp.Navigate(s.url+"/executions/"+ex.ID+"?action=approve"))
+	b.wait("refused link", `document.querySelector('#action-result')?.textContent.includes('not possible now')`)
+}
+
+// workflowDiff applies a second version and compares it with the first.
+func workflowDiff(b *browser, s *sluiceUI) {
+	b.t.Helper()
+	v2 := strings.Replace(uiFiles, `default: "10"`, `default: "15"`, 1)
+	s.call(b.t, "POST", "/api/v1/apply?file=shop.yaml", "bob", "application/yaml", v2, nil)
+	b.do("workflow", chromedp.Navigate(s.url+"/workflows/shop"), chromedp.WaitVisible(css(".versions")))
+	b.do("diff", chromedp.Click(css(`.versions a[href$="diff=1"]`)), chromedp.WaitVisible(css("#diff")))
+	var changed []string
+	b.eval(`[...document.querySelectorAll('#diff .dadd, #diff .ddel')].map((l) => l.textContent)`, &changed)
+	if len(changed) != 2 || !strings.HasPrefix(changed[0], "- ") || !strings.Contains(changed[1], `default: "15"`) {
+		b.fail("diff of v1 and v2 shows %q", changed)
+	}
+	b.shot("workflow-diff-laptop-light")
 }

@@ -74,3 +74,15 @@ export function environmentModel(source) {
     providers: (Array.isArray(spec.providers) ? spec.providers : []).map((p) => ({ name: p?.name, type: p?.type, url: p?.url })),
   };
 }
+
+/** thresholds reads the numbers a verify metric's conditions compare the result with
+ * ("result > 0.01"), to draw them on its chart; kind is "fail" or "ok". */
+export function thresholds(step, metric) {
+  const m = (step?.body?.metrics || []).find((x) => x && x.name === metric);
+  const out = [];
+  for (const [key, kind] of [['failureCondition', 'fail'], ['successCondition', 'ok']]) {
+    const re = /result\s*(?:<=|>=|<|>)\s*(-?\d+(?:\.\d+)?(?:e-?\d+)?)/g;
+    for (const hit of String(m?.[key] ?? '').matchAll(re)) out.push({ value: Number(hit[1]), kind });
+  }
+  return out;
+}

@@ -45,6 +45,11 @@ export class Actions {
     replace(this.bar, names.length ? names.map((n) => this.button(n)) : h('span', { class: 'muted' }, 'No actions: the execution has finished.'));
   }
 
+  /** offers says whether the execution's status allows an action now. */
+  offers(name) {
+    return this.key.split(',').includes(name);
+  }
+
   button(name) {
     const a = catalogue[name];
     return h('button', { type: 'button', class: `btn ${a.cls}`, 'data-action': name, onclick: () => this.run(name) }, a.label);

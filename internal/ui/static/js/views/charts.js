@@ -125,6 +125,7 @@ export class Measurements {
   constructor(el) {
     this.el = el;
     this.metrics = new Map(); // name -> {chart, rows, chips}
+    this.thresholds = () => []; // (step, metric) => [{value, kind}], set by the view
   }
 
   /** add records one judged measurement. */
@@ -132,19 +133,19 @@ export class Measurements {
     const m = ev.data;
     if (!m || !m.metric) return;
     this.el.hidden = false;
-    const entry = this.metrics.get(m.metric) || this.create(m);
+    const entry = this.metrics.get(m.metric) || this.create(m, ev.step);
     entry.rows.push(m);
     entry.chips.append(h('span', { class: `chip v-${m.verdict}`, title: [m.reason, m.error].filter(Boolean).join(' — ') || m.verdict },
       `#${m.index + 1} ${m.verdict}`));
     this.redraw(entry);
   }
 
-  create(m) {
+  create(m, step) {
     const box = h('div', { class: 'chart-box' });
     const chips = h('div', { class: 'chips' });
     this.el.querySelector('.metric-list').append(h('div', { class: 'metric', 'data-metric': m.metric },
       h('h3', {}, m.metric, h('span', { class: 'muted' }, ` · ${m.judge}`)), box, chips));
-    const entry = { rows: [], chips, baseline: false };
+    const entry = { rows: [], chips, baseline: false, step, metric: m.metric };
     entry.chart = new Chart(box, (width) => this.options(width, entry));
     this.metrics.set(m.metric, entry);
     return entry;
@@ -156,8 +157,39 @@ export class Measurements {
     return {
       width, height, legend: { live: false }, cursor: { drag: { x: false, y: false } },
       axes: axes('value'), series,
-      hooks: { draw: [(u) => this.marks(u, entry)] },
+      scales: { y: { range: (u, min, max) => this.range(entry, min, max) } },
+      hooks: { draw: [(u) => this.lines(u, entry), (u) => this.marks(u, entry)] },
     };
+  }
+
+  // range keeps the thresholds in view with the data.
+  range(entry, min, max) {
+    const vals = [min, max, ...this.thresholds(entry.step, entry.metric).map((t) => t.value)].filter(Number.isFinite);
+    if (!vals.length) return [0, 1];
+    let lo = Math.min(...vals);
+    let hi = Math.max(...vals);
+    const pad = (hi - lo) * 0.1 || Math.abs(hi) * 0.1 || 1;
+    lo = lo >= 0 && lo - pad < 0 ? 0 : lo - pad;
+    hi += pad;
+    return [lo, hi];
+  }
+
+  // lines draws each threshold as a dashed line in its verdict's colour.
+  lines(u, entry) {
+    const ctx = u.ctx;
+    const { left, width } = u.bbox;
+    for (const t of this.thresholds(entry.step, entry.metric)) {
+      const y = u.valToPos(t.value, 'y', true);
+      ctx.save();
+      ctx.strokeStyle = css(t.kind === 'fail' ? '--bad' : '--ok');
+      ctx.setLineDash([5 * devicePixelRatio, 4 * devicePixelRatio]);
+      ctx.lineWidth = devicePixelRatio;
+      ctx.beginPath();
+      ctx.moveTo(left, y);
+      ctx.lineTo(left + width, y);
+      ctx.stroke();
+      ctx.restore();
+    }
   }
 
   // marks paints each measurement's canary point in its verdict's colour.
@@ -181,6 +213,11 @@ export class Measurements {
     const data = [xs, canary];
     if (entry.baseline) data.push(entry.rows.map((m) => num(m.baseline?.value)));
     entry.chart.draw(data, hadBaseline !== entry.baseline);
+  }
+
+  /** redrawAll draws every chart again, e.g. once the thresholds are known. */
+  redrawAll() {
+    for (const e of this.metrics.values()) e.chart.draw(e.chart.data, true);
   }
 
   destroy() {

@@ -4,23 +4,24 @@
 import { api, eventsURL } from '../api.js';
 import { h, replace, badge, slotPill, fmtDateTime, terminal, link } from '../dom.js';
 import { EventStream } from '../stream.js';
-import { workflowModel, substitute } from '../yaml.js';
+import { workflowModel, substitute, thresholds } from '../yaml.js';
 import { Pipeline } from './pipeline.js';
 import { Console } from './console.js';
 import { Actions } from './actions.js';
 import { TrafficChart, Measurements } from './charts.js';
 
 /** executionView mounts the execution page for params[0]. */
-export function executionView({ root, params }) {
-  const page = new ExecutionPage(root, params[0]);
+export function executionView({ root, params, query }) {
+  const page = new ExecutionPage(root, params[0], query.get('action'));
   return () => page.destroy();
 }
 
 const refreshOn = new Set(['status', 'step', 'weights', 'approval', 'rollback']);
 
 class ExecutionPage {
-  constructor(root, id) {
+  constructor(root, id, action) {
     this.id = id;
+    this.requested = action; // ?action=approve: a link from a notification
     this.ex = null;
     this.model = null;
     this.layout(root);
@@ -58,6 +59,7 @@ class ExecutionPage {
     this.actions = new Actions(actionsEl, this.id, () => this.refresh());
     this.traffic = new TrafficChart(trafficEl);
     this.measurements = new Measurements(measurements);
+    this.measurements.thresholds = (step, metric) => thresholds(this.findSpec(step), metric);
   }
 
   onEvent(ev) {
@@ -92,6 +94,7 @@ class ExecutionPage {
       const def = await api.workflowVersion(ex.workflow, ex.workflowVersion);
       this.model = workflowModel(def.source);
       this.render();
+      this.measurements.redrawAll();
     } catch { /* the page works without it */ }
   }
 
@@ -103,6 +106,20 @@ class ExecutionPage {
     this.pipeline.update(ex.state, ex.status);
     this.renderApproval(ex);
     this.renderApprovals(ex.state || {});
+    this.offerRequested();
+  }
+
+  // offerRequested opens the dialog of an action asked for in the link, once.
+  offerRequested() {
+    const name = this.requested;
+    if (!name) return;
+    this.requested = null;
+    history.replaceState(null, '', location.pathname);
+    if (!this.actions.offers(name)) {
+      this.actions.show('error', `The link asks to ${name}, but the execution is ${this.ex.status.replace('_', ' ')}: that is not possible now.`);
+      return;
+    }
+    this.actions.run(name);
   }
 
   renderHead(ex) {

@@ -86,7 +86,8 @@ export class Pipeline {
       if (!s.startedAt) { btn.querySelector('.step-dur').textContent = ''; continue; }
       const end = s.finishedAt ? new Date(s.finishedAt).getTime() : now;
       const running = !s.finishedAt && ['running', 'waiting'].includes(s.status);
-      const text = s.finishedAt || running ? fmtDuration(end - new Date(s.startedAt).getTime()) : '';
+      let text = s.finishedAt || running ? fmtDuration(end - new Date(s.startedAt).getTime()) : '';
+      if (running && s.deadline) text += ` · ${fmtDuration(Math.max(0, new Date(s.deadline).getTime() - now))} left`;
       btn.querySelector('.step-dur').textContent = text;
     }
   }

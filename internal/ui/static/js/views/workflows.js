@@ -4,6 +4,7 @@
 import { api } from '../api.js';
 import { h, replace, fmtDateTime, fmtAgo, link } from '../dom.js';
 import { workflowModel } from '../yaml.js';
+import { lineDiff } from '../diff.js';
 
 /** workflowsView mounts the list of workflows. */
 export function workflowsView({ root }) {
@@ -28,14 +29,16 @@ function card(d) {
 export function workflowView({ root, params, query }) {
   const name = params[0];
   const version = query.get('version');
+  const against = query.get('diff');
   const body = h('div', {}, h('p', { class: 'muted' }, 'Loading…'));
   replace(root, h('section', { class: 'page' }, body));
-  Promise.all([version ? api.workflowVersion(name, version) : api.workflow(name), api.workflowVersions(name)])
-    .then(([def, versions]) => replace(body, detail(def, versions)))
+  Promise.all([version ? api.workflowVersion(name, version) : api.workflow(name), api.workflowVersions(name),
+    against ? api.workflowVersion(name, against) : null])
+    .then(([def, versions, old]) => replace(body, detail(def, versions, old)))
     .catch((err) => replace(body, h('h1', {}, name), h('p', { class: 'error' }, err.message)));
 }
 
-function detail(def, versions) {
+function detail(def, versions, old) {
   const m = workflowModel(def.source);
   const latest = versions.filter((v) => !v.deleted).at(-1);
   return [
@@ -48,8 +51,17 @@ function detail(def, versions) {
       h('section', { class: 'card' }, h('h2', {}, 'Phases'), phases(m.phases)),
       h('section', { class: 'card' }, h('h2', {}, 'Variables'), variablesTable(m.variables),
         h('h2', {}, 'Versions'), history(def, versions))),
-    h('section', { class: 'card' }, h('h2', {}, 'Source'), h('pre', { class: 'source' }, def.source || '')),
+    old ? changes(old, def) : h('section', { class: 'card' }, h('h2', {}, 'Source'), h('pre', { class: 'source' }, def.source || '')),
   ];
+}
+
+// changes shows what a version changed from an older one, line by line.
+function changes(old, def) {
+  const lines = lineDiff(old.source || '', def.source || '');
+  const n = lines.filter((l) => l.op !== ' ').length;
+  return h('section', { class: 'card' },
+    h('h2', {}, `Changes from v${old.version} to v${def.version}`, h('span', { class: 'muted small' }, ` · ${n} line${n === 1 ? '' : 's'} changed`)),
+    h('pre', { class: 'source diff', id: 'diff' }, lines.map((l) => h('span', { class: `dl d${l.op === ' ' ? 'same' : l.op === '+' ? 'add' : 'del'}` }, `${l.op} ${l.text}`))));
 }
 
 function phases(list) {
@@ -78,7 +90,10 @@ function variablesTable(vars) {
 
 function history(def, versions) {
   const base = `/workflows/${encodeURIComponent(def.name)}`;
+  const live = versions.filter((v) => !v.deleted);
+  const prev = (v) => live.filter((p) => p.version < v.version).at(-1);
   return h('ol', { class: 'versions', reversed: true }, [...versions].reverse().map((v) => h('li', { class: v.version === def.version ? 'current' : '' },
     v.deleted ? h('span', {}, `v${v.version} deleted`) : link(`${base}?version=${v.version}`, `v${v.version}`),
-    h('span', { class: 'muted' }, ` · ${v.createdBy || 'anonymous'} · ${fmtDateTime(v.createdAt)}`))));
+    h('span', { class: 'muted' }, ` · ${v.createdBy || 'anonymous'} · ${fmtDateTime(v.createdAt)}`),
+    !v.deleted && prev(v) ? [' · ', link(`${base}?version=${v.version}&diff=${prev(v).version}`, `changes from v${prev(v).version}`)] : null)));
 }
