@@ -75,7 +75,9 @@ type server struct {
 	cmd            *exec.Cmd
 }
 
-func startServer(t *testing.T) *server {
+// startServer starts a Prometheus of the test's own that scrapes target (if any)
+// every second.
+func startServer(t *testing.T, target string) *server {
 	bin, err := exec.LookPath("prometheus")
 	if err != nil {
 		if os.Getenv("CI") == "true" {
@@ -85,7 +87,11 @@ func startServer(t *testing.T) *server {
 	}
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(cfg, []byte("global:\n  scrape_interval: 1m\n"), 0o644); err != nil {
+	conf := "global:\n  scrape_interval: 1m\n"
+	if target != "" {
+		conf = "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: router\n    static_configs:\n      - targets: ['" + target + "']\n"
+	}
+	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -144,7 +150,7 @@ func TestStoppedMidAnalysis(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := startServer(t)
+			s := startServer(t, "")
 			io := verifytest.NewIO(false, time.Time{})
 			var stopped atomic.Bool
 			done := make(chan struct{})
