@@ -125,6 +125,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"POST", "/api/v1/executions/e1/reject", "", auth.RoleApprover, "staging"},
 		{"POST", "/api/v1/apply?dryRun=true", "ENV", auth.RoleViewer, "staging"},
 		{"POST", "/api/v1/apply", "ENV", auth.RoleAdmin, "staging"},
+		{"POST", "/api/v1/apply?dryRun=true", "ALL", auth.RoleViewer, "staging"},
 		{"POST", "/api/v1/apply", "ALL", auth.RoleAdmin, "*"},
 		{"DELETE", "/api/v1/environments/staging", "", auth.RoleAdmin, "staging"},
 		{"DELETE", "/api/v1/workflows/checkout", "", auth.RoleAdmin, "*"},
@@ -296,6 +297,16 @@ func TestTokensShownOnce(t *testing.T) {
 	}
 	if !strings.Contains(string(own), created.ID) || strings.Contains(string(own), `"user": "root"`) {
 		t.Errorf("dora's own list: %s", own)
+	}
+	for _, tc := range []struct{ path, body, want string }{
+		{"/api/v1/tokens", `{"user":"group:ops"}`, `token user \"group:ops\": want a user name`},
+		{"/api/v1/tokens", `{"user":"eve","expiresIn":"-1h"}`, `want a positive duration`},
+		{"/api/v1/roles", `{"subject":"eve","role":"owner","environment":"prod"}`, `unknown role \"owner\"`},
+		{"/api/v1/roles", `{"subject":"eve","role":"viewer"}`, `an environment (or * for all) is required`},
+	} {
+		if code, b := h.as("root", "POST", tc.path, tc.body); code != http.StatusBadRequest || !strings.Contains(string(b), tc.want) {
+			t.Errorf("%s %s: %d %s, want 400 %s", tc.path, tc.body, code, b, tc.want)
+		}
 	}
 	if code, b := h.as("dora", "DELETE", "/api/v1/tokens/"+created.ID, ""); code != http.StatusOK {
 		t.Fatalf("revoking one's own token: %d %s", code, b)

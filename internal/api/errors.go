@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"strings"
 
+	"github.com/sluicehq/sluice/internal/auth"
 	"github.com/sluicehq/sluice/internal/engine"
 	"github.com/sluicehq/sluice/internal/secrets"
 	"github.com/sluicehq/sluice/internal/spec"
@@ -56,6 +57,8 @@ func toAPIError(err error) *apiError {
 		return &apiError{status: http.StatusConflict, code: CodeConflict, msg: err.Error()}
 	case errors.Is(err, engine.ErrInvalidState):
 		return &apiError{status: http.StatusConflict, code: CodeInvalidState, msg: err.Error()}
+	case errors.Is(err, auth.ErrInvalid):
+		return &apiError{status: http.StatusBadRequest, code: CodeBadRequest, msg: strings.TrimSuffix(err.Error(), ": invalid")}
 	case errors.Is(err, engine.ErrForbidden):
 		return &apiError{status: http.StatusForbidden, code: CodeForbidden, msg: err.Error()}
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

@@ -49,7 +49,7 @@ func (h *handler) grantBody(w http.ResponseWriter, r *http.Request, action strin
 	n := noted(r.Context(), action, "role/"+g.Subject, g.Environment)
 	n.summary = fmt.Sprintf("%s %s in %s", g.Subject, g.Role, g.Environment)
 	if err := auth.CheckGrant(g); err != nil {
-		return g, badRequest("", "%v", err)
+		return g, err
 	}
 	if err := h.authorize(r, roleAdmin, g.Environment, action+" in "+g.Environment); err != nil {
 		return g, err

@@ -170,7 +170,7 @@ func (h *handler) createToken(w http.ResponseWriter, r *http.Request) {
 	secret, t, err := h.Auth.CreateToken(r.Context(), auth.NewToken{User: req.User, Groups: req.Groups,
 		Description: req.Description, TTL: ttl, CreatedBy: IdentityFrom(r.Context()).User})
 	if err != nil {
-		h.fail(w, r, badRequest("user", "%v", err))
+		h.fail(w, r, err)
 		return
 	}
 	n.target = "token/" + t.ID

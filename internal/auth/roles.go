@@ -34,7 +34,7 @@ func (r Role) Includes(need Role) bool { return r.rank() >= 0 && r.rank() >= nee
 func ParseRole(s string) (Role, error) {
 	r := Role(strings.ToLower(strings.TrimSpace(s)))
 	if r.rank() < 0 {
-		return "", fmt.Errorf("unknown role %q: want viewer, deployer, approver or admin", s)
+		return "", fmt.Errorf("unknown role %q: want viewer, deployer, approver or admin: %w", s, ErrInvalid)
 	}
 	return r, nil
 }
@@ -100,11 +100,11 @@ func (e *ForbiddenError) Error() string {
 func checkSubject(s string) error {
 	switch {
 	case strings.TrimSpace(s) == "" || s != strings.TrimSpace(s):
-		return fmt.Errorf("subject %q: want a user name or group:<name>", s)
+		return fmt.Errorf("subject %q: want a user name or group:<name>: %w", s, ErrInvalid)
 	case s == GroupPrefix:
-		return fmt.Errorf("subject %q: the group has no name", s)
+		return fmt.Errorf("subject %q: the group has no name: %w", s, ErrInvalid)
 	case strings.ContainsAny(s, ", \t\n"):
-		return fmt.Errorf("subject %q: no commas or spaces", s)
+		return fmt.Errorf("subject %q: no commas or spaces: %w", s, ErrInvalid)
 	}
 	return nil
 }
@@ -118,7 +118,7 @@ func CheckGrant(g Grant) error {
 		return err
 	}
 	if strings.TrimSpace(g.Environment) == "" {
-		return fmt.Errorf("grant to %s: an environment (or * for all) is required", g.Subject)
+		return fmt.Errorf("grant to %s: an environment (or * for all) is required: %w", g.Subject, ErrInvalid)
 	}
 	return nil
 }

@@ -64,15 +64,15 @@ type NewToken struct {
 // CreateToken stores a new API token and returns its secret, which is never shown again.
 func (s *Service) CreateToken(ctx context.Context, req NewToken) (string, Token, error) {
 	if err := checkSubject(req.User); err != nil || strings.HasPrefix(req.User, GroupPrefix) {
-		return "", Token{}, fmt.Errorf("auth: token user %q: want a user name", req.User)
+		return "", Token{}, fmt.Errorf("token user %q: want a user name: %w", req.User, ErrInvalid)
 	}
 	for _, g := range req.Groups {
 		if err := checkSubject(GroupPrefix + g); err != nil || strings.HasPrefix(g, GroupPrefix) {
-			return "", Token{}, fmt.Errorf("auth: token group %q: want a bare group name", g)
+			return "", Token{}, fmt.Errorf("token group %q: want a bare group name: %w", g, ErrInvalid)
 		}
 	}
 	if req.TTL < 0 {
-		return "", Token{}, fmt.Errorf("auth: token expiry %s is in the past", req.TTL)
+		return "", Token{}, fmt.Errorf("token lifetime %s is negative: %w", req.TTL, ErrInvalid)
 	}
 	secret, id, err := newSecret()
 	if err != nil {
@@ -208,7 +208,7 @@ func (s *Service) Authorize(ctx context.Context, id Identity, need Role, env, ac
 // Grant stores a grant made by the caller.
 func (s *Service) Grant(ctx context.Context, g Grant) (bool, error) {
 	if err := CheckGrant(g); err != nil {
-		return false, fmt.Errorf("auth: %w", err)
+		return false, err
 	}
 	g.CreatedAt = s.now().UTC()
 	created, err := s.st.PutGrant(ctx, g)
@@ -221,7 +221,7 @@ func (s *Service) Grant(ctx context.Context, g Grant) (bool, error) {
 // RevokeGrant removes a grant.
 func (s *Service) RevokeGrant(ctx context.Context, g Grant) error {
 	if err := CheckGrant(g); err != nil {
-		return fmt.Errorf("auth: %w", err)
+		return err
 	}
 	if err := s.st.DeleteGrant(ctx, g); err != nil {
 		return fmt.Errorf("auth: revoke grant: %w", err)

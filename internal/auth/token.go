@@ -47,6 +47,8 @@ func (t Token) Active(now time.Time) bool {
 var (
 	ErrNoCredentials = errors.New("no credentials: send Authorization: Bearer <token> (see sluice token create)")
 	ErrBadToken      = errors.New("invalid, expired or revoked token")
+	// ErrInvalid marks a request the caller got wrong: a bad user, group, expiry or grant.
+	ErrInvalid = errors.New("invalid")
 )
 
 // newSecret returns a fresh token string and its id: sluice_<id>_<secret>.
