@@ -75,10 +75,21 @@ func New(ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error) {
 // that a provider's state (the built-in router's readings, connections) outlives
 // a step. It implements verify.ProviderSource.
 type Source struct {
-	deps verify.Deps
+	deps       verify.Deps
+	metricsFor func(envName string) verify.MetricsSource
 
 	mu    sync.Mutex
 	built map[string]entry
+}
+
+// SourceOption changes how a Source builds providers.
+type SourceOption func(*Source)
+
+// PerEnvironmentMetrics makes builtin providers read the built-in router of their
+// own environment, f(envName), instead of deps.Metrics; f may return nil for an
+// environment without one.
+func PerEnvironmentMetrics(f func(envName string) verify.MetricsSource) SourceOption {
+	return func(s *Source) { s.metricsFor = f }
 }
 
 type entry struct {
@@ -89,8 +100,12 @@ type entry struct {
 var _ verify.ProviderSource = (*Source)(nil)
 
 // NewSource returns a source that builds providers with deps.
-func NewSource(deps verify.Deps) *Source {
-	return &Source{deps: deps, built: map[string]entry{}}
+func NewSource(deps verify.Deps, opts ...SourceOption) *Source {
+	s := &Source{deps: deps, built: map[string]entry{}}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // Provider returns the provider named name in env, building it on first use and
@@ -114,7 +129,11 @@ func (s *Source) Provider(ctx context.Context, envName string, env *spec.Environ
 	if e, ok := s.built[key]; ok && reflect.DeepEqual(e.spec, *ps) {
 		return e.p, nil
 	}
-	p, err := New(*ps, s.deps)
+	deps := s.deps
+	if s.metricsFor != nil {
+		deps.Metrics = s.metricsFor(envName)
+	}
+	p, err := New(*ps, deps)
 	if err != nil {
 		return nil, err
 	}

@@ -79,3 +79,33 @@ func TestSource(t *testing.T) {
 		t.Fatalf("unknown name: %v", err)
 	}
 }
+
+type namedCounters string
+
+func (n namedCounters) Metrics(string) (proxy.MetricsSnapshot, error) {
+	return proxy.MetricsSnapshot{}, errors.New("router of " + string(n))
+}
+
+func TestSourcePerEnvironmentMetrics(t *testing.T) {
+	env := &spec.Environment{Spec: spec.EnvironmentSpec{Providers: []spec.ProviderSpec{{Name: "router", Type: "builtin"}}}}
+	s := providers.NewSource(verify.Deps{}, providers.PerEnvironmentMetrics(func(envName string) verify.MetricsSource {
+		if envName == "none" {
+			return nil
+		}
+		return namedCounters(envName)
+	}))
+	ctx := context.Background()
+	for _, name := range []string{"prod", "staging"} {
+		p, err := s.Provider(ctx, name, env, "router")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = p.Query(ctx, verify.Query{Text: "requests", Service: "shop", Slot: "blue"})
+		if err == nil || !strings.Contains(err.Error(), "router of "+name) {
+			t.Fatalf("%s read %v", name, err)
+		}
+	}
+	if _, err := s.Provider(ctx, "none", env, "router"); err == nil || !strings.Contains(err.Error(), "built-in router") {
+		t.Fatalf("environment without a builtin router: %v", err)
+	}
+}
