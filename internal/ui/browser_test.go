@@ -3,6 +3,7 @@ package ui_test
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -70,6 +71,16 @@ spec:
         - promote: {}
         - scaledown: {slot: old}
 `
+
+// updateDocs rewrites the screenshots docs/ui.md shows: go test ./internal/ui -run TestBrowser -docs
+var updateDocs = flag.Bool("docs", false, "write the screenshots of docs/ui.md into docs/ui/")
+
+// docShots are the screenshots docs/ui.md shows.
+var docShots = map[string]bool{
+	"executions-laptop-light": true, "exec-waiting-laptop-light": true, "exec-succeeded-laptop-dark": true,
+	"exec-succeeded-phone-light": true, "exec-verification-laptop-light": true, "run-form-laptop-light": true,
+	"workflow-laptop-dark": true, "environments-phone-dark": true,
+}
 
 // chromium returns the browser binary: SLUICE_TEST_CHROMIUM or /usr/bin/chromium.
 // Without one the test skips locally and fails under CI=true.
@@ -352,6 +363,11 @@ func (b *browser) shot(name string) {
 		b.t.Fatal(err)
 	}
 	b.t.Logf("screenshot %s", p)
+	if *updateDocs && docShots[name] {
+		if err := os.WriteFile(filepath.Join("..", "..", "docs", "ui", name+".png"), png, 0o644); err != nil {
+			b.t.Fatal(err)
+		}
+	}
 }
 
 // fail stops the test with what the page showed and logged.

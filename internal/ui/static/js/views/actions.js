@@ -77,6 +77,7 @@ export class Actions {
 
   show(kind, text, code) {
     this.result.dataset.kind = kind;
-    replace(this.result, text, code ? h('code', { class: 'code' }, code) : null);
+    const showCode = code && !text.includes(code);
+    replace(this.result, text, showCode ? h('code', { class: 'code' }, code) : null);
   }
 }

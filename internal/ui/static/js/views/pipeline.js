@@ -2,7 +2,7 @@
 
 import { h, replace, badge, fmtDuration } from '../dom.js';
 
-const icons = { succeeded: '✓', failed: '✕', running: '●', waiting: '⏸', paused: '⏸', skipped: '↷', rolled_back: '↶', aborted: '■' };
+const icons = { succeeded: '✓', failed: '✕', running: '●', waiting: '…', paused: '‖', skipped: '↷', rolled_back: '↶', aborted: '■' };
 
 /** Pipeline renders State.phases; click a step to select its console. */
 export class Pipeline {
