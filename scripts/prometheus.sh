@@ -80,8 +80,15 @@ print_exports() {
 	echo "export SLUICE_TEST_PROMETHEUS_DIR='$ROOT'"
 }
 
-ready() { # ready PORT
-	curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$1/-/ready" 2>/dev/null
+ready() { # ready PORT: GET /-/ready answers 200 (bash's /dev/tcp, so curl is not needed)
+	local line
+	(
+		exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+		printf 'GET /-/ready HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
+		IFS= read -r -t 2 line <&3 || exit 1
+		case "$line" in "HTTP/"*" 200"*) exit 0 ;; esac
+		exit 1
+	) 2>/dev/null
 }
 
 running() { # running STATE_FILE
@@ -101,7 +108,6 @@ start() {
 		(stop "$(. "$STATE_FILE"; echo "$ROOT")") >/dev/null 2>&1 || rm -f "$STATE_FILE"
 	fi
 	command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || install_server
-	command -v curl >/dev/null 2>&1 || die "curl is needed to see when the server is ready"
 	local root port exporter
 	root="$(mktemp -d "${TMPDIR:-/tmp}/sluice-prom.XXXXXX")"
 	mkdir -p "$root/data"
