@@ -31,10 +31,12 @@ install_server() {
 	apt-get install -y -qq --no-install-recommends prometheus >/dev/null || die "apt-get install prometheus failed"
 }
 
-free_port() {
+free_port() { # free_port [EXCEPT]: a port below Linux's ephemeral range, so that
+	# other programs' outgoing connections are unlikely to take it before we bind
 	local p
 	for _ in $(seq 1 50); do
-		p=$((20000 + RANDOM % 20000))
+		p=$((20000 + RANDOM % 12000))
+		[ "$p" != "${1:-}" ] || continue
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
 			return 0
@@ -99,6 +101,22 @@ running() { # running STATE_FILE
 	kill -0 "$PID" 2>/dev/null && ready "$PORT"
 }
 
+launch() { # launch ROOT PORT: starts the server in the background, prints its pid
+	prometheus --config.file="$1/prometheus.yml" --storage.tsdb.path="$1/data" \
+		--storage.tsdb.retention.time=100y --web.listen-address="127.0.0.1:$2" \
+		>"$1/server.log" 2>&1 </dev/null &
+	echo $!
+}
+
+wait_ready() { # wait_ready PID PORT: up to 30 s, while the server lives
+	for _ in $(seq 1 120); do
+		ready "$2" && return 0
+		kill -0 "$1" 2>/dev/null || return 1
+		sleep 0.25
+	done
+	return 1
+}
+
 start() {
 	if running "$STATE_FILE"; then
 		print_exports "$STATE_FILE"
@@ -111,11 +129,10 @@ start() {
 	local root port exporter
 	root="$(mktemp -d "${TMPDIR:-/tmp}/sluice-prom.XXXXXX")"
 	mkdir -p "$root/data"
-	port="$(free_port)"
 	exporter="$(free_port)"
 	openmetrics >"$root/backfill.om"
 	promtool tsdb create-blocks-from openmetrics "$root/backfill.om" "$root/data" >"$root/backfill.log" 2>&1 ||
-		{ cat "$root/backfill.log" >&2; die "backfill failed"; }
+		{ cat "$root/backfill.log" >&2; rm -rf "$root"; die "backfill failed"; }
 	cat >"$root/prometheus.yml" <<YAML
 global:
   scrape_interval: 1s
@@ -125,16 +142,17 @@ scrape_configs:
     static_configs:
       - targets: ['127.0.0.1:$exporter']
 YAML
-	prometheus --config.file="$root/prometheus.yml" --storage.tsdb.path="$root/data" \
-		--storage.tsdb.retention.time=100y --web.listen-address="127.0.0.1:$port" \
-		>"$root/server.log" 2>&1 </dev/null &
-	local pid=$!
-	for _ in $(seq 1 120); do
-		ready "$port" && break
-		kill -0 "$pid" 2>/dev/null || { cat "$root/server.log" >&2; die "server exited"; }
-		sleep 0.25
+	local pid attempt
+	for attempt in 1 2 3; do # a port taken between the check and the bind: try another
+		port="$(free_port "$exporter")"
+		pid="$(launch "$root" "$port")"
+		wait_ready "$pid" "$port" && break
+		grep -q "address already in use" "$root/server.log" && [ "$attempt" -lt 3 ] && continue
+		kill "$pid" 2>/dev/null || true
+		cat "$root/server.log" >&2
+		rm -rf "$root"
+		die "server did not become ready"
 	done
-	ready "$port" || { kill "$pid" 2>/dev/null; cat "$root/server.log" >&2; die "server did not become ready"; }
 	printf 'ROOT=%s\nPORT=%s\nEXPORTER_PORT=%s\nPID=%s\n' "$root" "$port" "$exporter" "$pid" >"$root/state.env"
 	cp "$root/state.env" "$STATE_FILE"
 	print_exports "$STATE_FILE"
