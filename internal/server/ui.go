@@ -1,7 +1,6 @@
 package server
 
 import (
-	"fmt"
 	"net/http"
 	"strings"
 
@@ -10,16 +9,22 @@ import (
 
 // WithUI serves the API for /api/ and /healthz and the embedded web UI for every other
 // path, page paths falling back to the UI's index.html.
-func WithUI(api http.Handler) (http.Handler, error) {
+func WithUI(apiHandler http.Handler) http.Handler {
+	var page http.Handler
 	u, err := ui.New()
 	if err != nil {
-		return nil, fmt.Errorf("server: %w", err)
+		// Only a broken build gets here (the files are embedded); the API still serves.
+		page = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "web UI unavailable: "+err.Error(), http.StatusInternalServerError)
+		})
+	} else {
+		page = u
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/api/") || r.URL.Path == "/api" || r.URL.Path == "/healthz" {
-			api.ServeHTTP(w, r)
+			apiHandler.ServeHTTP(w, r)
 			return
 		}
-		u.ServeHTTP(w, r)
-	}), nil
+		page.ServeHTTP(w, r)
+	})
 }

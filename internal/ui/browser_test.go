@@ -176,11 +176,7 @@ func startSluiceUI(t *testing.T) *sluiceUI {
 	}
 	target, _ := url.Parse("http://" + addr)
 	d := &streamDropper{next: httputil.NewSingleHostReverseProxy(target), cancels: map[int]context.CancelFunc{}}
-	h, err := server.WithUI(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	front := httptest.NewServer(h)
+	front := httptest.NewServer(server.WithUI(d))
 	t.Cleanup(func() {
 		front.CloseClientConnections()
 		front.Close()
