@@ -18,7 +18,7 @@ type clock struct{ t time.Time }
 
 func (c *clock) now() time.Time { return c.t }
 
-func newService(t *testing.T) (*auth.Service, *clock) {
+func newService(t testing.TB) (*auth.Service, *clock) {
 	t.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "sluice.db"))
 	if err != nil {

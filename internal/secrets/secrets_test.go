@@ -118,3 +118,22 @@ func TestShortValuesNotMasked(t *testing.T) {
 		t.Fatalf("longest first: %q", got)
 	}
 }
+
+// TestRedactorConcurrent adds values while other goroutines mask text (run with -race).
+func TestRedactorConcurrent(t *testing.T) {
+	red := &secrets.Redactor{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 200; i++ {
+			red.Add(fmt.Sprintf("secret-%04d", i))
+		}
+	}()
+	for i := 0; i < 200; i++ {
+		_ = red.String(fmt.Sprintf("line with secret-%04d", i))
+	}
+	<-done
+	if got := red.String("secret-0199"); got != secrets.Mask {
+		t.Fatalf("%q", got)
+	}
+}
