@@ -3,11 +3,14 @@ package ui_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 )
@@ -47,6 +50,7 @@ func TestBrowserReleaseFromTheUI(t *testing.T) {
 	listShows(b, s, id)
 	reconnect(b, s, id)
 	approve(b, s, id)
+	consoleTools(b, id)
 	themesAndWidths(b, "exec-succeeded")
 	rollbackSecondRun(b, s)
 	measurementCharts(b)
@@ -377,4 +381,48 @@ func workflowDiff(b *browser, s *sluiceUI) {
 		b.fail("diff of v1 and v2 shows %q", changed)
 	}
 	b.shot("workflow-diff-laptop-light")
+}
+
+// consoleTools checks the step filter, the search box and the download.
+func consoleTools(b *browser, id string) {
+	b.t.Helper()
+	const visible = `[...document.querySelectorAll('#console-lines .ln')].filter((l) => !l.hidden)`
+	b.do("select a step", chromedp.Click(css(`button.step[data-step="p2.s1"]`)))
+	var steps []string
+	b.eval(visible+`.map((l) => l.dataset.step)`, &steps)
+	if len(steps) == 0 || slices.ContainsFunc(steps, func(s string) bool { return s != "p2.s1" }) {
+		b.fail("with p2.s1 selected the console shows steps %q", steps)
+	}
+	b.do("all steps", chromedp.Click(css(`.con-bar .btn-small`)), chromedp.SendKeys(css(".con-search"), "router reads back"))
+	var found []string
+	b.eval(visible+`.map((l) => l.querySelector('.ln-m').textContent)`, &found)
+	if len(found) < 2 || slices.ContainsFunc(found, func(s string) bool { return !strings.HasPrefix(s, "router reads back") }) {
+		b.fail("searching for %q shows %q", "router reads back", found)
+	}
+	b.eval(`(() => { const s = document.querySelector('.con-search'); s.value = ''; s.dispatchEvent(new Event('input')); return true; })()`, nil)
+
+	dir := b.t.TempDir()
+	b.do("allow downloads", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.CallBrowser(ctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
+			Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir,
+		})
+		return err
+	}))
+	var lines int
+	b.eval(`document.querySelectorAll('#console-lines .ln').length`, &lines)
+	b.do("download", chromedp.Click(css(`.con-tools .btn-small`)))
+	file := filepath.Join(dir, "sluice-"+id+"-console.txt")
+	for i := 0; ; i++ {
+		data, err := os.ReadFile(file)
+		if err == nil && strings.Count(string(data), "\n") == lines {
+			if !strings.Contains(string(data), "approved by alice: p99 fine") {
+				b.fail("the downloaded console lacks the approval:\n%s", data)
+			}
+			return
+		}
+		if i == 100 {
+			b.fail("no complete download at %s (%v)", file, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
