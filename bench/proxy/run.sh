@@ -3,12 +3,13 @@
 # split and upstream keep-alive. Each proxy is pinned to CPU 0; wrk and the two
 # backends share CPU 1. Both proxies run side by side and are measured in
 # alternating rounds.
-# Usage: [ROUNDS=3] [CONNS=64] bench/proxy/run.sh [duration per round, default 10s]
+# Usage: [ROUNDS=3] [CONNS=64] [IDLE_WAIT=0] bench/proxy/run.sh [duration, default 10s]
 set -euo pipefail
 
 DUR=${1:-10s}
 CONNS=${CONNS:-64}
 ROUNDS=${ROUNDS:-3}
+IDLE_WAIT=${IDLE_WAIT:-0} # seconds to wait for an idle machine before each round
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 WORK=$(mktemp -d /tmp/sluice-bench.XXXXXX)
 PIDS=()
@@ -93,7 +94,21 @@ to_ms() {
 		else printf "nan" }'
 }
 
+# wait_idle waits (at most IDLE_WAIT seconds) until the machine is at least 85%
+# idle for 3 s in a row, so a round is not measured while neighbours load the CPUs.
+wait_idle() {
+	[ "$IDLE_WAIT" -gt 0 ] && command -v vmstat >/dev/null || return 0
+	local end=$((SECONDS + IDLE_WAIT)) ok=0 idle
+	while [ $SECONDS -lt $end ]; do
+		idle=$(vmstat 1 2 | tail -1 | awk '{print $15}')
+		if [ "$idle" -ge 85 ]; then ok=$((ok + 1)); else ok=0; fi
+		[ $ok -ge 3 ] && return 0
+	done
+	echo "(the machine did not become idle within ${IDLE_WAIT}s; measuring anyway)" >&2
+}
+
 run() { # name addr round
+	wait_idle
 	taskset -c 1 wrk -t1 -c"$CONNS" -d2s "http://$2/" >/dev/null # warm the pools
 	taskset -c 1 wrk -t1 -c"$CONNS" -d"$DUR" --latency "http://$2/" >"$WORK/$1.$3.txt"
 	local rps p50 p99 errs
