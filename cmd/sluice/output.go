@@ -100,8 +100,12 @@ func orDash(s string) string {
 	return s
 }
 
-// consoleLine formats one console event as HH:MM:SS [step] message.
+// consoleLine formats one console event as HH:MM:SS [step] message. Events without a
+// message (data for charts, such as measurements) print nothing.
 func consoleLine(w io.Writer, e api.Event) {
+	if e.Message == "" {
+		return
+	}
 	var b strings.Builder
 	b.WriteString(e.At.Local().Format("15:04:05"))
 	if e.Step != "" {
@@ -111,10 +115,6 @@ func consoleLine(w io.Writer, e api.Event) {
 	case "warn", "error":
 		b.WriteString(" " + strings.ToUpper(e.Level) + ":")
 	}
-	msg := e.Message
-	if msg == "" {
-		msg = e.Type
-	}
-	b.WriteString(" " + msg)
+	b.WriteString(" " + e.Message)
 	fmt.Fprintln(w, b.String())
 }

@@ -181,8 +181,11 @@ func (r *run) onFailure(ctx context.Context, phase *spec.Phase, step *spec.Step,
 	r.console(ss.Key, "error", "%s failed (attempt %d): %v", ss.Name, ss.Attempt, cause)
 	action := f.Action
 	var fe *forced
-	if errors.As(cause, &fe) {
+	switch {
+	case errors.As(cause, &fe):
 		action = fe.action
+	case errors.Is(cause, ErrNeedsDecision):
+		action = spec.ActionPause
 	}
 	if action == spec.ActionRetry {
 		if ss.Attempt <= f.Retries {

@@ -3,12 +3,18 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/sluicehq/sluice/internal/platform"
 	"github.com/sluicehq/sluice/internal/spec"
 )
+
+// ErrNeedsDecision is what a step runner's error matches when the step could not
+// decide by itself (an inconclusive verification): the execution pauses for a person
+// to retry, resume, roll back or abort, whatever the failure strategy says.
+var ErrNeedsDecision = errors.New("a person must decide")
 
 // StepRunner runs one attempt of a step type that lives outside the engine, such as
 // verify or loadtest. Run must return the error of StepContext.Sleep unchanged when it

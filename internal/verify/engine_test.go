@@ -84,6 +84,24 @@ func (h *engineHarness) finish(id string) store.Execution {
 	return ex
 }
 
+// settle waits until the execution is finished or paused for a person.
+func (h *engineHarness) settle(id string) store.Execution {
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ex, err := h.st.GetExecution(context.Background(), id)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		if ex.Status.Terminal() || ex.Status == store.StatusPaused {
+			return ex
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("execution %s is still %s\n%s", id, ex.Status, h.console(id))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func (h *engineHarness) console(id string) string {
 	evs, err := h.st.Events(context.Background(), id, 0, 0)
 	if err != nil {
@@ -154,7 +172,7 @@ func TestVerifyStepInTheEngine(t *testing.T) {
 	}{
 		{"passes", nums(0.001), 3, store.StatusSucceeded, nil},
 		{"fails and rolls back", nums(0.001, 0.2), 5, store.StatusRolledBack, []string{"error-rate", "0.2", "result < 0.01"}},
-		{"no data asks a person", nil, 3, store.StatusRolledBack, []string{"a person must decide"}},
+		{"no data pauses for a person", nil, 3, store.StatusPaused, []string{"a person must decide"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -164,9 +182,17 @@ func TestVerifyStepInTheEngine(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := h.finish(ex.ID)
+			got := h.settle(ex.ID)
 			if got.Status != tt.status {
 				t.Fatalf("%s (%s)\n%s", got.Status, got.Reason, h.console(ex.ID))
+			}
+			if got.Status == store.StatusPaused {
+				defer func() {
+					if err := h.eng.Abort(context.Background(), ex.ID, "tester", "done"); err != nil {
+						t.Fatal(err)
+					}
+					h.finish(ex.ID)
+				}()
 			}
 			for _, s := range tt.reason {
 				if !strings.Contains(got.Reason, s) {

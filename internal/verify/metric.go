@@ -3,6 +3,7 @@ package verify
 import (
 	"errors"
 	"fmt"
+	"github.com/sluicehq/sluice/internal/engine"
 	"strconv"
 	"time"
 
@@ -184,9 +185,10 @@ func (e *VerdictError) Error() string {
 	return fmt.Sprintf("verify: metric %s: %s: %s", e.Metric, e.Verdict, e.Detail)
 }
 
-// Is makes an inconclusive verdict match ErrInconclusive.
+// Is makes an inconclusive verdict match ErrInconclusive and the engine's
+// ErrNeedsDecision, so the execution pauses for a person.
 func (e *VerdictError) Is(target error) bool {
-	return target == ErrInconclusive && e.Verdict == Inconclusive
+	return (target == ErrInconclusive || target == engine.ErrNeedsDecision) && e.Verdict == Inconclusive
 }
 
 // verdictError explains a finished metric that did not succeed.
