@@ -77,11 +77,14 @@ class ExecutionPage {
   async refresh() {
     try {
       const ex = await api.execution(this.id);
-      if (this.destroyed) return;
+      // Answers can overtake each other; the record version says which is newer.
+      if (this.destroyed || (this.ex && ex.version < this.ex.version)) return;
       this.ex = ex;
       if (!this.model) this.loadModel(ex);
       this.render();
     } catch (err) {
+      if (this.ex) return; // keep what is shown; the stream and the next event retry
+      if (err.status === 404) this.stream.close();
       replace(this.head, h('h1', {}, 'Execution ', h('code', {}, this.id)), h('p', { class: 'error' }, err.message));
     }
   }

@@ -75,7 +75,7 @@ function tableHead() {
 function renderRows(tbody, items) {
   replace(tbody, items.map((x) => h('tr', { 'data-id': x.id },
     h('td', { 'data-label': 'Execution' }, link(`/executions/${encodeURIComponent(x.id)}`, h('code', {}, x.id))),
-    h('td', { 'data-label': 'Workflow' }, link(`/workflows/${encodeURIComponent(x.workflow)}`, x.workflow), h('span', { class: 'muted' }, ` v${x.workflowVersion}`)),
+    h('td', { 'data-label': 'Workflow' }, h('span', {}, link(`/workflows/${encodeURIComponent(x.workflow)}`, x.workflow), h('span', { class: 'muted' }, ` v${x.workflowVersion}`))),
     h('td', { 'data-label': 'Environment' }, x.environment),
     h('td', { 'data-label': 'Service' }, x.service),
     h('td', { 'data-label': 'Status' }, badge(x.status)),

@@ -23,7 +23,11 @@ export class Pipeline {
     const cur = phases[state?.phase]?.steps?.[state?.step];
     // The step the execution waits or pauses at shows that, not "running".
     const shown = (s) => (s === cur && s.status === 'running' && ['waiting', 'paused'].includes(exStatus) ? { ...s, status: exStatus } : s);
-    phases.forEach((p, i) => this.updatePhase(i, { ...p, steps: p.steps.map(shown) }));
+    phases.forEach((p, i) => {
+      const steps = p.steps.map(shown);
+      const waitsHere = steps.some((s, j) => s !== p.steps[j]);
+      this.updatePhase(i, { ...p, status: waitsHere ? exStatus : p.status, steps });
+    });
     this.updateRollback(state?.rollback);
     this.tick();
   }
