@@ -1,0 +1,198 @@
+package gatewayapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+
+	"github.com/sluicehq/sluice/internal/platform"
+	"github.com/sluicehq/sluice/internal/platform/kubernetes"
+	"github.com/sluicehq/sluice/internal/traffic"
+)
+
+// FieldManager is the server-side apply field manager of what Ensure writes.
+const FieldManager = "sluice"
+
+// AnnotationWeightKeys holds the most recent idempotency keys of SetWeights.
+const AnnotationWeightKeys = "sluice.dev/weight-keys"
+
+var httpRouteGVR = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "httproutes"}
+
+// ErrNotEnsured is returned for a service whose HTTPRoute does not exist.
+var ErrNotEnsured = errors.New("http route not found (Ensure first)")
+
+// Options configures a Router.
+type Options struct {
+	// Namespace holds the HTTPRoutes and the slots' Services; "default" when empty.
+	Namespace string
+	// Gateway is the Gateway the routes attach to, as "name" or "namespace/name".
+	Gateway string
+	// Hostnames are the route's hostnames, used when the route names none.
+	Hostnames []string
+	// Log receives what the router does; discarded when nil.
+	Log *slog.Logger
+}
+
+// Router splits traffic with an HTTPRoute's backendRef weights.
+type Router struct {
+	dyn  dynamic.Interface
+	opts Options
+	log  *slog.Logger
+}
+
+var _ traffic.Router = (*Router)(nil)
+
+// New returns a router that talks to the API server of cfg. It makes no request.
+func New(cfg *rest.Config, opts Options) (*Router, error) {
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("gatewayapi: client: %w", err)
+	}
+	return NewForClient(dyn, opts)
+}
+
+// NewForClient returns a router over an existing dynamic client.
+func NewForClient(dyn dynamic.Interface, opts Options) (*Router, error) {
+	if opts.Namespace == "" {
+		opts.Namespace = "default"
+	}
+	if opts.Gateway == "" {
+		return nil, errors.New("gatewayapi: a gateway to attach routes to is required")
+	}
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Router{dyn: dyn, opts: opts, log: log}, nil
+}
+
+func (r *Router) client() dynamic.ResourceInterface {
+	return r.dyn.Resource(httpRouteGVR).Namespace(r.opts.Namespace)
+}
+
+// Ensure writes the service's HTTPRoute, keeping the split in force.
+func (r *Router) Ensure(ctx context.Context, rt traffic.Route) error {
+	if err := r.ensure(ctx, rt); err != nil {
+		return fmt.Errorf("gatewayapi: ensure %s: %w", rt.Service.Service, err)
+	}
+	return nil
+}
+
+func (r *Router) ensure(ctx context.Context, rt traffic.Route) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if rt.Port <= 0 {
+		return fmt.Errorf("port %d: a backend port is required", rt.Port)
+	}
+	if len(rt.Hosts) == 0 {
+		rt.Hosts = r.opts.Hostnames
+	}
+	for _, h := range rt.Hosts {
+		if msgs := validation.IsDNS1123Subdomain(strings.TrimPrefix(h, "*.")); len(msgs) > 0 {
+			return fmt.Errorf("hostname %q: %s", h, strings.Join(msgs, "; "))
+		}
+	}
+	svc := rt.Service.Service
+	w := traffic.All(platform.Green)
+	if cur, err := r.read(ctx, svc); err == nil {
+		w = cur
+	} else if !errors.Is(err, ErrNotEnsured) {
+		return err
+	}
+	u := r.httpRoute(svc, rt, w)
+	_, err := r.client().Apply(ctx, u.GetName(), u, metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
+	if err != nil {
+		return fmt.Errorf("apply HTTPRoute %s: %w", u.GetName(), err)
+	}
+	return nil
+}
+
+// httpRoute is the generated HTTPRoute carrying the split w.
+func (r *Router) httpRoute(svc string, rt traffic.Route, w traffic.Weights) *unstructured.Unstructured {
+	parent := map[string]any{"name": r.opts.Gateway}
+	if ns, name, ok := strings.Cut(r.opts.Gateway, "/"); ok {
+		parent = map[string]any{"name": name, "namespace": ns}
+	}
+	spec := map[string]any{
+		"parentRefs": []any{parent},
+		"rules":      []any{map[string]any{"backendRefs": backendRefs(svc, int64(rt.Port), w)}},
+	}
+	if len(rt.Hosts) > 0 {
+		hosts := make([]any, 0, len(rt.Hosts))
+		for _, h := range rt.Hosts {
+			hosts = append(hosts, h)
+		}
+		spec["hostnames"] = hosts
+	}
+	u := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "gateway.networking.k8s.io/v1",
+		"kind":       "HTTPRoute",
+		"metadata":   map[string]any{"name": svc, "namespace": r.opts.Namespace},
+		"spec":       spec,
+	}}
+	u.SetLabels(map[string]string{kubernetes.LabelService: svc, kubernetes.LabelManagedBy: "sluice"})
+	return u
+}
+
+func backendRefs(svc string, port int64, w traffic.Weights) []any {
+	var out []any
+	for _, s := range []platform.Slot{platform.Green, platform.Blue} {
+		name := kubernetes.SlotName(platform.SlotRef{Service: svc, Slot: s})
+		out = append(out, map[string]any{"name": name, "port": port, "weight": int64(w.Of(s))})
+	}
+	return out
+}
+
+// Release deletes the HTTPRoute sluice wrote for the service.
+func (r *Router) Release(ctx context.Context, svc traffic.ServiceRef) error {
+	if err := r.release(ctx, svc.Service); err != nil {
+		return fmt.Errorf("gatewayapi: release %s: %w", svc.Service, err)
+	}
+	return nil
+}
+
+func (r *Router) release(ctx context.Context, svc string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	u, err := r.client().Get(ctx, svc, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if u.GetLabels()[kubernetes.LabelManagedBy] != "sluice" {
+		return nil
+	}
+	uid := u.GetUID()
+	err = r.client().Delete(ctx, svc, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return err
+	}
+	return nil
+}
+
+// Objects returns the HTTPRoute Ensure writes for rt when none exists yet, with the
+// split w. It exists for golden-file tests and for reviewing what sluice writes.
+func Objects(opts Options, rt traffic.Route, w traffic.Weights) ([]*unstructured.Unstructured, error) {
+	r, err := NewForClient(nil, opts)
+	if err != nil {
+		return nil, err
+	}
+	if len(rt.Hosts) == 0 {
+		rt.Hosts = r.opts.Hostnames
+	}
+	return []*unstructured.Unstructured{r.httpRoute(rt.Service.Service, rt, w)}, nil
+}
