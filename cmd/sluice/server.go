@@ -30,7 +30,12 @@ func (a *app) serverCommand() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg.Logger = slog.New(slog.NewTextHandler(a.stderr, nil))
-			cfg.Ready = func(addr string) { cfg.Logger.Info("sluice server ready", "addr", "http://"+addr) }
+			cfg.Security.BootstrapOutput = a.stderr
+			scheme := "http://"
+			if cfg.Security.TLSCertFile != "" {
+				scheme = "https://"
+			}
+			cfg.Ready = func(addr string) { cfg.Logger.Info("sluice server ready", "addr", scheme+addr) }
 			return server.Run(cmd.Context(), cfg)
 		},
 	}
@@ -38,5 +43,6 @@ func (a *app) serverCommand() *cobra.Command {
 	fl.StringVar(&cfg.Addr, "addr", "127.0.0.1:7070", "HTTP listen address")
 	fl.StringVar(&cfg.DataDir, "data-dir", a.defaultDataDir(), "directory of the SQLite database (env SLUICE_DATA_DIR)")
 	fl.StringVar(&cfg.DatabaseURL, "database-url", a.getenv("SLUICE_DATABASE_URL"), "postgres://... to use PostgreSQL instead of SQLite (env SLUICE_DATABASE_URL)")
+	a.securityFlags(fl, &cfg.Security)
 	return cmd
 }

@@ -45,6 +45,8 @@ type Config struct {
 	// occurrence ("effect.applied:3"); the process kills itself there with SIGKILL.
 	// It exists for crash tests; it is read from SLUICE_TEST_CRASH_AT when empty.
 	CrashAt string
+	// Security is authentication, the loopback rule and TLS (see auth.go).
+	Security Security
 }
 
 // Run serves until ctx is done, then stops accepting requests, lets in-flight ones
@@ -54,11 +56,19 @@ func Run(ctx context.Context, cfg Config) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	log = RedactLogger(log)
+	if err := checkListen(cfg.Addr, cfg.Security); err != nil {
+		return err
+	}
 	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	sec, err := setupSecurity(ctx, cfg.Security, cfg.Addr, st, log)
+	if err != nil {
+		return err
+	}
 
 	crash, err := crashPoint(cfg.CrashAt, os.Getenv("SLUICE_TEST_CRASH_AT"))
 	if err != nil {
@@ -94,12 +104,15 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("server: listen on %s: %w", cfg.Addr, err)
 	}
+	ln = sec.listener(ln)
 	// Open event streams end when the server shuts down; followers resume elsewhere.
 	streamsDone := make(chan struct{})
+	deps := api.Deps{
+		Store: st, Engine: eng, Broker: broker, Logger: log.With("component", "api"), StreamsDone: streamsDone,
+	}
+	sec.apply(&deps)
 	srv := &http.Server{
-		Handler: api.New(api.Deps{
-			Store: st, Engine: eng, Broker: broker, Logger: log.With("component", "api"), StreamsDone: streamsDone,
-		}),
+		Handler:           api.New(deps),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	srv.RegisterOnShutdown(func() { close(streamsDone) })
