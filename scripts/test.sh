@@ -11,6 +11,7 @@ command -v go >/dev/null || { echo "test.sh: Go is required (https://go.dev/dl)"
 eval "$(scripts/postgres.sh start)"
 trap 'scripts/postgres.sh stop >/dev/null 2>&1 || true' EXIT
 eval "$(scripts/prometheus.sh start)"
+eval "$(scripts/chromium.sh)"
 trap 'scripts/postgres.sh stop >/dev/null 2>&1 || true; scripts/prometheus.sh stop >/dev/null 2>&1 || true' EXIT
 
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))

@@ -94,6 +94,9 @@ func (r *run) decide(ctx context.Context, ss *StepState, a *spec.ApprovalStep, n
 	if !mayApprove(a.Approvers, d) {
 		return false, fmt.Errorf("%w: %s may not decide on %s; approvers are %s", ErrForbidden, orAnonymous(d.By), ss.Name, strings.Join(a.Approvers, ", "))
 	}
+	if d.Approve && a.ForbidSelfApproval && d.By == r.ex.StartedBy {
+		return false, fmt.Errorf("%w: %s started this execution and may not approve it (forbidSelfApproval)", ErrForbidden, d.By)
+	}
 	for _, rec := range r.st.Approvals {
 		if rec.Step == ss.Key && rec.By == d.By {
 			return false, fmt.Errorf("%w: %s already decided on %s", ErrInvalidState, d.By, ss.Name)

@@ -259,3 +259,20 @@ func TestInstanceOutputReachesTheConsole(t *testing.T) {
 	must(t, h.decide(ex.ID, "alice", true))
 	h.finish(ex.ID)
 }
+
+func TestSelfApprovalCanBeForbidden(t *testing.T) {
+	h := newHarness(t)
+	h.apply(strings.Replace(canaryYAML, `approvers: [alice, "group:sre"]`, `approvers: [tester, alice], required: 2, forbidSelfApproval: true`, 1))
+	ex := h.run("shop", map[string]string{"artifact": "shop:v1"}) // started by tester
+	h.waitFor(ex.ID, store.StatusWaiting)
+	wantErr(t, h.decide(ex.ID, "tester", true), engine.ErrForbidden)
+	must(t, h.decide(ex.ID, "alice", true))
+	if got, _ := h.st.GetExecution(context.Background(), ex.ID); got.Status != store.StatusWaiting {
+		t.Fatalf("one approval of two needed: %s", got.Status)
+	}
+	wantErr(t, h.decide(ex.ID, "alice", true), engine.ErrInvalidState) // the same person twice
+	must(t, h.decide(ex.ID, "tester", false))                          // rejecting one's own is allowed
+	if got := h.finish(ex.ID); got.Status != store.StatusRolledBack {
+		t.Fatalf("%s after the starter rejected", got.Status)
+	}
+}

@@ -112,7 +112,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	sec.apply(&deps)
 	srv := &http.Server{
-		Handler:           api.New(deps),
+		Handler:           WithUI(api.New(deps)),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	srv.RegisterOnShutdown(func() { close(streamsDone) })

@@ -264,6 +264,9 @@ type ApprovalStep struct {
 	// Approvers are user names or "group:<name>".
 	Approvers []string      `yaml:"approvers"`
 	Required  int           `yaml:"required,omitempty"` // distinct approvals needed; default 1
+	// ForbidSelfApproval refuses an approval from the person who started the execution
+	// (they may still reject it).
+	ForbidSelfApproval bool `yaml:"forbidSelfApproval,omitempty"`
 	Timeout   Duration      `yaml:"timeout,omitempty"`
 	OnTimeout TimeoutAction `yaml:"onTimeout,omitempty"` // default rollback
 }
