@@ -90,17 +90,10 @@ func TestProgressDeadlineFails(t *testing.T) {
 	if err := p.Deploy(ctx, d); err != nil {
 		t.Fatal(err)
 	}
-	var st platform.SlotStatus
-	for !st.Failed {
-		if st, err = p.Status(ctx, ref); err != nil {
-			t.Fatalf("Status: %v", err)
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("no failure before %v; last status %+v", ctx.Err(), st)
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+	// The deadline may pass before the pods report why they wait: wait for both.
+	st := waitStatus(ctx, t, p, ref, func(st platform.SlotStatus) bool {
+		return st.Failed && strings.Contains(strings.Join(st.Reasons, "\n"), "ImagePullBackOff")
+	})
 	joined := strings.Join(st.Reasons, "\n")
 	for _, want := range []string{"progress deadline exceeded", "ImagePullBackOff", imageNever} {
 		if !strings.Contains(joined, want) {
