@@ -64,6 +64,9 @@ type Options struct {
 	// Lease is how long a claim on an execution lasts without renewal; another server
 	// takes the execution over once it lapses. Default 15s; renewed every Lease/5.
 	Lease time.Duration
+	// Redact, when set, masks secrets in every console line, reason and state the
+	// engine stores (secrets.Default.String).
+	Redact func(string) string
 	// Steps adds runners for step types that live outside the engine (verify,
 	// loadtest). A type without a runner fails clearly when a workflow reaches it.
 	Steps map[spec.StepType]StepRunner
@@ -110,6 +113,9 @@ func New(opt Options) (*Engine, error) {
 	}
 	if opt.MaxBackoff <= 0 {
 		opt.MaxBackoff = 10 * time.Second
+	}
+	if opt.Redact == nil {
+		opt.Redact = func(s string) string { return s }
 	}
 	if opt.Owner == "" {
 		opt.Owner = "local"

@@ -276,3 +276,41 @@ func TestSelfApprovalCanBeForbidden(t *testing.T) {
 		t.Fatalf("%s after the starter rejected", got.Status)
 	}
 }
+
+func TestSecretsNeverReachTheStore(t *testing.T) {
+	const planted = "s3cr3t-planted-value"
+	h := newHarness(t)
+	h.eng.Close()
+	eng, err := engine.New(engine.Options{
+		Store: h.st, Resolver: staticResolver{h.rec}, RetryBackoff: time.Millisecond,
+		Redact: func(s string) string { return strings.ReplaceAll(s, planted, "[redacted]") },
+	})
+	must(t, err)
+	h.eng = eng
+	// A webhook whose URL carries the secret fails; its error names the URL.
+	h.apply(webhookYAML("http://127.0.0.1:1/hook?token="+planted, "rollback"))
+	ex := h.run("hook", nil)
+	got := h.finish(ex.ID)
+	if got.Status != store.StatusRolledBack {
+		t.Fatalf("%s", got.Status)
+	}
+	evs, err := h.st.Events(context.Background(), ex.ID, 0, 0)
+	must(t, err)
+	journal, err := h.st.Journal(context.Background(), ex.ID)
+	must(t, err)
+	var b strings.Builder
+	fmt.Fprint(&b, got.Reason, string(got.State))
+	for _, e := range evs {
+		fmt.Fprint(&b, e.Message, string(e.Data))
+	}
+	for _, j := range journal {
+		fmt.Fprint(&b, j.Key, string(j.Data))
+	}
+	stored := b.String()
+	if strings.Contains(stored, planted) {
+		t.Fatalf("the secret reached the store:\n%s", stored)
+	}
+	if !strings.Contains(got.Reason, "[redacted]") {
+		t.Fatalf("reason %q: the failure should still be explained, masked", got.Reason)
+	}
+}

@@ -59,12 +59,13 @@ func (sc *StepContext) Sleep(ctx context.Context, t time.Time) error {
 // Record durably journals one result of the step (a measurement, a load test
 // summary) and publishes it as an event of the given type with data as its payload.
 func (sc *StepContext) Record(ctx context.Context, kind, message string, data any) error {
-	b, err := json.Marshal(data)
+	raw, err := json.Marshal(data)
 	if err != nil {
 		return fmt.Errorf("record %s: %w", kind, err)
 	}
-	sc.r.event(kind, sc.StepKey, message, json.RawMessage(b))
-	return sc.r.commit(ctx, nil, sc.r.journal(sc.r.attemptKey(sc.r.st.current()), "record."+kind, json.RawMessage(b)))
+	b := json.RawMessage(sc.r.e.opt.Redact(string(raw)))
+	sc.r.event(kind, sc.StepKey, message, b)
+	return sc.r.commit(ctx, nil, sc.r.journal(sc.r.attemptKey(sc.r.st.current()), "record."+kind, b))
 }
 
 // Records returns the data of what this attempt already recorded of a kind, in

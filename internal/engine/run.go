@@ -146,7 +146,7 @@ func (r *run) failLoad(ctx context.Context, cause error) {
 func (r *run) console(step, level, format string, args ...any) {
 	r.events = append(r.events, store.Event{
 		ExecutionID: r.ex.ID, At: r.e.opt.Now().UTC(), Type: "console", Step: step,
-		Level: level, Message: fmt.Sprintf(format, args...),
+		Level: level, Message: r.e.opt.Redact(fmt.Sprintf(format, args...)),
 	})
 }
 
@@ -155,7 +155,7 @@ func (r *run) event(typ, step, msg string, data any) {
 	b, _ := json.Marshal(data) // data is always a plain struct or map
 	r.events = append(r.events, store.Event{
 		ExecutionID: r.ex.ID, At: r.e.opt.Now().UTC(), Type: typ, Step: step,
-		Level: "info", Message: msg, Data: b,
+		Level: "info", Message: r.e.opt.Redact(msg), Data: json.RawMessage(r.e.opt.Redact(string(b))),
 	})
 }
 
@@ -166,7 +166,8 @@ func (r *run) commit(ctx context.Context, svc *store.ServiceState, journal ...st
 		return fmt.Errorf("engine: encode state: %w", err)
 	}
 	ex := r.ex
-	ex.State, ex.UpdatedAt = b, r.e.opt.Now().UTC()
+	ex.State, ex.UpdatedAt = json.RawMessage(r.e.opt.Redact(string(b))), r.e.opt.Now().UTC()
+	ex.Reason = r.e.opt.Redact(ex.Reason)
 	started := len(r.started) > 0
 	c := &store.Commit{Execution: &ex, Journal: append(r.started, journal...), Events: r.events, Service: svc}
 	if err := r.e.st.Commit(ctx, c); err != nil {
@@ -217,7 +218,8 @@ func (r *run) setStatus(ctx context.Context, s store.Status, reason string) erro
 func (r *run) journal(key, kind string, data any) store.JournalEntry {
 	var b json.RawMessage
 	if data != nil {
-		b, _ = json.Marshal(data)
+		raw, _ := json.Marshal(data)
+		b = json.RawMessage(r.e.opt.Redact(string(raw)))
 	}
 	return store.JournalEntry{Key: key, Kind: kind, Data: b, At: r.e.opt.Now().UTC()}
 }

@@ -189,14 +189,17 @@ func TestSIGKILLAtEveryKindOfJournalBoundary(t *testing.T) {
 			if _, err := srv.client.Apply(ctx, "crash.yaml", []byte(crashEnvironment+"---\n"+crashWorkflow), false); err != nil {
 				t.Fatal(err)
 			}
-			ex, err := srv.client.Run(ctx, "shop", 0, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			// The server may die before it answers: the execution is durable once
+			// started, so its ID is looked up after the restart.
+			srv.client.Run(ctx, "shop", 0, nil) //nolint:errcheck
 			srv.waitKilled(t)
 
 			srv = startChild(t, dir, "")
-			got := waitTerminal(t, srv, ex.ID)
+			list, err := srv.client.ListExecutions(ctx, client.ExecutionFilter{})
+			if err != nil || len(list) != 1 {
+				t.Fatalf("executions after the restart: %d (%v), want 1", len(list), err)
+			}
+			got := waitTerminal(t, srv, list[0].ID)
 			if got.Status != string(store.StatusSucceeded) {
 				t.Fatalf("after restart the execution is %s (%s)\n%s", got.Status, got.Reason, srv.stderr)
 			}

@@ -17,6 +17,7 @@ import (
 	"github.com/sluicehq/sluice/internal/engine"
 	"github.com/sluicehq/sluice/internal/events"
 	"github.com/sluicehq/sluice/internal/loadtest"
+	"github.com/sluicehq/sluice/internal/secrets"
 	"github.com/sluicehq/sluice/internal/spec"
 	"github.com/sluicehq/sluice/internal/store"
 	"github.com/sluicehq/sluice/internal/store/postgres"
@@ -83,10 +84,10 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	eng, err := engine.New(engine.Options{
 		Store: st, Resolver: wiring, Publisher: broker, Logger: log.With("component", "engine", "server", id),
-		CrashPoint: crash, Owner: id, Lease: cfg.Lease,
+		CrashPoint: crash, Owner: id, Lease: cfg.Lease, Redact: secrets.Default.String,
 		Steps: map[spec.StepType]engine.StepRunner{
 			spec.StepLoadTest: loadtest.NewStep(wiring),
-			spec.StepVerify:   verify.NewStep(providers.NewSource(verify.Deps{Metrics: wiring})),
+			spec.StepVerify:   verify.NewStep(providers.NewSource(verify.Deps{Metrics: wiring, Register: secrets.Default.Add})),
 		},
 	})
 	if err != nil {

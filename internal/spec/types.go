@@ -262,13 +262,13 @@ const (
 type ApprovalStep struct {
 	Message string `yaml:"message,omitempty"`
 	// Approvers are user names or "group:<name>".
-	Approvers []string      `yaml:"approvers"`
-	Required  int           `yaml:"required,omitempty"` // distinct approvals needed; default 1
+	Approvers []string `yaml:"approvers"`
+	Required  int      `yaml:"required,omitempty"` // distinct approvals needed; default 1
 	// ForbidSelfApproval refuses an approval from the person who started the execution
 	// (they may still reject it).
-	ForbidSelfApproval bool `yaml:"forbidSelfApproval,omitempty"`
-	Timeout   Duration      `yaml:"timeout,omitempty"`
-	OnTimeout TimeoutAction `yaml:"onTimeout,omitempty"` // default rollback
+	ForbidSelfApproval bool          `yaml:"forbidSelfApproval,omitempty"`
+	Timeout            Duration      `yaml:"timeout,omitempty"`
+	OnTimeout          TimeoutAction `yaml:"onTimeout,omitempty"` // default rollback
 }
 
 // WaitStep pauses for a fixed time. In YAML also as a bare duration: `wait: 30s`.

@@ -112,6 +112,9 @@ type Deps struct {
 	HTTP *http.Client
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Register, when set, receives every resolved credential so the server can mask
+	// it wherever it might appear (secrets.Default.Add).
+	Register func(values ...string)
 	// Getenv and ReadFile resolve credential references; nil means the os functions.
 	Getenv   func(string) string
 	ReadFile func(string) ([]byte, error)
@@ -173,6 +176,9 @@ func (d Deps) ResolveSecrets(refs map[string]spec.SecretRef) (Secrets, error) {
 			s.values[name] = strings.TrimSpace(string(b))
 		default:
 			return Secrets{}, fmt.Errorf("credential %s: needs env or file", name)
+		}
+		if d.Register != nil {
+			d.Register(s.values[name])
 		}
 	}
 	return s, nil
