@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -112,5 +113,25 @@ func TestNewerSchemaRefused(t *testing.T) {
 	_, err = sqlite.Open(ctx, path)
 	if err == nil || !strings.Contains(err.Error(), "newer than this binary") {
 		t.Fatalf("open of a newer schema: want a clear error, got %v", err)
+	}
+}
+
+func TestPathsWithURICharacters(t *testing.T) {
+	for _, name := range []string{"a#b", "a?b", "a%20b"} {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), name)
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(dir, "sluice.db")
+			s, err := sqlite.Open(context.Background(), path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
+			if _, err := os.Stat(path); err != nil {
+				t.Fatalf("the database is not where it was asked for: %v", err)
+			}
+		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -96,6 +97,12 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	return s, nil
 }
 
+// uriPath escapes the characters that end or change the path of a SQLite file: URI,
+// so a directory named "a#b" or "a?b" opens the file the caller named.
+func uriPath(path string) string {
+	return strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+}
+
 // openDB opens the writer (one connection, immediate transactions) or the reader pool.
 func openDB(path string, o options, readOnly bool) (*sql.DB, error) {
 	q := url.Values{}
@@ -112,7 +119,7 @@ func openDB(path string, o options, readOnly bool) (*sql.DB, error) {
 		q.Add("_pragma", "temp_store(MEMORY)")
 		q.Set("_txlock", "immediate")
 	}
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	db, err := sql.Open("sqlite", "file:"+uriPath(path)+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
