@@ -16,9 +16,10 @@ import (
 // revisionAnnotation is where the deployment controller numbers ReplicaSets.
 const revisionAnnotation = "deployment.kubernetes.io/revision"
 
-// Status reports the slot's desired count, its ready pods of the newest revision,
-// and why others are not ready. While a slot scales down, Ready counts the pods still
-// running, so Ready == Desired means the slot has settled.
+// Status reports the slot's desired count, its ready pods of the newest revision
+// (counted from the pods themselves, the way `kubectl rollout status` waits for
+// updated and available replicas), and why others are not ready. While a slot scales
+// down, Ready counts the pods still running, so Ready == Desired means it has settled.
 func (p *Platform) Status(ctx context.Context, ref platform.SlotRef) (platform.SlotStatus, error) {
 	st, err := p.status(ctx, ref)
 	if err != nil {
@@ -40,10 +41,6 @@ func (p *Platform) status(ctx context.Context, ref platform.SlotRef) (platform.S
 		st.Failed = true
 		st.Reasons = append(st.Reasons, reason)
 	}
-	if rolledOut(d) {
-		st.Ready = st.Desired
-		return st, nil
-	}
 	pods, err := p.currentPods(ctx, ref, d)
 	if err != nil {
 		return platform.SlotStatus{}, err
@@ -58,6 +55,10 @@ func (p *Platform) status(ctx context.Context, ref platform.SlotRef) (platform.S
 				st.Reasons = append(st.Reasons, r)
 			}
 		}
+	}
+	if len(pods) > st.Desired {
+		// Scaling down: the slot has not settled while more instances run than desired.
+		st.Ready = len(pods)
 	}
 	for _, c := range d.Status.Conditions {
 		if c.Type == appsv1.DeploymentReplicaFailure && c.Status == corev1.ConditionTrue {
@@ -82,14 +83,6 @@ func artifact(d *appsv1.Deployment) string {
 		}
 	}
 	return ""
-}
-
-// rolledOut is `kubectl rollout status`'s test of a finished rollout: the newest
-// generation observed, every replica updated and available, no old replica left.
-func rolledOut(d *appsv1.Deployment) bool {
-	n := replicas(d)
-	s := d.Status
-	return s.ObservedGeneration >= d.Generation && s.UpdatedReplicas == n && s.Replicas == n && s.AvailableReplicas == n
 }
 
 func deadlineExceeded(d *appsv1.Deployment) (bool, string) {
