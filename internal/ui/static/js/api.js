@@ -1,4 +1,6 @@
-// api.js: the JSON API under /api/v1, with the caller's self-declared identity.
+// api.js: the JSON API under /api/v1: the caller's self-declared identity when the
+// server trusts it, the web session's CSRF token when it requires sign-in, and a retry
+// after signing in when a request is answered 401.
 
 const userKey = 'sluice.user';
 
@@ -25,8 +27,42 @@ export class ApiError extends Error {
   }
 }
 
-// csrfToken is the web session's CSRF token, when the server set one at login.
+let csrf = '';
+let authMode = false;
+let signedIn = '';
+let onUnauthorized = null;
+
+/** setCSRF keeps the CSRF token a login answered ('' forgets it). */
+export function setCSRF(token) {
+  csrf = token || '';
+}
+
+/**
+ * setAuthMode says whether the server requires sign-in (then no self-declared name is
+ * sent) and who is signed in.
+ */
+export function setAuthMode(on, user) {
+  authMode = !!on;
+  signedIn = user || '';
+}
+
+/** actingAs is who requests are made as: the signed-in user, or the self-declared name. */
+export function actingAs() {
+  return (authMode ? signedIn : getUser()) || 'anonymous';
+}
+
+/**
+ * setUnauthorizedHandler installs what runs when the API answers 401: a function that
+ * resolves once the person has signed in, after which the request is sent again.
+ */
+export function setUnauthorizedHandler(fn) {
+  onUnauthorized = fn;
+}
+
+// csrfToken is the web session's CSRF token: the one login answered, or the
+// sluice_csrf cookie of a session made before this page loaded.
 function csrfToken() {
+  if (csrf) return csrf;
   const m = document.cookie.match(/(?:^|;\s*)sluice_csrf=([^;]+)/);
   return m ? decodeURIComponent(m[1]) : '';
 }
@@ -34,13 +70,14 @@ function csrfToken() {
 function headers(extra) {
   const hd = { Accept: 'application/json', ...extra };
   const user = getUser();
-  if (user) hd['X-Sluice-User'] = user;
+  if (user && !authMode) hd['X-Sluice-User'] = user;
   const csrf = csrfToken();
   if (csrf) hd['X-Sluice-CSRF'] = csrf;
   return hd;
 }
 
-async function request(method, path, { body, query } = {}) {
+async function request(method, path, opts = {}) {
+  const { body, query, noRetry } = opts;
   let url = '/api/v1' + path;
   const qs = query ? new URLSearchParams(Object.entries(query).filter(([, v]) => v)).toString() : '';
   if (qs) url += '?' + qs;
@@ -49,6 +86,10 @@ async function request(method, path, { body, query } = {}) {
   const res = await fetch(url, init);
   if (res.status === 204) return null;
   const data = await res.json().catch(() => null);
+  if (res.status === 401 && onUnauthorized && !noRetry) {
+    await onUnauthorized(new ApiError(res.status, data));
+    return request(method, path, opts);
+  }
   if (!res.ok) throw new ApiError(res.status, data);
   return data;
 }
@@ -68,6 +109,9 @@ export const api = {
   environments: () => request('GET', '/environments').then((r) => r.items || []),
   environment: (name) => request('GET', `/environments/${enc(name)}`),
   services: () => request('GET', '/services').then((r) => r.items || []),
+  whoami: () => request('GET', '/whoami'),
+  login: (token) => request('POST', '/login', { body: { token }, noRetry: true }),
+  logout: () => request('POST', '/logout', { noRetry: true }),
 };
 
 /** eventsURL is the execution's event stream. */

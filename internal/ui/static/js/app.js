@@ -1,6 +1,8 @@
-// app.js: boots the UI: identity field, theme, and the router that mounts views.
+// app.js: boots the UI: identity (self-declared or signed in), theme, and the router
+// that mounts views.
 
 import { getUser, setUser } from './api.js';
+import { setupSession } from './session.js';
 import { h, replace } from './dom.js';
 import { executionsView } from './views/executions.js';
 import { executionView } from './views/execution.js';
@@ -92,6 +94,7 @@ function setupTheme() {
 
 setupUser();
 setupTheme();
+setupSession({ onSignedIn: render });
 document.addEventListener('click', onClick);
 window.addEventListener('popstate', render);
 render();

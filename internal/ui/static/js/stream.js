@@ -17,6 +17,14 @@ export class EventStream {
     this.timer = null;
     this.closed = false;
     this.failures = 0;
+    // A stream refused for want of a session retries at once after sign-in.
+    this.onSignedIn = () => {
+      if (this.closed || (this.es && this.es.readyState !== EventSource.CLOSED)) return;
+      clearTimeout(this.timer);
+      this.failures = 0;
+      this.open();
+    };
+    window.addEventListener('sluice-signed-in', this.onSignedIn);
   }
 
   /** start opens the stream from the beginning (or the last seq seen). */
@@ -67,6 +75,7 @@ export class EventStream {
   /** close stops following; no reconnect happens after it. */
   close() {
     this.closed = true;
+    window.removeEventListener('sluice-signed-in', this.onSignedIn);
     clearTimeout(this.timer);
     if (this.es) this.es.close();
   }

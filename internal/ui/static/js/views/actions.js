@@ -1,9 +1,10 @@
 // actions.js: what a person can do to an execution, each behind a confirmation, with
 // the server's answer shown (its own message when it refuses).
 
-import { api, getUser } from '../api.js';
+import { api, actingAs } from '../api.js';
 import { h, replace } from '../dom.js';
 import { confirmDialog } from '../dialog.js';
+import { mayAct, rolesText } from '../session.js';
 
 const catalogue = {
   approve: { label: 'Approve', cls: 'btn-primary', comment: 'optional', done: 'Approval recorded', ask: 'Approve the waiting step? The execution continues to its next step.' },
@@ -39,7 +40,8 @@ export class Actions {
     let names = byStatus[ex.status] || [];
     const state = ex.state || {};
     if (ex.status === 'paused' && state.pausedFor !== 'failure') names = names.filter((n) => n !== 'retry');
-    const key = names.join(',');
+    this.env = ex.environment;
+    const key = names.join(',') + '|' + actingAs() + '|' + rolesText();
     if (key === this.key) return;
     this.key = key;
     replace(this.bar, names.length ? names.map((n) => this.button(n)) : h('span', { class: 'muted' }, 'No actions: the execution has finished.'));
@@ -47,17 +49,23 @@ export class Actions {
 
   /** offers says whether the execution's status allows an action now. */
   offers(name) {
-    return this.key.split(',').includes(name);
+    return this.key.split('|')[0].split(',').includes(name);
   }
 
   button(name) {
     const a = catalogue[name];
-    return h('button', { type: 'button', class: `btn ${a.cls}`, 'data-action': name, onclick: () => this.run(name) }, a.label);
+    const need = name === 'approve' || name === 'reject' ? 'approver' : 'deployer';
+    const denied = !mayAct(this.env, need);
+    return h('button', {
+      type: 'button', class: `btn ${a.cls}${denied ? ' btn-denied' : ''}`, 'data-action': name, 'data-denied': denied,
+      title: denied ? `Needs ${need} in ${this.env}; you have ${rolesText()}. The server decides if you try.` : null,
+      onclick: () => this.run(name),
+    }, a.label);
   }
 
   async run(name) {
     const a = catalogue[name];
-    const who = getUser() || 'anonymous';
+    const who = actingAs();
     const { ok, comment } = await confirmDialog({
       title: `${a.label} · ${this.id}`, message: `${a.ask} You act as “${who}”.`,
       confirm: a.label, danger: a.cls === 'btn-danger', comment: a.comment,

@@ -2,7 +2,7 @@
 // browser with the same rules as the server before it is sent. The server checks
 // again; its problems are shown next to the fields they name.
 
-import { api, getUser } from '../api.js';
+import { api, actingAs } from '../api.js';
 import { h, replace } from '../dom.js';
 import { workflowModel } from '../yaml.js';
 
@@ -38,7 +38,7 @@ export function runView({ root, params, query, navigate }) {
 function form(def, navigate) {
   const vars = workflowModel(def.source).variables;
   const who = h('strong', { class: 'run-as' });
-  const showWho = () => { who.textContent = getUser() || 'anonymous'; };
+  const showWho = () => { who.textContent = actingAs(); };
   showWho();
   window.addEventListener('sluice-user', showWho);
   const f = h('form', { class: 'run-form', id: 'run-form', novalidate: true },
