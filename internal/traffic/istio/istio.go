@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -163,7 +164,7 @@ func (r *Router) ensure(ctx context.Context, rt traffic.Route) error {
 		if rt.Gateway != "" {
 			gateway = rt.Gateway
 		}
-		if err := r.apply(ctx, gatewayGVR, r.gateway(gateway, svc, rt)); err != nil {
+		if err := r.ensureGateway(ctx, gateway, svc, rt); err != nil {
 			return err
 		}
 	}
@@ -181,6 +182,26 @@ func (r *Router) ensure(ctx context.Context, rt traffic.Route) error {
 		return err
 	}
 	return r.apply(ctx, virtualServiceGVR, vs)
+}
+
+// ensureGateway writes the Gateway for the route's hosts, unless a Gateway of that name
+// exists that sluice did not write for this service: that one is the user's, and the
+// VirtualService only refers to it.
+func (r *Router) ensureGateway(ctx context.Context, name, svc string, rt traffic.Route) error {
+	cur, err := r.client(gatewayGVR).Get(ctx, name, metav1.GetOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("get gateway %s: %w", name, err)
+	}
+	if err == nil && !ownedBy(cur, svc) {
+		r.log.Info("using a gateway sluice did not write", "gateway", name, "service", svc)
+		return nil
+	}
+	return r.apply(ctx, gatewayGVR, r.gateway(name, svc, rt))
+}
+
+// ownedBy reports whether sluice wrote u for the service.
+func ownedBy(u *unstructured.Unstructured, svc string) bool {
+	return u.GetLabels()[kubernetes.LabelService] == svc && u.GetLabels()[kubernetes.LabelManagedBy] == "sluice"
 }
 
 func (r *Router) apply(ctx context.Context, gvr schema.GroupVersionResource, u *unstructured.Unstructured) error {
@@ -204,17 +225,36 @@ func (r *Router) release(ctx context.Context, svc string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	gateways := []string{r.gatewayName(svc)}
 	if r.opts.VirtualService != "" {
 		if err := r.unadopt(ctx); err != nil {
 			return err
 		}
-	} else if err := r.deleteOwned(ctx, virtualServiceGVR, svc, svc); err != nil {
-		return err
+	} else {
+		vs, err := r.client(virtualServiceGVR).Get(ctx, svc, metav1.GetOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("get virtual service %s: %w", svc, err)
+		}
+		if err == nil { // a Gateway named by the route is released too, if sluice wrote it
+			named, _, _ := unstructured.NestedStringSlice(vs.Object, "spec", "gateways")
+			gateways = append(gateways, named...)
+		}
+		if err := r.deleteOwned(ctx, virtualServiceGVR, svc, svc); err != nil {
+			return err
+		}
 	}
 	if err := r.deleteOwned(ctx, destinationRuleGVR, svc, svc); err != nil {
 		return err
 	}
-	return r.deleteOwned(ctx, gatewayGVR, r.gatewayName(svc), svc)
+	for _, g := range gateways {
+		if g == "mesh" || strings.Contains(g, "/") {
+			continue
+		}
+		if err := r.deleteOwned(ctx, gatewayGVR, g, svc); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // deleteOwned deletes an object only when sluice wrote it for the service.
@@ -226,7 +266,7 @@ func (r *Router) deleteOwned(ctx context.Context, gvr schema.GroupVersionResourc
 	if err != nil {
 		return fmt.Errorf("get %s %s: %w", gvr.Resource, name, err)
 	}
-	if u.GetLabels()[kubernetes.LabelService] != svc || u.GetLabels()[kubernetes.LabelManagedBy] != "sluice" {
+	if !ownedBy(u, svc) {
 		return nil
 	}
 	uid := u.GetUID()

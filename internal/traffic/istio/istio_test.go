@@ -3,6 +3,7 @@ package istio_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
@@ -175,5 +176,58 @@ func golden(t *testing.T, path string, got []byte) {
 	}
 	if string(want) != string(got) {
 		t.Errorf("%s differs (run go test -update if the change is intended):\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}
+
+// TestReleaseRemovesItsGateway checks that a Gateway named by the route (the workflow's
+// service step) is written with the hosts and removed again on Release, while one
+// sluice did not write stays.
+func TestReleaseRemovesItsGateway(t *testing.T) {
+	cfg := restConfig(t)
+	ns := namespace(t, cfg)
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	gwGVR := schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "gateways"}
+	theirs := readObject(t, "testdata/user-gateway.yaml")
+	theirs.SetNamespace(ns)
+	if _, err := dyn.Resource(gwGVR).Namespace(ns).Create(ctx, theirs, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := istio.New(cfg, istio.Options{Namespace: ns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		svc, gateway string
+		keep         bool
+	}{
+		{"shop", "shop-public", false},
+		{"cart", "theirs", true},
+	}
+	for _, tc := range tests {
+		svc := traffic.ServiceRef{Service: tc.svc}
+		route := traffic.Route{Service: svc, Port: 8080, Hosts: []string{tc.svc + ".example.com"}, Gateway: tc.gateway}
+		if err := r.Ensure(ctx, route); err != nil {
+			t.Fatalf("Ensure %s: %v", tc.svc, err)
+		}
+		gw, err := dyn.Resource(gwGVR).Namespace(ns).Get(ctx, tc.gateway, metav1.GetOptions{})
+		if err != nil {
+			t.Fatalf("gateway %s after Ensure: %v", tc.gateway, err)
+		}
+		hosts, _ := json.Marshal(gw.Object["spec"])
+		if mentions := strings.Contains(string(hosts), tc.svc+".example.com"); mentions == tc.keep {
+			t.Errorf("gateway %s after Ensure of %s: %s", tc.gateway, tc.svc, hosts)
+		}
+		if err := r.Release(ctx, svc); err != nil {
+			t.Fatal(err)
+		}
+		_, err = dyn.Resource(gwGVR).Namespace(ns).Get(ctx, tc.gateway, metav1.GetOptions{})
+		if exists := err == nil; exists != tc.keep {
+			t.Errorf("gateway %s exists after Release: %v, want %v", tc.gateway, exists, tc.keep)
+		}
 	}
 }
