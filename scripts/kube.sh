@@ -46,6 +46,7 @@ build() {
 	fi
 	mkdir -p "$BIN"
 	rm -f "$BIN/stamp"
+	echo "kube.sh: building etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok into $BIN (once; about 10 minutes on 2 cores with an empty Go build cache)" >&2
 	local ver="k8s.io/component-base/version"
 	local ldflags="-s -w -X $ver.gitVersion=$K8S_VERSION -X $ver.gitMajor=1 -X $ver.gitMinor=37 -X $ver.gitTreeState=clean"
 	(cd "$TOOLS" && go build -ldflags "$ldflags" -o "$BIN/" \
@@ -152,7 +153,11 @@ start() {
 		(stop "$(. "$STATE_FILE"; echo "$KROOT")") >/dev/null 2>&1 || rm -f "$STATE_FILE"
 	fi
 	local base=/dev/shm etcd_port peer_port api_port istio gwapi kwok_dir
-	[ -d "$base" ] && [ -w "$base" ] || base="${TMPDIR:-/tmp}"
+	# etcd preallocates 64 MB WAL segments: use /dev/shm only when it has room (a
+	# container's default /dev/shm is 64 MB).
+	if ! [ -d "$base" ] || ! [ -w "$base" ] || [ "$(df -Pm "$base" | awk 'NR == 2 {print $4}')" -lt 1024 ]; then
+		base="${TMPDIR:-/tmp}"
+	fi
 	root="$(mktemp -d "$base/sluice-kube.XXXXXX")"
 	: >"$root/pids"
 	etcd_port="$(free_port)"
