@@ -238,6 +238,7 @@ func (h *engineHarness) releases(t *testing.T, p platform.Platform, r traffic.Ro
 	if c := h.console(ex.ID) + ex.Reason; !strings.Contains(c, "ImagePullBackOff") {
 		t.Errorf("the console does not say why blue never became ready:\n%s", c)
 	}
+	t.Logf("never-ready release %s: %s", ex.Status, ex.Reason)
 }
 
 // watchRollback polls the router every 2ms and reports when it first reads want after

@@ -37,10 +37,6 @@ func (p *Platform) status(ctx context.Context, ref platform.SlotRef) (platform.S
 		return platform.SlotStatus{}, err
 	}
 	st := platform.SlotStatus{Artifact: artifact(d), Desired: int(replicas(d))}
-	if failed, reason := deadlineExceeded(d); failed {
-		st.Failed = true
-		st.Reasons = append(st.Reasons, reason)
-	}
 	pods, err := p.currentPods(ctx, ref, d)
 	if err != nil {
 		return platform.SlotStatus{}, err
@@ -66,6 +62,10 @@ func (p *Platform) status(ctx context.Context, ref platform.SlotRef) (platform.S
 		}
 	}
 	slices.Sort(st.Reasons)
+	if failed, reason := deadlineExceeded(d); failed { // why it failed first, then what the pods say
+		st.Failed = true
+		st.Reasons = append([]string{reason}, st.Reasons...)
+	}
 	return st, nil
 }
 
