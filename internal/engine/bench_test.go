@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/internal/engine"
+	"github.com/sluicehq/sluice/internal/engine/enginetest"
 	"github.com/sluicehq/sluice/internal/recorder"
 	"github.com/sluicehq/sluice/internal/store"
 	"github.com/sluicehq/sluice/internal/store/sqlite"
@@ -58,7 +59,8 @@ func runMany(b *testing.B, n int) {
 	}
 	defer sq.Close()
 	st := &countingStore{Store: sq}
-	eng, err := engine.New(engine.Options{Store: st, Resolver: staticResolver{recorder.New()}})
+	rec := recorder.New()
+	eng, err := engine.New(engine.Options{Store: st, Resolver: enginetest.Resolver{Runtime: engine.Runtime{Platform: rec, Router: rec}}})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -48,18 +48,18 @@ spec:
 func liveGreen(t *testing.T, h *harness) {
 	t.Helper()
 	ctx := context.Background()
-	must(t, h.rec.Deploy(ctx, platform.Deployment{Ref: platformRef("slow", "green"), Artifact: "slow:v1", Instances: 2, Key: "setup"}))
+	must(t, h.Recorder.Deploy(ctx, platform.Deployment{Ref: platformRef("slow", "green"), Artifact: "slow:v1", Instances: 2, Key: "setup"}))
 	c := &store.Commit{ExecutionID: "setup", Service: &store.ServiceState{Environment: "test", Service: "slow", LiveSlot: "green", Artifact: "slow:v1", Instances: 2, UpdatedAt: time.Now()}}
 	// A service record needs no execution; commit it alone.
 	c.ExecutionID = ""
-	must(t, h.st.Commit(ctx, c))
+	must(t, h.Store.Commit(ctx, c))
 }
 
 func waitStep(t *testing.T, h *harness, id, key string) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
-		ex, err := h.st.GetExecution(context.Background(), id)
+		ex, err := h.Store.GetExecution(context.Background(), id)
 		must(t, err)
 		st := decodeState(t, ex)
 		if st.Phase < len(st.Phases) && st.Phases[st.Phase].Steps[st.Step].Key == key && st.Phases[st.Phase].Steps[st.Step].Status == store.StatusRunning {
@@ -67,18 +67,18 @@ func waitStep(t *testing.T, h *harness, id, key string) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	t.Fatalf("step %s never ran\n%s", key, h.console(id))
+	t.Fatalf("step %s never ran\n%s", key, h.Console(id))
 }
 
 func TestRollbackOnRequestInterruptsAWait(t *testing.T) {
 	h := newHarness(t)
-	h.apply(longWaitYAML)
+	h.Apply(longWaitYAML)
 	liveGreen(t, h)
-	ex := h.run("slow", nil)
+	ex := h.Start("slow", nil)
 	waitStep(t, h, ex.ID, "p1.s3")
 	start := time.Now()
-	must(t, h.eng.Rollback(context.Background(), ex.ID, "alice", "error rate up"))
-	got := h.finish(ex.ID)
+	must(t, h.Engine.Rollback(context.Background(), ex.ID, "alice", "error rate up"))
+	got := h.Finish(ex.ID)
 	if got.Status != store.StatusRolledBack || !strings.Contains(got.Reason, "rollback requested by alice: error rate up") {
 		t.Fatalf("%s (%s)", got.Status, got.Reason)
 	}
@@ -93,60 +93,60 @@ func TestRollbackOnRequestInterruptsAWait(t *testing.T) {
 	if s := st.Phases[0].Steps[2].Status; s != store.StatusAborted {
 		t.Fatalf("interrupted step is %s, want aborted", s)
 	}
-	wantErr(t, h.eng.Rollback(context.Background(), ex.ID, "alice", "again"), engine.ErrInvalidState)
+	wantErr(t, h.Engine.Rollback(context.Background(), ex.ID, "alice", "again"), engine.ErrInvalidState)
 }
 
 func TestAbortLeavesTrafficAsItIs(t *testing.T) {
 	h := newHarness(t)
-	h.apply(longWaitYAML)
+	h.Apply(longWaitYAML)
 	liveGreen(t, h)
-	ex := h.run("slow", nil)
+	ex := h.Start("slow", nil)
 	waitStep(t, h, ex.ID, "p1.s3")
-	must(t, h.eng.Abort(context.Background(), ex.ID, "alice", "wrong build"))
-	got := h.finish(ex.ID)
+	must(t, h.Engine.Abort(context.Background(), ex.ID, "alice", "wrong build"))
+	got := h.Finish(ex.ID)
 	if got.Status != store.StatusAborted {
 		t.Fatalf("%s", got.Status)
 	}
 	if w := h.weights("slow"); !slices.Equal(w, []string{"green=90 blue=10"}) {
 		t.Fatalf("weights %v, want only the canary split", w)
 	}
-	if !strings.Contains(h.console(ex.ID), "traffic is left as it is: green=90 blue=10") {
-		t.Fatalf("console does not say where traffic is:\n%s", h.console(ex.ID))
+	if !strings.Contains(h.Console(ex.ID), "traffic is left as it is: green=90 blue=10") {
+		t.Fatalf("console does not say where traffic is:\n%s", h.Console(ex.ID))
 	}
 }
 
 func TestPauseResumeDuringWait(t *testing.T) {
 	h := newHarness(t)
-	h.apply(strings.Replace(longWaitYAML, "wait: 1h", "wait: 300ms", 1))
+	h.Apply(strings.Replace(longWaitYAML, "wait: 1h", "wait: 300ms", 1))
 	liveGreen(t, h)
-	ex := h.run("slow", nil)
+	ex := h.Start("slow", nil)
 	waitStep(t, h, ex.ID, "p1.s3")
-	must(t, h.eng.Pause(context.Background(), ex.ID, "alice"))
-	h.waitFor(ex.ID, store.StatusPaused)
-	wantErr(t, h.eng.Retry(context.Background(), ex.ID, "alice"), engine.ErrInvalidState)
+	must(t, h.Engine.Pause(context.Background(), ex.ID, "alice"))
+	h.WaitFor(ex.ID, store.StatusPaused)
+	wantErr(t, h.Engine.Retry(context.Background(), ex.ID, "alice"), engine.ErrInvalidState)
 	time.Sleep(400 * time.Millisecond) // the wait's deadline passes while paused
-	if ex, _ := h.st.GetExecution(context.Background(), ex.ID); ex.Status != store.StatusPaused {
+	if ex, _ := h.Store.GetExecution(context.Background(), ex.ID); ex.Status != store.StatusPaused {
 		t.Fatalf("paused execution moved on to %s", ex.Status)
 	}
-	must(t, h.eng.Resume(context.Background(), ex.ID, "alice"))
-	if got := h.finish(ex.ID); got.Status != store.StatusSucceeded {
+	must(t, h.Engine.Resume(context.Background(), ex.ID, "alice"))
+	if got := h.Finish(ex.ID); got.Status != store.StatusSucceeded {
 		t.Fatalf("%s (%s)", got.Status, got.Reason)
 	}
 }
 
 func TestRollbackRetriesAFailingRouter(t *testing.T) {
 	h := newHarness(t)
-	h.apply(longWaitYAML)
+	h.Apply(longWaitYAML)
 	liveGreen(t, h)
-	ex := h.run("slow", nil)
+	ex := h.Start("slow", nil)
 	waitStep(t, h, ex.ID, "p1.s3")
-	h.rec.FailWeightWrites(4)
-	must(t, h.eng.Rollback(context.Background(), ex.ID, "alice", "bad"))
-	got := h.finish(ex.ID)
+	h.Recorder.FailWeightWrites(4)
+	must(t, h.Engine.Rollback(context.Background(), ex.ID, "alice", "bad"))
+	got := h.Finish(ex.ID)
 	if got.Status != store.StatusRolledBack {
 		t.Fatalf("%s (%s)", got.Status, got.Reason)
 	}
-	console := h.console(ex.ID)
+	console := h.Console(ex.ID)
 	if n := strings.Count(console, "NEEDS ATTENTION"); n != 4 {
 		t.Fatalf("console reports %d failed router writes, want 4:\n%s", n, console)
 	}
@@ -162,23 +162,23 @@ func TestRollbackRetriesAFailingRouter(t *testing.T) {
 
 func TestRollbackNeverClaimsSuccessWhileRouterFails(t *testing.T) {
 	h := newHarness(t)
-	h.apply(longWaitYAML)
+	h.Apply(longWaitYAML)
 	liveGreen(t, h)
-	ex := h.run("slow", nil)
+	ex := h.Start("slow", nil)
 	waitStep(t, h, ex.ID, "p1.s3")
-	h.rec.FailWeightWrites(1 << 30)
-	must(t, h.eng.Rollback(context.Background(), ex.ID, "alice", "bad"))
+	h.Recorder.FailWeightWrites(1 << 30)
+	must(t, h.Engine.Rollback(context.Background(), ex.ID, "alice", "bad"))
 	time.Sleep(200 * time.Millisecond)
-	got, err := h.st.GetExecution(context.Background(), ex.ID)
+	got, err := h.Store.GetExecution(context.Background(), ex.ID)
 	must(t, err)
 	st := decodeState(t, got)
 	if got.Status != store.StatusRollingBack || st.Rollback == nil || !strings.Contains(st.Rollback.NeedsPerson, "router write failing") {
 		t.Fatalf("%s, rollback %+v: want rolling_back needing attention", got.Status, st.Rollback)
 	}
-	wantErr(t, h.eng.Rollback(context.Background(), ex.ID, "bob", "again"), engine.ErrInvalidState)
-	wantErr(t, h.eng.Pause(context.Background(), ex.ID, "bob"), engine.ErrInvalidState)
-	h.rec.FailWeightWrites(0)
-	if got := h.finish(ex.ID); got.Status != store.StatusRolledBack {
+	wantErr(t, h.Engine.Rollback(context.Background(), ex.ID, "bob", "again"), engine.ErrInvalidState)
+	wantErr(t, h.Engine.Pause(context.Background(), ex.ID, "bob"), engine.ErrInvalidState)
+	h.Recorder.FailWeightWrites(0)
+	if got := h.Finish(ex.ID); got.Status != store.StatusRolledBack {
 		t.Fatalf("%s once the router recovers", got.Status)
 	}
 }
@@ -190,18 +190,18 @@ func TestOneExecutionPerService(t *testing.T) {
 }
 
 func oneExecutionPerService(t *testing.T, h *harness) {
-	h.apply(longWaitYAML)
-	ex := h.run("slow", nil)
-	_, err := h.eng.Start(context.Background(), engine.StartRequest{Workflow: "slow"})
+	h.Apply(longWaitYAML)
+	ex := h.Start("slow", nil)
+	_, err := h.Engine.Start(context.Background(), engine.StartRequest{Workflow: "slow"})
 	var busy *store.BusyError
 	if !errors.As(err, &busy) || busy.Holder != ex.ID {
 		t.Fatalf("second start: %v, want busy naming %s", err, ex.ID)
 	}
-	must(t, h.eng.Abort(context.Background(), ex.ID, "t", ""))
-	h.finish(ex.ID)
-	ex2 := h.run("slow", nil)
-	must(t, h.eng.Abort(context.Background(), ex2.ID, "t", ""))
-	h.finish(ex2.ID)
+	must(t, h.Engine.Abort(context.Background(), ex.ID, "t", ""))
+	h.Finish(ex.ID)
+	ex2 := h.Start("slow", nil)
+	must(t, h.Engine.Abort(context.Background(), ex2.ID, "t", ""))
+	h.Finish(ex2.ID)
 }
 
 func TestResumeAfterRestart(t *testing.T) {
@@ -211,20 +211,20 @@ func TestResumeAfterRestart(t *testing.T) {
 }
 
 func resumeAfterRestart(t *testing.T, h *harness) {
-	h.apply(canaryYAML)
-	ex := h.run("shop", map[string]string{"artifact": "shop:v1"})
-	h.waitFor(ex.ID, store.StatusWaiting)
-	h.eng.Close() // the server stops while the approval waits
+	h.Apply(canaryYAML)
+	ex := h.Start("shop", map[string]string{"artifact": "shop:v1"})
+	h.WaitFor(ex.ID, store.StatusWaiting)
+	h.Engine.Close() // the server stops while the approval waits
 
-	h.start()
-	n, err := h.eng.Recover(context.Background())
+	h.Restart()
+	n, err := h.Engine.Recover(context.Background())
 	must(t, err)
 	if n != 1 {
 		t.Fatalf("recovered %d executions, want 1", n)
 	}
-	h.waitFor(ex.ID, store.StatusWaiting)
+	h.WaitFor(ex.ID, store.StatusWaiting)
 	must(t, h.decide(ex.ID, "alice", true))
-	if got := h.finish(ex.ID); got.Status != store.StatusSucceeded {
+	if got := h.Finish(ex.ID); got.Status != store.StatusSucceeded {
 		t.Fatalf("%s (%s)", got.Status, got.Reason)
 	}
 	if d := h.duplicateEffects(); len(d) > 0 {
@@ -234,14 +234,14 @@ func resumeAfterRestart(t *testing.T, h *harness) {
 
 func TestStartRejectsBadVariables(t *testing.T) {
 	h := newHarness(t)
-	h.apply(canaryYAML)
-	_, err := h.eng.Start(context.Background(), engine.StartRequest{Workflow: "shop", Variables: map[string]string{"artifact": "x", "pct": "150"}})
+	h.Apply(canaryYAML)
+	_, err := h.Engine.Start(context.Background(), engine.StartRequest{Workflow: "shop", Variables: map[string]string{"artifact": "x", "pct": "150"}})
 	if err == nil || !strings.Contains(err.Error(), "pct") {
 		t.Fatalf("start with pct=150: %v", err)
 	}
-	_, err = h.eng.Start(context.Background(), engine.StartRequest{Workflow: "nope"})
+	_, err = h.Engine.Start(context.Background(), engine.StartRequest{Workflow: "nope"})
 	wantErr(t, err, store.ErrNotFound)
-	list, _ := h.st.ListExecutions(context.Background(), store.ExecutionFilter{})
+	list, _ := h.Store.ListExecutions(context.Background(), store.ExecutionFilter{})
 	if len(list) != 0 {
 		t.Fatalf("rejected starts stored %d executions", len(list))
 	}

@@ -23,16 +23,16 @@ func TestReleaseThenCanaryRejected(t *testing.T) {
 }
 
 func releaseThenCanaryRejected(t *testing.T, h *harness) {
-	h.apply(canaryYAML)
+	h.Apply(canaryYAML)
 
 	// First release: nothing is live, so the new version goes to blue and takes all traffic.
-	ex := h.run("shop", map[string]string{"artifact": "shop:v1"})
-	h.waitFor(ex.ID, store.StatusWaiting)
+	ex := h.Start("shop", map[string]string{"artifact": "shop:v1"})
+	h.WaitFor(ex.ID, store.StatusWaiting)
 	must(t, h.decide(ex.ID, "alice", true))
-	if got := h.finish(ex.ID); got.Status != store.StatusSucceeded {
-		t.Fatalf("first release %s: %s\n%s", got.Status, got.Reason, h.console(ex.ID))
+	if got := h.Finish(ex.ID); got.Status != store.StatusSucceeded {
+		t.Fatalf("first release %s: %s\n%s", got.Status, got.Reason, h.Console(ex.ID))
 	}
-	svc, err := h.st.GetService(context.Background(), "test", "shop")
+	svc, err := h.Store.GetService(context.Background(), "test", "shop")
 	must(t, err)
 	if svc.LiveSlot != "blue" || svc.Instances != 3 {
 		t.Fatalf("service after first release: %+v, want blue live with 3 instances", svc)
@@ -40,10 +40,10 @@ func releaseThenCanaryRejected(t *testing.T, h *harness) {
 
 	// Second release: green is staged at 100% of blue's instances, gets 10%, and a
 	// rejection sends everything back to blue.
-	ex2 := h.run("shop", map[string]string{"artifact": "shop:v2"})
-	h.waitFor(ex2.ID, store.StatusWaiting)
+	ex2 := h.Start("shop", map[string]string{"artifact": "shop:v2"})
+	h.WaitFor(ex2.ID, store.StatusWaiting)
 	must(t, h.decide(ex2.ID, "bob", false, "sre"))
-	got := h.finish(ex2.ID)
+	got := h.Finish(ex2.ID)
 	if got.Status != store.StatusRolledBack || !strings.Contains(got.Reason, "rejected") {
 		t.Fatalf("second release: %s (%s), want rolled back on rejection", got.Status, got.Reason)
 	}
@@ -52,12 +52,12 @@ func releaseThenCanaryRejected(t *testing.T, h *harness) {
 	if w := h.weights("shop"); !slices.Equal(w, want) {
 		t.Fatalf("weights written %v, want %v", w, want)
 	}
-	green, _ := h.rec.Status(context.Background(), platformRef("shop", "green"))
-	blue, _ := h.rec.Status(context.Background(), platformRef("shop", "blue"))
+	green, _ := h.Recorder.Status(context.Background(), platformRef("shop", "green"))
+	blue, _ := h.Recorder.Status(context.Background(), platformRef("shop", "blue"))
 	if green.Desired != 0 || blue.Desired != 3 {
 		t.Fatalf("after rollback green=%+v blue=%+v, want green scaled to 0 and blue at 3", green, blue)
 	}
-	svc, _ = h.st.GetService(context.Background(), "test", "shop")
+	svc, _ = h.Store.GetService(context.Background(), "test", "shop")
 	if svc.LiveSlot != "blue" {
 		t.Fatalf("live slot after rollback %q, want blue", svc.LiveSlot)
 	}
@@ -81,19 +81,19 @@ func TestApprovals(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
-			h.apply(canaryYAML)
-			ex := h.run("shop", map[string]string{"artifact": "shop:v1"})
-			h.waitFor(ex.ID, store.StatusWaiting)
+			h.Apply(canaryYAML)
+			ex := h.Start("shop", map[string]string{"artifact": "shop:v1"})
+			h.WaitFor(ex.ID, store.StatusWaiting)
 			err := h.decide(ex.ID, tc.by, true, tc.groups...)
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("decide: %v, want %v", err, tc.want)
 			}
 			if tc.want != nil {
-				must(t, h.eng.Abort(context.Background(), ex.ID, "tester", "done"))
-				h.finish(ex.ID)
+				must(t, h.Engine.Abort(context.Background(), ex.ID, "tester", "done"))
+				h.Finish(ex.ID)
 				return
 			}
-			got := h.finish(ex.ID)
+			got := h.Finish(ex.ID)
 			st := decodeState(t, got)
 			if got.Status != store.StatusSucceeded || len(st.Approvals) != 1 || st.Approvals[0].By != tc.by || st.Approvals[0].Comment != "looks good" {
 				t.Fatalf("%s with approvals %+v", got.Status, st.Approvals)
@@ -114,11 +114,11 @@ func TestApprovalTimeout(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.action, func(t *testing.T) {
 			h := newHarness(t)
-			h.apply(strings.Replace(canaryYAML, `approvers: [alice, "group:sre"]`, `approvers: [alice], timeout: 20ms, onTimeout: `+tc.action, 1))
-			ex := h.run("shop", map[string]string{"artifact": "shop:v1"})
-			got := h.finish(ex.ID)
+			h.Apply(strings.Replace(canaryYAML, `approvers: [alice, "group:sre"]`, `approvers: [alice], timeout: 20ms, onTimeout: `+tc.action, 1))
+			ex := h.Start("shop", map[string]string{"artifact": "shop:v1"})
+			got := h.Finish(ex.ID)
 			if got.Status != tc.want {
-				t.Fatalf("%s (%s), want %s\n%s", got.Status, got.Reason, tc.want, h.console(ex.ID))
+				t.Fatalf("%s (%s), want %s\n%s", got.Status, got.Reason, tc.want, h.Console(ex.ID))
 			}
 			st := decodeState(t, got)
 			if len(st.Approvals) != 1 || !st.Approvals[0].Timeout {
@@ -173,11 +173,11 @@ func TestFailureStrategies(t *testing.T) {
 			}))
 			defer srv.Close()
 			h := newHarness(t)
-			h.apply(webhookYAML(srv.URL, tc.onFailure))
-			ex := h.run("hook", nil)
-			got := h.finish(ex.ID)
+			h.Apply(webhookYAML(srv.URL, tc.onFailure))
+			ex := h.Start("hook", nil)
+			got := h.Finish(ex.ID)
 			if got.Status != tc.want || calls.Load() != tc.calls {
-				t.Fatalf("%s after %d calls (%s), want %s after %d\n%s", got.Status, calls.Load(), got.Reason, tc.want, tc.calls, h.console(ex.ID))
+				t.Fatalf("%s after %d calls (%s), want %s after %d\n%s", got.Status, calls.Load(), got.Reason, tc.want, tc.calls, h.Console(ex.ID))
 			}
 			if tc.want == store.StatusRolledBack && !strings.Contains(got.Reason, "webhook answered 503: canary unhealthy") {
 				t.Fatalf("reason %q does not say why", got.Reason)
@@ -195,19 +195,19 @@ func TestPauseOnFailureThenRetry(t *testing.T) {
 	}))
 	defer srv.Close()
 	h := newHarness(t)
-	h.apply(webhookYAML(srv.URL, "pause"))
-	ex := h.run("hook", nil)
-	paused := h.waitFor(ex.ID, store.StatusPaused)
+	h.Apply(webhookYAML(srv.URL, "pause"))
+	ex := h.Start("hook", nil)
+	paused := h.WaitFor(ex.ID, store.StatusPaused)
 	if !strings.Contains(paused.Reason, "webhook answered 500") {
 		t.Fatalf("paused with reason %q", paused.Reason)
 	}
-	wantErr(t, h.eng.Decide(context.Background(), ex.ID, engine.Decision{Approve: true, By: "alice"}), engine.ErrInvalidState)
+	wantErr(t, h.Engine.Decide(context.Background(), ex.ID, engine.Decision{Approve: true, By: "alice"}), engine.ErrInvalidState)
 	healthy.Store(true)
-	must(t, h.eng.Retry(context.Background(), ex.ID, "alice"))
-	if got := h.finish(ex.ID); got.Status != store.StatusSucceeded {
+	must(t, h.Engine.Retry(context.Background(), ex.ID, "alice"))
+	if got := h.Finish(ex.ID); got.Status != store.StatusSucceeded {
 		t.Fatalf("after retry: %s (%s)", got.Status, got.Reason)
 	}
-	st := decodeState(t, h.finish(ex.ID))
+	st := decodeState(t, h.Finish(ex.ID))
 	if a := st.Phases[0].Steps[2].Attempt; a != 2 {
 		t.Fatalf("webhook step attempts %d, want 2", a)
 	}
@@ -215,7 +215,7 @@ func TestPauseOnFailureThenRetry(t *testing.T) {
 
 func TestUnavailableStepFailsClearly(t *testing.T) {
 	h := newHarness(t)
-	h.apply(`apiVersion: sluice.dev/v1alpha1
+	h.Apply(`apiVersion: sluice.dev/v1alpha1
 kind: Workflow
 metadata: {name: v}
 spec:
@@ -228,8 +228,8 @@ spec:
         - traffic: 100%
         - loadtest: {duration: 1s}
 `)
-	ex := h.run("v", nil)
-	got := h.finish(ex.ID)
+	ex := h.Start("v", nil)
+	got := h.Finish(ex.ID)
 	if got.Status != store.StatusRolledBack || !strings.Contains(got.Reason, "not available in this build") {
 		t.Fatalf("%s (%s), want rolled back saying the step is not available", got.Status, got.Reason)
 	}
@@ -237,42 +237,42 @@ spec:
 
 func TestInstanceOutputReachesTheConsole(t *testing.T) {
 	h := newHarness(t)
-	h.apply(canaryYAML)
-	ex := h.run("shop", map[string]string{"artifact": "shop:v1"})
-	h.waitFor(ex.ID, store.StatusWaiting)
-	h.eng.InstanceOutput("test", "shop", "blue", 0, "stdout", "listening on :8080")
-	h.eng.InstanceOutput("test", "other", "blue", 0, "stdout", "not ours")
+	h.Apply(canaryYAML)
+	ex := h.Start("shop", map[string]string{"artifact": "shop:v1"})
+	h.WaitFor(ex.ID, store.StatusWaiting)
+	h.Engine.InstanceOutput("test", "shop", "blue", 0, "stdout", "listening on :8080")
+	h.Engine.InstanceOutput("test", "other", "blue", 0, "stdout", "not ours")
 	for i := range 300 {
-		h.eng.InstanceOutput("test", "shop", "blue", 1, "stderr", fmt.Sprintf("line %d", i))
+		h.Engine.InstanceOutput("test", "shop", "blue", 1, "stderr", fmt.Sprintf("line %d", i))
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(h.console(ex.ID), "more lines of instance output not shown") {
+	for !strings.Contains(h.Console(ex.ID), "more lines of instance output not shown") {
 		if time.Now().After(deadline) {
-			t.Fatalf("instance output never reached the console:\n%s", h.console(ex.ID))
+			t.Fatalf("instance output never reached the console:\n%s", h.Console(ex.ID))
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	console := h.console(ex.ID)
+	console := h.Console(ex.ID)
 	if !strings.Contains(console, "blue/0: listening on :8080") || strings.Contains(console, "not ours") {
 		t.Fatalf("console:\n%s", console)
 	}
 	must(t, h.decide(ex.ID, "alice", true))
-	h.finish(ex.ID)
+	h.Finish(ex.ID)
 }
 
 func TestSelfApprovalCanBeForbidden(t *testing.T) {
 	h := newHarness(t)
-	h.apply(strings.Replace(canaryYAML, `approvers: [alice, "group:sre"]`, `approvers: [tester, alice], required: 2, forbidSelfApproval: true`, 1))
-	ex := h.run("shop", map[string]string{"artifact": "shop:v1"}) // started by tester
-	h.waitFor(ex.ID, store.StatusWaiting)
+	h.Apply(strings.Replace(canaryYAML, `approvers: [alice, "group:sre"]`, `approvers: [tester, alice], required: 2, forbidSelfApproval: true`, 1))
+	ex := h.Start("shop", map[string]string{"artifact": "shop:v1"}) // started by tester
+	h.WaitFor(ex.ID, store.StatusWaiting)
 	wantErr(t, h.decide(ex.ID, "tester", true), engine.ErrForbidden)
 	must(t, h.decide(ex.ID, "alice", true))
-	if got, _ := h.st.GetExecution(context.Background(), ex.ID); got.Status != store.StatusWaiting {
+	if got, _ := h.Store.GetExecution(context.Background(), ex.ID); got.Status != store.StatusWaiting {
 		t.Fatalf("one approval of two needed: %s", got.Status)
 	}
 	wantErr(t, h.decide(ex.ID, "alice", true), engine.ErrInvalidState) // the same person twice
 	must(t, h.decide(ex.ID, "tester", false))                          // rejecting one's own is allowed
-	if got := h.finish(ex.ID); got.Status != store.StatusRolledBack {
+	if got := h.Finish(ex.ID); got.Status != store.StatusRolledBack {
 		t.Fatalf("%s after the starter rejected", got.Status)
 	}
 }
@@ -280,23 +280,18 @@ func TestSelfApprovalCanBeForbidden(t *testing.T) {
 func TestSecretsNeverReachTheStore(t *testing.T) {
 	const planted = "s3cr3t-planted-value"
 	h := newHarness(t)
-	h.eng.Close()
-	eng, err := engine.New(engine.Options{
-		Store: h.st, Resolver: staticResolver{h.rec}, RetryBackoff: time.Millisecond,
-		Redact: func(s string) string { return strings.ReplaceAll(s, planted, "[redacted]") },
-	})
-	must(t, err)
-	h.eng = eng
+	h.Options.Redact = func(s string) string { return strings.ReplaceAll(s, planted, "[redacted]") }
+	h.Restart()
 	// A webhook whose URL carries the secret fails; its error names the URL.
-	h.apply(webhookYAML("http://127.0.0.1:1/hook?token="+planted, "rollback"))
-	ex := h.run("hook", nil)
-	got := h.finish(ex.ID)
+	h.Apply(webhookYAML("http://127.0.0.1:1/hook?token="+planted, "rollback"))
+	ex := h.Start("hook", nil)
+	got := h.Finish(ex.ID)
 	if got.Status != store.StatusRolledBack {
 		t.Fatalf("%s", got.Status)
 	}
-	evs, err := h.st.Events(context.Background(), ex.ID, 0, 0)
+	evs, err := h.Store.Events(context.Background(), ex.ID, 0, 0)
 	must(t, err)
-	journal, err := h.st.Journal(context.Background(), ex.ID)
+	journal, err := h.Store.Journal(context.Background(), ex.ID)
 	must(t, err)
 	var b strings.Builder
 	fmt.Fprint(&b, got.Reason, string(got.State))

@@ -49,29 +49,28 @@ spec:
 
 func TestExtensionStepResumesFromItsRecords(t *testing.T) {
 	h := newHarness(t)
-	h.eng.Close()
-	h.eng, _ = engine.New(engine.Options{Store: h.st, Resolver: staticResolver{h.rec}, Steps: map[spec.StepType]engine.StepRunner{spec.StepLoadTest: countingRunner{n: 1000}}})
-	h.apply(extensionYAML)
-	ex := h.run("ext", nil)
+	h.Options.Steps = map[spec.StepType]engine.StepRunner{spec.StepLoadTest: countingRunner{n: 1000}}
+	h.Restart()
+	h.Apply(extensionYAML)
+	ex := h.Start("ext", nil)
 	deadline := time.Now().Add(5 * time.Second)
 	for n := 0; n < 3 && time.Now().Before(deadline); {
-		n = strings.Count(h.console(ex.ID), "measured")
+		n = strings.Count(h.Console(ex.ID), "measured")
 		time.Sleep(5 * time.Millisecond)
 	}
-	h.eng.Close()
+	h.Engine.Close()
 
 	// A new engine with a runner that needs only a few more measurements resumes
 	// from the recorded ones rather than starting over.
-	eng, err := engine.New(engine.Options{Store: h.st, Resolver: staticResolver{h.rec}, Steps: map[spec.StepType]engine.StepRunner{spec.StepLoadTest: countingRunner{n: 5}}})
+	h.Options.Steps = map[spec.StepType]engine.StepRunner{spec.StepLoadTest: countingRunner{n: 5}}
+	h.Restart()
+	_, err := h.Engine.Recover(context.Background())
 	must(t, err)
-	h.eng = eng
-	_, err = eng.Recover(context.Background())
-	must(t, err)
-	got := h.finish(ex.ID)
+	got := h.Finish(ex.ID)
 	if got.Status != store.StatusSucceeded {
 		t.Fatalf("%s (%s)", got.Status, got.Reason)
 	}
-	j, err := h.st.Journal(context.Background(), ex.ID)
+	j, err := h.Store.Journal(context.Background(), ex.ID)
 	must(t, err)
 	var is []int
 	for _, e := range j {
@@ -93,13 +92,13 @@ func TestExtensionStepResumesFromItsRecords(t *testing.T) {
 
 func TestExtensionStepIsInterruptedByRollback(t *testing.T) {
 	h := newHarness(t)
-	h.eng.Close()
-	h.eng, _ = engine.New(engine.Options{Store: h.st, Resolver: staticResolver{h.rec}, Steps: map[spec.StepType]engine.StepRunner{spec.StepLoadTest: countingRunner{n: 1 << 20}}})
-	h.apply(extensionYAML)
-	ex := h.run("ext", nil)
+	h.Options.Steps = map[spec.StepType]engine.StepRunner{spec.StepLoadTest: countingRunner{n: 1 << 20}}
+	h.Restart()
+	h.Apply(extensionYAML)
+	ex := h.Start("ext", nil)
 	waitStep(t, h, ex.ID, "p1.s3")
-	must(t, h.eng.Rollback(context.Background(), ex.ID, "alice", "stop"))
-	if got := h.finish(ex.ID); got.Status != store.StatusRolledBack {
+	must(t, h.Engine.Rollback(context.Background(), ex.ID, "alice", "stop"))
+	if got := h.Finish(ex.ID); got.Status != store.StatusRolledBack {
 		t.Fatalf("%s (%s)", got.Status, got.Reason)
 	}
 }

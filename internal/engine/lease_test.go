@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/internal/engine"
+	"github.com/sluicehq/sluice/internal/engine/enginetest"
 	"github.com/sluicehq/sluice/internal/store"
 )
 
@@ -41,15 +42,15 @@ spec:
 `
 
 func (h *harness) engineAs(st store.Store, owner string, lease time.Duration) *engine.Engine {
-	h.t.Helper()
+	h.T.Helper()
 	eng, err := engine.New(engine.Options{
-		Store: st, Resolver: staticResolver{h.rec}, Owner: owner, Lease: lease,
+		Store: st, Resolver: enginetest.Resolver{Runtime: engine.Runtime{Platform: h.Recorder, Router: h.Recorder}}, Owner: owner, Lease: lease,
 		PollInterval: 5 * time.Millisecond, RetryBackoff: 5 * time.Millisecond,
 	})
 	if err != nil {
-		h.t.Fatal(err)
+		h.T.Fatal(err)
 	}
-	h.t.Cleanup(eng.Close)
+	h.T.Cleanup(eng.Close)
 	return eng
 }
 
@@ -57,18 +58,18 @@ func TestTakeoverAfterTheOwnerDies(t *testing.T) {
 	for _, kind := range stores {
 		t.Run(kind, func(t *testing.T) {
 			h := newHarnessOn(t, kind)
-			h.eng.Close()
-			h.apply(leaseWorkflow)
+			h.Engine.Close()
+			h.Apply(leaseWorkflow)
 			const lease = 300 * time.Millisecond
-			a := h.engineAs(h.st, "server-a", lease)
+			a := h.engineAs(h.Store, "server-a", lease)
 			ex, err := a.Start(context.Background(), engine.StartRequest{Workflow: "ha"})
 			must(t, err)
 			waitStep(t, h, ex.ID, "p1.s3")
 			a.Close() // the owner stops renewing, as if killed
 			died := time.Now()
 
-			b := h.engineAs(h.st, "server-b", lease)
-			h.eng = b
+			b := h.engineAs(h.Store, "server-b", lease)
+			h.Engine = b
 			got := h.finish2(b, ex.ID)
 			if got.Status != store.StatusSucceeded || got.Owner != "server-b" {
 				t.Fatalf("%s owned by %s (%s)", got.Status, got.Owner, got.Reason)
@@ -83,17 +84,17 @@ func TestTakeoverAfterTheOwnerDies(t *testing.T) {
 
 func TestALostLeaseStopsTheFormerOwner(t *testing.T) {
 	h := newHarness(t)
-	h.eng.Close()
-	h.apply(leaseWorkflow)
+	h.Engine.Close()
+	h.Apply(leaseWorkflow)
 	const lease = 300 * time.Millisecond
-	flaky := &flakyRenewals{Store: h.st}
+	flaky := &flakyRenewals{Store: h.Store}
 	a := h.engineAs(flaky, "server-a", lease)
 	ex, err := a.Start(context.Background(), engine.StartRequest{Workflow: "ha"})
 	must(t, err)
 	waitStep(t, h, ex.ID, "p1.s3")
 	flaky.broken.Store(true) // server-a is cut off from the database but keeps running
 
-	b := h.engineAs(h.st, "server-b", lease)
+	b := h.engineAs(h.Store, "server-b", lease)
 	got := h.finish2(b, ex.ID)
 	if got.Status != store.StatusSucceeded || got.Owner != "server-b" {
 		t.Fatalf("%s owned by %s", got.Status, got.Owner)
@@ -113,19 +114,19 @@ func TestALostLeaseStopsTheFormerOwner(t *testing.T) {
 // finish2 waits until the execution is terminal in the store (whichever engine
 // drives it) and returns it.
 func (h *harness) finish2(eng *engine.Engine, id string) store.Execution {
-	h.t.Helper()
+	h.T.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		ex, err := h.st.GetExecution(context.Background(), id)
-		must(h.t, err)
+		ex, err := h.Store.GetExecution(context.Background(), id)
+		must(h.T, err)
 		if ex.Status.Terminal() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			must(h.t, eng.Wait(ctx, id))
+			must(h.T, eng.Wait(ctx, id))
 			return ex
 		}
 		if time.Now().After(deadline) {
-			h.t.Fatalf("execution %s is still %s\n%s", id, ex.Status, h.console(id))
+			h.T.Fatalf("execution %s is still %s\n%s", id, ex.Status, h.Console(id))
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,12 +14,11 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/internal/engine"
+	"github.com/sluicehq/sluice/internal/engine/enginetest"
 	"github.com/sluicehq/sluice/internal/loadtest"
 	"github.com/sluicehq/sluice/internal/platform"
-	"github.com/sluicehq/sluice/internal/recorder"
 	"github.com/sluicehq/sluice/internal/spec"
 	"github.com/sluicehq/sluice/internal/store"
-	"github.com/sluicehq/sluice/internal/store/sqlite"
 )
 
 // instances is a TargetSource whose every slot is served by the same httptest servers.
@@ -64,20 +62,11 @@ func (in *instances) total() int64 {
 	return n
 }
 
-type resolver struct{ rec *recorder.Recorder }
-
-func (r resolver) Resolve(context.Context, string, *spec.Environment) (engine.Runtime, error) {
-	return engine.Runtime{Platform: r.rec, Router: r.rec}, nil
-}
-
-// harness is an engine on a real SQLite store, a recording platform and router, and
-// the loadtest step sending load to real HTTP servers.
+// harness is the shared engine harness with the loadtest step sending load to real
+// HTTP servers.
 type harness struct {
-	t       *testing.T
-	st      store.Store
-	rec     *recorder.Recorder
+	*enginetest.Harness
 	in      *instances
-	eng     *engine.Engine
 	opts    []loadtest.Option
 	wrap    func(engine.StepRunner) engine.StepRunner // nil: the runner as it is
 	targets loadtest.TargetSource                     // nil: in
@@ -85,19 +74,13 @@ type harness struct {
 
 func newHarness(t *testing.T, in *instances, opts ...loadtest.Option) *harness {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "sluice.db"))
-	must(t, err)
-	h := &harness{t: t, st: st, rec: recorder.New(), in: in, opts: opts}
+	h := &harness{in: in, opts: opts}
+	h.Harness = enginetest.New(t, engine.Options{})
 	h.start()
-	t.Cleanup(func() {
-		h.eng.Close()
-		st.Close()
-	})
-	h.apply(environmentYAML)
 	return h
 }
 
-// start (re)creates the engine on the same store, as a restart would.
+// start (re)creates the engine with the current runner, as a restart would.
 func (h *harness) start() {
 	var targets loadtest.TargetSource = h.in
 	if h.targets != nil {
@@ -107,89 +90,33 @@ func (h *harness) start() {
 	if h.wrap != nil {
 		runner = h.wrap(runner)
 	}
-	eng, err := engine.New(engine.Options{
-		Store: h.st, Resolver: resolver{h.rec}, PollInterval: 5 * time.Millisecond, RetryBackoff: 5 * time.Millisecond,
-		Steps: map[spec.StepType]engine.StepRunner{spec.StepLoadTest: runner},
-	})
-	must(h.t, err)
-	h.eng = eng
-}
-
-func (h *harness) apply(src string) {
-	h.t.Helper()
-	docs, err := spec.ParseDocuments("test.yaml", []byte(src))
-	must(h.t, err)
-	for _, d := range docs {
-		kind := store.KindWorkflow
-		if d.Kind == spec.KindEnvironment {
-			kind = store.KindEnvironment
-		}
-		_, _, err := h.st.PutDefinition(context.Background(), store.Definition{Kind: kind, Name: d.Name, Source: string(d.Source), CreatedAt: time.Now()})
-		must(h.t, err)
-	}
+	h.Options.Steps = map[spec.StepType]engine.StepRunner{spec.StepLoadTest: runner}
+	h.Restart()
 }
 
 func (h *harness) run(workflow string) string {
-	h.t.Helper()
-	ex, err := h.eng.Start(context.Background(), engine.StartRequest{Workflow: workflow, StartedBy: "tester"})
-	must(h.t, err)
-	return ex.ID
-}
-
-func (h *harness) finish(id string) store.Execution {
-	h.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := h.eng.Wait(ctx, id); err != nil {
-		h.t.Fatalf("execution %s did not finish: %v\nconsole:\n%s", id, err, h.console(id))
-	}
-	ex, err := h.st.GetExecution(context.Background(), id)
-	must(h.t, err)
-	return ex
-}
-
-func (h *harness) console(id string) string {
-	evs, err := h.st.Events(context.Background(), id, 0, 0)
-	if err != nil {
-		return err.Error()
-	}
-	var b strings.Builder
-	for _, e := range evs {
-		fmt.Fprintf(&b, "%3d %-8s %-6s %s\n", e.Seq, e.Type, e.Step, e.Message)
-	}
-	return b.String()
+	h.T.Helper()
+	return h.Start(workflow, nil).ID
 }
 
 // reports returns the loadtest reports journaled for the execution, in order.
 func (h *harness) reports(id string) []loadtest.Report {
-	h.t.Helper()
-	j, err := h.st.Journal(context.Background(), id)
-	must(h.t, err)
+	h.T.Helper()
 	var out []loadtest.Report
-	for _, e := range j {
-		if e.Kind == "record."+loadtest.RecordKind {
-			var r loadtest.Report
-			must(h.t, json.Unmarshal(e.Data, &r))
-			out = append(out, r)
-		}
+	for _, raw := range h.Records(id, loadtest.RecordKind) {
+		var r loadtest.Report
+		must(h.T, json.Unmarshal(raw, &r))
+		out = append(out, r)
 	}
 	return out
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
 	}
 }
-
-const environmentYAML = `apiVersion: sluice.dev/v1alpha1
-kind: Environment
-metadata: {name: test}
-spec:
-  platform: {type: recorder, recorder: {file: unused.jsonl}}
-  router: {type: recorder, recorder: {file: unused.jsonl}}
-`
 
 // workflow returns a workflow that deploys the new slot and runs one loadtest step.
 func workflow(name, loadtestFlow string) string {
@@ -211,15 +138,15 @@ spec:
 func TestStepPassesAndRecordsItsMeasurements(t *testing.T) {
 	in := newInstances(t, 2, nil)
 	h := newHarness(t, in, loadtest.WithInterval(200*time.Millisecond))
-	h.apply(workflow("ok", "{rate: 100, duration: 1s, maxErrorRate: 1, maxP99: 1s}"))
+	h.Apply(workflow("ok", "{rate: 100, duration: 1s, maxErrorRate: 1, maxP99: 1s}"))
 	id := h.run("ok")
-	ex := h.finish(id)
+	ex := h.Finish(id)
 	if ex.Status != store.StatusSucceeded {
-		t.Fatalf("%s (%s)\n%s", ex.Status, ex.Reason, h.console(id))
+		t.Fatalf("%s (%s)\n%s", ex.Status, ex.Reason, h.Console(id))
 	}
 	rs := h.reports(id)
 	if len(rs) < 2 {
-		t.Fatalf("%d reports, want progress and a final one\n%s", len(rs), h.console(id))
+		t.Fatalf("%d reports, want progress and a final one\n%s", len(rs), h.Console(id))
 	}
 	final := rs[len(rs)-1]
 	if !final.Final || !final.Passed || final.Requests != 100 || final.Successes != 100 || final.Run != 1 || final.Target != "new" {
@@ -238,7 +165,7 @@ func TestStepPassesAndRecordsItsMeasurements(t *testing.T) {
 			t.Errorf("instance %d got %d requests, want 50 of 100 (round robin)", i, hits.Load())
 		}
 	}
-	if c := h.console(id); !strings.Contains(c, "loadtest "+final.Slot+": 100 req in 1s") {
+	if c := h.Console(id); !strings.Contains(c, "loadtest "+final.Slot+": 100 req in 1s") {
 		t.Errorf("console has no summary line:\n%s", c)
 	}
 }
@@ -279,11 +206,11 @@ func TestStepFailsWhenALimitIsBroken(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, newInstances(t, 2, tc.handler), tc.opts...)
-			h.apply(workflow("bad", tc.step))
+			h.Apply(workflow("bad", tc.step))
 			id := h.run("bad")
-			ex := h.finish(id)
+			ex := h.Finish(id)
 			if ex.Status != store.StatusRolledBack {
-				t.Fatalf("%s (%s), want rolled back\n%s", ex.Status, ex.Reason, h.console(id))
+				t.Fatalf("%s (%s), want rolled back\n%s", ex.Status, ex.Reason, h.Console(id))
 			}
 			rs := h.reports(id)
 			final := rs[len(rs)-1]
@@ -324,11 +251,10 @@ func TestStepWithoutInstancesFails(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, nil)
 			h.targets = tc.targets
-			h.eng.Close()
 			h.start()
-			h.apply(workflow("none", "{duration: 1s}"))
+			h.Apply(workflow("none", "{duration: 1s}"))
 			id := h.run("none")
-			if ex := h.finish(id); ex.Status != store.StatusRolledBack || !strings.Contains(ex.Reason, tc.want) {
+			if ex := h.Finish(id); ex.Status != store.StatusRolledBack || !strings.Contains(ex.Reason, tc.want) {
 				t.Fatalf("%s (%s), want rolled back saying %q", ex.Status, ex.Reason, tc.want)
 			}
 		})
@@ -338,7 +264,7 @@ func TestStepWithoutInstancesFails(t *testing.T) {
 func TestStepLoadsTheLiveSlot(t *testing.T) {
 	in := newInstances(t, 1, nil)
 	h := newHarness(t, in)
-	h.apply(`apiVersion: sluice.dev/v1alpha1
+	h.Apply(`apiVersion: sluice.dev/v1alpha1
 kind: Workflow
 metadata: {name: release}
 spec:
@@ -363,16 +289,16 @@ spec:
         - loadtest: {target: live, rate: 50, duration: 200ms}
 `)
 	first := h.run("live")
-	if ex := h.finish(first); ex.Status != store.StatusRolledBack || !strings.Contains(ex.Reason, "no live slot") {
+	if ex := h.Finish(first); ex.Status != store.StatusRolledBack || !strings.Contains(ex.Reason, "no live slot") {
 		t.Fatalf("before any release: %s (%s)", ex.Status, ex.Reason)
 	}
 	release := h.run("release")
-	if ex := h.finish(release); ex.Status != store.StatusSucceeded {
+	if ex := h.Finish(release); ex.Status != store.StatusSucceeded {
 		t.Fatalf("release: %s (%s)", ex.Status, ex.Reason)
 	}
 	id := h.run("live")
-	if ex := h.finish(id); ex.Status != store.StatusSucceeded {
-		t.Fatalf("%s (%s)\n%s", ex.Status, ex.Reason, h.console(id))
+	if ex := h.Finish(id); ex.Status != store.StatusSucceeded {
+		t.Fatalf("%s (%s)\n%s", ex.Status, ex.Reason, h.Console(id))
 	}
 	rs := h.reports(id)
 	final := rs[len(rs)-1]
@@ -384,16 +310,16 @@ spec:
 func TestStepStopsAtOnceOnRollback(t *testing.T) {
 	in := newInstances(t, 2, nil)
 	h := newHarness(t, in, loadtest.WithInterval(100*time.Millisecond))
-	h.apply(workflow("long", "{rate: 100, duration: 1m}"))
+	h.Apply(workflow("long", "{rate: 100, duration: 1m}"))
 	id := h.run("long")
 	for deadline := time.Now().Add(10 * time.Second); in.total() < 20; {
 		if time.Now().After(deadline) {
-			t.Fatalf("no load arrived\n%s", h.console(id))
+			t.Fatalf("no load arrived\n%s", h.Console(id))
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	must(t, h.eng.Rollback(context.Background(), id, "alice", "enough"))
-	if ex := h.finish(id); ex.Status != store.StatusRolledBack || !strings.Contains(ex.Reason, "alice") {
+	must(t, h.Engine.Rollback(context.Background(), id, "alice", "enough"))
+	if ex := h.Finish(id); ex.Status != store.StatusRolledBack || !strings.Contains(ex.Reason, "alice") {
 		t.Fatalf("%s (%s)", ex.Status, ex.Reason)
 	}
 	n := in.total()
@@ -414,28 +340,27 @@ func TestStepStopsAtOnceOnRollback(t *testing.T) {
 func TestStepRunsTheWholeLoadAgainAfterARestart(t *testing.T) {
 	in := newInstances(t, 1, nil)
 	h := newHarness(t, in, loadtest.WithInterval(100*time.Millisecond))
-	h.apply(workflow("restart", "{rate: 50, duration: 1s}"))
+	h.Apply(workflow("restart", "{rate: 50, duration: 1s}"))
 	id := h.run("restart")
 	for deadline := time.Now().Add(10 * time.Second); len(h.reports(id)) == 0; {
 		if time.Now().After(deadline) {
-			t.Fatalf("no progress recorded\n%s", h.console(id))
+			t.Fatalf("no progress recorded\n%s", h.Console(id))
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	h.eng.Close()
 	h.start()
-	_, err := h.eng.Recover(context.Background())
+	_, err := h.Engine.Recover(context.Background())
 	must(t, err)
-	if ex := h.finish(id); ex.Status != store.StatusSucceeded {
-		t.Fatalf("%s (%s)\n%s", ex.Status, ex.Reason, h.console(id))
+	if ex := h.Finish(id); ex.Status != store.StatusSucceeded {
+		t.Fatalf("%s (%s)\n%s", ex.Status, ex.Reason, h.Console(id))
 	}
 	rs := h.reports(id)
 	final := rs[len(rs)-1]
 	if rs[0].Run != 1 || final.Run != 2 || !final.Final || final.Requests != 50 {
 		t.Fatalf("first %+v, final %+v", rs[0], final)
 	}
-	if !strings.Contains(h.console(id), "a restart cut run 1 off") {
-		t.Errorf("console does not say the load runs again:\n%s", h.console(id))
+	if !strings.Contains(h.Console(id), "a restart cut run 1 off") {
+		t.Errorf("console does not say the load runs again:\n%s", h.Console(id))
 	}
 }
 
@@ -469,23 +394,21 @@ func TestStepKeepsARecordedVerdictAfterARestart(t *testing.T) {
 			ran := make(chan struct{})
 			h := newHarness(t, in)
 			h.wrap = func(r engine.StepRunner) engine.StepRunner { return crashAfterRun{r, ran} }
-			h.eng.Close()
 			h.start()
-			h.apply(workflow("verdict", "{rate: 50, duration: 200ms}"))
+			h.Apply(workflow("verdict", "{rate: 50, duration: 200ms}"))
 			id := h.run("verdict")
 			select {
 			case <-ran:
 			case <-time.After(10 * time.Second):
-				t.Fatalf("the load test did not end\n%s", h.console(id))
+				t.Fatalf("the load test did not end\n%s", h.Console(id))
 			}
 			sent := in.total()
-			h.eng.Close()
 			h.wrap = nil
 			h.start()
-			_, err := h.eng.Recover(context.Background())
+			_, err := h.Engine.Recover(context.Background())
 			must(t, err)
-			if ex := h.finish(id); ex.Status != tc.status {
-				t.Fatalf("%s (%s), want %s\n%s", ex.Status, ex.Reason, tc.status, h.console(id))
+			if ex := h.Finish(id); ex.Status != tc.status {
+				t.Fatalf("%s (%s), want %s\n%s", ex.Status, ex.Reason, tc.status, h.Console(id))
 			}
 			if in.total() != sent {
 				t.Fatalf("%d more requests sent after the restart", in.total()-sent)
@@ -496,8 +419,8 @@ func TestStepKeepsARecordedVerdictAfterARestart(t *testing.T) {
 					finals++
 				}
 			}
-			if finals != 1 || !strings.Contains(h.console(id), "already measured before the restart") {
-				t.Fatalf("%d final reports\n%s", finals, h.console(id))
+			if finals != 1 || !strings.Contains(h.Console(id), "already measured before the restart") {
+				t.Fatalf("%d final reports\n%s", finals, h.Console(id))
 			}
 		})
 	}
