@@ -192,6 +192,9 @@ start() {
 	"$BIN/kubetool" apply "$root/kubeconfig" 60s "$istio/kubernetes/customresourcedefinitions.gen.yaml" \
 		"$gwapi"/config/crd/standard/gateway.networking.k8s.io_*.yaml >"$root/apply.log" 2>&1 ||
 		{ cat "$root/apply.log" >&2; fail "installing the Istio and Gateway API CRDs failed"; }
+	for name in kube-controller-manager kube-scheduler kwok; do # a bad flag shows by now
+		check "$name" 2>/dev/null || fail "$name exited"
+	done
 	"$BIN/kubetool" wait "$root/kubeconfig" 60s sa >"$root/wait.log" 2>&1 || { cat "$root/wait.log" >&2; fail "the default service account did not appear (is kube-controller-manager running?)"; }
 	"$BIN/kubetool" nodes "$root/kubeconfig" "$NODES" 60s >"$root/nodes.log" 2>&1 || { cat "$root/nodes.log" >&2; fail "the kwok nodes did not become Ready"; }
 	for name in etcd kube-apiserver kube-controller-manager kube-scheduler kwok; do
