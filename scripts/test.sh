@@ -1,18 +1,25 @@
 #!/usr/bin/env bash
-# test.sh runs every test of sluice on a fresh Debian machine: it starts a throwaway
-# PostgreSQL (installing it when absent), checks formatting and vet, and runs the
-# whole suite with the race detector against SQLite and PostgreSQL.
+# test.sh runs every test of sluice on a fresh Debian machine. It starts the real
+# servers the tests talk to — PostgreSQL, Prometheus, headless Chromium for the web UI,
+# and a Kubernetes control plane with the Istio and Gateway API CRDs (built once from
+# the Kubernetes Go modules, then cached) — installing Debian packages when absent,
+# then checks formatting and vet and runs the whole suite with the race detector.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 command -v go >/dev/null || { echo "test.sh: Go is required (https://go.dev/dl)" >&2; exit 1; }
 
-# Real servers the tests talk to; each script installs its Debian package when absent.
+cleanup() {
+	scripts/postgres.sh stop >/dev/null 2>&1 || true
+	scripts/prometheus.sh stop >/dev/null 2>&1 || true
+	scripts/kube.sh stop >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
 eval "$(scripts/postgres.sh start)"
-trap 'scripts/postgres.sh stop >/dev/null 2>&1 || true' EXIT
 eval "$(scripts/prometheus.sh start)"
 eval "$(scripts/chromium.sh)"
-trap 'scripts/postgres.sh stop >/dev/null 2>&1 || true; scripts/prometheus.sh stop >/dev/null 2>&1 || true' EXIT
+eval "$(scripts/kube.sh start)"
 
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then
@@ -21,4 +28,4 @@ if [ -n "$unformatted" ]; then
 	exit 1
 fi
 go vet ./...
-go test -race -count=1 -timeout 20m "$@" ./...
+go test -race -count=1 -timeout 30m "$@" ./...

@@ -89,9 +89,10 @@ func TestWiringErrors(t *testing.T) {
 		env  spec.EnvironmentSpec
 		want string
 	}{
-		{"kubernetes", spec.EnvironmentSpec{Platform: spec.PlatformSpec{Type: "kubernetes"}}, "not available in this build"},
-		{"istio", spec.EnvironmentSpec{Platform: recorderPlatform, Router: spec.RouterSpec{Type: "istio"}}, "not available in this build"},
-		{"gatewayapi", spec.EnvironmentSpec{Platform: recorderPlatform, Router: spec.RouterSpec{Type: "gatewayapi"}}, "not available in this build"},
+		{"kubernetes-without-block", spec.EnvironmentSpec{Platform: spec.PlatformSpec{Type: "kubernetes"},
+			Router: spec.RouterSpec{Type: "recorder", Recorder: &spec.RecorderSpec{File: "r.jsonl"}}}, "no kubernetes block"},
+		{"istio-outside-a-cluster", spec.EnvironmentSpec{Platform: recorderPlatform, Router: spec.RouterSpec{Type: "istio"}}, "in-cluster config"},
+		{"gatewayapi-without-gateway", spec.EnvironmentSpec{Platform: recorderPlatform, Router: spec.RouterSpec{Type: "gatewayapi"}}, "gateway is required"},
 		{"unknown", spec.EnvironmentSpec{Platform: spec.PlatformSpec{Type: "vm"}}, "unknown"},
 		{"builtin-on-recorder", spec.EnvironmentSpec{Platform: recorderPlatform,
 			Router: spec.RouterSpec{Type: "builtin", Builtin: &spec.BuiltinRouterSpec{Listen: "127.0.0.1:0"}}}, "needs platform type local"},
