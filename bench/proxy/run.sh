@@ -108,7 +108,7 @@ wait_idle() {
 }
 
 # cpu0 prints CPU 0's busy and total jiffies; proc_jiffies prints a process's.
-cpu0() { awk '$1 == "cpu0" {print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8}' /proc/stat; }
+cpu0() { awk '$1 == "cpu0" {print $2 + $3 + $4, $2 + $3 + $4 + $5 + $6 + $7 + $8}' /proc/stat; } # busy excludes (soft)irq time, which the kernel does not charge to the proxy
 proc_jiffies() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 run() { # name addr round pid
