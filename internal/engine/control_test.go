@@ -6,12 +6,15 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/sluicehq/sluice/internal/engine"
+	"github.com/sluicehq/sluice/internal/engine/enginetest"
 	"github.com/sluicehq/sluice/internal/platform"
 	"github.com/sluicehq/sluice/internal/store"
+	"github.com/sluicehq/sluice/internal/traffic"
 )
 
 func platformRef(svc, slot string) platform.SlotRef {
@@ -244,5 +247,38 @@ func TestStartRejectsBadVariables(t *testing.T) {
 	list, _ := h.Store.ListExecutions(context.Background(), store.ExecutionFilter{})
 	if len(list) != 0 {
 		t.Fatalf("rejected starts stored %d executions", len(list))
+	}
+}
+
+// slowRouter makes the first n weight writes hang until the caller gives up.
+type slowRouter struct {
+	traffic.Router
+	n atomic.Int32
+}
+
+func (s *slowRouter) SetWeights(ctx context.Context, svc traffic.ServiceRef, w traffic.Weights, key string) error {
+	if s.n.Add(-1) >= 0 {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	return s.Router.SetWeights(ctx, svc, w, key)
+}
+
+func TestARouterThatHangsTimesOut(t *testing.T) {
+	h := newHarness(t)
+	slow := &slowRouter{Router: h.Recorder}
+	slow.n.Store(1)
+	h.Options.Resolver = enginetest.Resolver{Runtime: engine.Runtime{Platform: h.Recorder, Router: slow}}
+	h.Options.CallTimeout = 50 * time.Millisecond
+	h.Restart()
+	h.Apply(longWaitYAML)
+	liveGreen(t, h)
+	ex := h.Start("slow", nil)
+	got := h.Finish(ex.ID)
+	if got.Status != store.StatusRolledBack || !strings.Contains(got.Reason, "no answer within 50ms") {
+		t.Fatalf("%s (%s), want rolled back saying the router did not answer", got.Status, got.Reason)
+	}
+	if w := h.weights("slow"); len(w) != 1 || w[0] != "green=100 blue=0" {
+		t.Fatalf("weights %v, want only the rollback's", w)
 	}
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -25,7 +26,7 @@ func (r *run) effect(ctx context.Context, key string, do func(ctx context.Contex
 		r.intent[key] = true
 		r.crash("effect.intent")
 	}
-	if err := do(ctx, key); err != nil {
+	if err := r.call(ctx, func(ctx context.Context) error { return do(ctx, key) }); err != nil {
 		return err
 	}
 	r.crash("effect.applied")
@@ -37,6 +38,17 @@ func (r *run) effect(ctx context.Context, key string, do func(ctx context.Contex
 	r.done[key] = true
 	r.crash("effect.done")
 	return nil
+}
+
+// call runs one platform or router call bounded by the engine's CallTimeout.
+func (r *run) call(ctx context.Context, fn func(ctx context.Context) error) error {
+	cctx, cancel := context.WithTimeout(ctx, r.e.opt.CallTimeout)
+	defer cancel()
+	err := fn(cctx)
+	if err != nil && ctx.Err() == nil && errors.Is(cctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("no answer within %s: %w", r.e.opt.CallTimeout, err)
+	}
+	return err
 }
 
 // setWeights writes a split, reads it back, and records it once the router confirms.
@@ -68,7 +80,11 @@ func (r *run) setWeights(ctx context.Context, step, key string, w traffic.Weight
 func (r *run) awaitReady(ctx context.Context, ss *StepState, ref platform.SlotRef, n int, until time.Time) error {
 	last := -1
 	for {
-		st, err := r.rt.Platform.Status(ctx, ref)
+		var st platform.SlotStatus
+		err := r.call(ctx, func(ctx context.Context) (err error) {
+			st, err = r.rt.Platform.Status(ctx, ref)
+			return err
+		})
 		if err != nil {
 			return fmt.Errorf("status of %s: %w", ref, err)
 		}

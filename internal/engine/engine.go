@@ -64,6 +64,9 @@ type Options struct {
 	// Lease is how long a claim on an execution lasts without renewal; another server
 	// takes the execution over once it lapses. Default 15s; renewed every Lease/5.
 	Lease time.Duration
+	// CallTimeout bounds every call to a platform or router; default 30s. A call that
+	// times out fails like any other (retried or rolled back per the workflow).
+	CallTimeout time.Duration
 	// Redact, when set, masks secrets in every console line, reason and state the
 	// engine stores (secrets.Default.String).
 	Redact func(string) string
@@ -114,6 +117,9 @@ func New(opt Options) (*Engine, error) {
 	if opt.MaxBackoff <= 0 {
 		opt.MaxBackoff = 10 * time.Second
 	}
+	if opt.CallTimeout <= 0 {
+		opt.CallTimeout = 30 * time.Second
+	}
 	if opt.Redact == nil {
 		opt.Redact = func(s string) string { return s }
 	}
@@ -137,8 +143,28 @@ func New(opt Options) (*Engine, error) {
 // Close stops driving executions and waits for their goroutines. Executions stay in
 // the store as they are and resume on the next Recover.
 func (e *Engine) Close() {
+	e.mu.Lock()
+	ids := make([]string, 0, len(e.runs))
+	for id := range e.runs {
+		ids = append(ids, id)
+	}
+	e.mu.Unlock()
 	e.stop()
 	e.wg.Wait()
+	e.handBack(ids)
+}
+
+// handBack ends this engine's leases on executions it stopped driving, so another
+// server takes them over at its next claim instead of after a whole lease.
+func (e *Engine) handBack(ids []string) {
+	if len(ids) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := e.st.RenewLeases(ctx, e.opt.Owner, ids, e.opt.Now().UTC()); err != nil {
+		e.log.Warn("cannot hand executions back", "count", len(ids), "err", err)
+	}
 }
 
 // Active returns how many executions this engine drives now.

@@ -131,3 +131,24 @@ func (h *harness) finish2(eng *engine.Engine, id string) store.Execution {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+func TestCloseHandsExecutionsBack(t *testing.T) {
+	h := newHarness(t)
+	h.Engine.Close()
+	h.Apply(leaseWorkflow)
+	const lease = 5 * time.Second
+	a := h.engineAs(h.Store, "server-a", lease)
+	ex, err := a.Start(context.Background(), engine.StartRequest{Workflow: "ha"})
+	must(t, err)
+	waitStep(t, h, ex.ID, "p1.s3")
+	b := h.engineAs(h.Store, "server-b", lease)
+	start := time.Now()
+	a.Close() // a graceful shutdown ends a's lease at once
+	got := h.finish2(b, ex.ID)
+	if got.Status != store.StatusSucceeded || got.Owner != "server-b" {
+		t.Fatalf("%s owned by %s", got.Status, got.Owner)
+	}
+	if took := time.Since(start); took >= lease {
+		t.Fatalf("takeover after a graceful shutdown took %s, as long as a lapsed lease", took)
+	}
+}
