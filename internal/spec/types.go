@@ -208,6 +208,25 @@ type VerifyStep struct {
 	Duration     Duration      `yaml:"duration,omitempty"`
 	Metrics      []MetricCheck `yaml:"metrics,omitempty"`
 	Logs         []LogCheck    `yaml:"logs,omitempty"`
+
+	// Window is the length of each measurement's window for metrics that do not set
+	// their own; default the interval.
+	Window Duration `yaml:"window,omitempty"`
+	// Direction, Confidence, EffectSize and Alpha are the judges' parameters for
+	// metrics that do not set their own (see MetricCheck).
+	Direction  string `yaml:"direction,omitempty"`
+	Confidence Ratio  `yaml:"confidence,omitempty"`
+	EffectSize *Ratio `yaml:"effectSize,omitempty"`
+	Alpha      Ratio  `yaml:"alpha,omitempty"`
+	// Score, when set, combines the metrics' verdicts into a 0-100 score instead of
+	// failing on the first metric that fails.
+	Score *ScoreSpec `yaml:"score,omitempty"`
+}
+
+// ScoreSpec sets the thresholds of a verify step's Kayenta-style score.
+type ScoreSpec struct {
+	Pass     *Number `yaml:"pass,omitempty"`     // at or above: Successful; default 95
+	Marginal *Number `yaml:"marginal,omitempty"` // at or above: Inconclusive, below: Failed; default 75
 }
 
 // MetricCheck is one metric query judged by a condition.
@@ -224,7 +243,25 @@ type MetricCheck struct {
 	FailureLimit          int    `yaml:"failureLimit,omitempty"`
 	InconclusiveLimit     int    `yaml:"inconclusiveLimit,omitempty"`
 	ConsecutiveErrorLimit int    `yaml:"consecutiveErrorLimit,omitempty"`
-	Pos                   Pos    `yaml:"-"`
+	// Window is the length of each measurement's window; default the step's window,
+	// else its interval. The sequential judge has windows of its own.
+	Window Duration `yaml:"window,omitempty"`
+	// Direction is the change that is bad for mannwhitney: increase (default),
+	// decrease or either.
+	Direction string `yaml:"direction,omitempty"`
+	// Confidence is mannwhitney's confidence level (default 0.95).
+	Confidence Ratio `yaml:"confidence,omitempty"`
+	// EffectSize is the relative change of the median mannwhitney allows even when
+	// significant (default 0.1).
+	EffectSize *Ratio `yaml:"effectSize,omitempty"`
+	// Alpha bounds the sequential judge's chance of stopping a good canary (default 0.01).
+	Alpha Ratio `yaml:"alpha,omitempty"`
+	// Critical, Group and Weight place the metric in the step's score: a critical
+	// metric that does not pass fails the score; metrics of a group share its weight.
+	Critical bool   `yaml:"critical,omitempty"`
+	Group    string `yaml:"group,omitempty"`
+	Weight   Number `yaml:"weight,omitempty"`
+	Pos      Pos    `yaml:"-"`
 }
 
 // LogCheck is one log query; matches beyond the limit fail the check.
@@ -233,7 +270,13 @@ type LogCheck struct {
 	Provider   string `yaml:"provider"`
 	Query      string `yaml:"query"`
 	MaxMatches int    `yaml:"maxMatches,omitempty"`
-	Pos        Pos    `yaml:"-"`
+	// Judge is count (default: matching lines beyond maxMatches fail) or compare
+	// (error templates new in the canary, or much more frequent than in the
+	// baseline, fail).
+	Judge string `yaml:"judge,omitempty"`
+	// Baseline queries the live slot too; the compare judge needs it and implies it.
+	Baseline bool `yaml:"baseline,omitempty"`
+	Pos      Pos  `yaml:"-"`
 }
 
 // LoadTestStep sends generated load to a slot and judges the outcome.

@@ -98,7 +98,11 @@ func (v *validator) verify(path string, vs *VerifyStep) {
 		if m.FailureLimit < 0 || m.InconclusiveLimit < 0 || m.ConsecutiveErrorLimit < 0 {
 			v.report(mp, "metric %s: limits must not be negative", m.Name)
 		}
+		v.metricJudge(mp, m)
+		v.metricScore(mp, m, vs.Score != nil)
 	}
+	v.judgeParams(path, "verify step", vs.Window, vs.Direction, vs.Confidence, vs.EffectSize, vs.Alpha)
+	v.score(path+".score", vs)
 	for i := range vs.Logs {
 		l := &vs.Logs[i]
 		lp := fmt.Sprintf("%s.logs[%d]", path, i)
@@ -108,6 +112,121 @@ func (v *validator) verify(path string, vs *VerifyStep) {
 		if l.MaxMatches < 0 {
 			v.report(lp+".maxMatches", "maxMatches must not be negative")
 		}
+		v.logJudge(lp, l)
+	}
+}
+
+var (
+	directions = []string{"increase", "decrease", "either"}
+	logJudges  = []string{"count", "compare"}
+)
+
+// judgeParams checks the judges' parameters where they are written, on a step or
+// a metric: window, direction, confidence, effectSize and alpha.
+func (v *validator) judgeParams(path, what string, window Duration, dir string, conf Ratio, effect *Ratio, alpha Ratio) {
+	if v.present(path+".window") && window <= 0 {
+		v.report(path+".window", "%s: window must be longer than 0, e.g. 30s", what)
+	}
+	v.oneOf(path+".direction", "direction", dir, directions...)
+	if v.present(path+".confidence") && (conf <= 0 || conf >= 1) {
+		v.report(path+".confidence", "%s: confidence %g must be between 0 and 1 (exclusive), e.g. 0.95 or 95%%", what, float64(conf))
+	}
+	if effect != nil && *effect < 0 {
+		v.report(path+".effectSize", "%s: effectSize %g must not be negative (0.1 or 10%% allows a 10%% change)", what, float64(*effect))
+	}
+	if v.present(path+".alpha") && (alpha <= 0 || alpha >= 1) {
+		v.report(path+".alpha", "%s: alpha %g must be between 0 and 1 (exclusive), e.g. 0.01 or 1%%", what, float64(alpha))
+	}
+}
+
+// metricJudge checks a metric's judge parameters and that its judge uses them.
+func (v *validator) metricJudge(path string, m *MetricCheck) {
+	what := "metric " + m.Name
+	v.judgeParams(path, what, m.Window, m.Direction, m.Confidence, m.EffectSize, m.Alpha)
+	judge := m.Judge
+	if judge == "" {
+		judge = "threshold"
+	}
+	if judge == "sequential" && v.present(path+".window") {
+		v.report(path+".window", "%s: the sequential judge sums one window per evaluation (every second); leave window out", what)
+	}
+	for _, f := range []string{"direction", "confidence", "effectSize"} {
+		if judge != "mannwhitney" && v.present(path+"."+f) {
+			v.report(path+"."+f, "%s: %s is used by the mannwhitney judge only (this metric's judge is %s)", what, f, judge)
+		}
+	}
+	if judge != "sequential" && v.present(path+".alpha") {
+		v.report(path+".alpha", "%s: alpha is used by the sequential judge only (this metric's judge is %s; mannwhitney uses confidence)", what, judge)
+	}
+}
+
+// metricScore checks a metric's place in the step's score.
+func (v *validator) metricScore(path string, m *MetricCheck, scored bool) {
+	what := "metric " + m.Name
+	if m.Group != "" {
+		v.name(path+".group", "group", m.Group)
+	}
+	if v.present(path+".weight") && m.Weight <= 0 {
+		v.report(path+".weight", "%s: weight %g must be greater than 0", what, float64(m.Weight))
+	}
+	if scored {
+		return
+	}
+	for _, f := range []string{"critical", "group", "weight"} {
+		if v.present(path + "." + f) {
+			v.report(path+"."+f, "%s sets %s, which only counts in a score: add score: {pass: 95, marginal: 75} to the verify step", what, f)
+		}
+	}
+}
+
+// score checks the step's score thresholds and that the metrics of a group agree
+// on its weight.
+func (v *validator) score(path string, vs *VerifyStep) {
+	if vs.Score == nil {
+		return
+	}
+	pass, marginal := Number(95), Number(75)
+	if p := vs.Score.Pass; p != nil {
+		pass = *p
+		if pass <= 0 || pass > 100 {
+			v.report(path+".pass", "score pass %g must be above 0 and at most 100", float64(pass))
+		}
+	}
+	if m := vs.Score.Marginal; m != nil {
+		marginal = *m
+		if marginal < 0 || marginal > 100 {
+			v.report(path+".marginal", "score marginal %g must be between 0 and 100", float64(marginal))
+		}
+	}
+	if marginal > pass {
+		v.report(path, "score marginal %g is above pass %g; a marginal score lies between marginal and pass", float64(marginal), float64(pass))
+	}
+	weights := map[string]*MetricCheck{}
+	for i := range vs.Metrics {
+		m := &vs.Metrics[i]
+		if m.Group == "" || m.Weight == 0 {
+			continue
+		}
+		if first := weights[m.Group]; first != nil && first.Weight != m.Weight {
+			v.report(fmt.Sprintf("%s.metrics[%d].weight", parentPath(path), i),
+				"metric %s gives group %s weight %g, but metric %s (line %d) gave it %g; a group has one weight",
+				m.Name, m.Group, float64(m.Weight), first.Name, first.Pos.Line, float64(first.Weight))
+		} else if first == nil {
+			weights[m.Group] = m
+		}
+	}
+}
+
+// logJudge checks a log check's judge and the fields it uses.
+func (v *validator) logJudge(path string, l *LogCheck) {
+	v.oneOf(path+".judge", "log judge", l.Judge, logJudges...)
+	switch {
+	case l.Judge == "compare" && v.present(path+".maxMatches"):
+		v.report(path+".maxMatches", "log check %s: maxMatches is used by the count judge only; the compare judge fails on error templates new in the canary", l.Name)
+	case l.Judge == "compare" && v.present(path+".baseline") && !l.Baseline:
+		v.report(path+".baseline", "log check %s: the compare judge compares with the baseline; it cannot be false", l.Name)
+	case l.Judge != "compare" && l.Baseline:
+		v.report(path+".baseline", "log check %s: the count judge looks at the new slot only; use judge: compare to compare with the baseline", l.Name)
 	}
 }
 
