@@ -75,7 +75,7 @@ type Config struct {
 
 	// StickyCookie, when set, enables sticky sessions: the proxy sets a cookie of
 	// this name to the slot a client first got, and honours it while that slot has
-	// weight > 0 and a healthy instance.
+	// weight > 0 and a healthy instance. SetSticky changes it at runtime.
 	StickyCookie string
 
 	// MirrorQueue bounds the mirrored requests waiting to be sent; a request that

@@ -76,8 +76,8 @@ func (p *Proxy) handleFast(ctx *fasthttp.RequestCtx) {
 	p.responded(in, status)
 	cleanFastResponse(up)
 	up.Header.CopyTo(&ctx.Response.Header)
-	if d.setSticky || (fellBack && p.cfg.StickyCookie != "") {
-		ctx.Response.Header.Add("Set-Cookie", p.stickyCookie(slot))
+	if d.setSticky || (fellBack && t.sticky != "") {
+		ctx.Response.Header.Add("Set-Cookie", stickyCookie(t, slot))
 	}
 	m.observe(status, time.Since(start))
 	p.relayBody(ctx, up, m)

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
 	"github.com/sluicehq/sluice/internal/platform"
 	"github.com/sluicehq/sluice/internal/traffic"
 )
@@ -159,4 +161,42 @@ func serve(h http.Handler, path string) *httptest.ResponseRecorder {
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
 	return rec
+}
+
+// loadFast is load for plain HTTP/1.1 with a fasthttp client, which costs far
+// less CPU under the race detector than net/http's client.
+func loadFast(t *testing.T, addr, path string, n, c int) (map[string]int, int) {
+	t.Helper()
+	hc := &fasthttp.HostClient{Addr: addr, MaxConns: c}
+	var mu sync.Mutex
+	counts := map[string]int{}
+	failed := 0
+	var wg sync.WaitGroup
+	for w := 0; w < c; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+			defer fasthttp.ReleaseRequest(req)
+			defer fasthttp.ReleaseResponse(resp)
+			req.SetRequestURI("http://" + addr + path)
+			local := map[string]int{}
+			bad := 0
+			for i := 0; i < n/c; i++ {
+				if err := hc.DoTimeout(req, resp, 10*time.Second); err != nil || resp.StatusCode()/100 != 2 {
+					bad++
+					continue
+				}
+				local[string(resp.Header.Peek("X-Slot"))]++
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for k, v := range local {
+				counts[k] += v
+			}
+			failed += bad
+		}()
+	}
+	wg.Wait()
+	return counts, failed
 }

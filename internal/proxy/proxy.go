@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,7 +56,7 @@ func New(cfg Config) *Proxy {
 		conns:     make(map[net.Conn]struct{}),
 		listeners: make(map[net.Listener]struct{}),
 	}
-	p.table.Store(&table{weights: traffic.All(platform.Green), pools: [2]*pool{{}, {}}})
+	p.table.Store(&table{weights: traffic.All(platform.Green), pools: [2]*pool{{}, {}}, sticky: p.cfg.StickyCookie})
 	p.mirrorQ = make(chan mirrorJob, p.cfg.MirrorQueue)
 	p.fast = p.newFastServer()
 	p.stdLn = newChanListener()
@@ -68,7 +69,7 @@ func (p *Proxy) update(f func(t *table)) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	old := p.table.Load()
-	t := &table{weights: old.weights, pools: old.pools, rules: old.rules, mirror: old.mirror}
+	t := &table{weights: old.weights, pools: old.pools, rules: old.rules, mirror: old.mirror, sticky: old.sticky}
 	f(t)
 	p.table.Store(t)
 }
@@ -123,6 +124,22 @@ func (p *Proxy) SetRules(rules []Rule) error {
 	p.update(func(t *table) { t.rules = rs })
 	return nil
 }
+
+// Rules returns a copy of the header and cookie rules in force.
+func (p *Proxy) Rules() []Rule { return append([]Rule(nil), p.table.Load().rules...) }
+
+// SetSticky turns sticky sessions on with the cookie name (see Config.StickyCookie),
+// or off when name is empty, for new requests.
+func (p *Proxy) SetSticky(name string) error {
+	if strings.ContainsAny(name, " \t\r\n;,=\"") {
+		return fmt.Errorf("proxy: set sticky: cookie name %q is not a token", name)
+	}
+	p.update(func(t *table) { t.sticky = name })
+	return nil
+}
+
+// Sticky returns the name of the sticky-session cookie in force; empty when off.
+func (p *Proxy) Sticky() string { return p.table.Load().sticky }
 
 // SetMirror copies a share of the other slot's requests to m.Slot (see Mirror);
 // Percent 0 stops mirroring.

@@ -21,13 +21,12 @@ func TestWeightsHonoured(t *testing.T) {
 	green := newBackend(t, platform.Green, "g0", nil)
 	blue := newBackend(t, platform.Blue, "b0", nil)
 	p, addr := newTestProxy(t, Config{}, traffic.All(platform.Green), []*backend{green}, []*backend{blue})
-	client := newClient()
 	const n = 10000
 	for _, blueShare := range []int{10, 50, 90} {
 		t.Run(traffic.Split(platform.Blue, blueShare).String(), func(t *testing.T) {
 			must(t, p.SetWeights(traffic.Split(platform.Blue, blueShare)))
 			before := p.Snapshot()
-			counts, failed := load(t, client, "http://"+addr+"/", n, 16, nil)
+			counts, failed := loadFast(t, addr, "/", n, 16)
 			if failed != 0 {
 				t.Fatalf("%d failed requests", failed)
 			}
@@ -70,14 +69,13 @@ func TestWeightFlipsDropNothing(t *testing.T) {
 			flips.Add(1)
 		}
 	}()
-	client := newClient()
 	var wg sync.WaitGroup
 	var failed, total atomic.Int64
 	for _, path := range []string{"/", "/slow"} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			counts, bad := load(t, client, "http://"+addr+path, 3000, 16, nil)
+			counts, bad := loadFast(t, addr, path, 3000, 16)
 			failed.Add(int64(bad))
 			for _, c := range counts {
 				total.Add(int64(c))

@@ -24,7 +24,7 @@ func (p *Proxy) route(t *table, v requestView) decision {
 			return decision{slot: r.Slot}
 		}
 	}
-	if name := p.cfg.StickyCookie; name != "" {
+	if name := t.sticky; name != "" {
 		if s := platform.Slot(v.cookie(name)); s.Valid() && t.weights.Of(s) > 0 && t.hasHealthy(s) {
 			return decision{slot: s}
 		}
@@ -47,7 +47,7 @@ func ruleMatches(r Rule, v requestView) bool {
 	return got == r.Value
 }
 
-// stickyCookie returns the Set-Cookie value recording slot.
-func (p *Proxy) stickyCookie(slot platform.Slot) string {
-	return p.cfg.StickyCookie + "=" + string(slot) + "; Path=/; HttpOnly; SameSite=Lax"
+// stickyCookie returns the Set-Cookie value recording slot in the table's cookie.
+func stickyCookie(t *table, slot platform.Slot) string {
+	return t.sticky + "=" + string(slot) + "; Path=/; HttpOnly; SameSite=Lax"
 }

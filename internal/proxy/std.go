@@ -168,8 +168,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength > 0 {
 		m.bytesIn.Add(uint64(r.ContentLength))
 	}
-	if d.setSticky || (fellBack && p.cfg.StickyCookie != "") {
-		w.Header().Add("Set-Cookie", p.stickyCookie(slot))
+	if d.setSticky || (fellBack && t.sticky != "") {
+		w.Header().Add("Set-Cookie", stickyCookie(t, slot))
 	}
 	if t.mirror.Percent > 0 {
 		p.maybeMirrorStd(t, r, slot)

@@ -121,6 +121,7 @@ type table struct {
 	pools   [2]*pool
 	rules   []Rule
 	mirror  Mirror
+	sticky  string // the sticky-session cookie's name; empty: no sticky sessions
 }
 
 // weighted picks a slot by weight with a lock-free per-thread random number.
