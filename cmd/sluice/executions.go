@@ -97,7 +97,15 @@ func (a *app) follow(cmd *cobra.Command, c *client.Client, id string) error {
 	return a.followFrom(cmd, c, id, 0)
 }
 
+// followFrom follows an execution from an event sequence number: the tree view on a
+// terminal, plain console lines otherwise.
 func (a *app) followFrom(cmd *cobra.Command, c *client.Client, id string, after int64) error {
+	if out, ok := a.terminal(); ok {
+		if err := a.followTerminal(cmd.Context(), c, id, after, out); err != nil {
+			return err
+		}
+		return a.ended(cmd, c, id)
+	}
 	for e, err := range c.Follow(cmd.Context(), id, after) {
 		if err != nil {
 			if errors.Is(err, cmd.Context().Err()) {
@@ -107,6 +115,11 @@ func (a *app) followFrom(cmd *cobra.Command, c *client.Client, id string, after 
 		}
 		consoleLine(a.stdout, e)
 	}
+	return a.ended(cmd, c, id)
+}
+
+// ended reports how a followed execution ended: a non-zero exit unless it succeeded.
+func (a *app) ended(cmd *cobra.Command, c *client.Client, id string) error {
 	ex, err := c.GetExecution(cmd.Context(), id)
 	if err != nil {
 		return err

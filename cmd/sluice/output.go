@@ -11,6 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/sluicehq/sluice/internal/api"
+	"github.com/sluicehq/sluice/internal/follow"
 )
 
 // emit writes v as JSON or YAML when -o asks for it and reports whether it did; the
@@ -100,21 +101,10 @@ func orDash(s string) string {
 	return s
 }
 
-// consoleLine formats one console event as HH:MM:SS [step] message. Events without a
+// consoleLine writes one console event as HH:MM:SS [step] message. Events without a
 // message (data for charts, such as measurements) print nothing.
 func consoleLine(w io.Writer, e api.Event) {
-	if e.Message == "" {
-		return
+	if text := follow.ConsoleText(e, time.Local); text != "" {
+		fmt.Fprintln(w, text)
 	}
-	var b strings.Builder
-	b.WriteString(e.At.Local().Format("15:04:05"))
-	if e.Step != "" {
-		b.WriteString(" [" + e.Step + "]")
-	}
-	switch e.Level {
-	case "warn", "error":
-		b.WriteString(" " + strings.ToUpper(e.Level) + ":")
-	}
-	b.WriteString(" " + e.Message)
-	fmt.Fprintln(w, b.String())
 }
