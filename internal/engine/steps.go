@@ -122,8 +122,17 @@ func (r *run) service(ctx context.Context, s *spec.Step, ss *StepState) error {
 		Service: traffic.ServiceRef{Service: r.ex.Service}, Port: r.wf.Spec.Service.Port,
 		Hosts: s.Service.Hosts, Gateway: s.Service.Gateway, Type: s.Service.Type,
 	}
+	if rg := s.Service.Routing; rg != nil {
+		rt.MatchSlot, rt.Sticky = r.st.NewSlot, rg.Sticky
+		for _, m := range rg.Match {
+			rt.Match = append(rt.Match, traffic.Match{Header: m.Header, Cookie: m.Cookie, Value: m.Value})
+		}
+	}
 	return r.effect(ctx, r.attemptKey(ss)+"/ensure", func(ctx context.Context, key string) error {
 		r.console(ss.Key, "info", "setting up service %s (hosts %v)", r.ex.Service, rt.Hosts)
+		if len(rt.Match) > 0 {
+			r.console(ss.Key, "info", "requests matching %v go to %s whatever the weights", rt.Match, rt.MatchSlot)
+		}
 		rt.Key = key
 		if err := r.rt.Router.Ensure(ctx, rt); err != nil {
 			return fmt.Errorf("ensure route: %w", err)

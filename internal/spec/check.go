@@ -32,6 +32,9 @@ func (w *Workflow) CheckEnvironment(env *Environment) Problems {
 		if s.Service != nil && len(s.Service.Hosts) > 0 {
 			hosts++
 		}
+		if s.Service != nil && s.Service.Routing != nil {
+			probs = append(probs, routingProblems(env, s.Pos, path+".service.routing", s.Service.Routing)...)
+		}
 		if s.Verify == nil {
 			return
 		}
@@ -47,6 +50,38 @@ func (w *Workflow) CheckEnvironment(env *Environment) Problems {
 	}
 	probs.Sort()
 	return probs.dedupe()
+}
+
+// routingProblems reports routing rules the environment's router cannot apply: sticky
+// sessions outside the builtin router, cookie rules on the Gateway API (which matches
+// headers, paths and query parameters, not cookies), and rules on Istio routes that are
+// not sluice's own generated HTTP route.
+func routingProblems(env *Environment, pos Pos, path string, r *Routing) []Problem {
+	var out []Problem
+	add := func(path, format string, args ...any) {
+		out = append(out, Problem{Pos: pos, Path: path, Message: fmt.Sprintf(format, args...)})
+	}
+	router := env.Spec.Router
+	if r.Sticky && router.Type != "builtin" && router.Type != "recorder" {
+		add(path+".sticky", "sticky sessions are a feature of the builtin router; router %s of environment %s splits by weight only", router.Type, env.Metadata.Name)
+	}
+	if len(r.Match) == 0 {
+		return out
+	}
+	switch {
+	case router.Type == "gatewayapi":
+		for i, m := range r.Match {
+			if m.Cookie != "" {
+				pos = m.Pos
+				add(fmt.Sprintf("%s.match[%d].cookie", path, i), "the Gateway API cannot match cookies (HTTPRoute matches headers, paths and query parameters); match a header instead")
+			}
+		}
+	case router.Type == "istio" && router.Istio != nil && router.Istio.VirtualService != "":
+		add(path+".match", "routing rules need the virtual service sluice generates; environment %s adopts %s, so add the match rules to it yourself", env.Metadata.Name, router.Istio.VirtualService)
+	case router.Type == "istio" && router.Istio != nil && router.Istio.Protocol != "" && router.Istio.Protocol != "http":
+		add(path+".match", "routing rules match HTTP requests; environment %s routes %s", env.Metadata.Name, router.Istio.Protocol)
+	}
+	return out
 }
 
 // eachStep calls fn for every step of every phase and of the rollback, with its path.

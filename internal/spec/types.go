@@ -192,6 +192,23 @@ type ServiceStep struct {
 	Type    string   `yaml:"type,omitempty"` // ClusterIP or LoadBalancer on kubernetes
 	Hosts   []string `yaml:"hosts,omitempty"`
 	Gateway string   `yaml:"gateway,omitempty"`
+	Routing *Routing `yaml:"routing,omitempty"`
+}
+
+// Routing sends chosen requests to the new slot whatever the weights say: A/B tests
+// and previews of the staged version by the people who ask for it.
+type Routing struct {
+	Match  []RouteMatch `yaml:"match,omitempty"`  // any one rule sends a request to the new slot
+	Sticky bool         `yaml:"sticky,omitempty"` // keep a client on the slot it first got (builtin router)
+}
+
+// RouteMatch is one routing rule: a request header, or a cookie, with an exact value.
+type RouteMatch struct {
+	Header string `yaml:"header,omitempty"`
+	Cookie string `yaml:"cookie,omitempty"`
+	Value  string `yaml:"value"`
+
+	Pos Pos `yaml:"-"`
 }
 
 // TrafficStep sets the new slot's share of traffic; the live slot gets the rest.

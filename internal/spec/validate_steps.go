@@ -66,6 +66,49 @@ func (v *validator) serviceStep(path string, s *ServiceStep) {
 			v.report(hp, "host %q must be a host name such as shop.example.com, not a URL", h)
 		}
 	}
+	if s.Routing != nil {
+		for i, m := range s.Routing.Match {
+			v.routeMatch(fmt.Sprintf("%s.routing.match[%d]", path, i), m)
+		}
+	}
+}
+
+// routeMatch checks one routing rule: exactly one of header and cookie, each a valid
+// name, and a value a request can carry.
+func (v *validator) routeMatch(path string, m RouteMatch) {
+	switch {
+	case m.Header == "" && m.Cookie == "":
+		v.report(path, "routing rule needs a header or a cookie to match, e.g. {header: X-Canary, value: \"true\"}")
+	case m.Header != "" && m.Cookie != "":
+		v.report(path, "routing rule has both header %q and cookie %q; one rule matches one of them, so write two rules", m.Header, m.Cookie)
+	case m.Header != "" && !isToken(m.Header):
+		v.report(path+".header", "header name %q may hold only letters, digits and !#$%%&'*+-.^_`|~", m.Header)
+	case m.Cookie != "" && !isToken(m.Cookie):
+		v.report(path+".cookie", "cookie name %q may hold only letters, digits and !#$%%&'*+-.^_`|~", m.Cookie)
+	}
+	switch {
+	case m.Value == "":
+		if v.present(path + ".value") {
+			v.report(path+".value", "routing rule needs a value to match exactly; an empty value matches nothing")
+		}
+	case strings.ContainsFunc(m.Value, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		v.report(path+".value", "value %q holds control characters, which no request carries", m.Value)
+	case m.Cookie != "" && strings.ContainsAny(m.Value, " \t\";,\\"):
+		v.report(path+".value", "cookie value %q may not hold spaces, quotes, commas, semicolons or backslashes", m.Value)
+	}
+}
+
+// isToken reports whether s is an HTTP token (RFC 9110), as header and cookie names are.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r >= 0x80 || !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("!#$%&'*+-.^_`|~", r)) {
+			return false
+		}
+	}
+	return true
 }
 
 var (

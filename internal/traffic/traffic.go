@@ -20,6 +20,47 @@ type Route struct {
 	Gateway string
 	Type    string // service type for platforms that have one (ClusterIP, LoadBalancer)
 	Key     string // idempotency key
+	// Match lists request conditions, any one of which sends a request to MatchSlot
+	// whatever the weights say (A/B routing, previews of the staged slot). Empty
+	// removes the rules an earlier Ensure set.
+	Match []Match
+	// MatchSlot receives the requests that match; required when Match is set.
+	MatchSlot platform.Slot
+	// Sticky keeps a client on the slot it first got (the builtin router only).
+	Sticky bool
+}
+
+// Match is one A/B routing condition: a request header, or a cookie, with an exact
+// value. Exactly one of Header and Cookie is set.
+type Match struct {
+	Header string `json:"header,omitempty"`
+	Cookie string `json:"cookie,omitempty"`
+	Value  string `json:"value"`
+}
+
+// String names the rule for messages, e.g. "header X-Canary: true".
+func (m Match) String() string {
+	if m.Header != "" {
+		return fmt.Sprintf("header %s: %s", m.Header, m.Value)
+	}
+	return fmt.Sprintf("cookie %s=%s", m.Cookie, m.Value)
+}
+
+// ValidateMatch reports match rules a router cannot apply: a rule without exactly one
+// of header and cookie, or without a value, or rules without a valid slot to go to.
+func (r Route) ValidateMatch() error {
+	if len(r.Match) == 0 {
+		return nil
+	}
+	if !r.MatchSlot.Valid() {
+		return fmt.Errorf("match rules need a slot to send requests to, got %q", r.MatchSlot)
+	}
+	for i, m := range r.Match {
+		if (m.Header == "") == (m.Cookie == "") || m.Value == "" {
+			return fmt.Errorf("match rule %d (%s): need exactly one of header and cookie, and a value", i, m)
+		}
+	}
+	return nil
 }
 
 // Weights is the share of traffic, in percent, each slot receives. A valid value sums

@@ -101,10 +101,15 @@ func (r *Router) Ensure(ctx context.Context, rt traffic.Route) error {
 	if name == "" {
 		return errors.New("builtin: ensure: a service name is required")
 	}
+	rules, err := proxyRules(rt)
+	if err != nil {
+		return fmt.Errorf("builtin: ensure %s: %w", name, err)
+	}
+	sticky := r.stickyCookie(rt.Sticky)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if _, ok := r.services[name]; ok {
-		return nil
+	if s, ok := r.services[name]; ok {
+		return r.setRouting(s, rules, sticky)
 	}
 	for other := range r.services {
 		return fmt.Errorf("builtin: ensure %s: %s: %w (%s)", name, r.opts.Listen, ErrAddressTaken, other)
@@ -115,6 +120,11 @@ func (r *Router) Ensure(ctx context.Context, rt traffic.Route) error {
 	}
 	r.services[name] = s
 	r.resync(s)
+	if err := s.route(rules, sticky); err != nil {
+		delete(r.services, name)
+		s.stop(ctx, r.opts.ShutdownGrace) //nolint:errcheck // the rules error is the one to report
+		return fmt.Errorf("builtin: ensure %s: %w", name, err)
+	}
 	if err := r.save(); err != nil {
 		delete(r.services, name)
 		s.stop(ctx, r.opts.ShutdownGrace) //nolint:errcheck // the state error is the one to report
@@ -260,6 +270,48 @@ func (r *Router) Close(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// DefaultStickyCookie names the sticky-session cookie when a route asks for sticky
+// sessions and Options.Proxy.StickyCookie names none.
+const DefaultStickyCookie = "sluice_slot"
+
+// stickyCookie is the cookie name for a route's sticky setting: the configured or
+// default name when on; when off, the configured name (an operator's standing choice).
+func (r *Router) stickyCookie(on bool) string {
+	if on && r.opts.Proxy.StickyCookie == "" {
+		return DefaultStickyCookie
+	}
+	return r.opts.Proxy.StickyCookie
+}
+
+// proxyRules turns a route's match rules into the proxy's.
+func proxyRules(rt traffic.Route) ([]proxy.Rule, error) {
+	if err := rt.ValidateMatch(); err != nil {
+		return nil, err
+	}
+	rules := make([]proxy.Rule, 0, len(rt.Match))
+	for _, m := range rt.Match {
+		rules = append(rules, proxy.Rule{Header: m.Header, Cookie: m.Cookie, Value: m.Value, Slot: rt.MatchSlot})
+	}
+	return rules, nil
+}
+
+// setRouting replaces an ensured service's rules and sticky cookie and records them,
+// putting the previous ones back when they cannot be recorded. Callers hold r.mu.
+func (r *Router) setRouting(s *service, rules []proxy.Rule, sticky string) error {
+	prevRules, prevSticky := s.px.Rules(), s.px.Sticky()
+	if err := s.route(rules, sticky); err != nil {
+		return fmt.Errorf("builtin: ensure %s: %w", s.name, err)
+	}
+	if err := r.save(); err != nil {
+		s.route(prevRules, prevSticky) //nolint:errcheck // they were in force; the state error is the one to report
+		return fmt.Errorf("builtin: ensure %s: %w", s.name, err)
+	}
+	if len(rules) > 0 || sticky != prevSticky {
+		r.opts.Logger.Info("router rules", "service", s.name, "rules", len(rules), "sticky", sticky)
+	}
+	return nil
 }
 
 func (r *Router) lookup(name string) (*service, error) {

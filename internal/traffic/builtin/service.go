@@ -61,6 +61,14 @@ func (r *Router) start(name string) (*service, error) {
 	return s, nil
 }
 
+// route applies match rules and the sticky cookie to the service's proxy.
+func (s *service) route(rules []proxy.Rule, sticky string) error {
+	if err := s.px.SetRules(rules); err != nil {
+		return err
+	}
+	return s.px.SetSticky(sticky)
+}
+
 // resyncLoop re-reads the service's endpoints from the source every Options.Resync.
 func (r *Router) resyncLoop(ctx context.Context, s *service) {
 	defer close(s.resyncd)

@@ -9,12 +9,22 @@ import (
 	"path/filepath"
 	"sort"
 
+	"github.com/sluicehq/sluice/internal/proxy"
 	"github.com/sluicehq/sluice/internal/traffic"
 )
 
-// stateFile is what Options.StateFile holds: every ensured service and its weights.
+// stateFile is what Options.StateFile holds: every ensured service, its weights and
+// its routing rules.
 type stateFile struct {
-	Services map[string]traffic.Weights `json:"services"`
+	Services map[string]savedService `json:"services"`
+}
+
+// savedService is one service's state; the weights' fields sit at the top level, as
+// in the files written before rules were recorded.
+type savedService struct {
+	traffic.Weights
+	Rules  []proxy.Rule `json:"rules,omitempty"`
+	Sticky string       `json:"sticky,omitempty"`
 }
 
 // save writes the ensured services and their weights atomically. Callers hold r.mu.
@@ -22,9 +32,9 @@ func (r *Router) save() error {
 	if r.opts.StateFile == "" {
 		return nil
 	}
-	st := stateFile{Services: map[string]traffic.Weights{}}
+	st := stateFile{Services: map[string]savedService{}}
 	for name, s := range r.services {
-		st.Services[name] = s.px.Weights()
+		st.Services[name] = savedService{Weights: s.px.Weights(), Rules: s.px.Rules(), Sticky: s.px.Sticky()}
 	}
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
@@ -93,10 +103,25 @@ func (r *Router) Restore(ctx context.Context) error {
 		if err := r.Ensure(ctx, traffic.Route{Service: svc}); err != nil {
 			return fmt.Errorf("builtin: restore: %w", err)
 		}
-		if err := r.SetWeights(ctx, svc, st.Services[n], ""); err != nil {
+		saved := st.Services[n]
+		if err := r.SetWeights(ctx, svc, saved.Weights, ""); err != nil {
 			return fmt.Errorf("builtin: restore: %w", err)
 		}
-		r.opts.Logger.Info("router restored", "service", n, "weights", st.Services[n].String())
+		if err := r.restoreRouting(n, saved); err != nil {
+			return fmt.Errorf("builtin: restore: %w", err)
+		}
+		r.opts.Logger.Info("router restored", "service", n, "weights", saved.Weights.String(), "rules", len(saved.Rules))
 	}
 	return nil
+}
+
+// restoreRouting brings back a service's recorded rules and sticky cookie.
+func (r *Router) restoreRouting(name string, saved savedService) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s, ok := r.services[name]
+	if !ok {
+		return fmt.Errorf("%s: %w", name, ErrNotEnsured)
+	}
+	return r.setRouting(s, saved.Rules, saved.Sticky)
 }

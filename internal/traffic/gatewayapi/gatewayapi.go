@@ -95,6 +95,9 @@ func (r *Router) ensure(ctx context.Context, rt traffic.Route) error {
 	if rt.Port <= 0 {
 		return fmt.Errorf("port %d: a backend port is required", rt.Port)
 	}
+	if err := checkRouting(rt); err != nil {
+		return err
+	}
 	if len(rt.Hosts) == 0 {
 		rt.Hosts = r.opts.Hostnames
 	}
@@ -124,10 +127,11 @@ func (r *Router) httpRoute(svc string, rt traffic.Route, w traffic.Weights) *uns
 	if ns, name, ok := strings.Cut(r.opts.Gateway, "/"); ok {
 		parent = map[string]any{"name": name, "namespace": ns}
 	}
-	spec := map[string]any{
-		"parentRefs": []any{parent},
-		"rules":      []any{map[string]any{"backendRefs": backendRefs(svc, int64(rt.Port), w)}},
+	rules := []any{map[string]any{"backendRefs": backendRefs(svc, int64(rt.Port), w)}}
+	if len(rt.Match) > 0 {
+		rules = append(rules, matchRule(svc, rt))
 	}
+	spec := map[string]any{"parentRefs": []any{parent}, "rules": rules}
 	if len(rt.Hosts) > 0 {
 		hosts := make([]any, 0, len(rt.Hosts))
 		for _, h := range rt.Hosts {
@@ -143,6 +147,45 @@ func (r *Router) httpRoute(svc string, rt traffic.Route, w traffic.Weights) *uns
 	}}
 	u.SetLabels(map[string]string{kubernetes.LabelService: svc, kubernetes.LabelManagedBy: "sluice"})
 	return u
+}
+
+// ErrRouting is wrapped by Ensure for routing the Gateway API cannot express.
+var ErrRouting = errors.New("routing not supported")
+
+// checkRouting refuses cookie rules (an HTTPRoute matches paths, headers, query
+// parameters and methods; a regular expression on the Cookie header is only
+// implementation-specific) and sticky sessions (HTTPRoute has none; session
+// persistence is still experimental).
+func checkRouting(rt traffic.Route) error {
+	if err := rt.ValidateMatch(); err != nil {
+		return err
+	}
+	if rt.Sticky {
+		return fmt.Errorf("sticky sessions: %w by the gatewayapi router (use the builtin router)", ErrRouting)
+	}
+	for _, m := range rt.Match {
+		if m.Cookie != "" {
+			return fmt.Errorf("cookie rule %s: %w: the Gateway API cannot match cookies; match a header instead", m, ErrRouting)
+		}
+	}
+	return nil
+}
+
+// matchRule sends requests that carry any of the route's headers to the match slot's
+// Service. Order does not matter: the Gateway API gives a rule with header matches
+// precedence over one without (both match every path).
+func matchRule(svc string, rt traffic.Route) map[string]any {
+	var matches []any
+	for _, m := range rt.Match {
+		matches = append(matches, map[string]any{"headers": []any{
+			map[string]any{"type": "Exact", "name": m.Header, "value": m.Value},
+		}})
+	}
+	name := kubernetes.SlotName(platform.SlotRef{Service: svc, Slot: rt.MatchSlot})
+	return map[string]any{
+		"matches":     matches,
+		"backendRefs": []any{map[string]any{"name": name, "port": int64(rt.Port)}},
+	}
 }
 
 func backendRefs(svc string, port int64, w traffic.Weights) []any {

@@ -159,13 +159,17 @@ func (r *Router) modify(ctx context.Context, name string, fn func(u *unstructure
 	}
 }
 
-// findRefs returns the backendRefs of the first rule that refers to a slot's Service;
-// the maps are the route's own, so changes to them are written by an update.
+// findRefs returns the backendRefs of the first rule without header matches that
+// refers to a slot's Service (a rule with header matches carries A/B rules, not the
+// split); the maps are the route's own, so changes to them are written by an update.
 func findRefs(u *unstructured.Unstructured, svc string) ([]any, error) {
 	spec, _ := u.Object["spec"].(map[string]any)
 	rules, _ := spec["rules"].([]any)
 	for _, rule := range rules {
 		m, _ := rule.(map[string]any)
+		if matchesHeaders(m) {
+			continue
+		}
 		refs, _ := m["backendRefs"].([]any)
 		for _, ref := range refs {
 			if rm, ok := ref.(map[string]any); ok {
@@ -176,6 +180,19 @@ func findRefs(u *unstructured.Unstructured, svc string) ([]any, error) {
 		}
 	}
 	return nil, fmt.Errorf("http route %s has no rule with a backendRef to %s-green or %s-blue", u.GetName(), svc, svc)
+}
+
+// matchesHeaders reports whether an HTTPRoute rule matches on request headers.
+func matchesHeaders(rule map[string]any) bool {
+	matches, _ := rule["matches"].([]any)
+	for _, m := range matches {
+		if mm, ok := m.(map[string]any); ok {
+			if h, ok := mm["headers"].([]any); ok && len(h) > 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // slotOf says which slot's Service a backendRef names.

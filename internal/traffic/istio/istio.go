@@ -145,6 +145,9 @@ func (r *Router) ensure(ctx context.Context, rt traffic.Route) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := r.checkRouting(rt); err != nil {
+		return err
+	}
 	svc := rt.Service.Service
 	if len(rt.Hosts) == 0 {
 		rt.Hosts = r.opts.Hosts
@@ -182,6 +185,28 @@ func (r *Router) ensure(ctx context.Context, rt traffic.Route) error {
 		return err
 	}
 	return r.apply(ctx, virtualServiceGVR, vs)
+}
+
+// ErrRouting is wrapped by Ensure for routing the router cannot set up.
+var ErrRouting = errors.New("routing not supported")
+
+// checkRouting refuses what the router cannot do with a route's rules: sticky
+// sessions (weights are per request in Istio; a consistent hash would hold only
+// within a subset), rules on tcp or tls routes, and rules in an adopted
+// VirtualService, which is the user's to write.
+func (r *Router) checkRouting(rt traffic.Route) error {
+	if err := rt.ValidateMatch(); err != nil {
+		return err
+	}
+	switch {
+	case rt.Sticky:
+		return fmt.Errorf("sticky sessions: %w by the istio router (use the builtin router)", ErrRouting)
+	case len(rt.Match) > 0 && r.opts.protocol() != ProtocolHTTP:
+		return fmt.Errorf("match rules on a %s route: %w (they match HTTP requests)", r.opts.protocol(), ErrRouting)
+	case len(rt.Match) > 0 && r.opts.VirtualService != "":
+		return fmt.Errorf("match rules in adopted virtual service %s: %w (add them to it yourself)", r.opts.VirtualService, ErrRouting)
+	}
+	return nil
 }
 
 // ensureGateway writes the Gateway for the route's hosts, unless a Gateway of that name

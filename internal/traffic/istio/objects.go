@@ -2,6 +2,8 @@ package istio
 
 import (
 	"fmt"
+	"regexp"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -26,6 +28,9 @@ const (
 	AnnotationWeightKeys = "sluice.dev/weight-keys"
 	// DefaultRoute is the name of the route in a generated VirtualService.
 	DefaultRoute = "sluice"
+	// MatchRouteSuffix ends the name of the route that carries the match rules, in
+	// front of the weighted route: "sluice-match".
+	MatchRouteSuffix = "-match"
 	// ingressSelector picks Istio's default ingress gateway pods.
 	ingressSelector = "ingressgateway"
 )
@@ -104,9 +109,13 @@ func (r *Router) virtualService(svc string, rt traffic.Route, gateway string, w 
 		hosts = append(hosts, h)
 	}
 	route := map[string]any{"route": r.destinations(svc, rt.Port, w)}
+	routes := []any{route}
 	switch r.opts.protocol() {
 	case ProtocolHTTP:
 		route["name"] = r.opts.route()
+		if len(rt.Match) > 0 {
+			routes = []any{r.matchRoute(svc, rt), route}
+		}
 	case ProtocolTLS:
 		sni := make([]any, 0, len(rt.Hosts))
 		for _, h := range rt.Hosts {
@@ -114,11 +123,40 @@ func (r *Router) virtualService(svc string, rt traffic.Route, gateway string, w 
 		}
 		route["match"] = []any{map[string]any{"sniHosts": sni}}
 	}
-	spec := map[string]any{"hosts": hosts, r.opts.protocol(): []any{route}}
+	spec := map[string]any{"hosts": hosts, r.opts.protocol(): routes}
 	if gateway != "" {
 		spec["gateways"] = []any{gateway, "mesh"}
 	}
 	return newObject("VirtualService", svc, r.opts.Namespace, labels(svc), spec)
+}
+
+// matchRoute sends requests that match any of the route's rules to the match slot's
+// subset; it comes before the weighted route, so Istio tries it first. Header names
+// are written in lower case, as istiod requires; a cookie is matched with a regular
+// expression on the Cookie header, as Istio has no cookie match of its own.
+func (r *Router) matchRoute(svc string, rt traffic.Route) map[string]any {
+	var match []any
+	for _, m := range rt.Match {
+		name, value := strings.ToLower(m.Header), map[string]any{"exact": m.Value}
+		if m.Cookie != "" {
+			name, value = "cookie", map[string]any{"regex": cookieRegex(m.Cookie, m.Value)}
+		}
+		match = append(match, map[string]any{"headers": map[string]any{name: value}})
+	}
+	dest := map[string]any{"host": r.host(svc), "subset": string(rt.MatchSlot)}
+	if rt.Port > 0 {
+		dest["port"] = map[string]any{"number": int64(rt.Port)}
+	}
+	return map[string]any{
+		"name":  r.opts.route() + MatchRouteSuffix,
+		"match": match,
+		"route": []any{map[string]any{"destination": dest}},
+	}
+}
+
+// cookieRegex matches a Cookie header that holds the cookie name=value among others.
+func cookieRegex(name, value string) string {
+	return "^(.*;\\s*)?" + regexp.QuoteMeta(name) + "=" + regexp.QuoteMeta(value) + "(\\s*;.*)?$"
 }
 
 // host is the fully qualified name of the service's stable Service.
