@@ -371,6 +371,8 @@ type EnvironmentSpec struct {
 	Platform  PlatformSpec   `yaml:"platform"`
 	Router    RouterSpec     `yaml:"router"`
 	Providers []ProviderSpec `yaml:"providers,omitempty"`
+	// Notifications announce the environment's executions (see notify.go).
+	Notifications *NotificationsSpec `yaml:"notifications,omitempty"`
 }
 
 // PlatformSpec chooses where instances run. Exactly the block named by Type may be set.
