@@ -35,7 +35,7 @@ func (a *analysis) bound(ms []*metric) int {
 // measure takes, judges, records and shows one measurement of m.
 func (a *analysis) measure(ctx context.Context, m *metric) error {
 	now := a.s.o.now()
-	window := m.every
+	window := m.window
 	ms := Measurement{Metric: m.name, Judge: m.judge, Index: m.next, At: now, Window: WindowString(window), Counted: true}
 	var c, b *Result
 	var err error
@@ -96,6 +96,8 @@ func (a *analysis) judge(m *metric, ms *Measurement, c, b *Result) {
 	case c == nil || (m.baseline && b == nil):
 		ms.Verdict = m.noData.Verdict()
 		ms.Reason = fmt.Sprintf("no data (noData: %s)", orString(string(m.noData), string(NoDataInconclusive)))
+	case m.judge == JudgeLogCompare:
+		judgeLogCompare(ms, c, b)
 	case m.judge == JudgeMannWhitney:
 		cmp := MannWhitney(sampleValues(c.Sample), sampleValues(b.Sample), m.compare)
 		ms.Verdict, ms.Reason = cmp.Verdict, "mann-whitney: "+cmp.Reason
@@ -110,6 +112,24 @@ func (a *analysis) judge(m *metric, ms *Measurement, c, b *Result) {
 			ms.Reason += "; " + describeTemplates(ms.Templates)
 		}
 	}
+}
+
+// judgeLogCompare sets the verdict of a log check judged against the baseline's
+// lines with CompareLogs; the failing templates are recorded and shown.
+func judgeLogCompare(ms *Measurement, c, b *Result) {
+	v, findings := CompareLogs(c.Lines, b.Lines, LogParams{})
+	ms.Verdict = v
+	if len(findings) == 0 {
+		ms.Reason = fmt.Sprintf("compare: no error template new or more frequent in %d canary line(s) than in %d baseline line(s)", len(c.Lines), len(b.Lines))
+		ms.Templates = topTemplates(c.Lines, 5)
+		return
+	}
+	parts := make([]string, 0, len(findings))
+	for _, f := range findings[:min(len(findings), 5)] {
+		ms.Templates = append(ms.Templates, f.LogTemplate)
+		parts = append(parts, f.String())
+	}
+	ms.Reason = fmt.Sprintf("compare: %d error template(s) worse than the baseline: %s", len(findings), strings.Join(parts, "; "))
 }
 
 // topTemplates groups log lines and keeps the n most frequent templates.

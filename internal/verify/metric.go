@@ -15,6 +15,9 @@ const (
 	JudgeThreshold   = "threshold"
 	JudgeMannWhitney = "mannwhitney"
 	JudgeSequential  = "sequential"
+	// JudgeLogCompare is the log check judge that compares the canary's error
+	// templates with the baseline's (CompareLogs).
+	JudgeLogCompare = "compare"
 )
 
 // defaultConsecutiveErrorLimit is how many errors in a row a metric tolerates
@@ -32,10 +35,13 @@ type metric struct {
 	threshold          *Threshold
 	seq                *Sequential
 	compare            CompareParams
+	group              string // the score group (scored steps)
+	critical           bool
 	failureLimit       int
 	inconclusiveLimit  int
 	errorLimit         int
 	every              time.Duration // between scheduled measurements
+	window             time.Duration // each measurement's window; 0 means every
 	n                  int           // scheduled measurements
 
 	next                       int // index of the next scheduled measurement
@@ -47,12 +53,14 @@ type metric struct {
 	why                        string
 }
 
-// newMetric prepares a metric check of the step.
-func newMetric(m spec.MetricCheck, p Provider, o *options) (*metric, error) {
+// newMetric prepares a metric check of step vs; its judge's parameters are the
+// metric's own, else the step's, else the server's.
+func newMetric(m spec.MetricCheck, vs *spec.VerifyStep, p Provider, o *options) (*metric, error) {
 	mt := &metric{
 		name: m.Name, judge: m.Judge, query: m.Query, providerName: m.Provider, provider: p, baseline: m.Baseline,
-		noData: NoDataRule(m.NoData), compare: o.compare, failureLimit: m.FailureLimit,
+		noData: NoDataRule(m.NoData), compare: compareParams(m, vs, o.compare), failureLimit: m.FailureLimit,
 		inconclusiveLimit: m.InconclusiveLimit, errorLimit: m.ConsecutiveErrorLimit,
+		group: scoreGroup(m.Name, m.Group), critical: m.Critical,
 	}
 	if mt.judge == "" {
 		mt.judge = JudgeThreshold
@@ -71,33 +79,51 @@ func newMetric(m spec.MetricCheck, p Provider, o *options) (*metric, error) {
 		mt.baseline = true
 	case JudgeSequential:
 		mt.baseline = true
-		mt.seq = NewSequential(o.sequential)
+		mt.seq = NewSequential(sequentialParams(m, vs, o.sequential))
 	default:
 		return nil, fmt.Errorf("metric %s: unknown judge %q (threshold, mannwhitney, sequential)", m.Name, m.Judge)
 	}
 	return mt, nil
 }
 
-// newLogMetric prepares a log check: the count of matching lines must not exceed
-// maxMatches.
+// newLogMetric prepares a log check: with the count judge the number of matching
+// lines must not exceed maxMatches; with compare, the canary must have no error
+// template that the baseline lacks or has much less often. A log check counts
+// as critical in a scored step.
 func newLogMetric(l spec.LogCheck, p Provider) (*metric, error) {
-	t, err := NewThreshold("result <= "+strconv.Itoa(l.MaxMatches), "")
-	if err != nil {
-		return nil, fmt.Errorf("log check %s: %w", l.Name, err)
-	}
-	return &metric{
+	m := &metric{
 		name: l.Name, judge: JudgeThreshold, query: l.Query, providerName: l.Provider, provider: p, logs: true,
-		noData: NoDataInconclusive, threshold: t, errorLimit: defaultConsecutiveErrorLimit,
-	}, nil
+		noData: NoDataInconclusive, errorLimit: defaultConsecutiveErrorLimit,
+		group: scoreGroup(l.Name, ""), critical: true,
+	}
+	switch l.Judge {
+	case "", "count":
+		t, err := NewThreshold("result <= "+strconv.Itoa(l.MaxMatches), "")
+		if err != nil {
+			return nil, fmt.Errorf("log check %s: %w", l.Name, err)
+		}
+		m.threshold = t
+	case JudgeLogCompare:
+		m.judge, m.baseline = JudgeLogCompare, true
+	default:
+		return nil, fmt.Errorf("log check %s: unknown judge %q (count, compare)", l.Name, l.Judge)
+	}
+	return m, nil
 }
 
-// schedule sets how often and how many times the metric is measured within span.
-func (m *metric) schedule(interval, span, seqEvery time.Duration) {
+// schedule sets how often and how many times the metric is measured within
+// span, and the window each measurement covers (window, or the interval when 0;
+// a sequential metric's windows are its evaluations).
+func (m *metric) schedule(interval, span, seqEvery, window time.Duration) {
 	m.every = interval
 	if m.judge == JudgeSequential && seqEvery < interval {
 		m.every = seqEvery
 	}
 	m.n = max(1, int((span+m.every-1)/m.every))
+	m.window = window
+	if m.judge == JudgeSequential || window <= 0 {
+		m.window = m.every
+	}
 }
 
 // due returns when the metric is to be measured next: on schedule, but never
@@ -173,12 +199,19 @@ var ErrInconclusive = errors.New("verification inconclusive: a person must decid
 // VerdictError is the error a verify step returns when it did not succeed.
 type VerdictError struct {
 	Verdict Verdict
-	Metric  string
+	Metric  string // empty when the step's score decided
 	Detail  string
+	Score   float64 // the step's score, when it decided
 }
 
 // Error describes the metric, its value and the condition or judge that failed.
 func (e *VerdictError) Error() string {
+	if e.Metric == "" {
+		if e.Verdict == Inconclusive {
+			return fmt.Sprintf("verify: the score is marginal, a person must decide: %s", e.Detail)
+		}
+		return fmt.Sprintf("verify: score: %s: %s", e.Verdict, e.Detail)
+	}
 	if e.Verdict == Inconclusive {
 		return fmt.Sprintf("verify: metric %s is inconclusive, a person must decide: %s", e.Metric, e.Detail)
 	}

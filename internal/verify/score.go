@@ -14,7 +14,8 @@ type ScoredMetric struct {
 type ScoreParams struct {
 	// Weights are the groups' weights; a group without one weighs 1.
 	Weights map[string]float64
-	// Pass and Marginal are thresholds on the 0-100 score; defaults 95 and 75.
+	// Pass and Marginal are thresholds on the 0-100 score; when Pass is 0 both
+	// take their defaults, 95 and 75.
 	Pass, Marginal float64
 }
 
@@ -24,10 +25,7 @@ type ScoreParams struct {
 // that does not pass fails the whole score.
 func Score(ms []ScoredMetric, p ScoreParams) (float64, Verdict, string) {
 	if p.Pass == 0 {
-		p.Pass = 95
-	}
-	if p.Marginal == 0 {
-		p.Marginal = 75
+		p.Pass, p.Marginal = 95, 75
 	}
 	type group struct{ pass, total int }
 	groups := map[string]*group{}

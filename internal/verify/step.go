@@ -127,8 +127,12 @@ func (s *Step) Analyse(ctx context.Context, j Job, io StepIO) error {
 	begin := j.Started.Add(j.Verify.InitialDelay.Std())
 	announce(io, j, ms, begin)
 	a := &analysis{s: s, j: j, io: io, begin: begin}
+	var sc *scored
+	if j.Verify.Score != nil {
+		sc = &scored{p: scoreParams(j.Verify)}
+	}
 	for steps := 0; ; steps++ {
-		if stop := worstFinished(ms); stop != nil || allDone(ms) {
+		if sc != nil && sc.stop(ms) || sc == nil && (worstFinished(ms) != nil || allDone(ms)) {
 			break
 		}
 		if steps > a.bound(ms) {
@@ -148,6 +152,9 @@ func (s *Step) Analyse(ctx context.Context, j Job, io StepIO) error {
 			return err
 		}
 	}
+	if sc != nil {
+		return sc.conclude(io, ms)
+	}
 	return conclude(io, ms)
 }
 
@@ -162,15 +169,17 @@ func (s *Step) metrics(ctx context.Context, j Job) ([]*metric, error) {
 		span = time.Duration(max(j.Verify.Count, 1)) * interval
 	}
 	var out []*metric
+	windows := map[*metric]time.Duration{}
 	for _, mc := range j.Verify.Metrics {
 		p, err := s.src.Provider(ctx, j.EnvironmentName, j.Environment, mc.Provider)
 		if err != nil {
 			return nil, fmt.Errorf("verify: metric %s: provider %s: %w", mc.Name, mc.Provider, err)
 		}
-		m, err := newMetric(mc, p, &s.o)
+		m, err := newMetric(mc, j.Verify, p, &s.o)
 		if err != nil {
 			return nil, fmt.Errorf("verify: %w", err)
 		}
+		windows[m] = windowOf(mc, j.Verify, interval)
 		out = append(out, m)
 	}
 	for _, lc := range j.Verify.Logs {
@@ -182,10 +191,11 @@ func (s *Step) metrics(ctx context.Context, j Job) ([]*metric, error) {
 		if err != nil {
 			return nil, fmt.Errorf("verify: %w", err)
 		}
+		windows[m] = windowOf(spec.MetricCheck{}, j.Verify, interval)
 		out = append(out, m)
 	}
 	for _, m := range out {
-		m.schedule(interval, span, s.o.seqEvery)
+		m.schedule(interval, span, s.o.seqEvery, windows[m])
 		if m.baseline && !j.Baseline.Valid() {
 			return nil, fmt.Errorf("verify: metric %s compares with a baseline, but no slot is live yet (first release)", m.name)
 		}
@@ -265,8 +275,12 @@ func announce(io StepIO, j Job, ms []*metric, begin time.Time) {
 		if m.baseline {
 			against = " against " + string(j.Baseline)
 		}
-		io.Console("info", "verifying %s on %s%s: %s judge, %d measurement(s) every %s from %s",
-			m.name, j.Canary, against, m.judge, m.n, m.every, begin.Add(m.every).Format(time.TimeOnly))
+		windows := ""
+		if m.window != m.every {
+			windows = " over " + WindowString(m.window) + " windows"
+		}
+		io.Console("info", "verifying %s on %s%s: %s judge, %d measurement(s) every %s%s from %s",
+			m.name, j.Canary, against, m.judge, m.n, m.every, windows, begin.Add(m.every).Format(time.TimeOnly))
 	}
 }
 
