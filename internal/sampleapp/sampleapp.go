@@ -21,12 +21,17 @@ var ErrFailAtStart = errors.New("sampleapp: failing at start as configured")
 
 // Config sets how the sample application behaves.
 type Config struct {
-	Version      string        // reported by / and /version
-	Host         string        // listen host; 127.0.0.1 when empty
-	Port         int           // listen port; 0 picks a free one
-	Latency      time.Duration // added to every request to /
-	Jitter       time.Duration // up to this much more latency, uniformly random
-	ErrorRate    float64       // share of requests to / that answer 500, 0..1
+	Version   string        // reported by / and /version
+	Host      string        // listen host; 127.0.0.1 when empty
+	Port      int           // listen port; 0 picks a free one
+	Latency   time.Duration // added to every request to /
+	Jitter    time.Duration // up to this much more latency, uniformly random
+	ErrorRate float64       // share of requests to / that answer 500, 0..1
+	// FailRate replaces ErrorRate from FailFrom on, or from FailAfter after the
+	// handler was made (see failfrom.go).
+	FailRate     float64
+	FailFrom     time.Time
+	FailAfter    time.Duration
 	StartupDelay time.Duration // wait this long before listening
 	FailAtStart  bool          // exit with an error instead of serving
 	Seed         uint64        // seeds the random generator; 0 seeds from the clock
@@ -67,6 +72,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Service, "service", c.Service, "service name reported by / (default $SERVICE)")
 	fs.StringVar(&c.Slot, "slot", c.Slot, "slot reported by / (default $SLOT)")
 	fs.StringVar(&c.Instance, "instance", c.Instance, "instance reported by / (default $INSTANCE)")
+	c.registerFailFlags(fs)
 }
 
 // ParseArgs returns DefaultConfig overridden by the flags in args (without the program
@@ -95,7 +101,7 @@ func (c Config) Validate() error {
 	case c.Latency < 0 || c.Jitter < 0 || c.StartupDelay < 0:
 		return errors.New("sampleapp: latency, jitter and startup-delay must not be negative")
 	}
-	return nil
+	return c.validateFail()
 }
 
 // Response is the JSON body of /.
@@ -160,7 +166,7 @@ func Handler(cfg Config) http.Handler {
 	if seed == 0 {
 		seed = uint64(time.Now().UnixNano())
 	}
-	a := &app{cfg: cfg, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+	a := &app{cfg: cfg, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), failFrom: cfg.failStart(time.Now())}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", a.root)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -173,9 +179,10 @@ func Handler(cfg Config) http.Handler {
 }
 
 type app struct {
-	cfg Config
-	mu  sync.Mutex
-	rng *rand.Rand
+	cfg      Config
+	mu       sync.Mutex
+	rng      *rand.Rand
+	failFrom time.Time // when FailRate replaces ErrorRate; zero: never
 }
 
 // draw returns this request's extra latency and whether it fails, from one lock.
@@ -186,7 +193,8 @@ func (a *app) draw() (time.Duration, bool) {
 	if a.cfg.Jitter > 0 {
 		d += time.Duration(a.rng.Int64N(int64(a.cfg.Jitter) + 1))
 	}
-	return d, a.cfg.ErrorRate > 0 && a.rng.Float64() < a.cfg.ErrorRate
+	rate := a.errorRate(time.Now())
+	return d, rate > 0 && a.rng.Float64() < rate
 }
 
 func (a *app) root(w http.ResponseWriter, r *http.Request) {
