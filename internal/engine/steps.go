@@ -77,7 +77,8 @@ func (r *run) deploy(ctx context.Context, s *spec.Step, ss *StepState) error {
 	svc := r.wf.Spec.Service
 	dep := platform.Deployment{
 		Ref: ref, Artifact: artifact, Instances: n, Port: svc.Port, Env: svc.Env,
-		Labels: map[string]string{"sluice.dev/execution": r.ex.ID},
+		Labels:      map[string]string{"sluice.dev/execution": r.ex.ID},
+		ServiceType: r.serviceType(),
 	}
 	if svc.Health != nil {
 		dep.Health = platform.HealthCheck{Path: svc.Health.Path, Status: svc.Health.Status}
@@ -94,6 +95,19 @@ func (r *run) deploy(ctx context.Context, s *spec.Step, ss *StepState) error {
 		return err
 	}
 	return r.awaitReady(ctx, ss, ref, n, ss.StartedAt.Add(timeoutOr(s.Timeout, 5*time.Minute)))
+}
+
+// serviceType is the type the workflow's first service step with one asks for; the
+// platform writes the stable Service when it deploys, before that step runs.
+func (r *run) serviceType() string {
+	for _, ph := range r.wf.Spec.Phases {
+		for _, st := range ph.Steps {
+			if st.Service != nil && st.Service.Type != "" {
+				return st.Service.Type
+			}
+		}
+	}
+	return ""
 }
 
 // instances turns a quantity into a count: a percentage is of the live slot's

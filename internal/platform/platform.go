@@ -44,6 +44,10 @@ type Deployment struct {
 	Health    HealthCheck
 	Labels    map[string]string // e.g. the execution ID, for platforms that label objects
 	Key       string            // idempotency key: the same key means the same effect
+	// ServiceType is the type of the service's stable Service (ClusterIP, LoadBalancer,
+	// NodePort) for platforms that have one: the workflow's service step's type. Empty
+	// means the platform's own default.
+	ServiceType string
 }
 
 // HealthCheck says when an instance is ready: an HTTP GET of Path answering Status, or

@@ -2,6 +2,7 @@ package kubernetes_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -10,7 +11,13 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
 	k8s "k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/sluicehq/sluice/internal/engine"
 	"github.com/sluicehq/sluice/internal/platform"
@@ -38,7 +45,7 @@ spec:
   phases:
     - name: setup-blue
       steps:
-        - service: {type: LoadBalancer, hosts: [shop.example.com]}
+        - service: {type: LoadBalancer, hosts: [shop.example.com], routing: {match: [{header: X-Canary, value: "true"}]}}
         - deploy: {instances: 100%}
         - traffic: 0%
     - name: canary
@@ -119,6 +126,7 @@ func TestEngineSeedWorkflow(t *testing.T) {
 			}
 			h := newEngine(t, kubeResolver{Platform: p, Router: r}, fmt.Sprintf(kubeEnvironment, ns, routerType))
 			h.releases(t, p, r)
+			checkServiceStep(t, cfg, ns, routerType)
 		})
 	}
 }
@@ -261,4 +269,46 @@ func watchRollback(ctx context.Context, r traffic.Router, svc traffic.ServiceRef
 		}
 	}()
 	return out
+}
+
+// checkServiceStep checks what the seed workflow's service step asked for: a stable
+// Service of type LoadBalancer (the environment says nothing), and requests with
+// X-Canary: true sent to the slot the last execution staged (blue: the fourth release
+// rolled back, so green is live).
+func checkServiceStep(t *testing.T, cfg *rest.Config, ns, routerType string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cs, err := k8s.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := cs.CoreV1().Services(ns).Get(ctx, "shop", metav1.GetOptions{})
+	if err != nil || svc.Spec.Type != corev1.ServiceTypeLoadBalancer {
+		t.Fatalf("stable Service: %v, %v; want type LoadBalancer from the service step", svc.Spec.Type, err)
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gvr := schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "virtualservices"}
+	path, want := []string{"spec", "http"}, `"subset":"blue"`
+	if routerType == "gatewayapi" {
+		gvr = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "httproutes"}
+		path, want = []string{"spec", "rules"}, `"name":"shop-blue"`
+	}
+	u, err := dyn.Resource(gvr).Namespace(ns).Get(ctx, "shop", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes, _, _ := unstructured.NestedSlice(u.Object, path...)
+	var match string
+	for _, r := range routes {
+		if b, _ := json.Marshal(r); strings.Contains(string(b), "X-Canary") || strings.Contains(string(b), "x-canary") {
+			match = string(b)
+		}
+	}
+	if !strings.Contains(match, want) {
+		t.Fatalf("the X-Canary rule is %q, want it to send requests to blue", match)
+	}
 }

@@ -137,11 +137,25 @@ func (p *Platform) slotService(ref platform.SlotRef, port int) *corev1ac.Service
 }
 
 // stableService builds the Service that selects both slots of a service, of the
-// environment's type.
-func (p *Platform) stableService(service string, port int) *corev1ac.ServiceApplyConfiguration {
+// deployment's type (the workflow's service step) or else the environment's.
+func (p *Platform) stableService(d platform.Deployment) *corev1ac.ServiceApplyConfiguration {
+	service := d.Ref.Service
 	sel := map[string]string{LabelService: service}
 	labels := map[string]string{LabelService: service, LabelManagedBy: "sluice"}
-	return p.serviceApply(service, p.opts.serviceType(), sel, labels, port)
+	typ := p.opts.serviceType()
+	if d.ServiceType != "" {
+		typ = corev1.ServiceType(d.ServiceType)
+	}
+	return p.serviceApply(service, typ, sel, labels, d.Port)
+}
+
+// validServiceType reports a type the stable Service cannot have.
+func validServiceType(t corev1.ServiceType) error {
+	switch t {
+	case corev1.ServiceTypeClusterIP, corev1.ServiceTypeLoadBalancer, corev1.ServiceTypeNodePort:
+		return nil
+	}
+	return fmt.Errorf("service type %q: want ClusterIP, LoadBalancer or NodePort", t)
 }
 
 // Objects returns what Deploy applies for d, in order: the slot's Service, the stable
@@ -159,5 +173,10 @@ func Objects(opts Options, d platform.Deployment) ([]any, error) {
 	if d.Port <= 0 {
 		return []any{dep}, nil
 	}
-	return []any{p.slotService(d.Ref, d.Port), p.stableService(d.Ref.Service, d.Port), dep}, nil
+	if d.ServiceType != "" {
+		if err := validServiceType(corev1.ServiceType(d.ServiceType)); err != nil {
+			return nil, err
+		}
+	}
+	return []any{p.slotService(d.Ref, d.Port), p.stableService(d), dep}, nil
 }

@@ -29,7 +29,8 @@ const scaleFieldManager = "sluice-scale"
 type Options struct {
 	// Namespace holds every object of the platform; "default" when empty.
 	Namespace string
-	// ServiceType is the type of each service's stable Service; ClusterIP when empty.
+	// ServiceType is the type of each service's stable Service when the deployment names
+	// none (the workflow's service step names it); ClusterIP when empty.
 	ServiceType corev1.ServiceType
 	// ProgressDeadline is the Deployments' progressDeadlineSeconds; 10 minutes when zero.
 	ProgressDeadline time.Duration
@@ -83,10 +84,8 @@ func NewForClient(cs k8s.Interface, opts Options) (*Platform, error) {
 	if opts.Namespace == "" {
 		opts.Namespace = "default"
 	}
-	switch opts.serviceType() {
-	case corev1.ServiceTypeClusterIP, corev1.ServiceTypeLoadBalancer:
-	default:
-		return nil, fmt.Errorf("kubernetes: service type %q: want ClusterIP or LoadBalancer", opts.ServiceType)
+	if err := validServiceType(opts.serviceType()); err != nil {
+		return nil, fmt.Errorf("kubernetes: %w", err)
 	}
 	log := opts.Log
 	if log == nil {
@@ -140,6 +139,11 @@ func (p *Platform) deploy(ctx context.Context, d platform.Deployment) error {
 	if d.Instances < 0 {
 		return fmt.Errorf("instances %d: must not be negative", d.Instances)
 	}
+	if d.ServiceType != "" {
+		if err := validServiceType(corev1.ServiceType(d.ServiceType)); err != nil {
+			return err
+		}
+	}
 	cur, err := p.get(ctx, d.Ref)
 	if err != nil {
 		return err
@@ -161,7 +165,7 @@ func (p *Platform) deploy(ctx context.Context, d platform.Deployment) error {
 		if _, err := p.cs.CoreV1().Services(p.opts.Namespace).Apply(ctx, p.slotService(d.Ref, d.Port), apply); err != nil {
 			return fmt.Errorf("apply service %s: %w", SlotName(d.Ref), err)
 		}
-		if _, err := p.cs.CoreV1().Services(p.opts.Namespace).Apply(ctx, p.stableService(d.Ref.Service, d.Port), apply); err != nil {
+		if _, err := p.cs.CoreV1().Services(p.opts.Namespace).Apply(ctx, p.stableService(d), apply); err != nil {
 			return fmt.Errorf("apply service %s: %w", d.Ref.Service, err)
 		}
 	}
