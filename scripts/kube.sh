@@ -184,7 +184,8 @@ start() {
 	"$BIN/kubetool" wait "$root/kubeconfig" 90s >"$root/wait.log" 2>&1 || { cat "$root/wait.log" >&2; fail "the API server did not become ready"; }
 	launch kube-controller-manager "$BIN/kube-controller-manager" --kubeconfig "$root/kubeconfig" \
 		--leader-elect=false --secure-port 0 --service-account-private-key-file "$root/sa.key" \
-		--root-ca-file "$root/ca.crt" --use-service-account-credentials=false --profiling=false
+		--root-ca-file "$root/ca.crt" --use-service-account-credentials=false --profiling=false \
+		--horizontal-pod-autoscaler-sync-period 1s
 	launch kube-scheduler "$BIN/kube-scheduler" --kubeconfig "$root/kubeconfig" --leader-elect=false \
 		--secure-port 0 --profiling=false
 	launch kwok "$BIN/kwok" --kubeconfig "$root/kubeconfig" --config "$root/kwok.yaml" --manage-all-nodes=true \
