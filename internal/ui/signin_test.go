@@ -96,7 +96,8 @@ func (s *authUI) tokenFor(t *testing.T, user, role string) string {
 // TestBrowserSignIn runs the UI against a server that requires authentication: the
 // first refused request opens the sign-in view, a viewer's approval is refused with
 // the server's own message, signing out returns to the sign-in view, and an
-// approver's approval (made with the session cookie and its CSRF header) is accepted.
+// approver's approval from a notification's approve link (made with the session
+// cookie and its CSRF header) is accepted.
 func TestBrowserSignIn(t *testing.T) {
 	chromium(t)
 	s := startAuthUI(t)
@@ -137,10 +138,13 @@ func TestBrowserSignIn(t *testing.T) {
 	if got := b.text("#signed-in"); got != "Not signed in" {
 		b.fail("header after sign-out shows %q", got)
 	}
+	// The approve link of a notification, opened without a session: sign in, and the
+	// approval dialog opens.
+	b.do("open the approve link", chromedp.Navigate(s.url+"/executions/"+ex.ID+"?action=approve"), chromedp.WaitVisible(css("#signin-form")))
 	signIn(b, approver)
 	b.wait("signed in as alice", `document.querySelector('#whoami')?.textContent === 'Signed in as alice'`)
 	b.wait("approve offered", `document.querySelector('[data-action="approve"]')?.hasAttribute('data-denied') === false`)
-	b.do("approve as alice", chromedp.Click(css(`[data-action="approve"]`)), chromedp.WaitVisible(css("#confirm-ok")),
+	b.do("approve as alice", chromedp.WaitVisible(css("#confirm-ok")),
 		chromedp.SendKeys(css("#confirm-comment"), "signed in"), chromedp.Click(css("#confirm-ok")))
 	b.wait("accepted", `document.querySelector('#action-result')?.dataset.kind === 'ok'`)
 	b.wait("succeeded", `document.querySelector('#exec-status .badge')?.dataset.status === 'succeeded'`)
