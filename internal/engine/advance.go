@@ -82,17 +82,15 @@ func (r *run) startStep(ss *StepState) {
 	ss.Status, ss.StartedAt, ss.FinishedAt, ss.Message = store.StatusRunning, &now, nil, ""
 	ss.Deadline = nil
 	r.event("step", ss.Key, fmt.Sprintf("▶ %s (%s)", ss.Name, ss.Type), map[string]any{"status": ss.Status, "attempt": ss.Attempt})
-	r.started = append(r.started, r.journal(r.attemptKey(ss), "step.started", nil))
+	r.pending = append(r.pending, r.journal(r.attemptKey(ss), "step.started", nil))
 }
 
-// finishStep records a successful step and moves the cursor.
+// finishStep records a successful step and moves the cursor; the record rides on the
+// next commit, which the next step makes as it starts.
 func (r *run) finishStep(ctx context.Context, ss *StepState) (store.Status, error) {
 	r.endStep(ss, store.StatusSucceeded, ss.Message)
 	r.next()
-	if err := r.commit(ctx, nil, r.journal(r.attemptKey(ss), "step.finished", map[string]string{"status": "succeeded"})); err != nil {
-		return r.ex.Status, err
-	}
-	r.crash("step.finished")
+	r.pending = append(r.pending, r.journal(r.attemptKey(ss), "step.finished", map[string]string{"status": "succeeded"}))
 	return store.StatusRunning, nil
 }
 

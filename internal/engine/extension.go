@@ -94,6 +94,9 @@ func extensionStep(sr StepRunner) stepFunc {
 			NewSlot: r.st.NewSlot, LiveSlot: r.st.slot(spec.RoleLive), Variables: r.ex.Variables,
 			Runtime: r.rt, r: r,
 		}
+		if err := r.flush(ctx); err != nil { // show the step before the runner's first wait
+			return err
+		}
 		return sr.Run(ctx, sc)
 	}
 }

@@ -25,9 +25,11 @@ type run struct {
 	intent map[string]bool     // effect keys whose intent is journaled
 	events []store.Event       // console lines not yet committed
 	svc    *store.ServiceState // service state to write with the next effect outcome
-	// started holds the journal entry of a step start until the next commit carries it,
-	// so a step costs one commit to start and one to finish.
-	started []store.JournalEntry
+	// pending holds the journal entries of step boundaries (a step finished, the next
+	// one started) until the next commit carries them, so moving from one step to the
+	// next costs one commit. Until then nothing of them is durable: a restart runs the
+	// step again, which repeats no side effect, as each has its own journaled outcome.
+	pending []store.JournalEntry
 	log     *slog.Logger
 
 	ctrl   chan control
@@ -168,8 +170,8 @@ func (r *run) commit(ctx context.Context, svc *store.ServiceState, journal ...st
 	ex := r.ex
 	ex.State, ex.UpdatedAt = json.RawMessage(r.e.opt.Redact(string(b))), r.e.opt.Now().UTC()
 	ex.Reason = r.e.opt.Redact(ex.Reason)
-	started := len(r.started) > 0
-	c := &store.Commit{Execution: &ex, Journal: append(r.started, journal...), Events: r.events, Service: svc}
+	entries := append(append(make([]store.JournalEntry, 0, len(r.pending)+len(journal)), r.pending...), journal...)
+	c := &store.Commit{Execution: &ex, Journal: entries, Events: r.events, Service: svc}
 	if err := r.e.st.Commit(ctx, c); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return fmt.Errorf("%w: %v", errLostOwnership, err)
@@ -177,17 +179,18 @@ func (r *run) commit(ctx context.Context, svc *store.ServiceState, journal ...st
 		return fmt.Errorf("engine: commit %s: %w", r.ex.ID, err)
 	}
 	r.ex = ex
-	r.events, r.started = nil, nil
+	pending := r.pending
+	r.events, r.pending = nil, nil
 	r.e.publish(c.Events)
-	if started {
-		r.crash("step.started")
+	for _, j := range pending {
+		r.crash(j.Kind) // step.started, step.finished
 	}
 	return nil
 }
 
 // flush makes queued console lines durable and visible without changing state.
 func (r *run) flush(ctx context.Context) error {
-	if len(r.started) > 0 {
+	if len(r.pending) > 0 {
 		return r.commit(ctx, nil)
 	}
 	if len(r.events) == 0 {

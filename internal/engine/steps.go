@@ -232,6 +232,9 @@ func (r *run) webhook(ctx context.Context, s *spec.Step, ss *StepState) error {
 	if w.Condition != "" {
 		return fmt.Errorf("webhook condition: %w: expressions arrive with verification support", ErrUnavailable)
 	}
+	if err := r.flush(ctx); err != nil { // the call may take a while: show the step first
+		return err
+	}
 	ctx, cancel := context.WithTimeout(ctx, timeoutOr(s.Timeout, 30*time.Second))
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, orDefault(w.Method, http.MethodPost), w.URL, strings.NewReader(w.Body))
