@@ -56,7 +56,13 @@ function signIn(err) {
     let resolve;
     const promise = new Promise((r) => { resolve = r; });
     pending = { promise, resolve };
-    showSignIn(err && err.code === 'unauthorized' && me ? 'Your session has ended; sign in again.' : '');
+    const ended = !!(me && me.user); // someone was signed in: their session ended
+    if (!authEnabled()) {
+      // A 401 says the server requires sign-in, whatever whoami has (not) said yet.
+      me = { authEnabled: true, user: '', grants: [] };
+      setAuthMode(true, '');
+    }
+    showSignIn(ended && err ? 'Your session has ended; sign in again.' : '');
   }
   return pending.promise;
 }
@@ -71,14 +77,14 @@ function showSignIn(note) {
   const form = h('form', { id: 'signin-form', class: 'signin-form' },
     h('label', { class: 'field' }, h('span', {}, 'API token'), input), error,
     h('div', { class: 'form-actions' }, submit));
-  const view = h('section', { class: 'page narrow signin', id: 'signin' },
+  const view = h('main', { class: 'signin', id: 'signin' }, h('section', { class: 'page narrow' },
     h('h1', {}, 'Sign in to sluice'),
     h('p', {}, 'This server requires authentication. Paste an API token: it is exchanged for a web session ',
       '(a cookie this page cannot read) and is not stored by the browser.'),
     h('p', { class: 'muted' }, 'An admin makes tokens with ', h('code', {}, 'sluice token create <user>'),
       ' (the first admin token is printed or written by ', h('code', {}, 'sluice server --auth'),
       '); what you may do follows the roles granted with ', h('code', {}, 'sluice role grant'), '.'),
-    form);
+    form));
   form.addEventListener('submit', (e) => { e.preventDefault(); login(input, error, submit); });
   document.getElementById('signin')?.remove();
   document.getElementById('view').after(view);
