@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -280,5 +281,39 @@ func TestARouterThatHangsTimesOut(t *testing.T) {
 	}
 	if w := h.weights("slow"); len(w) != 1 || w[0] != "green=100 blue=0" {
 		t.Fatalf("weights %v, want only the rollback's", w)
+	}
+}
+
+// routeLog records every route a router is asked to set up.
+type routeLog struct {
+	traffic.Router
+	mu     sync.Mutex
+	routes []traffic.Route
+}
+
+func (l *routeLog) Ensure(ctx context.Context, rt traffic.Route) error {
+	l.mu.Lock()
+	l.routes = append(l.routes, rt)
+	l.mu.Unlock()
+	return l.Router.Ensure(ctx, rt)
+}
+
+func TestRollbackRemovesABRules(t *testing.T) {
+	h := newHarness(t)
+	log := &routeLog{Router: h.Recorder}
+	h.Options.Resolver = enginetest.Resolver{Runtime: engine.Runtime{Platform: h.Recorder, Router: log}}
+	h.Restart()
+	h.Apply(strings.Replace(canaryYAML, "- service: {hosts: [shop.example.com]}",
+		"- service: {hosts: [shop.example.com], routing: {match: [{header: X-Canary, value: \"true\"}]}}", 1))
+	ex := h.Start("shop", map[string]string{"artifact": "shop:v1"})
+	h.WaitFor(ex.ID, store.StatusWaiting)
+	must(t, h.decide(ex.ID, "alice", false))
+	if got := h.Finish(ex.ID); got.Status != store.StatusRolledBack {
+		t.Fatalf("%s", got.Status)
+	}
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	if len(log.routes) != 2 || len(log.routes[0].Match) != 1 || log.routes[0].MatchSlot != platform.Blue || len(log.routes[1].Match) != 0 {
+		t.Fatalf("routes %+v: want the A/B rule to blue, then the same route without it on rollback", log.routes)
 	}
 }

@@ -27,6 +27,9 @@ func (r *run) rollback(ctx context.Context) (store.Status, error) {
 			return r.rollbackStopped(err)
 		}
 	}
+	if err := r.dropMatchRules(ctx); err != nil {
+		return r.rollbackStopped(err)
+	}
 	if !rb.ScaledDown {
 		r.scaleDownNew(ctx)
 	}
@@ -70,19 +73,36 @@ func (r *run) restoreTraffic(ctx context.Context) error {
 		r.svc = r.serviceState(live, 0)
 		r.svc.Artifact = ""
 	}
+	key := fmt.Sprintf("%s/rollback/weights", r.ex.ID)
+	err := r.retryRouter(ctx, "restore traffic to "+string(live), func() error {
+		return r.setWeights(ctx, "rollback", key, traffic.All(live))
+	})
+	if err != nil {
+		return err
+	}
+	r.svc = nil
+	r.st.Promoted = false
+	rb.Traffic, rb.NeedsPerson = true, ""
+	return r.commit(ctx, nil)
+}
+
+// retryRouter runs a rollback's router call until it succeeds, with backoff, loudly:
+// only an abort, a lost lease or the engine stopping ends it unfinished.
+func (r *run) retryRouter(ctx context.Context, what string, call func() error) error {
+	rb := r.st.Rollback
 	backoff := r.e.opt.RetryBackoff
 	for {
-		key := fmt.Sprintf("%s/rollback/weights", r.ex.ID)
-		err := r.setWeights(ctx, "rollback", key, traffic.All(live))
+		err := call()
 		if err == nil {
-			break
+			rb.NeedsPerson = ""
+			return nil
 		}
 		if ctx.Err() != nil || errors.Is(err, errLostOwnership) {
 			return err
 		}
 		rb.Attempts++
 		rb.NeedsPerson = fmt.Sprintf("router write failing: %v", err)
-		r.console("rollback", "error", "NEEDS ATTENTION: cannot restore traffic to %s (attempt %d): %v; retrying in %s. %s keeps its current weight.", live, rb.Attempts, err, backoff, live)
+		r.console("rollback", "error", "NEEDS ATTENTION: cannot %s (attempt %d): %v; retrying in %s. %s keeps its current weight.", what, rb.Attempts, err, backoff, r.st.LiveSlot)
 		if err := r.commit(ctx, nil); err != nil {
 			return err
 		}
@@ -91,10 +111,34 @@ func (r *run) restoreTraffic(ctx context.Context) error {
 		}
 		backoff = min(backoff*2, r.e.opt.MaxBackoff)
 	}
-	r.svc = nil
-	r.st.Promoted = false
-	rb.Traffic, rb.NeedsPerson = true, ""
-	return r.commit(ctx, nil)
+}
+
+// dropMatchRules sets up again, without their A/B match rules, the routes of service
+// steps that sent matching requests to the new slot, so nobody reaches the slot being
+// scaled down. A failure is retried like the traffic write.
+func (r *run) dropMatchRules(ctx context.Context) error {
+	for i, ph := range r.wf.Spec.Phases {
+		for j := range ph.Steps {
+			s := &ph.Steps[j]
+			if s.Service == nil || s.Service.Routing == nil || len(s.Service.Routing.Match) == 0 || r.st.Phases[i].Steps[j].Status == store.StatusPending {
+				continue
+			}
+			rt := r.route(s.Service)
+			rt.Match, rt.MatchSlot, rt.Sticky = nil, "", false
+			key := fmt.Sprintf("%s/rollback/route-%s", r.ex.ID, stepKey(i, j))
+			err := r.retryRouter(ctx, "remove the A/B rules", func() error {
+				return r.effect(ctx, key, func(ctx context.Context, key string) error {
+					r.console("rollback", "info", "removing the A/B rules that sent matching requests to %s", r.st.NewSlot)
+					rt.Key = key
+					return r.rt.Router.Ensure(ctx, rt)
+				})
+			})
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // scaleDownNew scales the new slot to zero; a failure is reported but does not undo

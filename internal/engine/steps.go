@@ -131,17 +131,24 @@ func (r *run) instances(ctx context.Context, q spec.Quantity) (int, string, erro
 	return n, fmt.Sprintf("%d%% of %d in %s", q.Value, live, from), nil
 }
 
-func (r *run) service(ctx context.Context, s *spec.Step, ss *StepState) error {
+// route is what a service step asks the router for; A/B match rules send requests to
+// the new slot.
+func (r *run) route(s *spec.ServiceStep) traffic.Route {
 	rt := traffic.Route{
 		Service: traffic.ServiceRef{Service: r.ex.Service}, Port: r.wf.Spec.Service.Port,
-		Hosts: s.Service.Hosts, Gateway: s.Service.Gateway, Type: s.Service.Type,
+		Hosts: s.Hosts, Gateway: s.Gateway, Type: s.Type,
 	}
-	if rg := s.Service.Routing; rg != nil {
+	if rg := s.Routing; rg != nil {
 		rt.MatchSlot, rt.Sticky = r.st.NewSlot, rg.Sticky
 		for _, m := range rg.Match {
 			rt.Match = append(rt.Match, traffic.Match{Header: m.Header, Cookie: m.Cookie, Value: m.Value})
 		}
 	}
+	return rt
+}
+
+func (r *run) service(ctx context.Context, s *spec.Step, ss *StepState) error {
+	rt := r.route(s.Service)
 	return r.effect(ctx, r.attemptKey(ss)+"/ensure", func(ctx context.Context, key string) error {
 		r.console(ss.Key, "info", "setting up service %s (hosts %v)", r.ex.Service, rt.Hosts)
 		if len(rt.Match) > 0 {
