@@ -26,7 +26,7 @@ const (
 )
 
 // ErrPermanent marks a failure that retrying cannot fix (a 4xx answer).
-var ErrPermanent = errors.New("permanent failure")
+var ErrPermanent = errors.New("not retried")
 
 // ErrBadSignature says a webhook request is not signed with the shared secret, or
 // its timestamp is outside the tolerance.
