@@ -60,9 +60,13 @@ func (a *app) followTerminal(ctx context.Context, c *client.Client, id string, a
 		}
 	}()
 	err = a.drawUntilEnd(ctx, c, v, scr, items)
-	if ex, gerr := c.GetExecution(context.WithoutCancel(ctx), id); gerr == nil {
+	// The last record, even after Ctrl-C, so the final tree is right; bounded, as the
+	// server may be what went away.
+	last, cancelLast := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+	if ex, gerr := c.GetExecution(last, id); gerr == nil {
 		v.SetExecution(ex)
 	}
+	cancelLast()
 	if cerr := scr.Close(v, a.now()); err == nil {
 		err = cerr
 	}

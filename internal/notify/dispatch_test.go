@@ -19,6 +19,38 @@ import (
 	"github.com/sluicehq/sluice/internal/store/sqlite"
 )
 
+// dispatchFixture is a SQLite store holding the environment of dispatchEnv, its
+// notifiers pointed at the receivers and mailer, and a running execution in it; env
+// holds the secrets the environment refers to.
+func dispatchFixture(t *testing.T, mailer *smtpServer, rs map[string]*receiver) (*sqlite.Store, map[string]string) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "sluice.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	urls := map[string]string{}
+	for name, r := range rs {
+		srv := httptest.NewServer(r)
+		t.Cleanup(srv.Close)
+		urls[name] = srv.URL
+	}
+	env := map[string]string{"TEST_SLACK_URL": urls["slack"] + "/services/T1/B1/slacksecretpath",
+		"TEST_HOOK_SECRET": "hooksecret", "TEST_BROKEN_URL": urls["broken"] + "/services/T1/B2/brokensecretpath"}
+	src := fmt.Sprintf(dispatchEnv, urls["hook"], mailer.port())
+	if _, _, err := st.PutDefinition(ctx, store.Definition{Kind: store.KindEnvironment, Name: "prod", Source: src, CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	state := `{"phases":[{"name":"canary","steps":[{"key":"p1.s1","type":"traffic"},{"key":"p1.s2","type":"verify"},{"key":"p1.s3","type":"approval"}]}]}`
+	ex := &store.Execution{ID: "x1", Workflow: "shop", WorkflowVersion: 1, Environment: "prod", EnvironmentVersion: 1,
+		Service: "shop", StartedBy: "alice", CreatedAt: t0, UpdatedAt: t0, Status: store.StatusRunning, State: json.RawMessage(state)}
+	if err := st.Commit(ctx, &store.Commit{Execution: ex, Create: true}); err != nil {
+		t.Fatal(err)
+	}
+	return st, env
+}
+
 // receiver records what an HTTP notifier target received, failing the first
 // `failures` requests with 503.
 type receiver struct {
@@ -67,31 +99,9 @@ spec:
 // rollback; a notifier whose endpoint refuses is on the console without its URL.
 func TestDispatcher(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "sluice.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
 	slack, hook, broken := &receiver{}, &receiver{failures: 2}, &receiver{failures: 1000}
-	servers := map[string]*httptest.Server{}
-	for name, r := range map[string]*receiver{"slack": slack, "hook": hook, "broken": broken} {
-		servers[name] = httptest.NewServer(r)
-		defer servers[name].Close()
-	}
 	mailer := startSMTP(t)
-	env := map[string]string{"TEST_SLACK_URL": servers["slack"].URL + "/services/T1/B1/slacksecretpath",
-		"TEST_HOOK_SECRET": "hooksecret", "TEST_BROKEN_URL": servers["broken"].URL + "/services/T1/B2/brokensecretpath"}
-	src := fmt.Sprintf(dispatchEnv, servers["hook"].URL, mailer.port())
-	if _, _, err := st.PutDefinition(ctx, store.Definition{Kind: store.KindEnvironment, Name: "prod", Source: src, CreatedAt: t0}); err != nil {
-		t.Fatal(err)
-	}
-	state := `{"phases":[{"name":"canary","steps":[{"key":"p1.s1","type":"traffic"},{"key":"p1.s2","type":"verify"},{"key":"p1.s3","type":"approval"}]}]}`
-	ex := &store.Execution{ID: "x1", Workflow: "shop", WorkflowVersion: 1, Environment: "prod", EnvironmentVersion: 1,
-		Service: "shop", StartedBy: "alice", CreatedAt: t0, UpdatedAt: t0, Status: store.StatusRunning, State: json.RawMessage(state)}
-	if err := st.Commit(ctx, &store.Commit{Execution: ex, Create: true}); err != nil {
-		t.Fatal(err)
-	}
-
+	st, env := dispatchFixture(t, mailer, map[string]*receiver{"slack": slack, "hook": hook, "broken": broken})
 	red := &secrets.Redactor{}
 	var published []store.Event
 	var pubMu sync.Mutex
