@@ -173,8 +173,11 @@ func (p *Provider) read(doc any, wantSample bool) (verify.Result, error) {
 // series reads an array of numbers or of [time, value] pairs.
 func series(doc any, sp path) ([]verify.Point, error) {
 	v, ok, err := sp.get(doc)
-	if err != nil || !ok || v == nil {
-		return nil, err
+	if err != nil {
+		return nil, fmt.Errorf("http: %w", err)
+	}
+	if !ok || v == nil {
+		return nil, nil
 	}
 	arr, isArr := v.([]any)
 	if !isArr {

@@ -103,7 +103,11 @@ func (p *Provider) Query(ctx context.Context, q verify.Query) (verify.Result, er
 	if d.ResultType == "streams" {
 		return verify.Result{}, errors.New("loki: a log query in a metric check; use a log check, or a metric query such as sum(count_over_time(...))")
 	}
-	return prometheus.ParseData(d.raw)
+	r, err := prometheus.ParseData(d.raw)
+	if err != nil {
+		return verify.Result{}, fmt.Errorf("loki: metric query answer: %w", err)
+	}
+	return r, nil
 }
 
 // stream is one labelled stream of a log query answer.
