@@ -1,0 +1,114 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// setup is what the benchmark's documents need to know.
+type setup struct {
+	exe          string        // this binary, which runs the sample app as the artifact
+	listen       string        // the builtin router's listen address
+	admin        string        // its admin address
+	seqInterval  time.Duration // how often the sequential judge is evaluated
+	fixedEvery   time.Duration // the fixed-interval judge's interval
+	analysis     time.Duration // how long each verify step lasts at most
+	maxErrorRate float64       // the fixed-interval judge's threshold
+}
+
+// Workflow names.
+const (
+	envName       = "bench"
+	firstRelease  = "bench-first-release"
+	canarySeq     = "bench-canary-sequential"
+	canaryFixed   = "bench-canary-fixed"
+	serviceName   = "shop"
+	benchUser     = "bench"
+	routerMetrics = "router"
+)
+
+// documents returns the environment, the first release and the two canary workflows,
+// which differ only in their verify step.
+func (s setup) documents() string {
+	artifact := shellQuote(s.exe) + " sample-app --port $${PORT} --version ${version}" +
+		" --fail-rate ${fail_rate} --fail-from ${fail_from}"
+	svc := fmt.Sprintf(`  variables:
+    - {name: version, type: string, default: v1}
+    - {name: fail_rate, type: string, default: "0"}
+    - {name: fail_from, type: string, default: "0"}
+  environment: %s
+  service:
+    name: %s
+    port: 8080
+    artifact: %s
+    instances: 1
+    health: {path: /healthz, timeout: 1s}`, envName, serviceName, yamlString(artifact))
+	seq := fmt.Sprintf(`verify:
+            interval: %s
+            duration: %s
+            metrics:
+              - {name: errors-vs-live, provider: %s, query: error_rate, judge: sequential}`,
+		s.seqInterval, s.analysis, routerMetrics)
+	fixed := fmt.Sprintf(`verify:
+            interval: %s
+            duration: %s
+            metrics:
+              - {name: error-rate, provider: %s, query: error_rate, successCondition: "result <= %g"}`,
+		s.fixedEvery, s.analysis, routerMetrics, s.maxErrorRate)
+	return fmt.Sprintf(`apiVersion: sluice.dev/v1alpha1
+kind: Environment
+metadata: {name: %[1]s}
+spec:
+  platform: {type: local, local: {stopGrace: 1s}}
+  router: {type: builtin, builtin: {listen: %[2]s, admin: %[3]s}}
+  providers:
+    - {name: %[4]s, type: builtin}
+---
+apiVersion: sluice.dev/v1alpha1
+kind: Workflow
+metadata: {name: %[5]s}
+spec:
+%[6]s
+  phases:
+    - name: first-release
+      steps:
+        - service: {}
+        - deploy: {instances: 1}
+        - traffic: 100%%
+        - promote: {}
+%[7]s%[8]s`, envName, s.listen, s.admin, routerMetrics, firstRelease, svc,
+		canary(canarySeq, svc, seq), canary(canaryFixed, svc, fixed))
+}
+
+// canary is a workflow that sends 10% to a new slot and verifies it; a canary that
+// passes is taken back down, so that every round starts from the same live slot.
+func canary(name, svc, verify string) string {
+	return fmt.Sprintf(`---
+apiVersion: sluice.dev/v1alpha1
+kind: Workflow
+metadata: {name: %s}
+spec:
+%s
+  onFailure: rollback
+  phases:
+    - name: canary
+      steps:
+        - deploy: {instances: 100%%}
+        - traffic: 10%%
+        - name: verify
+          %s
+        - traffic: 0%%
+        - scaledown: {slot: new}
+`, name, svc, verify)
+}
+
+// shellQuote quotes s for the local platform's command splitter.
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// yamlString returns s as a YAML double-quoted scalar.
+func yamlString(s string) string {
+	b, _ := json.Marshal(s) // a JSON string is a valid YAML double-quoted scalar
+	return string(b)
+}
