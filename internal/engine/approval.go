@@ -30,15 +30,15 @@ func (r *run) approval(ctx context.Context, s *spec.Step, ss *StepState) error {
 	if r.timedOut(ss.Key) {
 		return r.approvalTimedOut(ctx, ss, a)
 	}
+	var until = r.e.opt.Now().AddDate(100, 0, 0)
+	if a.Timeout > 0 {
+		until = r.deadline(ss, a.Timeout.Std()) // stored with the status, for the UI's timer
+	}
 	if r.ex.Status != store.StatusWaiting {
 		r.console(ss.Key, "info", "waiting for approval from %s (%d needed)%s", strings.Join(a.Approvers, ", "), need, prefixed(": ", a.Message))
 		if err := r.setStatus(ctx, store.StatusWaiting, "waiting for approval of "+ss.Name); err != nil {
 			return err
 		}
-	}
-	var until = r.e.opt.Now().AddDate(100, 0, 0)
-	if a.Timeout > 0 {
-		until = r.deadline(ss, a.Timeout.Std())
 	}
 	err := r.block(ctx, until, func(d Decision) (bool, error) { return r.decide(ctx, ss, a, need, d) })
 	switch {

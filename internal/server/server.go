@@ -82,8 +82,12 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	// Notifications fan out from the engine's durable events; the queue drains after
+	// the engine stops and before the store closes.
+	pub, stopNotify := notifications(st, broker, log)
+	defer stopNotify()
 	eng, err := engine.New(engine.Options{
-		Store: st, Resolver: wiring, Publisher: broker, Logger: log.With("component", "engine", "server", id),
+		Store: st, Resolver: wiring, Publisher: pub, Logger: log.With("component", "engine", "server", id),
 		CrashPoint: crash, Owner: id, Lease: cfg.Lease, Redact: secrets.Default.String,
 		Steps: map[spec.StepType]engine.StepRunner{
 			spec.StepLoadTest: loadtest.NewStep(wiring),

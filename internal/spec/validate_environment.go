@@ -19,6 +19,7 @@ func (v *validator) environment(e *Environment) {
 	v.platform(&e.Spec.Platform)
 	v.router(&e.Spec.Router, e.Spec.Platform.Type)
 	v.providers(e.Spec.Providers, e.Spec.Router.Type)
+	v.notifications(e.Spec.Notifications)
 }
 
 // blockSet checks that only the block named by the type is set. blocks maps each
