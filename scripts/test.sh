@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # test.sh runs every test of sluice on a fresh Debian machine. It starts the real
-# servers the tests talk to — PostgreSQL, Prometheus, headless Chromium for the web UI,
-# and a Kubernetes control plane with the Istio and Gateway API CRDs (built once from
-# the Kubernetes Go modules, then cached) — installing Debian packages when absent,
+# servers the tests talk to — PostgreSQL, Prometheus, VictoriaLogs (built once from its
+# Go module), headless Chromium for the web UI, and a Kubernetes control plane with the
+# Istio and Gateway API CRDs (built once from the Kubernetes Go modules, then cached) —
+# installing Debian packages when absent,
 # then checks formatting and vet and runs the whole suite with the race detector.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +20,7 @@ trap cleanup EXIT
 eval "$(scripts/postgres.sh start)"
 eval "$(scripts/prometheus.sh start)"
 eval "$(scripts/chromium.sh)"
+eval "$(scripts/victorialogs.sh)"
 eval "$(scripts/kube.sh start)"
 
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))

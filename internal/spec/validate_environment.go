@@ -10,7 +10,7 @@ import (
 var (
 	PlatformTypes = []string{"local", "kubernetes", "recorder"}
 	RouterTypes   = []string{"builtin", "istio", "gatewayapi", "recorder"}
-	ProviderTypes = []string{"builtin", "prometheus", "newrelic", "datadog", "sumologic", "loki", "http"}
+	ProviderTypes = []string{"builtin", "prometheus", "newrelic", "datadog", "sumologic", "loki", "victorialogs", "http"}
 )
 
 // environment checks a decoded Environment.
@@ -111,7 +111,7 @@ func (v *validator) providers(ps []ProviderSpec, router string) {
 		switch {
 		case p.URL != "":
 			v.httpURL(path+".url", "provider url", p.URL)
-		case p.Type == "prometheus" || p.Type == "loki" || p.Type == "http":
+		case p.Type == "prometheus" || p.Type == "loki" || p.Type == "victorialogs" || p.Type == "http":
 			v.report(path, "provider %s of type %s needs a url", p.Name, p.Type)
 		}
 		if p.Type == "builtin" && router != "builtin" && router != "" {

@@ -15,6 +15,7 @@ import (
 	"github.com/sluicehq/sluice/internal/verify/newrelic"
 	"github.com/sluicehq/sluice/internal/verify/prometheus"
 	"github.com/sluicehq/sluice/internal/verify/sumologic"
+	"github.com/sluicehq/sluice/internal/verify/victorialogs"
 )
 
 // constructor builds one provider type.
@@ -46,10 +47,13 @@ var constructors = map[string]constructor{
 	"sumologic": func(ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error) {
 		return sumologic.New(ps, deps)
 	},
+	"victorialogs": func(ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error) {
+		return victorialogs.New(ps, deps)
+	},
 }
 
 // known are the provider types the workflow format accepts, built here or not.
-var known = []string{"builtin", "prometheus", "newrelic", "datadog", "sumologic", "loki", "http"}
+var known = []string{"builtin", "prometheus", "newrelic", "datadog", "sumologic", "loki", "victorialogs", "http"}
 
 // New builds the provider a spec describes. An unknown type is an error, never a
 // fallback; a known type this build lacks would wrap verify.ErrNotAvailable (today
