@@ -71,29 +71,14 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 
-	crash, err := crashPoint(cfg.CrashAt, os.Getenv("SLUICE_TEST_CRASH_AT"))
-	if err != nil {
-		return err
-	}
 	broker := events.New(st)
 	wiring := newWiring(cfg.DataDir, log)
 	defer wiring.Close()
-	id, err := serverID(cfg)
-	if err != nil {
-		return err
-	}
 	// Notifications fan out from the engine's durable events; the queue drains after
 	// the engine stops and before the store closes.
 	pub, stopNotify := notifications(st, broker, log)
 	defer stopNotify()
-	eng, err := engine.New(engine.Options{
-		Store: st, Resolver: wiring, Publisher: pub, Logger: log.With("component", "engine", "server", id),
-		CrashPoint: crash, Owner: id, Lease: cfg.Lease, Redact: secrets.Default.String,
-		Steps: map[spec.StepType]engine.StepRunner{
-			spec.StepLoadTest: loadtest.NewStep(wiring),
-			spec.StepVerify:   verify.NewStep(providers.NewSource(verify.Deps{Metrics: wiring, Register: secrets.Default.Add})),
-		},
-	})
+	eng, err := newEngine(cfg, st, wiring, pub, log)
 	if err != nil {
 		return err
 	}
@@ -133,6 +118,31 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg.Ready(ln.Addr().String())
 	}
 	return serve(ctx, srv, ln)
+}
+
+// newEngine builds the engine with this server's identity and the step runners that
+// live outside the engine.
+func newEngine(cfg Config, st store.Store, w *wiring, pub engine.Publisher, log *slog.Logger) (*engine.Engine, error) {
+	crash, err := crashPoint(cfg.CrashAt, os.Getenv("SLUICE_TEST_CRASH_AT"))
+	if err != nil {
+		return nil, err
+	}
+	id, err := serverID(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return engine.New(engine.Options{
+		Store: st, Resolver: w, Publisher: pub, Logger: log.With("component", "engine", "server", id),
+		CrashPoint: crash, Owner: id, Lease: cfg.Lease, Redact: secrets.Default.String,
+		Steps: map[spec.StepType]engine.StepRunner{
+			spec.StepLoadTest: loadtest.NewStep(w),
+			spec.StepVerify: verify.NewStep(providers.NewSource(
+				verify.Deps{Metrics: w, Register: secrets.Default.Add},
+				// builtin providers read the router of their own environment
+				providers.PerEnvironmentMetrics(func(env string) verify.MetricsSource { return w.RouterMetricsOf(env) }),
+			)),
+		},
+	})
 }
 
 // serve runs srv until ctx ends, then shuts it down gracefully.
