@@ -64,6 +64,9 @@ type Deps struct {
 	// Redactor masks secrets in audit summaries; secrets.Default when nil. Answers
 	// and event streams always go through secrets.Default.
 	Redactor *secrets.Redactor
+	// RateLimit bounds each API token's and web session's requests when Auth is set;
+	// DefaultRateLimit when zero, none when PerSecond is negative.
+	RateLimit RateLimit
 }
 
 // handler holds the API's dependencies for its handlers.
@@ -92,7 +95,7 @@ func New(d Deps) http.Handler {
 	h := &handler{Deps: d, log: d.Logger}
 	mux := http.NewServeMux()
 	h.routes(mux)
-	return h.recover(h.audited(h.identify(withJSONFallback(mux))))
+	return h.recover(h.audited(h.identify(h.rateLimited(withJSONFallback(mux)))))
 }
 
 func (h *handler) routes(mux *http.ServeMux) {
