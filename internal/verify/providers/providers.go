@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"sync"
+	"time"
 
 	"github.com/sluicehq/sluice/internal/spec"
 	"github.com/sluicehq/sluice/internal/verify"
@@ -81,6 +82,8 @@ func New(ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error) {
 type Source struct {
 	deps       verify.Deps
 	metricsFor func(envName string) verify.MetricsSource
+	breakAfter int
+	cooldown   time.Duration
 
 	mu    sync.Mutex
 	built map[string]entry
@@ -105,7 +108,7 @@ var _ verify.ProviderSource = (*Source)(nil)
 
 // NewSource returns a source that builds providers with deps.
 func NewSource(deps verify.Deps, opts ...SourceOption) *Source {
-	s := &Source{deps: deps, built: map[string]entry{}}
+	s := &Source{deps: deps, built: map[string]entry{}, breakAfter: BreakAfter, cooldown: Cooldown}
 	for _, o := range opts {
 		o(s)
 	}
@@ -136,6 +139,9 @@ func (s *Source) Provider(ctx context.Context, envName string, env *spec.Environ
 	deps := s.deps
 	if s.metricsFor != nil {
 		deps.Metrics = s.metricsFor(envName)
+	}
+	if s.breakAfter > 0 {
+		deps.HTTP = withBreaker(deps.Client(), ps.Name, s.breakAfter, s.cooldown, deps.Clock())
 	}
 	p, err := New(*ps, deps)
 	if err != nil {

@@ -1,0 +1,124 @@
+package providers_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice/internal/spec"
+	"github.com/sluicehq/sluice/internal/verify"
+	"github.com/sluicehq/sluice/internal/verify/providers"
+)
+
+// flaky is a Prometheus that answers with the status it is set to and counts calls.
+type flaky struct {
+	status atomic.Int64
+	calls  atomic.Int64
+}
+
+func (f *flaky) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.calls.Add(1)
+	w.Header().Set("Content-Type", "application/json")
+	code := int(f.status.Load())
+	w.WriteHeader(code)
+	if code == http.StatusOK {
+		fmt.Fprint(w, `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1700000600,"0.5"]}]}}`)
+		return
+	}
+	fmt.Fprint(w, `{"status":"error","errorType":"bad_data","error":"nope"}`)
+}
+
+// fakeClock is a clock the test moves.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// TestCircuitBreaker drives one provider through failures and recovery: after
+// three failed calls in a row it is not called for the cooldown, one probe then
+// closes the circuit or opens it for twice as long, and answers that blame the
+// query (4xx) or calls the caller gave up on never open it.
+func TestCircuitBreaker(t *testing.T) {
+	srv := &flaky{}
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	clock := &fakeClock{t: time.Unix(1700000000, 0)}
+	src := providers.NewSource(verify.Deps{Now: clock.now}, providers.WithBreaker(3, time.Second))
+	env := &spec.Environment{Spec: spec.EnvironmentSpec{Providers: []spec.ProviderSpec{{Name: "prom", Type: "prometheus", URL: ts.URL}}}}
+	p, err := src.Provider(context.Background(), "test", env, "prom")
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := verify.Query{Text: "up", Slot: "blue", End: time.Unix(1700000600, 0), Window: time.Minute}
+	steps := []struct {
+		name      string
+		status    int
+		advance   time.Duration
+		cancelled bool
+		wantErr   string // "" means a value
+		wantCalls int64  // calls the server saw so far
+	}{
+		{"first failure", 503, 0, false, "503", 1},
+		{"second failure", 503, 0, false, "503", 2},
+		{"third failure opens the circuit", 503, 0, false, "503", 3},
+		{"open: not called", 200, 0, false, "circuit open", 3},
+		{"still open just before the cooldown ends", 200, 999 * time.Millisecond, false, "circuit open", 3},
+		{"the probe after the cooldown closes it", 200, time.Millisecond, false, "", 4},
+		{"closed: called", 200, 0, false, "", 5},
+		{"failure 1 again", 429, 0, false, "429", 6},
+		{"failure 2 again", 500, 0, false, "500", 7},
+		{"failure 3 opens it again", 502, 0, false, "502", 8},
+		{"failed probe", 503, time.Second, false, "503", 9},
+		{"open for twice as long", 200, time.Second, false, "circuit open", 9},
+		{"probe after the doubled cooldown", 200, time.Second, false, "", 10},
+		{"bad query 1", 400, 0, false, "bad_data", 11},
+		{"bad query 2", 400, 0, false, "bad_data", 12},
+		{"bad query 3", 400, 0, false, "bad_data", 13},
+		{"bad queries leave it closed", 400, 0, false, "bad_data", 14},
+		{"a call the caller cancelled", 503, 0, true, "canceled", 14},
+		{"503 after the cancelled call is the first failure", 503, 0, false, "503", 15},
+		{"second", 503, 0, false, "503", 16},
+		{"an answer resets the count", 200, 0, false, "", 17},
+		{"so one failure does not open it", 503, 0, false, "503", 18},
+		{"closed", 200, 0, false, "", 19},
+	}
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			srv.status.Store(int64(s.status))
+			clock.advance(s.advance)
+			ctx, cancel := context.WithCancel(context.Background())
+			if s.cancelled {
+				cancel()
+			}
+			defer cancel()
+			_, err := p.Query(ctx, q)
+			switch {
+			case s.wantErr == "" && err != nil:
+				t.Fatalf("error %v, want a value", err)
+			case s.wantErr != "" && (err == nil || !strings.Contains(err.Error(), s.wantErr)):
+				t.Fatalf("error %v, want one saying %q", err, s.wantErr)
+			}
+			if got := srv.calls.Load(); got != s.wantCalls {
+				t.Fatalf("server saw %d calls, want %d", got, s.wantCalls)
+			}
+		})
+	}
+}
