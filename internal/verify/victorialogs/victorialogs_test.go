@@ -222,4 +222,3 @@ func TestLogJudgeOnRealLogs(t *testing.T) {
 		})
 	}
 }
-
