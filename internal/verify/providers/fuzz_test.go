@@ -53,8 +53,9 @@ var fuzzSpecs = map[string]spec.ProviderSpec{
 		Credentials: map[string]spec.SecretRef{"apiKey": {Env: "K"}}},
 	"sumologic": {Name: "p", Type: "sumologic", URL: "http://sumo.invalid", Settings: map[string]string{"pollInterval": "1ms"},
 		Credentials: map[string]spec.SecretRef{"accessId": {Env: "K"}, "accessKey": {Env: "K"}}},
-	"loki": {Name: "p", Type: "loki", URL: "http://loki.invalid"},
-	"http": {Name: "p", Type: "http", URL: "http://json.invalid/q", Settings: map[string]string{"path": "data.value", "sample": "data.series"}},
+	"loki":         {Name: "p", Type: "loki", URL: "http://loki.invalid"},
+	"http":         {Name: "p", Type: "http", URL: "http://json.invalid/q", Settings: map[string]string{"path": "data.value", "sample": "data.series"}},
+	"victorialogs": {Name: "p", Type: "victorialogs", URL: "http://vl.invalid"},
 }
 
 // fuzzSeeds are well-formed and odd answers from the providers' own tests.
@@ -86,6 +87,11 @@ var fuzzSeeds = map[string][]string{
 		`{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1700000600,"3"]}]}}`,
 		`{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1700000600,"3"]]}]}}`,
 		`{"status":"success","data":{"resultType":"streams","result":[{"stream":{"slot":"blue"},"values":[["1700000500000000000","ERROR x"]]}]}}`,
+	},
+	"victorialogs": {
+		`{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1700000600,"3"]}]}}`,
+		`{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1700000600,"3"]]}]}}`,
+		"{\"_msg\":\"ERROR db timeout\",\"_time\":\"2023-11-14T22:13:20Z\"}\n{\"_msg\":\"GET / 200\"}\n",
 	},
 	"http": {
 		`{"data":{"value":0.99,"series":[[1700000600,1],[1700000660,"2"]]}}`,
@@ -127,7 +133,7 @@ func fuzzAnswers(f *testing.F, typ string) {
 			t.Fatal(err)
 		}
 		q := verify.Query{Text: "errors", Service: "shop", Slot: "blue", End: end, Window: 5 * time.Minute,
-			Sample: mode%3 == 1, Logs: mode%3 == 2 && (typ == "loki" || typ == "sumologic")}
+			Sample: mode%3 == 1, Logs: mode%3 == 2 && (typ == "loki" || typ == "sumologic" || typ == "victorialogs")}
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel()
 		done := make(chan error, 1)
@@ -161,6 +167,9 @@ func FuzzSumoLogicAnswer(f *testing.F) { fuzzAnswers(f, "sumologic") }
 
 // FuzzLokiAnswer fuzzes the Loki provider's answer parsing.
 func FuzzLokiAnswer(f *testing.F) { fuzzAnswers(f, "loki") }
+
+// FuzzVictoriaLogsAnswer fuzzes the VictoriaLogs provider's stats and log line parsing.
+func FuzzVictoriaLogsAnswer(f *testing.F) { fuzzAnswers(f, "victorialogs") }
 
 // FuzzHTTPJSONAnswer fuzzes the generic HTTP/JSON provider's answer parsing and
 // JSON paths.
