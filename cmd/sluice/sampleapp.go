@@ -16,7 +16,8 @@ version (500 for a share of requests set by --error-rate), /healthz answers ok a
 /version its version. It stops cleanly on SIGTERM or Ctrl-C.
 
 Flags: --version, --host, --port (default $PORT), --latency, --jitter, --error-rate,
---startup-delay, --fail-at-start, --seed, --service, --slot, --instance.`,
+--startup-delay, --fail-at-start, --fail-rate with --fail-from or --fail-after (start
+failing later, for rollback demos and benchmarks), --seed, --service, --slot, --instance.`,
 		DisableFlagParsing: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			for _, arg := range args {
