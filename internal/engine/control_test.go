@@ -144,15 +144,20 @@ func TestRollbackRetriesAFailingRouter(t *testing.T) {
 	liveGreen(t, h)
 	ex := h.Start("slow", nil)
 	waitStep(t, h, ex.ID, "p1.s3")
-	h.Recorder.FailWeightWrites(4)
+	// Each rollback attempt tries the write three times: two attempts fail whole, the
+	// third succeeds at its second try.
+	h.Recorder.FailWeightWrites(7)
 	must(t, h.Engine.Rollback(context.Background(), ex.ID, "alice", "bad"))
 	got := h.Finish(ex.ID)
 	if got.Status != store.StatusRolledBack {
 		t.Fatalf("%s (%s)", got.Status, got.Reason)
 	}
 	console := h.Console(ex.ID)
-	if n := strings.Count(console, "NEEDS ATTENTION"); n != 4 {
-		t.Fatalf("console reports %d failed router writes, want 4:\n%s", n, console)
+	if n := strings.Count(console, "NEEDS ATTENTION"); n != 2 {
+		t.Fatalf("console reports %d failed rollback attempts, want 2:\n%s", n, console)
+	}
+	if n := strings.Count(console, "trying again"); n != 5 {
+		t.Fatalf("console reports %d retried router writes, want 5:\n%s", n, console)
 	}
 	for _, w := range h.weights("slow") {
 		if strings.HasPrefix(w, "green=0 ") {
@@ -268,7 +273,7 @@ func (s *slowRouter) SetWeights(ctx context.Context, svc traffic.ServiceRef, w t
 func TestARouterThatHangsTimesOut(t *testing.T) {
 	h := newHarness(t)
 	slow := &slowRouter{Router: h.Recorder}
-	slow.n.Store(1)
+	slow.n.Store(3) // every try of the canary's write
 	h.Options.Resolver = enginetest.Resolver{Runtime: engine.Runtime{Platform: h.Recorder, Router: slow}}
 	h.Options.CallTimeout = 50 * time.Millisecond
 	h.Restart()

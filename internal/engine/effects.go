@@ -26,7 +26,7 @@ func (r *run) effect(ctx context.Context, key string, do func(ctx context.Contex
 		r.intent[key] = true
 		r.crash("effect.intent")
 	}
-	if err := r.call(ctx, func(ctx context.Context) error { return do(ctx, key) }); err != nil {
+	if err := r.callRetrying(ctx, key, do); err != nil {
 		return err
 	}
 	r.crash("effect.applied")
@@ -38,6 +38,31 @@ func (r *run) effect(ctx context.Context, key string, do func(ctx context.Contex
 	r.done[key] = true
 	r.crash("effect.done")
 	return nil
+}
+
+// callTries is how many times a side effect is tried, with the same key, before its
+// error goes to the workflow's failure strategy; a blip of the router or platform
+// should not roll a release back.
+const callTries = 3
+
+// callRetrying runs a side effect up to callTries times with backoff. A person's
+// rollback or abort, or the engine stopping, ends the waits at once.
+func (r *run) callRetrying(ctx context.Context, key string, do func(ctx context.Context, key string) error) error {
+	backoff := r.e.opt.RetryBackoff
+	for try := 1; ; try++ {
+		err := r.call(ctx, func(ctx context.Context) error { return do(ctx, key) })
+		if err == nil || try == callTries || ctx.Err() != nil || errors.Is(err, errLostOwnership) {
+			return err
+		}
+		r.console("", "warn", "%v; trying again in %s (%d of %d)", err, backoff, try+1, callTries)
+		if err := r.flush(ctx); err != nil {
+			return err
+		}
+		if err := r.block(ctx, r.e.opt.Now().Add(backoff), nil); err != nil {
+			return err
+		}
+		backoff = min(backoff*2, r.e.opt.MaxBackoff)
+	}
 }
 
 // call runs one platform or router call bounded by the engine's CallTimeout.

@@ -248,6 +248,9 @@ func (r *run) webhook(ctx context.Context, s *spec.Step, ss *StepState) error {
 	if err != nil {
 		return fmt.Errorf("webhook: %w", err)
 	}
+	// A webhook is at-least-once (a crash after the call repeats it); the key lets
+	// the receiver drop a repeat.
+	req.Header.Set("Idempotency-Key", r.attemptKey(ss))
 	for k, v := range w.Headers {
 		req.Header.Set(k, v)
 	}

@@ -104,6 +104,10 @@ func Run(ctx context.Context, cfg Config) error {
 	srv := &http.Server{
 		Handler:           WithUI(api.New(deps)),
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		// no WriteTimeout: event streams stay open for as long as an execution runs
 	}
 	srv.RegisterOnShutdown(func() { close(streamsDone) })
 	n, err := eng.Recover(ctx)
