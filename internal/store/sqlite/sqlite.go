@@ -25,11 +25,13 @@ var ErrClosed = errors.New("sqlite: store closed")
 type Store struct {
 	w    *sql.DB // the single writer connection, used only by the writer goroutine
 	r    *sql.DB // WAL reader connections
+	cp   *sql.DB // the checkpointer's connection
 	opts options
 
-	queue chan *writeOp
-	stop  chan struct{}
-	done  chan struct{}
+	queue  chan *writeOp
+	stop   chan struct{}
+	done   chan struct{}
+	cpDone chan struct{}
 
 	mu      sync.Mutex
 	closed  bool
@@ -59,8 +61,9 @@ func WithBusyTimeout(d time.Duration) Option { return func(o *options) { o.busyT
 // WithMaxBatch caps how many queued writes one group-commit transaction takes.
 func WithMaxBatch(n int) Option { return func(o *options) { o.maxBatch = n } }
 
-// WithAutoCheckpoint sets PRAGMA wal_autocheckpoint, the WAL size in pages after which a
-// commit copies the WAL back into the database file.
+// WithAutoCheckpoint sets the WAL size in pages past which the background
+// checkpointer restarts the WAL (it copies the WAL back into the database file every
+// 200ms in any case, outside the writer's commits).
 func WithAutoCheckpoint(pages int) Option { return func(o *options) { o.checkpoint = pages } }
 
 // WithReaders sets the number of WAL reader connections.
@@ -86,14 +89,22 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		w.Close()
 		return nil, err
 	}
-	s := &Store{w: w, r: r, opts: o, queue: make(chan *writeOp, 4*o.maxBatch),
-		stop: make(chan struct{}), done: make(chan struct{})}
+	cp, err := openDB(path, o, false)
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, err
+	}
+	s := &Store{w: w, r: r, cp: cp, opts: o, queue: make(chan *writeOp, 4*o.maxBatch),
+		stop: make(chan struct{}), done: make(chan struct{}), cpDone: make(chan struct{})}
 	if err := s.stmts.prepare(ctx, w); err != nil {
 		w.Close()
 		r.Close()
+		cp.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	go s.writer()
+	go s.checkpointer(cp)
 	return s, nil
 }
 
@@ -113,7 +124,7 @@ func openDB(path string, o options, readOnly bool) (*sql.DB, error) {
 	} else {
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", fmt.Sprintf("synchronous(%s)", o.synchronous))
-		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", o.checkpoint))
+		q.Add("_pragma", "wal_autocheckpoint(0)") // the checkpointer does it, off the writer
 		// Each commit of a batch runs under a savepoint; keeping the statement and
 		// savepoint sub-journals in memory saves a temp-file write per page.
 		q.Add("_pragma", "temp_store(MEMORY)")
@@ -150,8 +161,9 @@ func (s *Store) Close() error {
 	s.pending.Wait()
 	close(s.stop)
 	<-s.done
+	<-s.cpDone
 	s.stmts.close()
-	return errors.Join(s.r.Close(), s.w.Close())
+	return errors.Join(s.r.Close(), s.cp.Close(), s.w.Close())
 }
 
 // timeFormat is fixed-width UTC with nanoseconds, so text order is time order.
