@@ -14,6 +14,7 @@ import (
 	"github.com/sluicehq/sluice/internal/engine"
 	"github.com/sluicehq/sluice/internal/engine/enginetest"
 	"github.com/sluicehq/sluice/internal/platform"
+	"github.com/sluicehq/sluice/internal/spec"
 	"github.com/sluicehq/sluice/internal/store"
 	"github.com/sluicehq/sluice/internal/traffic"
 )
@@ -320,5 +321,42 @@ func TestRollbackRemovesABRules(t *testing.T) {
 	defer log.mu.Unlock()
 	if len(log.routes) != 2 || len(log.routes[0].Match) != 1 || log.routes[0].MatchSlot != platform.Blue || len(log.routes[1].Match) != 0 {
 		t.Fatalf("routes %+v: want the A/B rule to blue, then the same route without it on rollback", log.routes)
+	}
+}
+
+// flakyResolver fails its first n resolutions, as a platform API that is not up yet.
+type flakyResolver struct {
+	engine.Resolver
+	n atomic.Int32
+}
+
+func (f *flakyResolver) Resolve(ctx context.Context, name string, env *spec.Environment) (engine.Runtime, error) {
+	if f.n.Add(-1) >= 0 {
+		return engine.Runtime{}, errors.New("platform API unreachable")
+	}
+	return f.Resolver.Resolve(ctx, name, env)
+}
+
+func TestResumeWaitsForAnUnreachablePlatform(t *testing.T) {
+	h := newHarness(t)
+	h.Apply(canaryYAML)
+	ex := h.Start("shop", map[string]string{"artifact": "shop:v1"})
+	h.WaitFor(ex.ID, store.StatusWaiting)
+	flaky := &flakyResolver{Resolver: enginetest.Resolver{Runtime: engine.Runtime{Platform: h.Recorder, Router: h.Recorder}}}
+	flaky.n.Store(2)
+	h.Options.Resolver = flaky
+	h.Restart()
+	_, err := h.Engine.Recover(context.Background())
+	must(t, err)
+	h.WaitFor(ex.ID, store.StatusWaiting)
+	deadline := time.Now().Add(5 * time.Second)
+	for h.decide(ex.ID, "alice", true) != nil { // the run answers once it has loaded
+		if time.Now().After(deadline) {
+			t.Fatal("the resumed execution never took the approval")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := h.Finish(ex.ID); got.Status != store.StatusSucceeded {
+		t.Fatalf("%s (%s): a platform that was briefly unreachable failed the execution", got.Status, got.Reason)
 	}
 }

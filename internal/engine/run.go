@@ -64,9 +64,7 @@ func newRun(e *Engine, ex store.Execution) *run {
 
 // loop runs handlers until the execution is terminal or the engine stops.
 func (r *run) loop(ctx context.Context) {
-	if err := r.load(ctx); err != nil {
-		r.log.Error("cannot load execution", "err", err)
-		r.failLoad(ctx, err)
+	if !r.loadRetrying(ctx) {
 		return
 	}
 	for !r.ex.Status.Terminal() {
@@ -131,6 +129,30 @@ func (r *run) load(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// loadRetrying loads the execution, retrying with backoff while the failure may pass
+// (the platform's API unreachable at start-up); a definition that no longer parses or
+// exists fails the execution. It reports whether the run can go on.
+func (r *run) loadRetrying(ctx context.Context) bool {
+	backoff := r.e.opt.RetryBackoff
+	for {
+		err := r.load(ctx)
+		if err == nil {
+			return true
+		}
+		var ps spec.Problems
+		if errors.As(err, &ps) || errors.Is(err, store.ErrNotFound) {
+			r.log.Error("cannot load execution", "err", err)
+			r.failLoad(ctx, err)
+			return false
+		}
+		r.log.Warn("cannot load execution yet; trying again", "err", err, "in", backoff)
+		if !r.sleepPlain(ctx, backoff) {
+			return false
+		}
+		backoff = min(backoff*2, r.e.opt.MaxBackoff)
+	}
 }
 
 // failLoad marks an execution that cannot even be loaded as failed, with the reason.
