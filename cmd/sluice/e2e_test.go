@@ -118,13 +118,13 @@ func TestCLIAgainstARealServer(t *testing.T) {
 	}
 	select {
 	case r := <-followed:
-		if r.code != 0 || !strings.Contains(r.out, "approved by alice: ship it") || !strings.Contains(r.out, "blue is now live") {
+		if r.code != 0 || !strings.Contains(r.out, "approved by alice: ship it") || !strings.Contains(r.out, "green is now live") {
 			t.Fatalf("run --follow: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.out, r.err)
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("run --follow did not end")
 	}
-	if code, out, _ := c.run("get", "services"); code != 0 || !strings.Contains(out, "blue") {
+	if code, out, _ := c.run("get", "services"); code != 0 || !strings.Contains(out, "green") {
 		t.Fatalf("get services: %d %q", code, out)
 	}
 	if code, _, errOut := c.run("approve", id); code == 0 || !strings.Contains(errOut, "succeeded") {

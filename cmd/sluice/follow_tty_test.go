@@ -108,7 +108,7 @@ func TestFollowInATerminal(t *testing.T) {
 		return strings.Contains(s, "settle") && strings.Contains(s, "[█") && strings.Contains(s, "── console")
 	})
 	screen := tm.waitScreen("the approval waiting", func(s string) bool {
-		return strings.Contains(s, "⏸ approve-promotion") && strings.Contains(s, "green 0% · blue 100%")
+		return strings.Contains(s, "⏸ approve-promotion") && strings.Contains(s, "green 100% · blue 0%")
 	})
 	lines := strings.Split(screen, "\n")
 	if !strings.Contains(lines[0], "shop v1") || !strings.Contains(lines[0], "waiting") {

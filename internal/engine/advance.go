@@ -24,7 +24,7 @@ func (r *run) begin(ctx context.Context) (store.Status, error) {
 		}
 	}
 	if r.st.LiveSlot == "" {
-		r.st.NewSlot = platform.Blue
+		r.st.NewSlot = platform.Green
 		r.console("", "info", "first release of %s in %s: staging it in %s", r.ex.Service, r.ex.Environment, r.st.NewSlot)
 	} else {
 		r.st.NewSlot = r.st.LiveSlot.Other()

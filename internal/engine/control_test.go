@@ -319,8 +319,8 @@ func TestRollbackRemovesABRules(t *testing.T) {
 	}
 	log.mu.Lock()
 	defer log.mu.Unlock()
-	if len(log.routes) != 2 || len(log.routes[0].Match) != 1 || log.routes[0].MatchSlot != platform.Blue || len(log.routes[1].Match) != 0 {
-		t.Fatalf("routes %+v: want the A/B rule to blue, then the same route without it on rollback", log.routes)
+	if len(log.routes) != 2 || len(log.routes[0].Match) != 1 || log.routes[0].MatchSlot != platform.Green || len(log.routes[1].Match) != 0 {
+		t.Fatalf("routes %+v: want the A/B rule to green, then the same route without it on rollback", log.routes)
 	}
 }
 

@@ -25,7 +25,8 @@ func TestReleaseThenCanaryRejected(t *testing.T) {
 func releaseThenCanaryRejected(t *testing.T, h *harness) {
 	h.Apply(canaryYAML)
 
-	// First release: nothing is live, so the new version goes to blue and takes all traffic.
+	// First release: nothing is live, so the new version goes to green and takes all
+	// traffic; green is the live slot from then on.
 	ex := h.Start("shop", map[string]string{"artifact": "shop:v1"})
 	h.WaitFor(ex.ID, store.StatusWaiting)
 	must(t, h.decide(ex.ID, "alice", true))
@@ -34,12 +35,12 @@ func releaseThenCanaryRejected(t *testing.T, h *harness) {
 	}
 	svc, err := h.Store.GetService(context.Background(), "test", "shop")
 	must(t, err)
-	if svc.LiveSlot != "blue" || svc.Instances != 3 {
-		t.Fatalf("service after first release: %+v, want blue live with 3 instances", svc)
+	if svc.LiveSlot != "green" || svc.Instances != 3 {
+		t.Fatalf("service after first release: %+v, want green live with 3 instances", svc)
 	}
 
-	// Second release: green is staged at 100% of blue's instances, gets 10%, and a
-	// rejection sends everything back to blue.
+	// Second release, the seed's story: blue is staged at 100% of green's instances,
+	// gets 10%, and a rejection sends everything back to green.
 	ex2 := h.Start("shop", map[string]string{"artifact": "shop:v2"})
 	h.WaitFor(ex2.ID, store.StatusWaiting)
 	must(t, h.decide(ex2.ID, "bob", false, "sre"))
@@ -48,18 +49,18 @@ func releaseThenCanaryRejected(t *testing.T, h *harness) {
 		t.Fatalf("second release: %s (%s), want rolled back on rejection", got.Status, got.Reason)
 	}
 	// First release: 10% becomes 100% (nothing else is live), 100%, promote.
-	want := []string{"green=0 blue=100", "green=0 blue=100", "green=0 blue=100", "green=10 blue=90", "green=0 blue=100"}
+	want := []string{"green=100 blue=0", "green=100 blue=0", "green=100 blue=0", "green=90 blue=10", "green=100 blue=0"}
 	if w := h.weights("shop"); !slices.Equal(w, want) {
 		t.Fatalf("weights written %v, want %v", w, want)
 	}
 	green, _ := h.Recorder.Status(context.Background(), platformRef("shop", "green"))
 	blue, _ := h.Recorder.Status(context.Background(), platformRef("shop", "blue"))
-	if green.Desired != 0 || blue.Desired != 3 {
-		t.Fatalf("after rollback green=%+v blue=%+v, want green scaled to 0 and blue at 3", green, blue)
+	if blue.Desired != 0 || green.Desired != 3 {
+		t.Fatalf("after rollback green=%+v blue=%+v, want blue scaled to 0 and green at 3", green, blue)
 	}
 	svc, _ = h.Store.GetService(context.Background(), "test", "shop")
-	if svc.LiveSlot != "blue" {
-		t.Fatalf("live slot after rollback %q, want blue", svc.LiveSlot)
+	if svc.LiveSlot != "green" {
+		t.Fatalf("live slot after rollback %q, want green", svc.LiveSlot)
 	}
 	if d := h.duplicateEffects(); len(d) > 0 {
 		t.Fatalf("effects applied twice: %v", d)

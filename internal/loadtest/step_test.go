@@ -242,11 +242,11 @@ func TestStepWithoutInstancesFails(t *testing.T) {
 		targets loadtest.TargetFunc
 		want    string
 	}{
-		{"no ready instance", func(context.Context, string, platform.SlotRef) ([]string, error) { return nil, nil }, "loadtest blue: no ready instance of shop-blue"},
+		{"no ready instance", func(context.Context, string, platform.SlotRef) ([]string, error) { return nil, nil }, "loadtest green: no ready instance of shop-green"},
 		{"platform error", func(context.Context, string, platform.SlotRef) ([]string, error) {
 			return nil, errors.New("platform unreachable")
 		},
-			"loadtest blue: endpoints: platform unreachable"},
+			"loadtest green: endpoints: platform unreachable"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, nil)

@@ -81,7 +81,7 @@ func TestVerifyStepInTheEngine(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newEngine(t, &scripted{answers: map[string][]answer{"blue": tt.answers}})
+			h := newEngine(t, &scripted{answers: map[string][]answer{"green": tt.answers}})
 			h.Apply(strings.Replace(verifyWorkflow, "%d", fmt.Sprint(tt.count), 1))
 			ex, err := h.Engine.Start(context.Background(), engine.StartRequest{Workflow: "shop", StartedBy: "tester"})
 			if err != nil {
@@ -118,7 +118,7 @@ func TestVerifyStepInTheEngine(t *testing.T) {
 // TestVerifyStepResumesAfterRestart closes the engine mid-analysis and starts a new
 // one on the same store: the step continues from its recorded measurements.
 func TestVerifyStepResumesAfterRestart(t *testing.T) {
-	h := newEngine(t, &scripted{answers: map[string][]answer{"blue": nums(0.001)}})
+	h := newEngine(t, &scripted{answers: map[string][]answer{"green": nums(0.001)}})
 	h.Apply(strings.Replace(verifyWorkflow, "%d", "25", 1))
 	ex, err := h.Engine.Start(context.Background(), engine.StartRequest{Workflow: "shop", StartedBy: "tester"})
 	if err != nil {

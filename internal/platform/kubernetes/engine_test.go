@@ -220,31 +220,31 @@ func (h *engineHarness) releases(t *testing.T, p platform.Platform, r traffic.Ro
 			}
 		}
 	}
-	// First release: nothing is live, so v1 goes to blue and takes all traffic.
-	expect(h.release(t, imageV1), store.StatusSucceeded, traffic.All(platform.Blue), map[platform.Slot]int{platform.Blue: 3})
-	// Second: green staged at blue's size, 90/10 seen by the verification, promoted.
-	expect(h.release(t, imageV2), store.StatusSucceeded, traffic.All(platform.Green), map[platform.Slot]int{platform.Green: 3, platform.Blue: 0})
-	// Third: the verification fails at 10%: all traffic back on green, blue scaled to 0.
+	// First release: nothing is live, so v1 goes to green and takes all traffic.
+	expect(h.release(t, imageV1), store.StatusSucceeded, traffic.All(platform.Green), map[platform.Slot]int{platform.Green: 3})
+	// Second: blue staged at green's size, 90/10 seen by the verification, promoted.
+	expect(h.release(t, imageV2), store.StatusSucceeded, traffic.All(platform.Blue), map[platform.Slot]int{platform.Blue: 3, platform.Green: 0})
+	// Third: the verification fails at 10%: all traffic back on blue, green scaled to 0.
 	h.v.mu.Lock()
-	if last := h.v.seen[len(h.v.seen)-1]; last != traffic.Split(platform.Green, 10) {
-		t.Fatalf("weights during the canary = %s, want 10%% on green", last)
+	if last := h.v.seen[len(h.v.seen)-1]; last != traffic.Split(platform.Blue, 10) {
+		t.Fatalf("weights during the canary = %s, want 10%% on blue", last)
 	}
 	h.v.fail = true
 	h.v.mu.Unlock()
-	rolledBack := watchRollback(ctx, r, svc, traffic.All(platform.Green))
+	rolledBack := watchRollback(ctx, r, svc, traffic.All(platform.Blue))
 	ex := h.release(t, "registry.example.com/shop:v3")
-	expect(ex, store.StatusRolledBack, traffic.All(platform.Green), map[platform.Slot]int{platform.Green: 3, platform.Blue: 0})
+	expect(ex, store.StatusRolledBack, traffic.All(platform.Blue), map[platform.Slot]int{platform.Blue: 3, platform.Green: 0})
 	if at := <-rolledBack; !at.IsZero() {
 		h.v.mu.Lock()
 		failed := h.v.failed
 		h.v.mu.Unlock()
 		t.Logf("verification failed -> weights 100/0 read back from the API server: %v", at.Sub(failed).Round(time.Millisecond))
 	}
-	// Fourth: blue never becomes ready: the deploy step fails with the pods' reason.
+	// Fourth: green never becomes ready: the deploy step fails with the pods' reason.
 	ex = h.release(t, imageNever)
-	expect(ex, store.StatusRolledBack, traffic.All(platform.Green), map[platform.Slot]int{platform.Green: 3, platform.Blue: 0})
+	expect(ex, store.StatusRolledBack, traffic.All(platform.Blue), map[platform.Slot]int{platform.Blue: 3, platform.Green: 0})
 	if c := h.console(ex.ID) + ex.Reason; !strings.Contains(c, "ImagePullBackOff") {
-		t.Errorf("the console does not say why blue never became ready:\n%s", c)
+		t.Errorf("the console does not say why green never became ready:\n%s", c)
 	}
 	t.Logf("never-ready release %s: %s", ex.Status, ex.Reason)
 }
@@ -274,7 +274,7 @@ func watchRollback(ctx context.Context, r traffic.Router, svc traffic.ServiceRef
 // checkServiceStep checks what the seed workflow's service step asked for: a stable
 // Service of type LoadBalancer (the environment says nothing), and no X-Canary rule
 // left after the last release rolled back (its rollback removes the A/B rules, so no
-// request is sent to blue, scaled to zero).
+// request is sent to green, scaled to zero).
 func checkServiceStep(t *testing.T, cfg *rest.Config, ns, routerType string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
