@@ -9,6 +9,7 @@ import (
 func TestEnvironmentProblems(t *testing.T) {
 	local := "  platform: {type: local}\n"
 	builtin := "  router: {type: builtin, builtin: {listen: 127.0.0.1:8080}}\n"
+	kube := "  platform: {type: kubernetes, kubernetes: {namespace: shop}}\n  router: {type: istio}\n"
 	cases := []struct{ name, body, want string }{
 		{"unknown platform type", "  platform: {type: kubernets}\n" + builtin,
 			`5:20: unknown platform type "kubernets"; did you mean "kubernetes"?`},
@@ -43,7 +44,23 @@ func TestEnvironmentProblems(t *testing.T) {
 		{"credential with env and file", local + builtin + "  providers: [{name: p, type: newrelic, credentials: {apiKey: {env: A, file: /b}}}]\n",
 			`7:63: credential apiKey sets both env and file; use exactly one`},
 		{"credential with neither", local + builtin + "  providers: [{name: p, type: newrelic, credentials: {apiKey: {}}}]\n",
-			`7:63: credential apiKey needs env: VARIABLE_NAME or file: /path/to/secret`},
+			`7:63: credential apiKey needs env: VARIABLE_NAME, file: /path/to/secret or secret: {name: NAME, key: KEY}`},
+		{"secret ref with env too", kube + "  providers: [{name: p, type: newrelic, credentials: {apiKey: {env: A, secret: {name: nr, key: k}}}}]\n",
+			`7:63: credential apiKey sets both env and secret; use exactly one`},
+		{"secret ref without name", kube + "  providers: [{name: p, type: newrelic, credentials: {apiKey: {secret: {key: k}}}}]\n",
+			`7:72: missing required field "name" in kubernetes secret ref`},
+		{"secret ref without key", kube + "  providers: [{name: p, type: newrelic, credentials: {apiKey: {secret: {name: nr}}}}]\n",
+			`7:72: missing required field "key" in kubernetes secret ref`},
+		{"secret ref with bad name", kube + "  providers: [{name: p, type: newrelic, credentials: {apiKey: {secret: {name: New_Relic, key: k}}}}]\n",
+			`7:79: credential apiKey: secret name "New_Relic" is not a valid Kubernetes name`},
+		{"secret ref with bad key", kube + "  providers: [{name: p, type: newrelic, credentials: {apiKey: {secret: {name: nr, key: 'api key'}}}}]\n",
+			`7:88: credential apiKey: secret key "api key" is not a valid key`},
+		{"secret ref with bad namespace", kube + "  providers: [{name: p, type: newrelic, credentials: {apiKey: {secret: {namespace: Ops, name: nr, key: k}}}}]\n",
+			`7:84: secret namespace "Ops" is not a valid name`},
+		{"secret ref without kubernetes", local + builtin + "  providers: [{name: p, type: newrelic, credentials: {apiKey: {secret: {name: nr, key: k}}}}]\n",
+			`7:72: credential apiKey names a Kubernetes Secret, which needs platform kubernetes, but the platform is local`},
+		{"secret ref in a notifier without kubernetes", local + builtin + "  notifications: {notifiers: [{type: slack, slack: {url: {secret: {name: hook, key: url}}}}]}\n",
+			`7:67: credential slack.url names a Kubernetes Secret, which needs platform kubernetes`},
 		{"secret in settings", local + builtin + "  providers: [{name: p, type: datadog, settings: {apiToken: abc}}]\n",
 			`7:61: setting apiToken looks like a secret; move it to credentials`},
 	}
@@ -186,5 +203,27 @@ func TestCheckDocuments(t *testing.T) {
 	docs[3].Environment.Spec.Providers = nil
 	if ps := CheckDocuments(docs); len(ps) != 2 || ps[0].Pos.File != "canary.yaml" {
 		t.Errorf("canary against local without providers: %v", ps)
+	}
+}
+
+// TestKubernetesSecretRef decodes a credential that names a key of a Kubernetes
+// Secret, with and without its own namespace.
+func TestKubernetesSecretRef(t *testing.T) {
+	src := envHead + "  platform: {type: kubernetes, kubernetes: {namespace: shop}}\n  router: {type: istio}\n" +
+		"  providers: [{name: nr, type: newrelic, credentials: {apiKey: {secret: {name: newrelic, key: api-key}}, " +
+		"queryKey: {secret: {namespace: ops, name: nr.keys, key: query_key}}}}]\n"
+	env, err := ParseEnvironment("f.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds := env.Spec.Providers[0].Credentials
+	want := map[string]KubernetesSecretRef{
+		"apiKey":   {Name: "newrelic", Key: "api-key"},
+		"queryKey": {Namespace: "ops", Name: "nr.keys", Key: "query_key"},
+	}
+	for k, w := range want {
+		if got := creds[k].Secret; got == nil || *got != w {
+			t.Errorf("%s: got %+v, want %+v", k, got, w)
+		}
 	}
 }

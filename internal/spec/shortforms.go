@@ -29,7 +29,7 @@ func (w *WaitStep) setShort(s string) error { return w.Duration.setScalar(s) }
 
 // errInlineSecret rejects a credential written inline. It never repeats the value.
 var errInlineSecret = errors.New("credentials must be references, not inline values: " +
-	"write {env: VARIABLE_NAME} or {file: /path/to/secret} (the value given is not shown)")
+	"write {env: VARIABLE_NAME}, {file: /path/to/secret} or {secret: {name: NAME, key: KEY}} (the value given is not shown)")
 
 // setShort rejects `apiKey: abc123`.
 func (r *SecretRef) setShort(string) error { return errInlineSecret }

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"fmt"
 	"time"
 )
 
@@ -451,6 +452,22 @@ type ProviderSpec struct {
 type SecretRef struct {
 	Env  string `yaml:"env,omitempty"`
 	File string `yaml:"file,omitempty"`
+	// Secret names a key of a Kubernetes Secret; only environments on the
+	// kubernetes platform may use it.
+	Secret *KubernetesSecretRef `yaml:"secret,omitempty"`
+}
+
+// KubernetesSecretRef names one key of a Kubernetes Secret.
+type KubernetesSecretRef struct {
+	// Namespace holds the Secret; default: the environment's kubernetes namespace.
+	Namespace string `yaml:"namespace,omitempty"`
+	Name      string `yaml:"name"`
+	Key       string `yaml:"key"`
+}
+
+// String names the reference as namespace/name key, never its value.
+func (r KubernetesSecretRef) String() string {
+	return fmt.Sprintf("secret %s/%s key %s", r.Namespace, r.Name, r.Key)
 }
 
 // Duration is a time.Duration written as "30s" or "5m" in YAML.

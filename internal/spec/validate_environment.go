@@ -16,7 +16,8 @@ var (
 // environment checks a decoded Environment.
 func (v *validator) environment(e *Environment) {
 	v.header(e.APIVersion, e.Metadata)
-	v.platform(&e.Spec.Platform)
+	v.platform = e.Spec.Platform.Type
+	v.platformSpec(&e.Spec.Platform)
 	v.router(&e.Spec.Router, e.Spec.Platform.Type)
 	v.providers(e.Spec.Providers, e.Spec.Router.Type)
 	v.notifications(e.Spec.Notifications)
@@ -32,7 +33,7 @@ func (v *validator) blockSet(path, what, typ string, blocks map[string]bool) {
 	}
 }
 
-func (v *validator) platform(p *PlatformSpec) {
+func (v *validator) platformSpec(p *PlatformSpec) {
 	const path = "spec.platform"
 	v.oneOf(path+".type", "platform type", p.Type, PlatformTypes...)
 	v.blockSet(path, "platform", p.Type, map[string]bool{
@@ -128,16 +129,66 @@ func (v *validator) providers(ps []ProviderSpec, router string) {
 	}
 }
 
-// secretRef checks that a credential names exactly one of an environment variable or a file.
+// secretRef checks that a credential names exactly one of an environment
+// variable, a file or a key of a Kubernetes Secret.
 func (v *validator) secretRef(path, name string, r SecretRef) {
+	set := 0
+	for _, ok := range []bool{r.Env != "", r.File != "", r.Secret != nil} {
+		if ok {
+			set++
+		}
+	}
 	switch {
-	case r.Env != "" && r.File != "":
-		v.report(path, "credential %s sets both env and file; use exactly one", name)
-	case r.Env == "" && r.File == "":
-		v.report(path, "credential %s needs env: VARIABLE_NAME or file: /path/to/secret", name)
+	case set > 1:
+		v.report(path, "credential %s sets %s; use exactly one", name, refKinds(r))
+	case set == 0:
+		v.report(path, "credential %s needs env: VARIABLE_NAME, file: /path/to/secret or secret: {name: NAME, key: KEY}", name)
 	case r.Env != "" && !envVarName.MatchString(r.Env):
 		v.report(path+".env", "credential %s: %q is not an environment variable name", name, r.Env)
 	case r.File != "" && strings.ContainsRune(r.File, 0):
 		v.report(path+".file", "credential %s: file name is not valid", name)
+	case r.Secret != nil:
+		v.kubeSecretRef(path+".secret", name, r.Secret)
+	}
+}
+
+// refKinds lists the kinds of reference r sets, e.g. "both env and file".
+func refKinds(r SecretRef) string {
+	var kinds []string
+	for _, k := range []struct {
+		name string
+		set  bool
+	}{{"env", r.Env != ""}, {"file", r.File != ""}, {"secret", r.Secret != nil}} {
+		if k.set {
+			kinds = append(kinds, k.name)
+		}
+	}
+	if len(kinds) == 2 {
+		return "both " + kinds[0] + " and " + kinds[1]
+	}
+	return strings.Join(kinds, ", ")
+}
+
+var (
+	dnsSubdomain = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+	secretKey    = regexp.MustCompile(`^[-._a-zA-Z0-9]+$`)
+)
+
+// kubeSecretRef checks a reference to a key of a Kubernetes Secret. Such a
+// reference needs the kubernetes platform: the Secret is read with the same
+// kubeconfig (or service account) as the platform's objects.
+func (v *validator) kubeSecretRef(path, name string, s *KubernetesSecretRef) {
+	if v.platform != "kubernetes" && v.platform != "" {
+		v.report(path, "credential %s names a Kubernetes Secret, which needs platform kubernetes, but the platform is %s; use env or file", name, v.platform)
+		return
+	}
+	if len(s.Name) > 253 || !dnsSubdomain.MatchString(s.Name) {
+		v.report(path+".name", "credential %s: secret name %q is not a valid Kubernetes name (lowercase letters, digits, '-' and '.')", name, s.Name)
+	}
+	if len(s.Key) > 253 || !secretKey.MatchString(s.Key) || s.Key == "." || s.Key == ".." {
+		v.report(path+".key", "credential %s: secret key %q is not a valid key (letters, digits, '-', '_' and '.')", name, s.Key)
+	}
+	if s.Namespace != "" {
+		v.name(path+".namespace", "secret namespace", s.Namespace)
 	}
 }

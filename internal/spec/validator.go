@@ -16,6 +16,9 @@ import (
 type validator struct {
 	d        *decoder
 	problems Problems
+	// platform is the environment's platform type, which decides whether its
+	// secret references may name Kubernetes Secrets.
+	platform string
 }
 
 // report records a problem at path unless the decoder already reported path or a
