@@ -144,6 +144,8 @@ func newEngine(cfg Config, st store.Store, w *wiring, pub engine.Publisher, log 
 				verify.Deps{Metrics: w, Register: secrets.Default.Add},
 				// builtin providers read the router of their own environment
 				providers.PerEnvironmentMetrics(func(env string) verify.MetricsSource { return w.RouterMetricsOf(env) }),
+				// credentials naming Kubernetes Secrets read them with the platform's kubeconfig
+				providers.PerEnvironmentSecrets(w.kubeSecretsOf),
 			)),
 		},
 	})

@@ -467,6 +467,9 @@ type KubernetesSecretRef struct {
 
 // String names the reference as namespace/name key, never its value.
 func (r KubernetesSecretRef) String() string {
+	if r.Namespace == "" {
+		return fmt.Sprintf("secret %s key %s", r.Name, r.Key)
+	}
 	return fmt.Sprintf("secret %s/%s key %s", r.Namespace, r.Name, r.Key)
 }
 

@@ -118,6 +118,18 @@ type Deps struct {
 	// Getenv and ReadFile resolve credential references; nil means the os functions.
 	Getenv   func(string) string
 	ReadFile func(string) ([]byte, error)
+	// KubeSecrets reads references to Kubernetes Secrets, with the environment's
+	// kubeconfig; nil when the environment is not on the kubernetes platform.
+	KubeSecrets SecretGetter
+	// KubeNamespace is where a Secret reference without a namespace looks: the
+	// environment's kubernetes namespace.
+	KubeNamespace string
+}
+
+// SecretGetter reads one key of a Kubernetes Secret. Its errors need not name
+// the reference (the caller adds it) and never contain a value.
+type SecretGetter interface {
+	Get(ctx context.Context, namespace, name, key string) ([]byte, error)
 }
 
 // Client returns the HTTP client to use.
@@ -147,9 +159,26 @@ type Secrets struct {
 	values map[string]string
 }
 
-// ResolveSecrets reads each reference (environment variable or file) of a
-// provider's credentials; errors name the reference, never the value.
-func (d Deps) ResolveSecrets(refs map[string]spec.SecretRef) (Secrets, error) {
+// ResolveSecrets reads each reference (environment variable, file or key of a
+// Kubernetes Secret) of a provider's credentials; errors name the reference,
+// never the value.
+func (d Deps) ResolveSecrets(ctx context.Context, refs map[string]spec.SecretRef) (Secrets, error) {
+	s := Secrets{values: map[string]string{}}
+	for name, ref := range refs {
+		v, err := d.resolve(ctx, ref)
+		if err != nil {
+			return Secrets{}, fmt.Errorf("credential %s: %w", name, err)
+		}
+		s.values[name] = v
+		if d.Register != nil {
+			d.Register(v)
+		}
+	}
+	return s, nil
+}
+
+// resolve reads one reference.
+func (d Deps) resolve(ctx context.Context, ref spec.SecretRef) (string, error) {
 	getenv, readFile := d.Getenv, d.ReadFile
 	if getenv == nil {
 		getenv = os.Getenv
@@ -157,31 +186,54 @@ func (d Deps) ResolveSecrets(refs map[string]spec.SecretRef) (Secrets, error) {
 	if readFile == nil {
 		readFile = os.ReadFile
 	}
-	s := Secrets{values: map[string]string{}}
-	for name, ref := range refs {
-		switch {
-		case ref.Env != "" && ref.File != "":
-			return Secrets{}, fmt.Errorf("credential %s: set env or file, not both", name)
-		case ref.Env != "":
-			v := getenv(ref.Env)
-			if v == "" {
-				return Secrets{}, fmt.Errorf("credential %s: environment variable %s is empty or unset", name, ref.Env)
-			}
-			s.values[name] = v
-		case ref.File != "":
-			b, err := readFile(ref.File)
-			if err != nil {
-				return Secrets{}, fmt.Errorf("credential %s: %w", name, err)
-			}
-			s.values[name] = strings.TrimSpace(string(b))
-		default:
-			return Secrets{}, fmt.Errorf("credential %s: needs env or file", name)
+	switch {
+	case refKinds(ref) != 1:
+		return "", errors.New("set exactly one of env, file and secret")
+	case ref.Env != "":
+		v := getenv(ref.Env)
+		if v == "" {
+			return "", fmt.Errorf("environment variable %s is empty or unset", ref.Env)
 		}
-		if d.Register != nil {
-			d.Register(s.values[name])
+		return v, nil
+	case ref.File != "":
+		b, err := readFile(ref.File)
+		if err != nil {
+			return "", err
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+	return d.kubeSecret(ctx, *ref.Secret)
+}
+
+// refKinds counts the kinds of reference ref sets.
+func refKinds(ref spec.SecretRef) int {
+	n := 0
+	for _, set := range []bool{ref.Env != "", ref.File != "", ref.Secret != nil} {
+		if set {
+			n++
 		}
 	}
-	return s, nil
+	return n
+}
+
+// kubeSecret reads a key of a Kubernetes Secret, in the environment's namespace
+// unless the reference names one.
+func (d Deps) kubeSecret(ctx context.Context, ref spec.KubernetesSecretRef) (string, error) {
+	if ref.Namespace == "" {
+		ref.Namespace = d.KubeNamespace
+	}
+	if d.KubeSecrets == nil {
+		return "", fmt.Errorf("%s: Kubernetes Secrets need an environment on the kubernetes platform", ref)
+	}
+	b, err := d.KubeSecrets.Get(ctx, ref.Namespace, ref.Name, ref.Key)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", ref, err)
+	}
+	v := strings.TrimSpace(string(b))
+	if v == "" {
+		return "", fmt.Errorf("%s is empty", ref)
+	}
+	return v, nil
 }
 
 // Get returns the named credential and whether it is set.

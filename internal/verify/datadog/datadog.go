@@ -38,8 +38,8 @@ var (
 // settings.site (datadoghq.com by default; datadoghq.eu, us3.datadoghq.com,
 // us5.datadoghq.com, ap1.datadoghq.com, ddog-gov.com) or a url that replaces the
 // site's API address.
-func New(ps spec.ProviderSpec, deps verify.Deps) (*Provider, error) {
-	sec, err := deps.ResolveSecrets(ps.Credentials)
+func New(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (*Provider, error) {
+	sec, err := deps.ResolveSecrets(ctx, ps.Credentials)
 	if err != nil {
 		return nil, fmt.Errorf("datadog: %w", err)
 	}

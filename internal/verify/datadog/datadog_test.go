@@ -89,7 +89,7 @@ func serie(scope string, from, to int64, value func(int) any) map[string]any {
 func newProvider(t *testing.T, url, api string) *datadog.Provider {
 	t.Helper()
 	keys := map[string]string{"DD_API": api, "DD_APP": appKey}
-	p, err := datadog.New(spec.ProviderSpec{Name: "dd", Type: "datadog", URL: url,
+	p, err := datadog.New(context.Background(), spec.ProviderSpec{Name: "dd", Type: "datadog", URL: url,
 		Credentials: map[string]spec.SecretRef{"apiKey": {Env: "DD_API"}, "appKey": {Env: "DD_APP"}}},
 		verify.Deps{Getenv: func(k string) string { return keys[k] }})
 	if err != nil {
@@ -133,7 +133,7 @@ func TestAnswers(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "not authorised") || strings.Contains(err.Error(), "wrong-key-000") {
 		t.Fatalf("wrong key: %v", err)
 	}
-	if _, err := datadog.New(spec.ProviderSpec{}, verify.Deps{}); err == nil || !strings.Contains(err.Error(), "apiKey") {
+	if _, err := datadog.New(context.Background(), spec.ProviderSpec{}, verify.Deps{}); err == nil || !strings.Contains(err.Error(), "apiKey") {
 		t.Fatalf("no keys: %v", err)
 	}
 }

@@ -45,11 +45,11 @@ var (
 // header.<Name> (headers) and check (a URL for Check; default: none, Check only
 // validates). Credentials token (bearer), username and password (basic), and
 // header.<Name> (a header whose value is the secret).
-func New(ps spec.ProviderSpec, deps verify.Deps) (*Provider, error) {
+func New(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (*Provider, error) {
 	if ps.URL == "" {
 		return nil, errors.New("http: needs a url")
 	}
-	sec, err := deps.ResolveSecrets(ps.Credentials)
+	sec, err := deps.ResolveSecrets(ctx, ps.Credentials)
 	if err != nil {
 		return nil, fmt.Errorf("http: %w", err)
 	}

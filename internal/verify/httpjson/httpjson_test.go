@@ -74,7 +74,7 @@ func newProvider(t *testing.T, url string, settings map[string]string) *httpjson
 	for k, v := range settings {
 		ps.Settings[k] = v
 	}
-	p, err := httpjson.New(ps, verify.Deps{Getenv: func(string) string { return "key-123456" }})
+	p, err := httpjson.New(context.Background(), ps, verify.Deps{Getenv: func(string) string { return "key-123456" }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func TestPostBodyTemplate(t *testing.T) {
 
 func TestBadAnswers(t *testing.T) {
 	verifytest.RunBadAnswers(t, func(url string) verify.Provider {
-		p, err := httpjson.New(spec.ProviderSpec{URL: url, Settings: map[string]string{"path": "data.value"}}, verify.Deps{})
+		p, err := httpjson.New(context.Background(), spec.ProviderSpec{URL: url, Settings: map[string]string{"path": "data.value"}}, verify.Deps{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -137,7 +137,7 @@ func TestSecrets(t *testing.T) {
 		t.Fatalf("Check with a wrong key: %v", err)
 	}
 	for _, bad := range []map[string]string{{}, {"path": "a[x]"}, {"path": "a", "nope": "1"}} {
-		if _, err := httpjson.New(spec.ProviderSpec{URL: srv.URL, Settings: bad}, verify.Deps{}); err == nil {
+		if _, err := httpjson.New(context.Background(), spec.ProviderSpec{URL: srv.URL, Settings: bad}, verify.Deps{}); err == nil {
 			t.Fatalf("settings %v accepted", bad)
 		}
 	}
@@ -164,7 +164,7 @@ func TestPaths(t *testing.T) {
 	defer srv.Close()
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
-			p, err := httpjson.New(spec.ProviderSpec{URL: srv.URL, Settings: map[string]string{"path": tt.path}}, verify.Deps{})
+			p, err := httpjson.New(context.Background(), spec.ProviderSpec{URL: srv.URL, Settings: map[string]string{"path": tt.path}}, verify.Deps{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -41,12 +41,12 @@ var (
 // pageSize (lines per request, default 1000, at most Loki's default
 // max_entries_limit_per_query of 5000) and maxLines (the most lines a log check
 // reads, default 10000; beyond it the count is a lower bound and says so).
-func New(ps spec.ProviderSpec, deps verify.Deps) (*Provider, error) {
+func New(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (*Provider, error) {
 	u, err := url.Parse(strings.TrimSuffix(ps.URL, "/"))
 	if ps.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("loki: url %q is not an http(s) URL", ps.URL)
 	}
-	sec, err := deps.ResolveSecrets(ps.Credentials)
+	sec, err := deps.ResolveSecrets(ctx, ps.Credentials)
 	if err != nil {
 		return nil, fmt.Errorf("loki: %w", err)
 	}

@@ -22,7 +22,7 @@ func newProvider(t *testing.T, url string, settings map[string]string) *loki.Pro
 	for k, v := range settings {
 		s[k] = v
 	}
-	p, err := loki.New(spec.ProviderSpec{Name: "logs", Type: "loki", URL: url, Settings: s}, verify.Deps{})
+	p, err := loki.New(context.Background(), spec.ProviderSpec{Name: "logs", Type: "loki", URL: url, Settings: s}, verify.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func TestPagingAndLimits(t *testing.T) {
 	if f.calls-calls != 2 {
 		t.Fatalf("%d requests for a capped count, want 2", f.calls-calls)
 	}
-	if _, err := loki.New(spec.ProviderSpec{URL: srv.URL, Settings: map[string]string{"pageSize": "6000"}}, verify.Deps{}); err == nil {
+	if _, err := loki.New(context.Background(), spec.ProviderSpec{URL: srv.URL, Settings: map[string]string{"pageSize": "6000"}}, verify.Deps{}); err == nil {
 		t.Fatalf("pageSize above Loki's limit accepted")
 	}
 	_, err = newProvider(t, srv.URL, map[string]string{"tenant": "other"}).Query(ctx, logQuery(`{app="shop"}`))

@@ -49,8 +49,8 @@ var (
 // New builds a provider from its spec: credentials apiKey (a user key, required);
 // settings accountId (required) and region (us, the default, or eu); a url
 // replaces the region's endpoint.
-func New(ps spec.ProviderSpec, deps verify.Deps) (*Provider, error) {
-	sec, err := deps.ResolveSecrets(ps.Credentials)
+func New(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (*Provider, error) {
+	sec, err := deps.ResolveSecrets(ctx, ps.Credentials)
 	if err != nil {
 		return nil, fmt.Errorf("newrelic: %w", err)
 	}

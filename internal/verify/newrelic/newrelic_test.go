@@ -100,7 +100,7 @@ func answer(nrql string) ([]map[string]any, string) {
 
 func newProvider(t *testing.T, url string, account string) *newrelic.Provider {
 	t.Helper()
-	p, err := newrelic.New(spec.ProviderSpec{Name: "nr", Type: "newrelic", URL: url,
+	p, err := newrelic.New(context.Background(), spec.ProviderSpec{Name: "nr", Type: "newrelic", URL: url,
 		Credentials: map[string]spec.SecretRef{"apiKey": {Env: "NR_KEY"}}, Settings: map[string]string{"accountId": account, "region": "eu"}},
 		verify.Deps{Getenv: func(string) string { return key }})
 	if err != nil {
@@ -151,7 +151,7 @@ func TestErrorsWithStatus200(t *testing.T) {
 			}
 		})
 	}
-	bad, err := newrelic.New(spec.ProviderSpec{URL: srv.URL + "/graphql", Credentials: map[string]spec.SecretRef{"apiKey": {Env: "K"}},
+	bad, err := newrelic.New(context.Background(), spec.ProviderSpec{URL: srv.URL + "/graphql", Credentials: map[string]spec.SecretRef{"apiKey": {Env: "K"}},
 		Settings: map[string]string{"accountId": "42"}}, verify.Deps{Getenv: func(string) string { return "NRAK-wrong-key" }})
 	if err != nil {
 		t.Fatal(err)
@@ -163,7 +163,7 @@ func TestErrorsWithStatus200(t *testing.T) {
 		t.Fatalf("check sent %q", last)
 	}
 	for _, s := range []map[string]string{{}, {"accountId": "x"}, {"accountId": "1", "region": "mars"}} {
-		if _, err := newrelic.New(spec.ProviderSpec{Credentials: map[string]spec.SecretRef{"apiKey": {Env: "K"}}, Settings: s},
+		if _, err := newrelic.New(context.Background(), spec.ProviderSpec{Credentials: map[string]spec.SecretRef{"apiKey": {Env: "K"}}, Settings: s},
 			verify.Deps{Getenv: func(string) string { return key }}); err == nil {
 			t.Fatalf("settings %v accepted", s)
 		}

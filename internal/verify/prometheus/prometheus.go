@@ -43,7 +43,7 @@ var (
 // bearer token) or username and password; settings step (the smallest range
 // query step, default 1s) and header.<Name> (extra request headers such as
 // header.X-Scope-OrgID).
-func New(ps spec.ProviderSpec, deps verify.Deps) (*Provider, error) {
+func New(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (*Provider, error) {
 	if ps.URL == "" {
 		return nil, errors.New("prometheus: needs a url")
 	}
@@ -51,7 +51,7 @@ func New(ps spec.ProviderSpec, deps verify.Deps) (*Provider, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("prometheus: url %q is not an http(s) URL", ps.URL)
 	}
-	sec, err := deps.ResolveSecrets(ps.Credentials)
+	sec, err := deps.ResolveSecrets(ctx, ps.Credentials)
 	if err != nil {
 		return nil, fmt.Errorf("prometheus: %w", err)
 	}

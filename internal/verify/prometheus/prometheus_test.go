@@ -39,7 +39,7 @@ func serverURL(t *testing.T) string {
 
 func newProvider(t *testing.T, url string, settings map[string]string) *prometheus.Provider {
 	t.Helper()
-	p, err := prometheus.New(spec.ProviderSpec{Name: "prom", Type: "prometheus", URL: url, Settings: settings}, verify.Deps{})
+	p, err := prometheus.New(context.Background(), spec.ProviderSpec{Name: "prom", Type: "prometheus", URL: url, Settings: settings}, verify.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +192,7 @@ func TestCredentials(t *testing.T) {
 	})
 	ps := spec.ProviderSpec{Name: "prom", Type: "prometheus", URL: url,
 		Credentials: map[string]spec.SecretRef{"token": {Env: "PROM_TOKEN"}}, Settings: map[string]string{"header.X-Scope-OrgID": "team-a"}}
-	p, err := prometheus.New(ps, verify.Deps{Getenv: func(k string) string {
+	p, err := prometheus.New(context.Background(), ps, verify.Deps{Getenv: func(k string) string {
 		if k == "PROM_TOKEN" {
 			return token
 		}
@@ -211,11 +211,11 @@ func TestCredentials(t *testing.T) {
 	if got != "Bearer "+token {
 		t.Fatalf("Authorization %q", got)
 	}
-	if _, err := prometheus.New(ps, verify.Deps{Getenv: func(string) string { return "" }}); err == nil || !strings.Contains(err.Error(), "PROM_TOKEN") {
+	if _, err := prometheus.New(context.Background(), ps, verify.Deps{Getenv: func(string) string { return "" }}); err == nil || !strings.Contains(err.Error(), "PROM_TOKEN") {
 		t.Fatalf("missing credential: %v", err)
 	}
 	for _, bad := range []spec.ProviderSpec{{URL: "ftp://x"}, {URL: ""}, {URL: url, Settings: map[string]string{"nope": "1"}}, {URL: url, Settings: map[string]string{"step": "-1s"}}} {
-		if _, err := prometheus.New(bad, verify.Deps{}); err == nil {
+		if _, err := prometheus.New(context.Background(), bad, verify.Deps{}); err == nil {
 			t.Fatalf("spec %+v accepted", bad)
 		}
 	}

@@ -3,7 +3,9 @@ package providers
 import (
 	"context"
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"sync"
 	"time"
 
@@ -20,36 +22,36 @@ import (
 )
 
 // constructor builds one provider type.
-type constructor func(ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error)
+type constructor func(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error)
 
 // constructors are the provider types this build has.
 var constructors = map[string]constructor{
-	"builtin": func(ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error) {
+	"builtin": func(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error) {
 		if deps.Metrics == nil {
 			return nil, fmt.Errorf("the builtin provider reads the built-in router, and this environment's router is another")
 		}
 		return builtin.New(deps.Metrics, deps.Now), nil
 	},
-	"prometheus": func(ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error) {
-		return prometheus.New(ps, deps)
+	"prometheus": func(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error) {
+		return prometheus.New(ctx, ps, deps)
 	},
-	"http": func(ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error) {
-		return httpjson.New(ps, deps)
+	"http": func(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error) {
+		return httpjson.New(ctx, ps, deps)
 	},
-	"loki": func(ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error) {
-		return loki.New(ps, deps)
+	"loki": func(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error) {
+		return loki.New(ctx, ps, deps)
 	},
-	"datadog": func(ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error) {
-		return datadog.New(ps, deps)
+	"datadog": func(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error) {
+		return datadog.New(ctx, ps, deps)
 	},
-	"newrelic": func(ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error) {
-		return newrelic.New(ps, deps)
+	"newrelic": func(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error) {
+		return newrelic.New(ctx, ps, deps)
 	},
-	"sumologic": func(ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error) {
-		return sumologic.New(ps, deps)
+	"sumologic": func(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error) {
+		return sumologic.New(ctx, ps, deps)
 	},
-	"victorialogs": func(ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error) {
-		return victorialogs.New(ps, deps)
+	"victorialogs": func(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error) {
+		return victorialogs.New(ctx, ps, deps)
 	},
 }
 
@@ -59,7 +61,7 @@ var known = []string{"builtin", "prometheus", "newrelic", "datadog", "sumologic"
 // New builds the provider a spec describes. An unknown type is an error, never a
 // fallback; a known type this build lacks would wrap verify.ErrNotAvailable (today
 // every type the workflow format knows is built).
-func New(ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error) {
+func New(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error) {
 	c, ok := constructors[ps.Type]
 	if !ok {
 		for _, k := range known {
@@ -69,7 +71,7 @@ func New(ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error) {
 		}
 		return nil, fmt.Errorf("provider %s: unknown type %q (known: %v)", ps.Name, ps.Type, known)
 	}
-	p, err := c(ps, deps)
+	p, err := c(ctx, ps, deps)
 	if err != nil {
 		return nil, fmt.Errorf("provider %s (%s): %w", ps.Name, ps.Type, err)
 	}
@@ -82,6 +84,7 @@ func New(ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error) {
 type Source struct {
 	deps       verify.Deps
 	metricsFor func(envName string) verify.MetricsSource
+	secretsFor SecretsFunc
 	breakAfter int
 	cooldown   time.Duration
 
@@ -97,6 +100,17 @@ type SourceOption func(*Source)
 // environment without one.
 func PerEnvironmentMetrics(f func(envName string) verify.MetricsSource) SourceOption {
 	return func(s *Source) { s.metricsFor = f }
+}
+
+// SecretsFunc returns the reader of Kubernetes Secrets for an environment,
+// built from the same kubeconfig as its kubernetes platform.
+type SecretsFunc func(envName string, env *spec.Environment) (verify.SecretGetter, error)
+
+// PerEnvironmentSecrets makes providers whose credentials name Kubernetes Secrets
+// read them with f(envName, env), in the environment's kubernetes namespace unless
+// a reference names another. f is called only for such providers.
+func PerEnvironmentSecrets(f SecretsFunc) SourceOption {
+	return func(s *Source) { s.secretsFor = f }
 }
 
 type entry struct {
@@ -140,13 +154,34 @@ func (s *Source) Provider(ctx context.Context, envName string, env *spec.Environ
 	if s.metricsFor != nil {
 		deps.Metrics = s.metricsFor(envName)
 	}
+	if err := s.withSecrets(&deps, envName, env, ps); err != nil {
+		return nil, err
+	}
 	if s.breakAfter > 0 {
 		deps.HTTP = withBreaker(deps.Client(), ps.Name, s.breakAfter, s.cooldown, deps.Clock())
 	}
-	p, err := New(*ps, deps)
+	p, err := New(ctx, *ps, deps)
 	if err != nil {
 		return nil, err
 	}
 	s.built[key] = entry{spec: *ps, p: p}
 	return p, nil
+}
+
+// withSecrets gives deps the environment's reader of Kubernetes Secrets and its
+// namespace when a credential of ps names a Secret.
+func (s *Source) withSecrets(deps *verify.Deps, envName string, env *spec.Environment, ps *spec.ProviderSpec) error {
+	if k := env.Spec.Platform.Kubernetes; k != nil {
+		deps.KubeNamespace = k.Namespace
+	}
+	if s.secretsFor == nil || !slices.ContainsFunc(slices.Collect(maps.Values(ps.Credentials)),
+		func(r spec.SecretRef) bool { return r.Secret != nil }) {
+		return nil
+	}
+	g, err := s.secretsFor(envName, env)
+	if err != nil {
+		return fmt.Errorf("provider %s: kubernetes secrets of environment %s: %w", ps.Name, envName, err)
+	}
+	deps.KubeSecrets = g
+	return nil
 }

@@ -37,7 +37,7 @@ func TestNew(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := providers.New(tt.ps, tt.deps)
+			p, err := providers.New(context.Background(), tt.ps, tt.deps)
 			if tt.want == "" {
 				if err != nil || p == nil {
 					t.Fatalf("got %v, %v", p, err)

@@ -47,8 +47,8 @@ var (
 // kr, ch, fed) or a url, field (the record field holding the value; default the
 // only numeric one), pollInterval (default 1s), pageSize (messages per request,
 // default 1000, at most 10000) and maxLines (default 10000).
-func New(ps spec.ProviderSpec, deps verify.Deps) (*Provider, error) {
-	sec, err := deps.ResolveSecrets(ps.Credentials)
+func New(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (*Provider, error) {
+	sec, err := deps.ResolveSecrets(ctx, ps.Credentials)
 	if err != nil {
 		return nil, fmt.Errorf("sumologic: %w", err)
 	}

@@ -23,7 +23,7 @@ func newProvider(t *testing.T, url string, settings map[string]string) *sumologi
 		s[k] = v
 	}
 	creds := map[string]string{"SUMO_ID": "suABCDEF", "SUMO_KEY": "sumo-key-0123456789"}
-	p, err := sumologic.New(spec.ProviderSpec{Name: "sumo", Type: "sumologic", URL: url, Settings: s,
+	p, err := sumologic.New(context.Background(), spec.ProviderSpec{Name: "sumo", Type: "sumologic", URL: url, Settings: s,
 		Credentials: map[string]spec.SecretRef{"accessId": {Env: "SUMO_ID"}, "accessKey": {Env: "SUMO_KEY"}}},
 		verify.Deps{Getenv: func(k string) string { return creds[k] }})
 	if err != nil {
@@ -103,7 +103,7 @@ func TestJobLifecycle(t *testing.T) {
 	})
 	t.Run("bad credentials", func(t *testing.T) {
 		_, srv := newFakeSumo(t)
-		p, err := sumologic.New(spec.ProviderSpec{URL: srv.URL, Credentials: map[string]spec.SecretRef{"accessId": {Env: "I"}, "accessKey": {Env: "K"}}},
+		p, err := sumologic.New(context.Background(), spec.ProviderSpec{URL: srv.URL, Credentials: map[string]spec.SecretRef{"accessId": {Env: "I"}, "accessKey": {Env: "K"}}},
 			verify.Deps{Getenv: func(k string) string { return "wrong-" + k + "-secret" }})
 		if err != nil {
 			t.Fatal(err)

@@ -106,7 +106,7 @@ func waitHTTP(t *testing.T, u string) {
 
 func newProvider(t *testing.T, url string) *victorialogs.Provider {
 	t.Helper()
-	p, err := victorialogs.New(spec.ProviderSpec{Name: "logs", Type: "victorialogs", URL: url}, verify.Deps{})
+	p, err := victorialogs.New(context.Background(), spec.ProviderSpec{Name: "logs", Type: "victorialogs", URL: url}, verify.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +166,7 @@ func TestLinesAndLimit(t *testing.T) {
 	if err != nil || none.Value != 0 {
 		t.Fatalf("no matching line: got %+v, %v; want 0, not no data", none, err)
 	}
-	few, err := victorialogs.New(spec.ProviderSpec{URL: u, Settings: map[string]string{"maxLines": "5"}}, verify.Deps{})
+	few, err := victorialogs.New(context.Background(), spec.ProviderSpec{URL: u, Settings: map[string]string{"maxLines": "5"}}, verify.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}

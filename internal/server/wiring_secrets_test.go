@@ -1,0 +1,149 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8s "k8s.io/client-go/kubernetes"
+
+	"github.com/sluicehq/sluice/internal/platform/kubernetes"
+	"github.com/sluicehq/sluice/internal/spec"
+	"github.com/sluicehq/sluice/internal/verify"
+	"github.com/sluicehq/sluice/internal/verify/providers"
+)
+
+// TestKubernetesSecretCredentials builds an http provider through providers.Source
+// whose API key is a key of a Kubernetes Secret on scripts/kube.sh's control plane,
+// and checks that the key is sent and registered for masking, that a Secret in
+// another namespace can be named, and that a missing Secret or key is an error
+// naming the reference and never a value.
+func TestKubernetesSecretCredentials(t *testing.T) {
+	kubeconfig := os.Getenv("SLUICE_TEST_KUBECONFIG")
+	if kubeconfig == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("SLUICE_TEST_KUBECONFIG is not set under CI=true: start a control plane with eval \"$(scripts/kube.sh start)\"")
+		}
+		t.Skip("SLUICE_TEST_KUBECONFIG is not set; run eval \"$(scripts/kube.sh start)\"")
+	}
+	cs := kubeClient(t, kubeconfig)
+	ns, other := secretNamespace(t, cs), secretNamespace(t, cs)
+	apiKey, otherKey := "nrak-"+randomHex(t), "nrak-"+randomHex(t)
+	createSecret(t, cs, ns, "newrelic", map[string]string{"api-key": apiKey})
+	createSecret(t, cs, other, "newrelic", map[string]string{"api-key": otherKey})
+
+	var seen atomic.Value
+	api := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		seen.Store(r.Header.Get("X-Api-Key"))
+		fmt.Fprint(rw, `{"value": 1}`)
+	}))
+	t.Cleanup(api.Close)
+	w := newWiring(t.TempDir(), slog.New(slog.DiscardHandler))
+	defer w.Close()
+	var registered []string
+	src := providers.NewSource(verify.Deps{Register: func(v ...string) { registered = append(registered, v...) }},
+		providers.PerEnvironmentSecrets(w.kubeSecretsOf))
+	tests := []struct {
+		name    string
+		ref     spec.KubernetesSecretRef
+		want    string
+		wantErr string
+	}{
+		{"environment namespace", spec.KubernetesSecretRef{Name: "newrelic", Key: "api-key"}, apiKey, ""},
+		{"named namespace", spec.KubernetesSecretRef{Namespace: other, Name: "newrelic", Key: "api-key"}, otherKey, ""},
+		{"missing key", spec.KubernetesSecretRef{Name: "newrelic", Key: "apikey"}, "",
+			"credential header.X-Api-Key: secret " + ns + "/newrelic key apikey: the Secret has no key apikey (it has: api-key)"},
+		{"missing secret", spec.KubernetesSecretRef{Name: "datadog", Key: "api-key"}, "",
+			"credential header.X-Api-Key: secret " + ns + "/datadog key api-key: secrets \"datadog\" not found"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			env := &spec.Environment{Spec: spec.EnvironmentSpec{
+				Platform: spec.PlatformSpec{Type: "kubernetes", Kubernetes: &spec.KubernetesPlatformSpec{Kubeconfig: kubeconfig, Namespace: ns}},
+				Providers: []spec.ProviderSpec{{Name: "api", Type: "http", URL: api.URL, Settings: map[string]string{"path": "value"},
+					Credentials: map[string]spec.SecretRef{"header.X-Api-Key": {Secret: &tc.ref}}}},
+			}}
+			p, err := src.Provider(t.Context(), "kube-secrets", env, "api")
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("Provider: %v, want an error containing %q", err, tc.wantErr)
+				}
+				if strings.Contains(err.Error(), apiKey) || strings.Contains(err.Error(), otherKey) {
+					t.Fatalf("error shows a secret value: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := p.Query(t.Context(), verify.Query{Text: "x", Slot: "blue", End: time.Now(), Window: time.Minute}); err != nil {
+				t.Fatal(err)
+			}
+			if seen.Load() != tc.want {
+				t.Errorf("provider sent X-Api-Key %q, want the Secret's value", seen)
+			}
+			if len(registered) == 0 || registered[len(registered)-1] != tc.want {
+				t.Errorf("the value was not registered for masking")
+			}
+		})
+	}
+}
+
+func kubeClient(t *testing.T, kubeconfig string) k8s.Interface {
+	t.Helper()
+	cfg, err := kubernetes.RESTConfig(kubeconfig, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := k8s.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs
+}
+
+func randomHex(t *testing.T) string {
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// secretNamespace creates a namespace for one test and deletes it afterwards.
+func secretNamespace(t *testing.T, cs k8s.Interface) string {
+	t.Helper()
+	name := "sluice-secrets-" + randomHex(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create namespace: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := cs.CoreV1().Namespaces().Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
+			t.Errorf("delete namespace %s: %v", name, err)
+		}
+	})
+	return name
+}
+
+func createSecret(t *testing.T, cs k8s.Interface, ns, name string, data map[string]string) {
+	t.Helper()
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, StringData: data}
+	if _, err := cs.CoreV1().Secrets(ns).Create(t.Context(), s, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create secret: %v", err)
+	}
+}
