@@ -27,8 +27,10 @@ type Options struct {
 	// Console publishes the console lines the Dispatcher writes (the events broker);
 	// nil: they are only stored.
 	Console func(evs ...store.Event)
-	// Resolve turns secret references into values, registering them for masking.
-	Resolve func(ctx context.Context, ref spec.SecretRef) (string, error)
+	// Resolve turns secret references of the environment envName into values,
+	// registering them for masking; env is given so that Kubernetes Secrets are read
+	// with its kubeconfig and namespace.
+	Resolve func(ctx context.Context, envName string, env *spec.Environment, ref spec.SecretRef) (string, error)
 	// Redact masks secrets in what is written to the console and the log.
 	Redact func(string) string
 	Logger *slog.Logger
@@ -56,10 +58,11 @@ type Dispatcher struct {
 	closed bool
 }
 
-// job is one message for one notifier.
+// job is one message for one notifier of an environment.
 type job struct {
 	msg      Message
 	notifier spec.NotifierSpec
+	env      *spec.Environment // the version the execution runs in
 }
 
 // New starts a Dispatcher; Close stops it.
@@ -185,9 +188,13 @@ func (d *Dispatcher) jobsFor(ctx context.Context, e store.Event) ([]job, error) 
 	if trigger == spec.TriggerVerificationFailed && stepType(ex.State, step) != string(spec.StepVerify) {
 		return nil, nil
 	}
-	n, err := d.notifications(ctx, ex)
-	if n == nil || err != nil {
+	env, err := d.environment(ctx, ex)
+	if err != nil {
 		return nil, err
+	}
+	n := env.Spec.Notifications
+	if n == nil {
+		return nil, nil
 	}
 	msg := Message{Trigger: trigger, ExecutionID: ex.ID, Workflow: ex.Workflow, WorkflowVersion: ex.WorkflowVersion,
 		Environment: ex.Environment, Service: ex.Service, Status: string(ex.Status), Reason: reason,
@@ -196,15 +203,14 @@ func (d *Dispatcher) jobsFor(ctx context.Context, e store.Event) ([]job, error) 
 	var jobs []job
 	for _, ns := range n.Notifiers {
 		if ns.Wants(trigger) {
-			jobs = append(jobs, job{msg: msg, notifier: ns})
+			jobs = append(jobs, job{msg: msg, notifier: ns, env: env})
 		}
 	}
 	return jobs, nil
 }
 
-// notifications reads the notifications block of the environment version the
-// execution runs in.
-func (d *Dispatcher) notifications(ctx context.Context, ex store.Execution) (*spec.NotificationsSpec, error) {
+// environment reads the environment version the execution runs in.
+func (d *Dispatcher) environment(ctx context.Context, ex store.Execution) (*spec.Environment, error) {
 	def, err := d.o.Store.GetDefinition(ctx, store.KindEnvironment, ex.Environment, ex.EnvironmentVersion)
 	if err != nil {
 		return nil, fmt.Errorf("notify: read environment %s: %w", ex.Environment, err)
@@ -213,7 +219,7 @@ func (d *Dispatcher) notifications(ctx context.Context, ex store.Execution) (*sp
 	if err != nil {
 		return nil, fmt.Errorf("notify: %w", err)
 	}
-	return env.Spec.Notifications, nil
+	return env, nil
 }
 
 // triggerOf says which trigger an event is, if any, with the step and reason.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/internal/secrets"
+	"github.com/sluicehq/sluice/internal/spec"
 	"github.com/sluicehq/sluice/internal/store"
 	"github.com/sluicehq/sluice/internal/store/sqlite"
 )
@@ -106,7 +107,12 @@ func TestDispatcher(t *testing.T) {
 	var published []store.Event
 	var pubMu sync.Mutex
 	d := New(Options{Store: st, Backoff: 10 * time.Millisecond, Timeout: 2 * time.Second, Redact: red.String,
-		Resolve: (&secrets.Resolver{Getenv: func(k string) string { return env[k] }, Redactor: red}).Resolve,
+		Resolve: func(ctx context.Context, envName string, e *spec.Environment, ref spec.SecretRef) (string, error) {
+			if envName != "prod" || e == nil || e.Metadata.Name != "prod" {
+				return "", fmt.Errorf("resolve for environment %q (%v), want prod", envName, e != nil)
+			}
+			return (&secrets.Resolver{Getenv: func(k string) string { return env[k] }, Redactor: red}).Resolve(ctx, ref)
+		},
 		Console: func(evs ...store.Event) { pubMu.Lock(); published = append(published, evs...); pubMu.Unlock() }})
 	ev := func(typ, step, data string) store.Event {
 		return store.Event{ExecutionID: "x1", At: t0, Type: typ, Step: step, Data: json.RawMessage(data)}

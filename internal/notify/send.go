@@ -52,20 +52,21 @@ func (d *Dispatcher) send(j job) error {
 // try builds the notifier (secrets are resolved at each use, so a rotated one
 // applies at once) and sends the message once.
 func (d *Dispatcher) try(ctx context.Context, j job) error {
-	n, err := d.build(ctx, j.notifier)
+	n, err := d.build(ctx, j)
 	if err != nil {
 		return fmt.Errorf("%w (%w)", err, ErrPermanent)
 	}
 	return n.Notify(ctx, j.msg)
 }
 
-// build makes the Notifier a spec describes.
-func (d *Dispatcher) build(ctx context.Context, ns spec.NotifierSpec) (Notifier, error) {
+// build makes the Notifier a job's spec describes.
+func (d *Dispatcher) build(ctx context.Context, j job) (Notifier, error) {
+	ns := j.notifier
 	secret := func(ref spec.SecretRef) (string, error) {
 		if d.o.Resolve == nil {
 			return "", errors.New("notify: no secret resolver")
 		}
-		return d.o.Resolve(ctx, ref)
+		return d.o.Resolve(ctx, j.msg.Environment, j.env, ref)
 	}
 	switch {
 	case ns.Type == "slack" && ns.Slack != nil:

@@ -19,6 +19,24 @@ import (
 // planted is a provider credential that must never come out of the process.
 const planted = `dd-api-key-"quoted"\and-s3cr3t`
 
+// fakeKube is a Kubernetes API with Secrets keyed "namespace/name".
+type fakeKube map[string]map[string]string
+
+func (f fakeKube) Get(_ context.Context, namespace, name, key string) ([]byte, error) {
+	s, ok := f[namespace+"/"+name]
+	if !ok {
+		return nil, errors.New("not found")
+	}
+	if v, ok := s[key]; ok {
+		return []byte(v), nil
+	}
+	return nil, fmt.Errorf("no key %s", key)
+}
+
+func kubeRef(ns, name, key string) spec.SecretRef {
+	return spec.SecretRef{Secret: &spec.KubernetesSecretRef{Namespace: ns, Name: name, Key: key}}
+}
+
 func TestResolve(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "token")
@@ -30,6 +48,7 @@ func TestResolve(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := map[string]string{"DD_API_KEY": planted}
+	kube := fakeKube{"shop/hooks": {"url": "kube-secret-value\n"}, "ops/hooks": {"url": "ops-secret-value"}}
 	for _, tc := range []struct {
 		name    string
 		ref     spec.SecretRef
@@ -43,14 +62,23 @@ func TestResolve(t *testing.T) {
 		{"file empty", spec.SecretRef{File: empty}, "", "is empty"},
 		{"both", spec.SecretRef{Env: "DD_API_KEY", File: file}, "", "use one"},
 		{"neither", spec.SecretRef{}, "", "empty reference"},
+		{"kubernetes secret", kubeRef("", "hooks", "url"), "kube-secret-value", ""},
+		{"kubernetes secret elsewhere", kubeRef("ops", "hooks", "url"), "ops-secret-value", ""},
+		{"kubernetes secret missing key", kubeRef("", "hooks", "uri"), "", "secrets: secret shop/hooks key uri: secret not set: no key uri"},
+		{"kubernetes secret missing", kubeRef("", "slack", "url"), "", "secrets: secret shop/slack key url: secret not set: not found"},
+		{"kubernetes secret and env", spec.SecretRef{Env: "DD_API_KEY", Secret: kubeRef("", "hooks", "url").Secret}, "", "use one"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			red := &secrets.Redactor{}
-			r := &secrets.Resolver{Getenv: func(k string) string { return env[k] }, Redactor: red}
+			r := &secrets.Resolver{Getenv: func(k string) string { return env[k] }, Redactor: red,
+				Kube: kube, Namespace: "shop"}
 			got, err := r.Resolve(context.Background(), tc.ref)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err %v, want %q", err, tc.wantErr)
+				}
+				if strings.HasPrefix(tc.name, "kubernetes secret missing") && !errors.Is(err, secrets.ErrNotSet) {
+					t.Errorf("err %v is not ErrNotSet", err)
 				}
 				return
 			}

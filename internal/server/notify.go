@@ -24,16 +24,17 @@ func (f fanout) Publish(evs ...store.Event) {
 	}
 }
 
-// notifications starts the dispatcher of the environments' notifiers and returns
+// notifications starts the dispatcher of the environments' notifiers, whose secrets
+// w resolves, and returns
 // the engine's Publisher: every durable event goes to the broker (console, UI,
 // CLI) and then to the dispatcher, which never blocks it. A notifier's failure is
 // written to the execution's console and published to the broker. stop gives
 // queued notifications up to notifyDrain; call it after the engine has closed.
-func notifications(st store.Store, broker engine.Publisher, log *slog.Logger) (pub engine.Publisher, stop func()) {
+func notifications(st store.Store, broker engine.Publisher, w *wiring, log *slog.Logger) (pub engine.Publisher, stop func()) {
 	d := notify.New(notify.Options{
 		Store:   st,
 		Console: broker.Publish,
-		Resolve: (&secrets.Resolver{}).Resolve, // registers values with secrets.Default
+		Resolve: w.resolveSecret, // registers values with secrets.Default
 		Redact:  secrets.Default.String,
 		Logger:  log.With("component", "notify"),
 	})

@@ -90,7 +90,7 @@ func TestNotificationsFromTheEngine(t *testing.T) {
 	broker := events.New(st)
 	w := newWiring(dir, log)
 	defer w.Close()
-	pub, stop := notifications(st, broker, log)
+	pub, stop := notifications(st, broker, w, log)
 	eng, err := engine.New(engine.Options{Store: st, Resolver: w, Publisher: pub, Redact: secrets.Default.String})
 	if err != nil {
 		t.Fatal(err)

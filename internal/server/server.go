@@ -76,7 +76,7 @@ func Run(ctx context.Context, cfg Config) error {
 	defer wiring.Close()
 	// Notifications fan out from the engine's durable events; the queue drains after
 	// the engine stops and before the store closes.
-	pub, stopNotify := notifications(st, broker, log)
+	pub, stopNotify := notifications(st, broker, wiring, log)
 	defer stopNotify()
 	eng, err := newEngine(cfg, st, wiring, pub, log)
 	if err != nil {

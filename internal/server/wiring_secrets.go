@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8s "k8s.io/client-go/kubernetes"
 
+	"github.com/sluicehq/sluice/internal/secrets"
 	"github.com/sluicehq/sluice/internal/spec"
 	"github.com/sluicehq/sluice/internal/verify"
 )
@@ -18,7 +19,10 @@ import (
 // It implements verify.SecretGetter and secrets.Getter.
 type kubeSecrets struct{ client k8s.Interface }
 
-var _ verify.SecretGetter = kubeSecrets{}
+var (
+	_ verify.SecretGetter = kubeSecrets{}
+	_ secrets.Getter      = kubeSecrets{}
+)
 
 // Get returns the value of key in the Secret namespace/name. Its errors name the
 // Secret and the keys it has, never a value.
@@ -51,4 +55,20 @@ func (w *wiring) kubeSecretsOf(envName string, env *spec.Environment) (verify.Se
 		return nil, fmt.Errorf("kubernetes: client for secrets: %w", err)
 	}
 	return kubeSecrets{client: cs}, nil
+}
+
+// resolveSecret resolves a secret reference of the environment envName (a
+// notifier's) and registers the value with secrets.Default; a Kubernetes Secret is
+// read with the environment's kubeconfig, in its namespace unless the reference
+// names another.
+func (w *wiring) resolveSecret(ctx context.Context, envName string, env *spec.Environment, ref spec.SecretRef) (string, error) {
+	r := &secrets.Resolver{}
+	if ref.Secret != nil {
+		g, err := w.kubeSecretsOf(envName, env)
+		if err != nil {
+			return "", fmt.Errorf("secrets: %s: %w", ref.Secret, err)
+		}
+		r.Kube, r.Namespace = g, env.Spec.Platform.Kubernetes.Namespace
+	}
+	return r.Resolve(ctx, ref)
 }

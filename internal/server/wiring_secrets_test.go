@@ -19,6 +19,7 @@ import (
 	k8s "k8s.io/client-go/kubernetes"
 
 	"github.com/sluicehq/sluice/internal/platform/kubernetes"
+	"github.com/sluicehq/sluice/internal/secrets"
 	"github.com/sluicehq/sluice/internal/spec"
 	"github.com/sluicehq/sluice/internal/verify"
 	"github.com/sluicehq/sluice/internal/verify/providers"
@@ -145,5 +146,53 @@ func createSecret(t *testing.T, cs k8s.Interface, ns, name string, data map[stri
 	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, StringData: data}
 	if _, err := cs.CoreV1().Secrets(ns).Create(t.Context(), s, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("create secret: %v", err)
+	}
+}
+
+// TestKubernetesSecretNotifier resolves a notifier's Slack URL from a Kubernetes
+// Secret the way the dispatcher does, and checks it is masked from then on and that
+// an environment off the kubernetes platform cannot read Secrets.
+func TestKubernetesSecretNotifier(t *testing.T) {
+	kubeconfig := os.Getenv("SLUICE_TEST_KUBECONFIG")
+	if kubeconfig == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("SLUICE_TEST_KUBECONFIG is not set under CI=true: start a control plane with eval \"$(scripts/kube.sh start)\"")
+		}
+		t.Skip("SLUICE_TEST_KUBECONFIG is not set; run eval \"$(scripts/kube.sh start)\"")
+	}
+	cs := kubeClient(t, kubeconfig)
+	ns := secretNamespace(t, cs)
+	url := "https://hooks.slack.com/services/T1/B1/" + randomHex(t)
+	createSecret(t, cs, ns, "slack", map[string]string{"url": url})
+	w := newWiring(t.TempDir(), slog.New(slog.DiscardHandler))
+	defer w.Close()
+	kube := &spec.Environment{Spec: spec.EnvironmentSpec{
+		Platform: spec.PlatformSpec{Type: "kubernetes", Kubernetes: &spec.KubernetesPlatformSpec{Kubeconfig: kubeconfig, Namespace: ns}}}}
+	local := &spec.Environment{Spec: spec.EnvironmentSpec{Platform: spec.PlatformSpec{Type: "local"}}}
+	ref := func(key string) spec.SecretRef {
+		return spec.SecretRef{Secret: &spec.KubernetesSecretRef{Name: "slack", Key: key}}
+	}
+	got, err := w.resolveSecret(t.Context(), "prod", kube, ref("url"))
+	if err != nil || got != url {
+		t.Fatalf("resolveSecret = %q, %v; want the Secret's value", got, err)
+	}
+	if masked := secrets.Default.String("posting to " + url); strings.Contains(masked, url) {
+		t.Errorf("the resolved URL is not masked: %s", masked)
+	}
+	for _, tc := range []struct {
+		name    string
+		env     *spec.Environment
+		key     string
+		wantErr string
+	}{
+		{"missing key", kube, "uri", "secrets: secret " + ns + "/slack key uri: secret not set: the Secret has no key uri (it has: url)"},
+		{"not kubernetes", local, "url", "secrets: secret slack key url: environment dev is not on the kubernetes platform"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := w.resolveSecret(t.Context(), "dev", tc.env, ref(tc.key))
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("resolveSecret: %v, want an error containing %q", err, tc.wantErr)
+			}
+		})
 	}
 }
