@@ -123,7 +123,7 @@ func replicasOwner(ctx context.Context, t *testing.T, cs k8s.Interface, ns, name
 		var fields struct {
 			Spec map[string]any `json:"f:spec"`
 		}
-		if m.FieldsV1 == nil || json.Unmarshal(m.FieldsV1.Raw, &fields) != nil {
+		if m.FieldsV1 == nil || json.Unmarshal(m.FieldsV1.GetRawBytes(), &fields) != nil {
 			continue
 		}
 		if _, ok := fields.Spec["f:replicas"]; ok {

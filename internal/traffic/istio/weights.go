@@ -265,10 +265,7 @@ func (r *Router) setWeightsIn(entry map[string]any, svc string, w traffic.Weight
 			port, _ = p["number"].(int64)
 		}
 	}
-	var out []any
-	for _, d := range r.destinations(svc, int(port), w) {
-		out = append(out, d)
-	}
+	out := append([]any(nil), r.destinations(svc, int(port), w)...)
 	for _, d := range dests { // keep destinations to anything else, at weight 0
 		if sub, _, host := destination(d); (host == r.host(svc) || host == svc) && (sub == string(platform.Blue) || sub == string(platform.Green)) {
 			continue
