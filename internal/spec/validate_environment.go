@@ -123,7 +123,7 @@ func (v *validator) providers(ps []ProviderSpec, router string) {
 		}
 		for _, k := range sortedKeys(p.Settings) {
 			if secretish.MatchString(k) {
-				v.report(path+".settings."+k, "setting %s looks like a secret; move it to credentials as {env: NAME} or {file: PATH}", k)
+				v.report(path+".settings."+k, "setting %s looks like a secret; move it to credentials as {env: NAME}, {file: PATH} or {secret: {name: NAME, key: KEY}}", k)
 			}
 		}
 	}
