@@ -2,9 +2,10 @@ package server
 
 import (
 	"log/slog"
-	"os"
 	"strings"
 	"testing"
+
+	"github.com/sluicehq/sluice/internal/platform/kubernetes/kubetest"
 
 	"github.com/sluicehq/sluice/internal/platform"
 	"github.com/sluicehq/sluice/internal/spec"
@@ -14,13 +15,7 @@ import (
 // TestWiringKubernetes resolves environments of the kubernetes platform with the istio
 // and gatewayapi routers against scripts/kube.sh's control plane.
 func TestWiringKubernetes(t *testing.T) {
-	kubeconfig := os.Getenv("SLUICE_TEST_KUBECONFIG")
-	if kubeconfig == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("SLUICE_TEST_KUBECONFIG is not set under CI=true: start a control plane with eval \"$(scripts/kube.sh start)\"")
-		}
-		t.Skip("SLUICE_TEST_KUBECONFIG is not set; run eval \"$(scripts/kube.sh start)\"")
-	}
+	kubeconfig := kubetest.Kubeconfig(t)
 	w := newWiring(t.TempDir(), slog.New(slog.DiscardHandler))
 	defer w.Close()
 	kube := &spec.KubernetesPlatformSpec{Kubeconfig: kubeconfig, Namespace: "default"}

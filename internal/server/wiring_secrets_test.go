@@ -8,11 +8,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/platform/kubernetes/kubetest"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -31,13 +32,7 @@ import (
 // another namespace can be named, and that a missing Secret or key is an error
 // naming the reference and never a value.
 func TestKubernetesSecretCredentials(t *testing.T) {
-	kubeconfig := os.Getenv("SLUICE_TEST_KUBECONFIG")
-	if kubeconfig == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("SLUICE_TEST_KUBECONFIG is not set under CI=true: start a control plane with eval \"$(scripts/kube.sh start)\"")
-		}
-		t.Skip("SLUICE_TEST_KUBECONFIG is not set; run eval \"$(scripts/kube.sh start)\"")
-	}
+	kubeconfig := kubetest.Kubeconfig(t)
 	cs := kubeClient(t, kubeconfig)
 	ns, other := secretNamespace(t, cs), secretNamespace(t, cs)
 	apiKey, otherKey := "nrak-"+randomHex(t), "nrak-"+randomHex(t)
@@ -153,13 +148,7 @@ func createSecret(t *testing.T, cs k8s.Interface, ns, name string, data map[stri
 // Secret the way the dispatcher does, and checks it is masked from then on and that
 // an environment off the kubernetes platform cannot read Secrets.
 func TestKubernetesSecretNotifier(t *testing.T) {
-	kubeconfig := os.Getenv("SLUICE_TEST_KUBECONFIG")
-	if kubeconfig == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("SLUICE_TEST_KUBECONFIG is not set under CI=true: start a control plane with eval \"$(scripts/kube.sh start)\"")
-		}
-		t.Skip("SLUICE_TEST_KUBECONFIG is not set; run eval \"$(scripts/kube.sh start)\"")
-	}
+	kubeconfig := kubetest.Kubeconfig(t)
 	cs := kubeClient(t, kubeconfig)
 	ns := secretNamespace(t, cs)
 	url := "https://hooks.slack.com/services/T1/B1/" + randomHex(t)

@@ -16,9 +16,9 @@ import (
 	"github.com/sluicehq/sluice/internal/platform/kubernetes"
 )
 
-// Config returns the configuration of the test control plane named by
+// Kubeconfig returns the path of the test control plane's kubeconfig, from
 // SLUICE_TEST_KUBECONFIG; without one the test skips, or fails under CI=true.
-func Config(t testing.TB) *rest.Config {
+func Kubeconfig(t testing.TB) string {
 	t.Helper()
 	path := os.Getenv("SLUICE_TEST_KUBECONFIG")
 	if path == "" {
@@ -27,7 +27,13 @@ func Config(t testing.TB) *rest.Config {
 		}
 		t.Skip("SLUICE_TEST_KUBECONFIG is not set; run eval \"$(scripts/kube.sh start)\" to test against a real API server")
 	}
-	cfg, err := kubernetes.RESTConfig(path, "")
+	return path
+}
+
+// Config returns the configuration of the test control plane (see Kubeconfig).
+func Config(t testing.TB) *rest.Config {
+	t.Helper()
+	cfg, err := kubernetes.RESTConfig(Kubeconfig(t), "")
 	if err != nil {
 		t.Fatal(err)
 	}
