@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -19,7 +18,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8s "k8s.io/client-go/kubernetes"
 
-	"github.com/sluicehq/sluice/internal/platform/kubernetes"
 	"github.com/sluicehq/sluice/internal/secrets"
 	"github.com/sluicehq/sluice/internal/spec"
 	"github.com/sluicehq/sluice/internal/verify"
@@ -96,17 +94,8 @@ func TestKubernetesSecretCredentials(t *testing.T) {
 	}
 }
 
-func kubeClient(t *testing.T, kubeconfig string) k8s.Interface {
-	t.Helper()
-	cfg, err := kubernetes.RESTConfig(kubeconfig, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs, err := k8s.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cs
+func kubeClient(t *testing.T, _ string) k8s.Interface {
+	return kubetest.Clientset(t, kubetest.Config(t))
 }
 
 func randomHex(t *testing.T) string {
@@ -119,21 +108,7 @@ func randomHex(t *testing.T) string {
 
 // secretNamespace creates a namespace for one test and deletes it afterwards.
 func secretNamespace(t *testing.T, cs k8s.Interface) string {
-	t.Helper()
-	name := "sluice-secrets-" + randomHex(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("create namespace: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := cs.CoreV1().Namespaces().Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
-			t.Errorf("delete namespace %s: %v", name, err)
-		}
-	})
-	return name
+	return kubetest.Namespace(t, cs, "sluice-secrets-")
 }
 
 func createSecret(t *testing.T, cs k8s.Interface, ns, name string, data map[string]string) {
