@@ -1,10 +1,12 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -237,3 +239,40 @@ func (e *BusyError) Error() string {
 
 // Is makes errors.Is(err, ErrBusy) true.
 func (e *BusyError) Is(target error) bool { return target == ErrBusy }
+
+// Check reports a Commit that no store can apply (an execution without an ID, a create
+// with a version, journal entries or events that name no or another execution) and
+// returns the ID of the execution the commit writes to, empty when it writes none.
+func (c *Commit) Check() (string, error) {
+	id := c.ExecutionID
+	if e := c.Execution; e != nil {
+		switch {
+		case c.ExecutionID != "" && c.ExecutionID != e.ID:
+			return "", fmt.Errorf("execution id %q differs from ExecutionID %q", e.ID, c.ExecutionID)
+		case e.ID == "":
+			return "", errors.New("execution without an id")
+		case c.Create && e.Version != 0:
+			return "", fmt.Errorf("create execution %s: version must be 0, got %d", e.ID, e.Version)
+		}
+		id = e.ID
+	} else if c.Create {
+		return "", errors.New("create without an execution")
+	}
+	if (len(c.Journal) > 0 || len(c.Events) > 0) && id == "" {
+		return "", errors.New("journal entries or events without an execution id")
+	}
+	for i, ev := range c.Events {
+		if ev.ExecutionID != "" && ev.ExecutionID != id {
+			return "", fmt.Errorf("events[%d]: execution id %q differs from %q", i, ev.ExecutionID, id)
+		}
+	}
+	return id, nil
+}
+
+// SortOldestFirst orders executions by creation time, then ID: the order
+// ClaimExecutions returns them in.
+func SortOldestFirst(es []Execution) {
+	slices.SortFunc(es, func(a, b Execution) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
+	})
+}

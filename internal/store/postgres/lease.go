@@ -1,10 +1,8 @@
 package postgres
 
 import (
-	"cmp"
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -43,7 +41,7 @@ func (s *Store) ClaimExecutions(ctx context.Context, r store.ClaimRequest) ([]st
 	if err != nil {
 		return nil, fmt.Errorf("postgres: claim executions for %s: %w", r.Owner, err)
 	}
-	sortByCreation(out)
+	store.SortOldestFirst(out)
 	return out, nil
 }
 
@@ -62,11 +60,4 @@ func (s *Store) RenewLeases(ctx context.Context, owner string, ids []string, unt
 		return nil, fmt.Errorf("postgres: renew leases of %s: %w", owner, err)
 	}
 	return out, nil
-}
-
-// sortByCreation orders executions oldest first, as RETURNING gives no order.
-func sortByCreation(es []store.Execution) {
-	slices.SortFunc(es, func(a, b store.Execution) int {
-		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
-	})
 }

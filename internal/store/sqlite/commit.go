@@ -24,18 +24,12 @@ type prepared struct {
 
 // prepareCommit validates c and encodes its rows.
 func prepareCommit(c *store.Commit) (*prepared, error) {
-	p := &prepared{c: c, id: c.ExecutionID}
+	id, err := c.Check()
+	if err != nil {
+		return nil, err
+	}
+	p := &prepared{c: c, id: id}
 	if e := c.Execution; e != nil {
-		if c.ExecutionID != "" && c.ExecutionID != e.ID {
-			return nil, fmt.Errorf("execution id %q differs from ExecutionID %q", e.ID, c.ExecutionID)
-		}
-		if e.ID == "" {
-			return nil, errors.New("execution without an id")
-		}
-		if c.Create && e.Version != 0 {
-			return nil, fmt.Errorf("create execution %s: version must be 0, got %d", e.ID, e.Version)
-		}
-		p.id = e.ID
 		vars, err := json.Marshal(e.Variables)
 		if err != nil {
 			return nil, fmt.Errorf("encode variables: %w", err)
@@ -50,11 +44,6 @@ func prepareCommit(c *store.Commit) (*prepared, error) {
 		p.execArgs = []any{e.Workflow, e.WorkflowVersion, e.Environment, e.EnvironmentVersion, e.Service,
 			nullString(vars), e.StartedBy, encodeTime(e.CreatedAt), encodeTime(e.UpdatedAt), string(e.Status), e.Reason, state}
 		p.lease = []any{e.Owner, leaseTime(e.LeaseUntil)}
-	} else if c.Create {
-		return nil, errors.New("create without an execution")
-	}
-	if (len(c.Journal) > 0 || len(c.Events) > 0) && p.id == "" {
-		return nil, errors.New("journal entries or events without an execution id")
 	}
 	for i, j := range c.Journal {
 		data, err := encodeJSON(fmt.Sprintf("journal[%d].data", i), j.Data)
@@ -64,9 +53,6 @@ func prepareCommit(c *store.Commit) (*prepared, error) {
 		p.journal = append(p.journal, []any{j.Key, j.Kind, data, encodeTime(j.At)})
 	}
 	for i, ev := range c.Events {
-		if ev.ExecutionID != "" && ev.ExecutionID != p.id {
-			return nil, fmt.Errorf("events[%d]: execution id %q differs from %q", i, ev.ExecutionID, p.id)
-		}
 		data, err := encodeJSON(fmt.Sprintf("events[%d].data", i), ev.Data)
 		if err != nil {
 			return nil, err

@@ -1,11 +1,9 @@
 package sqlite
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -58,7 +56,7 @@ func (s *Store) ClaimExecutions(ctx context.Context, r store.ClaimRequest) ([]st
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: claim executions for %s: %w", r.Owner, err)
 	}
-	sortByCreation(out)
+	store.SortOldestFirst(out)
 	return out, nil
 }
 
@@ -93,11 +91,4 @@ func (s *Store) RenewLeases(ctx context.Context, owner string, ids []string, unt
 		return nil, fmt.Errorf("sqlite: renew leases of %s: %w", owner, err)
 	}
 	return out, nil
-}
-
-// sortByCreation orders executions oldest first, as RETURNING gives no order.
-func sortByCreation(es []store.Execution) {
-	slices.SortFunc(es, func(a, b store.Execution) int {
-		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
-	})
 }
