@@ -1,11 +1,7 @@
 package builtin_test
 
 import (
-	"context"
-	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 	"testing"
 
 	"github.com/sluicehq/sluice/internal/sampleapp"
@@ -22,17 +18,4 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func runSampleApp() int {
-	cfg, err := sampleapp.ParseArgs(os.Args[1:])
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	if err := sampleapp.Run(ctx, cfg); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return 0
-}
+func runSampleApp() int { return sampleapp.Main(os.Args[1:], os.Stderr) }
