@@ -57,6 +57,8 @@ func toAPIError(err error) *apiError {
 		return &apiError{status: http.StatusConflict, code: CodeConflict, msg: err.Error()}
 	case errors.Is(err, engine.ErrInvalidState):
 		return &apiError{status: http.StatusConflict, code: CodeInvalidState, msg: err.Error()}
+	case errors.Is(err, engine.ErrRequestPending):
+		return &apiError{status: http.StatusAccepted, code: CodeRequestPending, msg: err.Error()}
 	case errors.Is(err, auth.ErrInvalid):
 		return &apiError{status: http.StatusBadRequest, code: CodeBadRequest, msg: strings.TrimSuffix(err.Error(), ": invalid")}
 	case errors.Is(err, engine.ErrForbidden):

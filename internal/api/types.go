@@ -172,6 +172,7 @@ const (
 	CodeConflict         = "conflict"
 	CodeBusy             = "busy"
 	CodeInvalidState     = "invalid_state"
+	CodeRequestPending   = "request_pending" // 202: stored, carried out once a server drives the execution
 	CodeForbidden        = "forbidden"
 	CodeUnauthorized     = "unauthorized"
 	CodeCSRF             = "csrf"

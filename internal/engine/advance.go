@@ -128,6 +128,7 @@ func (r *run) interrupted(ctx context.Context, err error) (store.Status, error) 
 	if !errors.As(err, &in) {
 		return r.ex.Status, err
 	}
+	r.consume(in.seq)
 	if in.kind == ctrlAbort {
 		r.abortNote(in)
 		return store.StatusAborted, nil

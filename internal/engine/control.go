@@ -23,6 +23,7 @@ const (
 
 // control is one request delivered to an execution's goroutine.
 type control struct {
+	seq      int64 // the stored request's number
 	kind     controlKind
 	by       string
 	reason   string
@@ -32,6 +33,7 @@ type control struct {
 
 // interrupt stops the current step because a person asked to roll back or abort.
 type interrupt struct {
+	seq    int64 // the request that asked for it; 0 for the engine's own
 	kind   controlKind
 	by     string
 	reason string
@@ -48,66 +50,43 @@ func (i *interrupt) Error() string {
 // Rollback asks the execution to restore all traffic to the live slot and scale the
 // new slot down, interrupting the current step.
 func (e *Engine) Rollback(ctx context.Context, id, by, reason string) error {
-	return e.send(ctx, id, control{kind: ctrlRollback, by: by, reason: reason})
+	_, err := e.request(ctx, id, control{kind: ctrlRollback, by: by, reason: reason})
+	return err
 }
 
 // Abort stops the execution at once and changes nothing more: traffic stays as it is.
 func (e *Engine) Abort(ctx context.Context, id, by, reason string) error {
-	return e.send(ctx, id, control{kind: ctrlAbort, by: by, reason: reason})
+	_, err := e.request(ctx, id, control{kind: ctrlAbort, by: by, reason: reason})
+	return err
 }
 
 // Pause holds the execution where it is until Resume.
 func (e *Engine) Pause(ctx context.Context, id, by string) error {
-	return e.send(ctx, id, control{kind: ctrlPause, by: by})
+	_, err := e.request(ctx, id, control{kind: ctrlPause, by: by})
+	return err
 }
 
 // Resume continues a paused execution; after a failure it skips the failed step.
 func (e *Engine) Resume(ctx context.Context, id, by string) error {
-	return e.send(ctx, id, control{kind: ctrlResume, by: by})
+	_, err := e.request(ctx, id, control{kind: ctrlResume, by: by})
+	return err
 }
 
 // Retry runs the failed step of an execution paused after a failure again.
 func (e *Engine) Retry(ctx context.Context, id, by string) error {
-	return e.send(ctx, id, control{kind: ctrlRetry, by: by})
+	_, err := e.request(ctx, id, control{kind: ctrlRetry, by: by})
+	return err
 }
 
 // Decide approves or rejects the approval the execution is waiting for.
 func (e *Engine) Decide(ctx context.Context, id string, d Decision) error {
-	return e.send(ctx, id, control{kind: ctrlDecide, by: d.By, reason: d.Comment, decision: d})
-}
-
-// send delivers a request to the goroutine driving the execution and waits for its answer.
-func (e *Engine) send(ctx context.Context, id string, c control) error {
-	e.mu.Lock()
-	r := e.runs[id]
-	e.mu.Unlock()
-	if r == nil {
-		ex, err := e.st.GetExecution(ctx, id)
-		if err != nil {
-			return fmt.Errorf("execution %s: %w", id, err)
-		}
-		return fmt.Errorf("%w: execution %s is %s; %s is not possible", ErrInvalidState, id, ex.Status, c.kind)
-	}
-	c.reply = make(chan error, 1)
-	select {
-	case r.ctrl <- c:
-	case <-r.exited:
-		return fmt.Errorf("%w: execution %s has finished", ErrInvalidState, id)
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case err := <-c.reply:
-		return err
-	case <-r.exited:
-		return fmt.Errorf("%w: execution %s has finished", ErrInvalidState, id)
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	_, err := e.request(ctx, id, control{kind: ctrlDecide, by: d.By, reason: d.Comment, decision: d})
+	return err
 }
 
 // refuse answers a request that the execution's current status does not allow.
 func (r *run) refuse(c control, why string) {
+	r.consume(c.seq)
 	c.reply <- fmt.Errorf("%w: execution %s is %s: %s", ErrInvalidState, r.ex.ID, r.ex.Status, why)
 }
 
@@ -147,7 +126,7 @@ func (r *run) handleInStep(ctx context.Context, c control, decide func(Decision)
 	switch c.kind {
 	case ctrlRollback, ctrlAbort:
 		c.reply <- nil
-		return &interrupt{kind: c.kind, by: c.by, reason: c.reason}
+		return &interrupt{seq: c.seq, kind: c.kind, by: c.by, reason: c.reason}
 	case ctrlPause:
 		return r.holdPaused(ctx, c)
 	case ctrlDecide:
@@ -155,6 +134,7 @@ func (r *run) handleInStep(ctx context.Context, c control, decide func(Decision)
 			r.refuse(c, "it is not waiting for an approval")
 			return nil
 		}
+		r.consume(c.seq)
 		complete, err := decide(c.decision)
 		c.reply <- err
 		if err == nil && complete {
@@ -188,6 +168,7 @@ func (r *run) pollControl(ctx context.Context) error {
 // holdPaused pauses in the middle of a step until a person resumes, rolls back or aborts.
 func (r *run) holdPaused(ctx context.Context, c control) error {
 	prev := r.ex.Status
+	r.consume(c.seq)
 	r.st.PausedFor = "request"
 	r.console("", "warn", "paused by %s", orAnonymous(c.by))
 	if err := r.setStatus(ctx, store.StatusPaused, "paused by "+orAnonymous(c.by)); err != nil {
@@ -202,6 +183,7 @@ func (r *run) holdPaused(ctx context.Context, c control) error {
 		case c := <-r.ctrl:
 			switch c.kind {
 			case ctrlResume:
+				r.consume(c.seq)
 				r.st.PausedFor = ""
 				r.console("", "info", "resumed by %s", orAnonymous(c.by))
 				err := r.setStatus(ctx, prev, "")
@@ -209,7 +191,7 @@ func (r *run) holdPaused(ctx context.Context, c control) error {
 				return err
 			case ctrlRollback, ctrlAbort:
 				c.reply <- nil
-				return &interrupt{kind: c.kind, by: c.by, reason: c.reason}
+				return &interrupt{seq: c.seq, kind: c.kind, by: c.by, reason: c.reason}
 			default:
 				r.refuse(c, "resume it first")
 			}
@@ -236,6 +218,7 @@ func (r *run) paused(ctx context.Context) (store.Status, error) {
 // answerPaused applies one request to a paused execution; ok reports a status change.
 func (r *run) answerPaused(ctx context.Context, c control) (store.Status, bool) {
 	afterFailure := r.st.PausedFor == "failure"
+	r.consume(c.seq) // a refusal below consumes it too
 	switch {
 	case c.kind == ctrlRollback:
 		c.reply <- nil

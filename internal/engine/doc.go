@@ -2,6 +2,10 @@
 // goroutine through a table of small status handlers; every step's start, the intent of
 // each side effect and its outcome are committed to the store before the engine moves
 // on, so an execution killed at any instant resumes without repeating or losing a side
-// effect. Platforms, routers and the event publisher are plugged in through small
-// interfaces declared here, by their consumer.
+// effect. It drives platforms and routers through the interfaces of packages platform
+// and traffic (platform.Platform, traffic.Router); what it declares itself is what
+// only it consumes: Resolver (an environment to its runtime), Publisher (durable events
+// to followers) and StepRunner (step types that live outside it, such as verify and
+// loadtest). People's requests (approve, rollback, pause, ...) are stored before they
+// are delivered, so any server sharing the store accepts them (requests.go).
 package engine

@@ -89,6 +89,7 @@ type Engine struct {
 	driving map[serviceKey]string // which execution drives each service now
 	defs    definitions
 	output  map[string]*outputBuffer
+	answers waiters // callers waiting here for a request's answer
 }
 
 // New returns an engine; it starts nothing until Start or Recover.
@@ -134,9 +135,10 @@ func New(opt Options) (*Engine, error) {
 		opt: opt, st: opt.Store, log: opt.Logger, base: ctx, stop: cancel,
 		runs: map[string]*run{}, driving: map[serviceKey]string{}, output: map[string]*outputBuffer{},
 	}
-	e.wg.Add(2)
+	e.wg.Add(3)
 	go e.writeOutput()
 	go e.leaseLoop()
+	go e.requestLoop()
 	return e, nil
 }
 

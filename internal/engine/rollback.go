@@ -47,6 +47,7 @@ func (r *run) rollback(ctx context.Context) (store.Status, error) {
 func (r *run) rollbackStopped(err error) (store.Status, error) {
 	var in *interrupt
 	if errors.As(err, &in) && in.kind == ctrlAbort {
+		r.consume(in.seq)
 		r.ex.Reason = fmt.Sprintf("rollback aborted (%s): traffic may not be on the live slot: %s", in.Error(), r.st.Rollback.NeedsPerson)
 		r.console("", "error", "%s", r.ex.Reason)
 		return store.StatusAborted, nil

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/sluicehq/sluice/internal/spec"
@@ -34,6 +35,11 @@ type run struct {
 
 	ctrl   chan control
 	exited chan struct{}
+	// reqMu guards the delivery of stored requests: delivered is the last request
+	// handed to ctrl, and none is handed over before the state is loaded (reqReady).
+	reqMu     sync.Mutex
+	delivered int64
+	reqReady  bool
 	cancel context.CancelFunc // stops the run when its lease is lost
 	// pre holds the definitions prepared by Start, used once by load.
 	pre *prepared
@@ -58,7 +64,7 @@ func newRun(e *Engine, ex store.Execution) *run {
 	return &run{
 		e: e, ex: ex, done: map[string]bool{}, intent: map[string]bool{},
 		log:  e.log.With("execution", ex.ID),
-		ctrl: make(chan control, 16), exited: make(chan struct{}),
+		ctrl: make(chan control, 64), exited: make(chan struct{}),
 	}
 }
 
@@ -66,6 +72,9 @@ func newRun(e *Engine, ex store.Execution) *run {
 func (r *run) loop(ctx context.Context) {
 	if !r.loadRetrying(ctx) {
 		return
+	}
+	if err := r.e.redeliver(ctx, r); err != nil {
+		r.log.Warn("cannot read stored requests; they are delivered by the next poll", "err", err)
 	}
 	for !r.ex.Status.Terminal() {
 		h, ok := handlers[r.ex.Status]

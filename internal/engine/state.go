@@ -37,6 +37,10 @@ type State struct {
 	Approvals []ApprovalRecord `json:"approvals,omitempty"`
 	// PausedFor says why the execution is paused: "request" or "failure".
 	PausedFor string `json:"pausedFor,omitempty"`
+	// RequestsDone is the number of the last stored request the execution acted on;
+	// it is written with the request's effect, so a server that takes the execution
+	// over delivers exactly the later ones.
+	RequestsDone int64 `json:"requestsDone,omitempty"`
 }
 
 // PhaseState is the status of one phase.

@@ -58,6 +58,19 @@ type Store interface {
 	// ListServices returns the services of an environment (all environments when empty).
 	ListServices(ctx context.Context, environment string) ([]ServiceState, error)
 
+	// AddRequest stores a person's request to an execution that exists and is not
+	// terminal, assigning r.Seq; ErrNotFound for an unknown execution, ErrFinished for
+	// one that has ended.
+	AddRequest(ctx context.Context, r *Request) error
+	// Requests returns an execution's requests with Seq > after, oldest first.
+	Requests(ctx context.Context, executionID string, after int64) ([]Request, error)
+	// PendingRequests returns the unanswered requests of the non-terminal executions
+	// owner drives, oldest first per execution.
+	PendingRequests(ctx context.Context, owner string) ([]Request, error)
+	// AnswerRequest records a request's outcome unless it was answered before, and
+	// returns the request as stored (with the first answer); ErrNotFound when absent.
+	AnswerRequest(ctx context.Context, a RequestAnswer) (Request, error)
+
 	// Close releases the store's resources; pending commits finish first.
 	Close() error
 }
@@ -210,6 +223,8 @@ var (
 	ErrNotFound = errors.New("not found")
 	ErrConflict = errors.New("conflict")
 	ErrBusy     = errors.New("service busy")
+	// ErrFinished says a request was sent to an execution that has already ended.
+	ErrFinished = errors.New("execution has finished")
 )
 
 // ConflictError says an update carried a stale record version. It matches ErrConflict.

@@ -1,4 +1,5 @@
 // Package traffic defines how a service's traffic is split between its slots. Routers
-// live in sub-packages (builtin proxy, Istio, Gateway API, and a recorder for tests) and
-// all pass the conformance suite in traffictest/.
+// live in sub-packages (builtin proxy, Istio, Gateway API) and, with internal/recorder
+// (a recording router for sluice's own tests), all pass the conformance suite in
+// traffictest/.
 package traffic

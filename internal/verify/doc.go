@@ -5,7 +5,9 @@
 // an interval, applies per-metric limits and records every measurement with the
 // execution.
 //
-// Providers live in sub-packages (builtin, prometheus, httpjson); package
+// Providers live in sub-packages, one per source: builtin (the built-in router's
+// counters), prometheus, newrelic, datadog, sumologic, loki, victorialogs and httpjson
+// (any JSON endpoint); package
 // providers builds one from an environment's ProviderSpec, and verifytest is the
 // conformance suite each of them passes.
 package verify

@@ -90,6 +90,23 @@ CREATE INDEX executions_lease ON executions (lease_until)
 	WHERE status NOT IN ('succeeded', 'failed', 'rolled_back', 'aborted');
 `},
 	{3, "auth and audit", authSchema},
+	{4, "durable human requests", `
+CREATE TABLE requests (
+	execution_id text    NOT NULL REFERENCES executions (id),
+	seq          bigint  NOT NULL,
+	kind         text    NOT NULL,
+	by_name      text    NOT NULL,
+	reason       text    NOT NULL,
+	data         jsonb,
+	at           text    NOT NULL,
+	answered     boolean NOT NULL DEFAULT false,
+	refusal      text    NOT NULL DEFAULT '',
+	outcome      text    NOT NULL DEFAULT '',
+	answered_at  text    NOT NULL DEFAULT '',
+	PRIMARY KEY (execution_id, seq)
+);
+CREATE INDEX requests_unanswered ON requests (execution_id) WHERE NOT answered;
+`},
 }
 
 // SchemaVersion is the newest schema version this binary knows.

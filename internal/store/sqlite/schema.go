@@ -87,6 +87,23 @@ CREATE INDEX executions_lease ON executions (lease_until)
 	WHERE status NOT IN ('succeeded', 'failed', 'rolled_back', 'aborted');
 `},
 	{3, "auth and audit", authSchema},
+	{4, "durable human requests", `
+CREATE TABLE requests (
+	execution_id TEXT    NOT NULL REFERENCES executions (id),
+	seq          INTEGER NOT NULL,
+	kind         TEXT    NOT NULL,
+	by_name      TEXT    NOT NULL,
+	reason       TEXT    NOT NULL,
+	data         TEXT    CHECK (data IS NULL OR json_valid(data)),
+	at           TEXT    NOT NULL,
+	answered     INTEGER NOT NULL DEFAULT 0,
+	refusal      TEXT    NOT NULL DEFAULT '',
+	outcome      TEXT    NOT NULL DEFAULT '',
+	answered_at  TEXT    NOT NULL DEFAULT '',
+	PRIMARY KEY (execution_id, seq)
+) WITHOUT ROWID;
+CREATE INDEX requests_unanswered ON requests (execution_id) WHERE answered = 0;
+`},
 }
 
 // SchemaVersion is the newest schema version this binary knows.

@@ -45,6 +45,7 @@ func Run(t *testing.T, open Open) {
 		{"LeaseClaim", testLeaseClaim},
 		{"LeaseRenewAndOwn", testLeaseRenewAndOwn},
 		{"ConcurrentClaims", testConcurrentClaims},
+		{"Requests", testRequests},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
