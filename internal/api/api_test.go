@@ -125,13 +125,15 @@ func newHarness(t *testing.T) *harness {
 	return h
 }
 
-// do sends one request; hdr is "Key: value" lines.
+// do sends one request as a sluice client does (with X-Sluice-Request); hdr is
+// "Key: value" lines, and "X-Sluice-Request:" sends it empty, as if absent.
 func (h *harness) do(method, path, body string, hdr ...string) (int, []byte) {
 	h.t.Helper()
 	req, err := http.NewRequest(method, h.srv.URL+path, strings.NewReader(body))
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	req.Header.Set(api.HeaderRequest, "1")
 	for _, kv := range hdr {
 		k, v, _ := strings.Cut(kv, ":")
 		req.Header.Set(k, strings.TrimSpace(v))

@@ -164,7 +164,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 					allowed = auth.RoleIn(g, auth.Identity{User: id.user}, ep.env).Includes(ep.need)
 				}
 				code, b := h.as(id.user, ep.method, ep.path, body)
+				hidden := strings.Contains(ep.path, "/executions/") && !auth.RoleIn(g, auth.Identity{User: id.user}, "staging").Includes(auth.RoleViewer)
 				switch {
+				case hidden: // no existence oracle: as for an unknown id
+					if code != http.StatusNotFound || !strings.Contains(string(b), `execution \"e1\" not found`) {
+						t.Errorf("%s (%s in %s) may not see e1: %d %s, want 404 as for an unknown id", id.user, id.role, id.env, code, b)
+					}
 				case allowed && (code == http.StatusForbidden || code == http.StatusUnauthorized):
 					t.Errorf("%s (%s in %s) refused: %d %s", id.user, id.role, id.env, code, b)
 				case !allowed && code != http.StatusForbidden:
