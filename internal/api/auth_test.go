@@ -27,7 +27,7 @@ type authHarness struct {
 	tokens map[string]string // user -> bearer secret
 }
 
-func newAuthHarness(t *testing.T) *authHarness {
+func newAuthHarness(t *testing.T, mods ...func(*api.Deps)) *authHarness {
 	t.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "sluice.db"))
 	if err != nil {
@@ -36,8 +36,12 @@ func newAuthHarness(t *testing.T) *authHarness {
 	svc := auth.New(st, auth.WithClock(func() time.Time { return clock }))
 	h := &authHarness{harness: &harness{t: t, store: st, spy: &engineSpy{}}, auth: svc, sqlite: st, tokens: map[string]string{}}
 	h.broker = events.New(st, events.WithPollInterval(0))
-	h.srv = httptest.NewServer(api.New(api.Deps{Store: st, Engine: h.spy, Broker: h.broker, Auth: svc, Audit: st,
-		Now: func() time.Time { return clock }, Heartbeat: 20 * time.Millisecond, StatusPoll: 50 * time.Millisecond}))
+	d := api.Deps{Store: st, Engine: h.spy, Broker: h.broker, Auth: svc, Audit: st,
+		Now: func() time.Time { return clock }, Heartbeat: 20 * time.Millisecond, StatusPoll: 50 * time.Millisecond}
+	for _, m := range mods {
+		m(&d)
+	}
+	h.srv = httptest.NewServer(api.New(d))
 	t.Cleanup(func() {
 		h.srv.Close()
 		_ = st.Close()
