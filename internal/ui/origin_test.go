@@ -36,11 +36,12 @@ spec:
 // cross-origin way a page has to change state on the target: simple fetches in
 // no-cors mode (text/plain, urlencoded, no body), fetches that need a preflight
 // (JSON, custom header, DELETE), a cross-origin read, and HTML form POSTs (text/plain
-// shaped as JSON, urlencoded, multipart). It answers what each fetch did.
+// shaped as JSON: name + "=" + value is {"variables":{...,"artifact":"evil:1="}}),
+// urlencoded, multipart). It answers what each fetch did.
 var attackerPage = template.Must(template.New("attacker").Parse(`<!doctype html>
 <title>totally harmless</title>
 <iframe name="sink1"></iframe><iframe name="sink2"></iframe><iframe name="sink3"></iframe><iframe name="sink4"></iframe>
-<form id="f1" target="sink1" method="POST" enctype="text/plain" action="{{.Target}}/api/v1/workflows/shop/run"><input name='{"variables":{"artifact":"evil:1","canary_percent":"10","x":"' value='"}}'></form>
+<form id="f1" target="sink1" method="POST" enctype="text/plain" action="{{.Target}}/api/v1/workflows/shop/run"><input name='{"variables":{"canary_percent":"10","artifact":"evil:1' value='"}}'></form>
 <form id="f2" target="sink2" method="POST" action="{{.Target}}/api/v1/apply"><input name="doc" value="{{.YAML}}"></form>
 <form id="f3" target="sink3" method="POST" enctype="multipart/form-data" action="{{.Target}}/api/v1/apply"><textarea name="doc">{{.YAML}}</textarea></form>
 <form id="f4" target="sink4" method="POST" enctype="text/plain" action="{{.Target}}/api/v1/apply"><textarea name="doc">{{.YAML}}</textarea></form>
