@@ -30,6 +30,8 @@ func (a *app) securityFlags(fl *pflag.FlagSet, s *server.Security) {
 	fl.StringVar(&s.BootstrapTokenFile, "bootstrap-token-file", "", "write the first admin token here (mode 0600) instead of printing it to stderr")
 	fl.StringVar(&s.TLSCertFile, "tls-cert", "", "PEM certificate file; with --tls-key the server speaks HTTPS")
 	fl.StringVar(&s.TLSKeyFile, "tls-key", "", "PEM private key file of --tls-cert")
+	fl.StringVar(&s.PublicURL, "public-url", "", "URL people and clients reach the server at, e.g. https://sluice.example.com (its host is accepted in Host headers, its origin may change state)")
+	fl.StringArrayVar(&s.AllowedHosts, "allowed-host", nil, "a further name the server is served as (host or host:port; repeatable); IP addresses and localhost always are; other Host headers are refused (DNS rebinding)")
 }
 
 // apiToken is the bearer token: --token, then SLUICE_TOKEN, then the one saved by

@@ -67,6 +67,15 @@ type Deps struct {
 	// RateLimit bounds each API token's and web session's requests when Auth is set;
 	// DefaultRateLimit when zero, none when PerSecond is negative.
 	RateLimit RateLimit
+	// Origins is the Host names and browser origins the API accepts; nil accepts IP
+	// addresses and localhost only (NewOrigins("", nil)).
+	Origins *Origins
+	// AuthRecheck is how often an open event stream checks that its caller's
+	// credential and role still hold (a revoked one ends the stream); 250ms when zero.
+	AuthRecheck time.Duration
+	// Ready reports whether the server can serve (for /readyz); the store's answer
+	// to a cheap read when nil.
+	Ready func(ctx context.Context) error
 }
 
 // handler holds the API's dependencies for its handlers.
@@ -92,16 +101,23 @@ func New(d Deps) http.Handler {
 	if d.StatusPoll <= 0 {
 		d.StatusPoll = time.Second
 	}
+	if d.AuthRecheck <= 0 {
+		d.AuthRecheck = 250 * time.Millisecond
+	}
+	if d.Origins == nil {
+		d.Origins, _ = NewOrigins("", nil) // cannot fail without flags
+	}
 	h := &handler{Deps: d, log: d.Logger}
 	mux := http.NewServeMux()
 	h.routes(mux)
-	return h.recover(h.audited(h.identify(h.rateLimited(withJSONFallback(mux)))))
+	return h.recover(h.guard(h.audited(h.identify(h.rateLimited(withJSONFallback(mux))))))
 }
 
 func (h *handler) routes(mux *http.ServeMux) {
 	const p = "/api/v1"
 	mux.HandleFunc("GET /healthz", h.health)
 	mux.HandleFunc("GET "+p+"/healthz", h.health)
+	mux.HandleFunc("GET /readyz", h.ready)
 	mux.HandleFunc("POST "+p+"/apply", h.apply)
 	for _, k := range []store.Kind{store.KindWorkflow, store.KindEnvironment} {
 		base := p + "/" + string(k) + "s"
@@ -123,6 +139,26 @@ func (h *handler) routes(mux *http.ServeMux) {
 }
 
 func (h *handler) health(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, Health{Status: "ok"})
+}
+
+// ready answers 200 when the server can serve requests (its store answers), 503
+// otherwise; like /healthz it needs no credentials and ignores any sent.
+func (h *handler) ready(w http.ResponseWriter, r *http.Request) {
+	check := h.Ready
+	if check == nil {
+		check = func(ctx context.Context) error {
+			_, err := h.Store.ListExecutions(ctx, store.ExecutionFilter{Limit: 1})
+			return err
+		}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	if err := check(ctx); err != nil {
+		h.log.Warn("api: not ready", "err", secrets.Default.Error(err))
+		writeError(w, &apiError{status: http.StatusServiceUnavailable, code: CodeUnavailable, msg: "not ready: the store does not answer"})
+		return
+	}
 	writeJSON(w, http.StatusOK, Health{Status: "ok"})
 }
 

@@ -108,7 +108,7 @@ type harness struct {
 	srv    *httptest.Server
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T, mods ...func(*api.Deps)) *harness {
 	t.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "sluice.db"))
 	if err != nil {
@@ -116,8 +116,12 @@ func newHarness(t *testing.T) *harness {
 	}
 	h := &harness{t: t, store: st, spy: &engineSpy{}}
 	h.broker = events.New(st, events.WithPollInterval(0))
-	h.srv = httptest.NewServer(api.New(api.Deps{Store: st, Engine: h.spy, Broker: h.broker,
-		Now: func() time.Time { return clock }, Heartbeat: 20 * time.Millisecond, StatusPoll: 50 * time.Millisecond}))
+	d := api.Deps{Store: st, Engine: h.spy, Broker: h.broker,
+		Now: func() time.Time { return clock }, Heartbeat: 20 * time.Millisecond, StatusPoll: 50 * time.Millisecond}
+	for _, m := range mods {
+		m(&d)
+	}
+	h.srv = httptest.NewServer(api.New(d))
 	t.Cleanup(func() {
 		h.srv.Close()
 		_ = st.Close()
@@ -125,15 +129,21 @@ func newHarness(t *testing.T) *harness {
 	return h
 }
 
-// do sends one request; hdr is "Key: value" lines.
+// do sends one request as a sluice client does (with X-Sluice-Request); hdr is
+// "Key: value" lines, and "X-Sluice-Request:" sends it empty, as if absent.
 func (h *harness) do(method, path, body string, hdr ...string) (int, []byte) {
 	h.t.Helper()
 	req, err := http.NewRequest(method, h.srv.URL+path, strings.NewReader(body))
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	req.Header.Set(api.HeaderRequest, "1")
 	for _, kv := range hdr {
 		k, v, _ := strings.Cut(kv, ":")
+		if strings.EqualFold(k, "Host") {
+			req.Host = strings.TrimSpace(v)
+			continue
+		}
 		req.Header.Set(k, strings.TrimSpace(v))
 	}
 	resp, err := http.DefaultClient.Do(req)
@@ -369,6 +379,10 @@ func (h *harness) openStream(ctx context.Context, path string, hdr ...string) (<
 	req.Header.Set("Accept", "text/event-stream")
 	for _, kv := range hdr {
 		k, v, _ := strings.Cut(kv, ":")
+		if strings.EqualFold(k, "Host") {
+			req.Host = strings.TrimSpace(v)
+			continue
+		}
 		req.Header.Set(k, strings.TrimSpace(v))
 	}
 	resp, err := http.DefaultClient.Do(req)

@@ -27,7 +27,7 @@ type authHarness struct {
 	tokens map[string]string // user -> bearer secret
 }
 
-func newAuthHarness(t *testing.T) *authHarness {
+func newAuthHarness(t *testing.T, mods ...func(*api.Deps)) *authHarness {
 	t.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "sluice.db"))
 	if err != nil {
@@ -36,8 +36,12 @@ func newAuthHarness(t *testing.T) *authHarness {
 	svc := auth.New(st, auth.WithClock(func() time.Time { return clock }))
 	h := &authHarness{harness: &harness{t: t, store: st, spy: &engineSpy{}}, auth: svc, sqlite: st, tokens: map[string]string{}}
 	h.broker = events.New(st, events.WithPollInterval(0))
-	h.srv = httptest.NewServer(api.New(api.Deps{Store: st, Engine: h.spy, Broker: h.broker, Auth: svc, Audit: st,
-		Now: func() time.Time { return clock }, Heartbeat: 20 * time.Millisecond, StatusPoll: 50 * time.Millisecond}))
+	d := api.Deps{Store: st, Engine: h.spy, Broker: h.broker, Auth: svc, Audit: st,
+		Now: func() time.Time { return clock }, Heartbeat: 20 * time.Millisecond, StatusPoll: 50 * time.Millisecond}
+	for _, m := range mods {
+		m(&d)
+	}
+	h.srv = httptest.NewServer(api.New(d))
 	t.Cleanup(func() {
 		h.srv.Close()
 		_ = st.Close()
@@ -164,7 +168,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 					allowed = auth.RoleIn(g, auth.Identity{User: id.user}, ep.env).Includes(ep.need)
 				}
 				code, b := h.as(id.user, ep.method, ep.path, body)
+				hidden := strings.Contains(ep.path, "/executions/") && !auth.RoleIn(g, auth.Identity{User: id.user}, "staging").Includes(auth.RoleViewer)
 				switch {
+				case hidden: // no existence oracle: as for an unknown id
+					if code != http.StatusNotFound || !strings.Contains(string(b), `execution \"e1\" not found`) {
+						t.Errorf("%s (%s in %s) may not see e1: %d %s, want 404 as for an unknown id", id.user, id.role, id.env, code, b)
+					}
 				case allowed && (code == http.StatusForbidden || code == http.StatusUnauthorized):
 					t.Errorf("%s (%s in %s) refused: %d %s", id.user, id.role, id.env, code, b)
 				case !allowed && code != http.StatusForbidden:

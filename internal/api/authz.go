@@ -112,3 +112,20 @@ func definitionScope(k store.Kind, name string) string {
 	}
 	return allEnvironments
 }
+
+// authorizeExecution authorizes need on an execution. A caller who may not even view
+// the execution's environment is answered 404, exactly as for an unknown id, so that
+// ids from other environments cannot be probed; a viewer lacking need gets the 403.
+func (h *handler) authorizeExecution(r *http.Request, need auth.Role, ex store.Execution, action string) error {
+	if h.Auth == nil {
+		return nil
+	}
+	if err := h.authorize(r, roleViewer, ex.Environment, action); err != nil {
+		var ae *apiError
+		if errors.As(err, &ae) && ae.status == http.StatusForbidden {
+			return executionError(ex.ID, store.ErrNotFound)
+		}
+		return err
+	}
+	return h.authorize(r, need, ex.Environment, action)
+}

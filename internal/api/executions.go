@@ -149,7 +149,7 @@ func executionFilter(r *http.Request) (store.ExecutionFilter, error) {
 func (h *handler) getExecution(w http.ResponseWriter, r *http.Request) {
 	ex, err := h.execution(r.Context(), r.PathValue("id"))
 	if err == nil {
-		err = h.authorize(r, roleViewer, ex.Environment, "reading execution "+ex.ID)
+		err = h.authorizeExecution(r, roleViewer, ex, "reading execution "+ex.ID)
 	}
 	if err != nil {
 		h.fail(w, r, err)
@@ -279,7 +279,7 @@ func (h *handler) authorizeAction(r *http.Request, action, id string) error {
 	if action == "approve" || action == "reject" {
 		need = roleApprover
 	}
-	return h.authorize(r, need, ex.Environment, action+" of execution "+id)
+	return h.authorizeExecution(r, need, ex, action+" of execution "+id)
 }
 
 // formatVars lists variables as k=v in key order for the audit log.

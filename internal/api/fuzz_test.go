@@ -59,8 +59,9 @@ func FuzzRequestBodies(f *testing.F) {
 		Now: func() time.Time { return clock }, Heartbeat: 20 * time.Millisecond, StatusPoll: 50 * time.Millisecond})
 	f.Fuzz(func(t *testing.T, endpoint uint8, body []byte) {
 		path := fuzzEndpoints[int(endpoint)%len(fuzzEndpoints)]
-		req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
+		req := httptest.NewRequest(http.MethodPost, "http://127.0.0.1:7070"+path, bytes.NewReader(body))
 		req.Header.Set("X-Sluice-User", "fuzzer")
+		req.Header.Set(api.HeaderRequest, "1")
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		if rec.Code >= 500 {

@@ -43,7 +43,14 @@ func IdentityFrom(ctx context.Context) Identity {
 
 // publicRoutes answer without credentials.
 var publicRoutes = map[string]bool{
-	"GET /healthz": true, "GET /api/v1/healthz": true, "POST /api/v1/login": true,
+	"GET /healthz": true, "GET /api/v1/healthz": true, "GET /readyz": true, "POST /api/v1/login": true,
+}
+
+// probeRoutes ignore credentials altogether: a probe or load balancer that sends a
+// stale or wrong token still learns whether the server is up.
+var probeRoutes = map[string]bool{
+	"GET /healthz": true, "GET /api/v1/healthz": true, "GET /readyz": true,
+	"HEAD /healthz": true, "HEAD /api/v1/healthz": true, "HEAD /readyz": true,
 }
 
 // identify is the one place that decides who the caller is. With authentication off
@@ -52,6 +59,12 @@ var publicRoutes = map[string]bool{
 // state-changing request made with a cookie must echo its CSRF token.
 func (h *handler) identify(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if probeRoutes[r.Method+" "+r.URL.Path] {
+			anon := Identity{User: AnonymousUser}
+			noteIdentity(r.Context(), anon)
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, anon)))
+			return
+		}
 		id, err := h.authenticate(r)
 		if errors.Is(err, auth.ErrNoCredentials) && publicRoutes[r.Method+" "+r.URL.Path] {
 			id, err = Identity{User: AnonymousUser}, nil

@@ -34,7 +34,7 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	if err := h.authorize(r, roleViewer, ex.Environment, "reading the console of execution "+id); err != nil {
+	if err := h.authorizeExecution(r, roleViewer, ex, "reading the console of execution "+id); err != nil {
 		h.fail(w, r, err)
 		return
 	}
@@ -116,14 +116,34 @@ func (h *handler) stream(w http.ResponseWriter, r *http.Request, ex store.Execut
 	sw := &sseWriter{w: w, rc: http.NewResponseController(w)}
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-	last, err := h.pump(ctx, sw, ex, after)
+	last, err := h.pump(ctx, sw, ex, after, func(ctx context.Context) error { return h.stillAllowed(r, ex.Environment) })
 	if err != nil && ctx.Err() == nil {
-		h.log.Warn("api: event stream ended early", "execution", ex.ID, "last", last, "err", err)
-		_ = sw.write("event: error\ndata: %s\n\n", mustJSON(ErrorDetail{Code: CodeInternal, Message: err.Error()}))
+		ae := toAPIError(err)
+		if ae.status >= 500 {
+			h.log.Warn("api: event stream ended early", "execution", ex.ID, "last", last, "err", err)
+		}
+		_ = sw.write("event: error\ndata: %s\n\n", mustJSON(ErrorDetail{Code: ae.code, Message: ae.msg}))
 	}
 }
 
-func (h *handler) pump(ctx context.Context, sw *sseWriter, ex store.Execution, last int64) (int64, error) {
+// stillAllowed checks again, while a stream is open, that the caller's credential
+// (token, session) is still valid and that they still hold viewer in env: a revoked
+// token, session or role ends the stream.
+func (h *handler) stillAllowed(r *http.Request, env string) error {
+	if h.Auth == nil {
+		return nil
+	}
+	id, err := h.authenticate(r)
+	if err != nil {
+		return err
+	}
+	r = r.WithContext(context.WithValue(r.Context(), identityKey{}, id))
+	return h.authorize(r, roleViewer, env, "reading the console of execution "+r.PathValue("id"))
+}
+
+// pump sends events until the execution ends, the client leaves, the server shuts
+// down, or recheck (run every AuthRecheck) fails.
+func (h *handler) pump(ctx context.Context, sw *sseWriter, ex store.Execution, last int64, recheck func(context.Context) error) (int64, error) {
 	if err := sw.write("retry: 2000\n\n"); err != nil {
 		return last, err
 	}
@@ -135,11 +155,17 @@ func (h *handler) pump(ctx context.Context, sw *sseWriter, ex store.Execution, l
 	defer beat.Stop()
 	poll := time.NewTicker(h.StatusPoll)
 	defer poll.Stop()
+	rights := time.NewTicker(h.AuthRecheck)
+	defer rights.Stop()
 	for {
 		check := false
 		select {
 		case <-ctx.Done():
 			return last, ctx.Err()
+		case <-rights.C:
+			if err := recheck(ctx); err != nil {
+				return last, err
+			}
 		case <-h.StreamsDone:
 			return last, nil
 		case e, ok := <-ch:

@@ -91,6 +91,9 @@ func (c *Client) newRequest(ctx context.Context, r request) (*http.Request, erro
 	for k, v := range r.header {
 		req.Header[k] = v
 	}
+	// The server refuses state-changing requests an HTML form could send; this header
+	// (which a page on another origin cannot set) says the request is a client's.
+	req.Header.Set(api.HeaderRequest, "1")
 	if r.contentType != "" {
 		req.Header.Set("Content-Type", r.contentType)
 	}

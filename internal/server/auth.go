@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 
 	"github.com/sluicehq/sluice/internal/api"
@@ -34,13 +35,21 @@ type Security struct {
 	BootstrapOutput io.Writer
 	// TLSCertFile and TLSKeyFile, set together, serve HTTPS (TLS 1.2 and up).
 	TLSCertFile, TLSKeyFile string
+	// PublicURL is the address people and clients reach the server at (for example
+	// https://sluice.example.com behind a proxy); its host is accepted in the Host
+	// header and its origin may change state.
+	PublicURL string
+	// AllowedHosts are further names the server is served as ("name", "name:port",
+	// or "*" to turn the Host check off). IP addresses and localhost always are.
+	AllowedHosts []string
 }
 
 // security is what Run wires from Security.
 type security struct {
-	auth  *auth.Service
-	audit audit.Store
-	tls   *tls.Config
+	auth    *auth.Service
+	audit   audit.Store
+	tls     *tls.Config
+	origins *api.Origins
 }
 
 // ErrInsecureListen says a non-loopback address was asked for without authentication.
@@ -56,6 +65,11 @@ func setupSecurity(ctx context.Context, s Security, addr string, st store.Store,
 	if err := checkListen(addr, s); err != nil {
 		return nil, err
 	}
+	origins, err := api.NewOrigins(s.PublicURL, s.AllowedHosts)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	sec.origins = origins
 	if (s.TLSCertFile == "") != (s.TLSKeyFile == "") {
 		return nil, errors.New("server: TLS needs both a certificate file and a key file")
 	}
@@ -125,7 +139,13 @@ func (s *security) listener(ln net.Listener) net.Listener {
 
 // apply sets the API's authentication and audit log.
 func (s *security) apply(d *api.Deps) {
-	d.Auth, d.Audit = s.auth, s.audit
+	d.Auth, d.Audit, d.Origins = s.auth, s.audit, s.origins
+}
+
+// handler wraps the whole server (API and UI) in the Host check, so that a
+// DNS-rebinding page can neither change nor read anything.
+func (s *security) handler(next http.Handler) http.Handler {
+	return s.origins.CheckHost(next)
 }
 
 // RedactLogger returns log with every secret resolved so far, and later, masked.

@@ -102,7 +102,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	sec.apply(&deps)
 	srv := &http.Server{
-		Handler:           WithUI(api.New(deps)),
+		Handler:           sec.handler(WithUI(api.New(deps))),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		IdleTimeout:       2 * time.Minute,

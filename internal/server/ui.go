@@ -7,7 +7,7 @@ import (
 	"github.com/sluicehq/sluice/internal/ui"
 )
 
-// WithUI serves the API for /api/ and /healthz and the embedded web UI for every other
+// WithUI serves the API for /api/, /healthz and /readyz and the embedded web UI for every other
 // path, page paths falling back to the UI's index.html.
 func WithUI(apiHandler http.Handler) http.Handler {
 	var page http.Handler
@@ -21,7 +21,7 @@ func WithUI(apiHandler http.Handler) http.Handler {
 		page = u
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/api/") || r.URL.Path == "/api" || r.URL.Path == "/healthz" {
+		if strings.HasPrefix(r.URL.Path, "/api/") || r.URL.Path == "/api" || r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
 			apiHandler.ServeHTTP(w, r)
 			return
 		}

@@ -67,8 +67,11 @@ function csrfToken() {
   return m ? decodeURIComponent(m[1]) : '';
 }
 
+// X-Sluice-Request marks every request as the UI's own: the server refuses a
+// state-changing request without it (or a JSON body), which is what an HTML form or a
+// simple fetch from another origin would send.
 function headers(extra) {
-  const hd = { Accept: 'application/json', ...extra };
+  const hd = { Accept: 'application/json', 'X-Sluice-Request': '1', ...extra };
   const user = getUser();
   if (user && !authMode) hd['X-Sluice-User'] = user;
   const csrf = csrfToken();
