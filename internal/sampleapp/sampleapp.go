@@ -44,16 +44,20 @@ type Config struct {
 }
 
 // DefaultConfig returns the configuration used when no flag is given: version v1, the
-// port from $PORT, and service, slot and instance from $SERVICE, $SLOT and $INSTANCE.
+// port from $PORT, the error rate from $SAMPLE_APP_ERROR_RATE (a service's env can set
+// it, where an artifact cannot add flags), and service, slot and instance from
+// $SERVICE, $SLOT and $INSTANCE.
 func DefaultConfig() Config {
 	port, _ := strconv.Atoi(os.Getenv("PORT"))
+	errorRate, _ := strconv.ParseFloat(os.Getenv("SAMPLE_APP_ERROR_RATE"), 64)
 	return Config{
-		Version:  "v1",
-		Host:     "127.0.0.1",
-		Port:     port,
-		Service:  os.Getenv("SERVICE"),
-		Slot:     os.Getenv("SLOT"),
-		Instance: os.Getenv("INSTANCE"),
+		Version:   "v1",
+		ErrorRate: errorRate,
+		Host:      "127.0.0.1",
+		Port:      port,
+		Service:   os.Getenv("SERVICE"),
+		Slot:      os.Getenv("SLOT"),
+		Instance:  os.Getenv("INSTANCE"),
 	}
 }
 
