@@ -134,7 +134,7 @@ func (d demoSetup) serviceBlock(artifact string) string {
     artifact: %s
     instances: 2
     env:
-      SAMPLE_APP_ERROR_RATE: ${error_rate}
+      SAMPLE_APP_ERROR_RATE: "${error_rate}"
     health:
       path: /healthz
       timeout: 1s`, demoEnv, demoService, yamlString(artifact))
