@@ -2,8 +2,14 @@ package platform
 
 import (
 	"context"
+	"errors"
 	"fmt"
 )
+
+// ErrRefused is matched (errors.Is) by a platform's errors for a call that can never
+// succeed as asked, such as an artifact the platform does not allow: retrying it with
+// the same input is useless.
+var ErrRefused = errors.New("refused by the platform")
 
 // Slot is one of a service's two colours. Which one is live is the engine's knowledge,
 // not the platform's.

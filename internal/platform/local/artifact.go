@@ -1,22 +1,32 @@
 package local
 
 import (
-	"errors"
 	"fmt"
 
 	"os"
 	"path"
 	"regexp"
 	"strings"
+
+	"github.com/sluicehq/sluice/internal/platform"
 )
+
+// refusal is an error of a deployment that can never start as asked; it matches
+// platform.ErrRefused, so the engine does not retry it.
+type refusal string
+
+func (r refusal) Error() string { return string(r) }
+
+// Is makes errors.Is(err, platform.ErrRefused) hold.
+func (r refusal) Is(target error) bool { return target == platform.ErrRefused }
 
 // ErrBadArtifact is wrapped by Deploy when an allowed artifact can never start: its
 // executable does not exist, is not executable, or the instances' user cannot reach it.
-var ErrBadArtifact = errors.New("bad artifact")
+var ErrBadArtifact error = refusal("bad artifact")
 
 // ErrNotAllowed is wrapped by Deploy when the artifact (or a service environment
 // variable) is not one the environment's commands allow.
-var ErrNotAllowed = errors.New("not allowed")
+var ErrNotAllowed error = refusal("not allowed")
 
 // Command is one executable the platform may run: an Environment's local.commands
 // entry. Only an admin can change it; a workflow's artifact merely picks one.
@@ -90,11 +100,11 @@ func resolve(cmds []Command, artifact string) (invocation, error) {
 		}
 		switch {
 		case c.usesVersion() && !hasVer:
-			return invocation{}, fmt.Errorf("%w: artifact %q: command %s needs a version: write %s:VERSION", ErrNotAllowed, artifact, name, name)
+			return invocation{}, fmt.Errorf("%w: artifact %q: command %s needs a version; allowed: %s", ErrNotAllowed, artifact, name, allowed(cmds))
 		case !c.usesVersion() && hasVer:
-			return invocation{}, fmt.Errorf("%w: artifact %q: command %s takes no version: write %s", ErrNotAllowed, artifact, name, name)
+			return invocation{}, fmt.Errorf("%w: artifact %q: command %s takes no version; allowed: %s", ErrNotAllowed, artifact, name, allowed(cmds))
 		case hasVer && !version.MatchString(ver):
-			return invocation{}, fmt.Errorf("%w: artifact %q: version %q must be 1-128 letters, digits, '.', '_', '+' or '-', not starting with '.'", ErrNotAllowed, artifact, ver)
+			return invocation{}, fmt.Errorf("%w: artifact %q: version %q must be 1-128 letters, digits, '.', '_', '+' or '-', not starting with '.'; allowed: %s", ErrNotAllowed, artifact, ver, allowed(cmds))
 		}
 		exe := strings.ReplaceAll(c.Executable, "${VERSION}", ver)
 		return invocation{exe: exe, args: c.Args, version: ver}, nil
@@ -106,11 +116,16 @@ func notAllowed(cmds []Command, artifact string) error {
 	if len(cmds) == 0 {
 		return fmt.Errorf("%w: artifact %q: the environment allows no commands; an admin declares them in spec.platform.local.commands", ErrNotAllowed, artifact)
 	}
-	var allowed []string
+	return fmt.Errorf("%w: artifact %q is not one of the environment's local.commands; allowed: %s", ErrNotAllowed, artifact, allowed(cmds))
+}
+
+// allowed lists what the commands let an artifact say.
+func allowed(cmds []Command) string {
+	var out []string
 	for _, c := range cmds {
-		allowed = append(allowed, c.describe())
+		out = append(out, c.describe())
 	}
-	return fmt.Errorf("%w: artifact %q is not one of the environment's local.commands; allowed: %s", ErrNotAllowed, artifact, strings.Join(allowed, ", "))
+	return strings.Join(out, ", ")
 }
 
 // argv returns the invocation's command line with vars substituted in each argument.
