@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -32,8 +31,9 @@ const (
 // documents returns the environment, the first release and the two canary workflows,
 // which differ only in their verify step.
 func (s setup) documents() string {
-	artifact := shellQuote(s.exe) + " sample-app --port $${PORT} --version ${version}" +
-		" --fail-rate ${fail_rate} --fail-from ${fail_from}"
+	// The environment allows this binary's sample app; the artifact picks its version
+	// and the service's env sets the failure flags (the sample app reads SAMPLE_APP_*).
+	artifact := "sample-app:${version}"
 	svc := fmt.Sprintf(`  variables:
     - {name: version, type: string, default: v1}
     - {name: fail_rate, type: string, default: "0"}
@@ -44,6 +44,7 @@ func (s setup) documents() string {
     port: 8080
     artifact: %s
     instances: 1
+    env: {SAMPLE_APP_FAIL_RATE: "${fail_rate}", SAMPLE_APP_FAIL_FROM: "${fail_from}"}
     health: {path: /healthz, timeout: 1s}`, envName, serviceName, yamlString(artifact))
 	seq := fmt.Sprintf(`verify:
             interval: %s
@@ -61,7 +62,12 @@ func (s setup) documents() string {
 kind: Environment
 metadata: {name: %[1]s}
 spec:
-  platform: {type: local, local: {stopGrace: 1s}}
+  platform:
+    type: local
+    local:
+      stopGrace: 1s
+      commands:
+        - {name: sample-app, executable: %[9]s, args: [sample-app, --port, "${PORT}", --version, "${VERSION}"]}
   router: {type: builtin, builtin: {listen: %[2]s, admin: %[3]s}}
   providers:
     - {name: %[4]s, type: builtin}
@@ -79,7 +85,7 @@ spec:
         - traffic: 100%%
         - promote: {}
 %[7]s%[8]s`, envName, s.listen, s.admin, routerMetrics, firstRelease, svc,
-		canary(canarySeq, svc, seq), canary(canaryFixed, svc, fixed))
+		canary(canarySeq, svc, seq), canary(canaryFixed, svc, fixed), yamlString(s.exe))
 }
 
 // canary is a workflow that sends 10% to a new slot and verifies it; a canary that
@@ -104,8 +110,6 @@ spec:
 `, name, svc, verify)
 }
 
-// shellQuote quotes s for the local platform's command splitter.
-func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 // yamlString returns s as a YAML double-quoted scalar.
 func yamlString(s string) string {

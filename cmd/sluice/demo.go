@@ -69,14 +69,16 @@ type demoRun struct {
 
 // demo runs the whole story and cleans up after it, whatever happens.
 func (a *app) demo(ctx context.Context, o demoOptions) (err error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("demo: find this binary: %w", err)
-	}
 	dir, err := os.MkdirTemp("", "sluice-demo-")
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
+	exe, err := demoExecutable()
+	if err != nil {
+		os.RemoveAll(dir)
+		return err
+	}
+	defer removeDemoCopy(exe)
 	d := &demoRun{a: a, o: o, out: &lockedWriter{w: a.stdout}, dir: dir, set: demoSetup{exe: exe}}
 	defer func() {
 		if cerr := d.cleanup(); err == nil && cerr != nil {
@@ -283,13 +285,10 @@ func (d *demoRun) outcome(ctx context.Context, ex api.Execution) error {
 	return nil
 }
 
-// versionOf finds the --version in an artifact command line.
+// versionOf finds the version in an artifact NAME:VERSION.
 func versionOf(artifact string) string {
-	f := strings.Fields(artifact)
-	for i := range f {
-		if f[i] == "--version" && i+1 < len(f) {
-			return f[i+1]
-		}
+	if _, v, ok := strings.Cut(artifact, ":"); ok {
+		return v
 	}
 	return artifact
 }

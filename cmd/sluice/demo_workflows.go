@@ -15,16 +15,13 @@ const (
 
 // demoSetup is what the demo's documents need to know.
 type demoSetup struct {
-	exe      string // this very binary, the artifact
+	exe      string // this very binary (or a copy its instances' user can run): the command the environment allows
 	listen   string // the builtin router's listen address
 	admin    string // its admin address
 	verify   bool   // this build runs verify steps
 	loadtest bool   // this build runs loadtest steps
 	checkURL string // the demo's own check, used when verify is not available
 }
-
-// shellQuote quotes s for the local platform's command splitter.
-func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 // yamlString returns s as a YAML double-quoted scalar.
 func yamlString(s string) string {
@@ -34,8 +31,9 @@ func yamlString(s string) string {
 
 // documents returns the environment and the two workflows of the demo.
 func (d demoSetup) documents() string {
-	// $${PORT} is the local platform's ${PORT}, escaped from workflow variables.
-	artifact := shellQuote(d.exe) + " sample-app --port $${PORT} --version ${version} --error-rate ${error_rate}"
+	// The environment allows one command, this binary's sample app; the workflows'
+	// artifact only picks its version.
+	artifact := "sample-app:${version}"
 	return fmt.Sprintf(`apiVersion: sluice.dev/v1alpha1
 kind: Environment
 metadata:
@@ -46,6 +44,10 @@ spec:
     type: local
     local:
       stopGrace: 2s
+      commands:
+        - name: sample-app
+          executable: %[7]s
+          args: [sample-app, --port, "${PORT}", --version, "${VERSION}"]
   router:
     type: builtin
     builtin:
@@ -113,7 +115,7 @@ spec:
           scaledown:
             slot: old
             delay: 3s
-`, demoEnv, d.listen, d.admin, d.serviceBlock(artifact), d.checkSteps(), demoUser)
+`, demoEnv, d.listen, d.admin, d.serviceBlock(artifact), d.checkSteps(), demoUser, yamlString(d.exe))
 }
 
 // serviceBlock is the variables, environment and service shared by both workflows.
@@ -131,6 +133,8 @@ func (d demoSetup) serviceBlock(artifact string) string {
     port: 8080
     artifact: %s
     instances: 2
+    env:
+      SAMPLE_APP_ERROR_RATE: "${error_rate}"
     health:
       path: /healthz
       timeout: 1s`, demoEnv, demoService, yamlString(artifact))

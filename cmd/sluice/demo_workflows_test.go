@@ -37,16 +37,7 @@ func checkDocuments(t *testing.T, file, src string, n int) {
 }
 
 func TestShellQuoteAndVersion(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"/usr/bin/sluice", `'/usr/bin/sluice'`},
-		{"/opt/it's/sluice", `'/opt/it'\''s/sluice'`},
-	}
-	for _, tc := range tests {
-		if got := shellQuote(tc.in); got != tc.want {
-			t.Errorf("shellQuote(%q) = %s, want %s", tc.in, got, tc.want)
-		}
-	}
-	if v := versionOf("'/x' sample-app --port 1 --version v2 --error-rate 0"); v != "v2" {
+	if v := versionOf("sample-app:v2"); v != "v2" {
 		t.Errorf("versionOf = %q", v)
 	}
 }

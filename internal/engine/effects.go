@@ -51,7 +51,7 @@ func (r *run) callRetrying(ctx context.Context, key string, do func(ctx context.
 	backoff := r.e.opt.RetryBackoff
 	for try := 1; ; try++ {
 		err := r.call(ctx, func(ctx context.Context) error { return do(ctx, key) })
-		if err == nil || try == callTries || ctx.Err() != nil || errors.Is(err, errLostOwnership) {
+		if err == nil || try == callTries || ctx.Err() != nil || errors.Is(err, errLostOwnership) || errors.Is(err, platform.ErrRefused) {
 			return err
 		}
 		r.console("", "warn", "%v; trying again in %s (%d of %d)", err, backoff, try+1, callTries)

@@ -76,7 +76,8 @@ func (r *run) deploy(ctx context.Context, s *spec.Step, ss *StepState) error {
 	ref := platform.SlotRef{Service: r.ex.Service, Slot: slot}
 	svc := r.wf.Spec.Service
 	dep := platform.Deployment{
-		Ref: ref, Artifact: artifact, Instances: n, Port: svc.Port, Env: svc.Env,
+		Ref: ref, Artifact: artifact, Instances: n, Port: svc.Port, Env: spec.EnvValues(svc.Env),
+		Secrets:     spec.SecretEnvValues(svc.Env),
 		Labels:      map[string]string{"sluice.dev/execution": r.ex.ID},
 		ServiceType: r.serviceType(),
 	}

@@ -2,8 +2,14 @@ package platform
 
 import (
 	"context"
+	"errors"
 	"fmt"
 )
+
+// ErrRefused is matched (errors.Is) by a platform's errors for a call that can never
+// succeed as asked, such as an artifact the platform does not allow: retrying it with
+// the same input is useless.
+var ErrRefused = errors.New("refused by the platform")
 
 // Slot is one of a service's two colours. Which one is live is the engine's knowledge,
 // not the platform's.
@@ -41,9 +47,12 @@ type Deployment struct {
 	Instances int
 	Port      int
 	Env       map[string]string
-	Health    HealthCheck
-	Labels    map[string]string // e.g. the execution ID, for platforms that label objects
-	Key       string            // idempotency key: the same key means the same effect
+	// Secrets are values (of Env, for example) that the platform must mask in whatever
+	// the instances print, before it leaves the platform.
+	Secrets []string
+	Health  HealthCheck
+	Labels  map[string]string // e.g. the execution ID, for platforms that label objects
+	Key     string            // idempotency key: the same key means the same effect
 	// ServiceType is the type of the service's stable Service (ClusterIP, LoadBalancer,
 	// NodePort) for platforms that have one: the workflow's service step's type. Empty
 	// means the platform's own default.

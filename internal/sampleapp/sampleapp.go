@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -82,6 +83,9 @@ func ParseArgs(args []string) (Config, error) {
 	fs := flag.NewFlagSet("sample-app", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	cfg.RegisterFlags(fs)
+	if err := envFlags(fs, os.Getenv); err != nil {
+		return Config{}, err
+	}
 	if err := fs.Parse(args); err != nil {
 		return Config{}, fmt.Errorf("sampleapp: %w", err)
 	}
@@ -89,6 +93,26 @@ func ParseArgs(args []string) (Config, error) {
 		return Config{}, fmt.Errorf("sampleapp: unexpected argument %q", fs.Arg(0))
 	}
 	return cfg, cfg.Validate()
+}
+
+// EnvPrefix names the environment variables that set flags: SAMPLE_APP_ERROR_RATE=0.3
+// is --error-rate 0.3. On the local platform an artifact picks a command and a
+// version, never flags, so a service's env is how a workflow tunes the app; flags
+// given on the command line win.
+const EnvPrefix = "SAMPLE_APP_"
+
+// envFlags sets every flag of fs whose SAMPLE_APP_ variable getenv has.
+func envFlags(fs *flag.FlagSet, getenv func(string) string) error {
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := EnvPrefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(name); v != "" && err == nil {
+			if serr := fs.Set(f.Name, v); serr != nil {
+				err = fmt.Errorf("sampleapp: %s: %w", name, serr)
+			}
+		}
+	})
+	return err
 }
 
 // Validate reports the first setting that cannot work.

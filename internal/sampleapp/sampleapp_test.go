@@ -160,3 +160,22 @@ func TestParseArgs(t *testing.T) {
 		}
 	}
 }
+
+// TestEnvFlags: SAMPLE_APP_ variables set flags, which the command line overrides,
+// and a bad value names its variable.
+func TestEnvFlags(t *testing.T) {
+	t.Setenv("SAMPLE_APP_ERROR_RATE", "0.25")
+	t.Setenv("SAMPLE_APP_LATENCY", "15ms")
+	t.Setenv("SAMPLE_APP_VERSION", "v9")
+	cfg, err := ParseArgs([]string{"--version", "v3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.ErrorRate != 0.25 || cfg.Latency != 15*time.Millisecond || cfg.Version != "v3" {
+		t.Errorf("parsed %+v", cfg)
+	}
+	t.Setenv("SAMPLE_APP_FAIL_RATE", "lots")
+	if _, err := ParseArgs(nil); err == nil || !strings.Contains(err.Error(), "SAMPLE_APP_FAIL_RATE") {
+		t.Errorf("bad env value: %v", err)
+	}
+}

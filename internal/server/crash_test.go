@@ -17,6 +17,7 @@ import (
 
 	"github.com/sluicehq/sluice/internal/client"
 	"github.com/sluicehq/sluice/internal/platform"
+	"github.com/sluicehq/sluice/internal/platform/local/localtest"
 	"github.com/sluicehq/sluice/internal/recorder"
 	"github.com/sluicehq/sluice/internal/store"
 	"github.com/sluicehq/sluice/internal/store/sqlite"
@@ -29,7 +30,18 @@ func TestMain(m *testing.M) {
 	if dir := os.Getenv("SLUICE_TEST_SERVER_DIR"); dir != "" {
 		os.Exit(runChildServer(dir))
 	}
-	os.Exit(m.Run())
+	if os.Getenv(probeEnv) == "1" {
+		os.Exit(runProbe())
+	}
+	exe, cleanup, err := localtest.Executable()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	probeExe = exe
+	code := m.Run()
+	cleanup()
+	os.Exit(code)
 }
 
 func runChildServer(dir string) int {

@@ -61,6 +61,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := checkListen(cfg.Addr, cfg.Security); err != nil {
 		return err
 	}
+	if err := privateDataDir(cfg.DataDir); err != nil {
+		return err
+	}
 	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return err

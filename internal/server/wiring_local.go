@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"sync/atomic"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/sluicehq/sluice/internal/platform"
 	"github.com/sluicehq/sluice/internal/platform/local"
 	"github.com/sluicehq/sluice/internal/proxy"
+	"github.com/sluicehq/sluice/internal/secrets"
 	"github.com/sluicehq/sluice/internal/spec"
 	"github.com/sluicehq/sluice/internal/traffic"
 	"github.com/sluicehq/sluice/internal/traffic/builtin"
@@ -60,7 +62,7 @@ func (w *wiring) localEnv(name string, env *spec.Environment) (*localEnv, error)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if le, ok := w.locals[name]; ok {
-		if le.cfg != cfg {
+		if !reflect.DeepEqual(le.cfg, cfg) {
 			return nil, fmt.Errorf("local: environment %s: platform.local changed while the server runs; restart the server to apply it", name)
 		}
 		return le, nil
@@ -69,6 +71,9 @@ func (w *wiring) localEnv(name string, env *spec.Environment) (*localEnv, error)
 	opts := local.Options{
 		KeepRunning: true,
 		StopGrace:   cfg.StopGrace.Std(),
+		Commands:    localCommands(cfg.Commands),
+		User:        cfg.User,
+		WorkDir:     cfg.WorkDir,
 		Output:      w.instanceOutput(name),
 		OnEndpoints: func(ref platform.SlotRef, eps []string) {
 			if r := le.router.Load(); r != nil {
@@ -89,11 +94,23 @@ func (w *wiring) localEnv(name string, env *spec.Environment) (*localEnv, error)
 	return le, nil
 }
 
-// instanceOutput logs an instance's line with its slot and instance and passes it
-// to the hook set by SetInstanceOutput.
+// localCommands converts an environment's local.commands for the platform.
+func localCommands(cs []spec.LocalCommand) []local.Command {
+	out := make([]local.Command, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, local.Command{Name: c.Name, Executable: c.Executable, Args: c.Args})
+	}
+	return out
+}
+
+// instanceOutput masks every secret sluice knows in an instance's line (the platform
+// already masked the service's own secret env values), then logs it with its slot and
+// instance and passes it to the hook set by SetInstanceOutput: nothing an instance
+// prints is stored, streamed or logged before it is masked.
 func (w *wiring) instanceOutput(envName string) func(ref platform.SlotRef, instance int, stream, line string) {
 	log := w.log.With("component", "instance", "environment", envName)
 	return func(ref platform.SlotRef, instance int, stream, line string) {
+		line = secrets.Default.String(line)
 		log.Info(line, "service", ref.Service, "slot", ref.Slot, "instance", instance, "stream", stream)
 		if f := w.output.Load(); f != nil {
 			(*f)(envName, ref.Service, string(ref.Slot), instance, stream, line)

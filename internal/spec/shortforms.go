@@ -33,3 +33,9 @@ var errInlineSecret = errors.New("credentials must be references, not inline val
 
 // setShort rejects `apiKey: abc123`.
 func (r *SecretRef) setShort(string) error { return errInlineSecret }
+
+// setShort reads `LOG_LEVEL: debug`.
+func (e *EnvValue) setShort(s string) error {
+	e.Value = s
+	return nil
+}

@@ -78,12 +78,46 @@ type Variable struct {
 type Service struct {
 	Name string `yaml:"name"`
 	Port int    `yaml:"port"`
-	// Artifact is what runs: an image for kubernetes, a command for the local platform.
+	// Artifact is what runs: an image for kubernetes; for the local platform the name of
+	// one of the environment's local.commands, NAME or NAME:VERSION, or an absolute path
+	// that a command's executable glob allows. Never a command line.
 	Artifact string `yaml:"artifact"`
 	// Instances is the count used when no slot is live yet (the first release); default 1.
-	Instances int               `yaml:"instances,omitempty"`
-	Health    *HealthCheck      `yaml:"health,omitempty"`
-	Env       map[string]string `yaml:"env,omitempty"`
+	Instances int          `yaml:"instances,omitempty"`
+	Health    *HealthCheck `yaml:"health,omitempty"`
+	// Env is the environment of every instance, beside the platform's own variables.
+	Env map[string]EnvValue `yaml:"env,omitempty"`
+}
+
+// EnvValue is one environment variable of a service's instances. In YAML it is a bare
+// value (`LOG_LEVEL: debug`) or a mapping `{value: ..., secret: true}`; a secret value
+// is masked in everything the instances print, before it is stored or streamed.
+type EnvValue struct {
+	Value  string `yaml:"value"`
+	Secret bool   `yaml:"secret,omitempty"`
+}
+
+// EnvValues returns the plain values of env, by name.
+func EnvValues(env map[string]EnvValue) map[string]string {
+	if env == nil {
+		return nil
+	}
+	out := make(map[string]string, len(env))
+	for k, v := range env {
+		out[k] = v.Value
+	}
+	return out
+}
+
+// SecretEnvValues returns the values of env marked secret, in name order.
+func SecretEnvValues(env map[string]EnvValue) []string {
+	var out []string
+	for _, k := range sortedKeys(env) {
+		if env[k].Secret && env[k].Value != "" {
+			out = append(out, env[k].Value)
+		}
+	}
+	return out
 }
 
 // HealthCheck says when an instance is ready.
@@ -384,10 +418,34 @@ type PlatformSpec struct {
 	Recorder   *RecorderSpec           `yaml:"recorder,omitempty"`
 }
 
-// LocalPlatformSpec configures instances as processes on this machine.
+// LocalPlatformSpec configures instances as processes on this machine. Only what
+// Commands allows may run: a workflow's artifact names one of them (and a version),
+// never a command line.
 type LocalPlatformSpec struct {
+	// WorkDir holds one working directory per instance; default: a directory under the
+	// system's temporary directory that only sluice may write.
 	WorkDir   string   `yaml:"workDir,omitempty"`
 	StopGrace Duration `yaml:"stopGrace,omitempty"`
+	// User is the OS user (name or uid) instances run as when sluice runs as root;
+	// default nobody. When sluice is not root it must be empty or sluice's own user.
+	User string `yaml:"user,omitempty"`
+	// Commands are the executables instances may run.
+	Commands []LocalCommand `yaml:"commands,omitempty"`
+}
+
+// LocalCommand is one executable the local platform may run, with its arguments.
+type LocalCommand struct {
+	// Name is what an artifact names: NAME, or NAME:VERSION when Executable or Args use
+	// ${VERSION}.
+	Name string `yaml:"name"`
+	// Executable is an absolute path. It may use ${VERSION} (one path element chosen by
+	// the artifact), or be a glob (/opt/shop/releases/*/shop) that an artifact written as
+	// an absolute path must match.
+	Executable string `yaml:"executable"`
+	// Args are the arguments, one word each, with ${PORT}, ${SLOT}, ${SERVICE},
+	// ${INSTANCE} and ${VERSION} replaced for each instance. No shell is involved.
+	Args []string `yaml:"args,omitempty"`
+	Pos  Pos      `yaml:"-"`
 }
 
 // KubernetesPlatformSpec configures Deployments and Services through the API server.

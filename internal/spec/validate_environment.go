@@ -39,6 +39,8 @@ func (v *validator) platformSpec(p *PlatformSpec) {
 	v.blockSet(path, "platform", p.Type, map[string]bool{
 		"local": p.Local != nil, "kubernetes": p.Kubernetes != nil, "recorder": p.Recorder != nil})
 	switch p.Type {
+	case "local":
+		v.localPlatform(path+".local", p.Local)
 	case "kubernetes":
 		if p.Kubernetes == nil {
 			v.report(path, "platform kubernetes needs a kubernetes block with a namespace")

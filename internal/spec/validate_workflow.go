@@ -89,6 +89,11 @@ func (v *validator) service(s *Service) {
 	if s.Instances < 0 {
 		v.report("spec.service.instances", "service.instances must not be negative")
 	}
+	for _, k := range sortedKeys(s.Env) {
+		if !envVarName.MatchString(k) {
+			v.report("spec.service.env."+k, "service env %q is not an environment variable name", k)
+		}
+	}
 	if h := s.Health; h != nil {
 		if h.Path != "" && !strings.HasPrefix(h.Path, "/") {
 			v.report("spec.service.health.path", "health path %q must start with /", h.Path)

@@ -25,7 +25,7 @@ func TestAdoption(t *testing.T) {
 			t.Fatal(err)
 		}
 		ref := platform.SlotRef{Service: "kept", Slot: platform.Blue}
-		if err := p1.Deploy(ctxFor(t, 5*time.Second), deployment(ref, app(t, ""), 2, "deploy")); err != nil {
+		if err := p1.Deploy(ctxFor(t, 5*time.Second), deployment(ref, "app:v1", 2, "deploy")); err != nil {
 			t.Fatal(err)
 		}
 		waitReady(t, p1, ref, 2)
@@ -165,7 +165,7 @@ func TestUnverifiedPidIsLeftAlone(t *testing.T) {
 	defer func() { stranger.Process.Kill(); stranger.Wait() }()
 	opts := testOptions(t)
 	ref := platform.SlotRef{Service: "stranger", Slot: platform.Blue}
-	rec := slotRecord{Service: ref.Service, Slot: ref.Slot, Artifact: app(t, ""), Env: appEnvVars, Health: httpHealth,
+	rec := slotRecord{Service: ref.Service, Slot: ref.Slot, Artifact: "app:v1", Env: appEnvVars, Health: httpHealth,
 		Gen: 1, Desired: 1, Instances: []instanceRecord{{Index: 0, Gen: 1, Pid: stranger.Process.Pid,
 			StartTicks: 1, BootID: bootID(), Port: 1}}}
 	os.MkdirAll(opts.StateDir+"/slots", 0o755)

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -122,17 +123,10 @@ func (p *Platform) launch(in *instance) (*proc, error) {
 	}
 	vars := map[string]string{"PORT": strconv.Itoa(port), "SLOT": string(in.ref.Slot),
 		"SERVICE": in.ref.Service, "INSTANCE": strconv.Itoa(in.index)}
-	argv, err := commandLine(in.spec.Artifact, vars)
+	pr, err := p.start(in, vars)
 	if err == nil {
-		dir := logDir(p.dir, in.ref)
-		base := filepath.Join(dir, fmt.Sprintf("%d.g%d", in.index, in.spec.Gen))
-		if err = os.MkdirAll(dir, 0o755); err == nil {
-			var pr *proc
-			if pr, err = startProc(argv, p.environ(in.spec.Env, vars), base+".stdout", base+".stderr"); err == nil {
-				pr.port, pr.gen = port, in.spec.Gen
-				return p.register(in, pr, 0), nil
-			}
-		}
+		pr.port, pr.gen = port, in.spec.Gen
+		return p.register(in, pr, 0), nil
 	}
 	p.mu.Lock()
 	delete(p.ports, port)
@@ -176,15 +170,41 @@ func (p *Platform) reservePort() (int, error) {
 	return 0, fmt.Errorf("pick port: no free port after 20 tries")
 }
 
-// environ is sluice's environment plus PORT, SLOT, SERVICE, INSTANCE and the
-// deployment's variables, whose values may use the same ${...} substitutions.
-func (p *Platform) environ(env, vars map[string]string) []string {
-	out := os.Environ()
-	for k, v := range vars {
-		out = append(out, k+"="+v)
+// start resolves the instance's artifact and starts its process as the instances'
+// user, in the instance's own working directory, with output going to files.
+func (p *Platform) start(in *instance, vars map[string]string) (*proc, error) {
+	iv, err := resolve(p.opts.Commands, in.spec.Artifact)
+	if err != nil {
+		return nil, err
 	}
-	for k, v := range env {
-		out = append(out, k+"="+substitute(v, vars))
+	argv := iv.argv(vars)
+	work, err := p.makeInstanceDir(in)
+	if err != nil {
+		return nil, err
+	}
+	dir := logDir(p.dir, in.ref)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	base := filepath.Join(dir, fmt.Sprintf("%d.g%d", in.index, in.spec.Gen))
+	return startProc(argv, environ(in.spec.Env, vars, work), work, p.user.cred, base+".stdout", base+".stderr")
+}
+
+// basePath is the PATH of every instance; a service cannot change it.
+const basePath = "/usr/local/bin:/usr/bin:/bin"
+
+// environ is an instance's whole environment, nothing inherited from sluice: PATH,
+// HOME (its working directory), the deployment's variables, whose values may use
+// ${PORT} and the like, and last PORT, SLOT, SERVICE, INSTANCE and VERSION.
+func environ(env, vars map[string]string, work string) []string {
+	out := []string{"PATH=" + basePath, "HOME=" + work}
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		out = append(out, k+"="+substitute(env[k], vars))
+	}
+	for _, k := range slices.Sorted(maps.Keys(vars)) {
+		if vars[k] != "" {
+			out = append(out, k+"="+vars[k])
+		}
 	}
 	return out
 }
@@ -308,7 +328,7 @@ func (p *Platform) adoptSlot(rec slotRecord) {
 		return
 	}
 	s := &slot{ref: ref, desired: rec.Desired, removed: rec.Removed, key: rec.Key,
-		spec:     spec{Artifact: rec.Artifact, Env: maps.Clone(rec.Env), Health: rec.Health, Gen: rec.Gen},
+		spec:     newSpec(rec.Artifact, rec.Env, rec.Secrets, rec.Health, rec.Gen),
 		live:     map[int]*instance{},
 		stopping: map[*instance]struct{}{}}
 	p.slots[ref] = s

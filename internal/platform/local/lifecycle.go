@@ -69,6 +69,9 @@ func (p *Platform) finish(in *instance) {
 		delete(p.ports, in.proc.port)
 		in.proc = nil
 	}
+	if err := os.RemoveAll(instanceWorkDir(p.work, in.ref, in.index, in.spec.Gen)); err != nil {
+		p.log.Warn("local: remove instance work dir", "slot", in.ref.String(), "instance", in.index, "err", err)
+	}
 	s := p.slots[in.ref]
 	if s == nil {
 		return
@@ -95,6 +98,9 @@ func (p *Platform) forgetIfDone(s *slot) bool {
 	}
 	if err := os.RemoveAll(logDir(p.dir, s.ref)); err != nil {
 		p.log.Warn("local: remove slot output", "slot", s.ref.String(), "err", err)
+	}
+	if err := os.RemoveAll(slotWorkDir(p.work, s.ref)); err != nil {
+		p.log.Warn("local: remove slot work dir", "slot", s.ref.String(), "err", err)
 	}
 	return true
 }
@@ -123,7 +129,7 @@ func (p *Platform) save(s *slot) {
 
 // persist writes the slot's record atomically. Callers hold p.mu.
 func (p *Platform) persist(s *slot) error {
-	rec := slotRecord{Service: s.ref.Service, Slot: s.ref.Slot, Artifact: s.spec.Artifact, Env: s.spec.Env,
+	rec := slotRecord{Service: s.ref.Service, Slot: s.ref.Slot, Artifact: s.spec.Artifact, Env: s.spec.Env, Secrets: s.spec.Secrets,
 		Health: s.spec.Health, Gen: s.spec.Gen, Desired: s.desired, Removed: s.removed, Key: s.key}
 	add := func(in *instance, stopping bool) {
 		if pr := in.proc; pr != nil {
@@ -237,6 +243,9 @@ func (p *Platform) Close(ctx context.Context) error {
 	}
 	if p.tempDir && !p.opts.KeepRunning {
 		os.RemoveAll(p.dir)
+		if p.opts.WorkDir == "" {
+			os.RemoveAll(p.work)
+		}
 	}
 	return err
 }

@@ -20,9 +20,9 @@ func TestConformance(t *testing.T) {
 	platformtest.Run(t, func(t *testing.T) platform.Platform {
 		return newTest(t, testOptions(t))
 	}, platformtest.Config{
-		Artifact:     app(t, "--version v1"),
-		Artifact2:    app(t, "--version v2"),
-		NeverReady:   app(t, "--version never --port 0"), // listens elsewhere than ${PORT}
+		Artifact:     "app:v1",
+		Artifact2:    "app:v2",
+		NeverReady:   "never", // listens elsewhere than ${PORT}
 		Health:       httpHealth,
 		Env:          appEnvVars,
 		ReadyTimeout: 15 * time.Second,
@@ -38,53 +38,16 @@ func TestConformance(t *testing.T) {
 	})
 }
 
-func TestSplitCommand(t *testing.T) {
-	tests := []struct {
-		in      string
-		want    []string
-		wantErr bool
-	}{
-		{in: "app --port ${PORT}", want: []string{"app", "--port", "${PORT}"}},
-		{in: `  /bin/sh -c 'echo "hi there" $HOME'  `, want: []string{"/bin/sh", "-c", `echo "hi there" $HOME`}},
-		{in: `a "b c" d\ e "x\"y" "p\q"`, want: []string{"a", "b c", "d e", `x"y`, `p\q`}},
-		{in: `a ''`, want: []string{"a", ""}},
-		{in: `a 'b`, wantErr: true},
-		{in: `a "b`, wantErr: true},
-		{in: `a \`, wantErr: true},
-		{in: "   ", wantErr: true},
-	}
-	for _, tc := range tests {
-		t.Run(tc.in, func(t *testing.T) {
-			got, err := splitCommand(tc.in)
-			if (err != nil) != tc.wantErr {
-				t.Fatalf("err = %v, wantErr %v", err, tc.wantErr)
-			}
-			if err != nil && !errors.Is(err, ErrBadArtifact) {
-				t.Errorf("err %v does not wrap ErrBadArtifact", err)
-			}
-			if !tc.wantErr && !slices.Equal(got, tc.want) {
-				t.Errorf("got %q, want %q", got, tc.want)
-			}
-		})
-	}
-	argv, err := commandLine("run --port=${PORT} --name ${SERVICE}-${SLOT}-${INSTANCE} ${OTHER}",
-		map[string]string{"PORT": "80", "SERVICE": "web", "SLOT": "blue", "INSTANCE": "2"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := []string{"run", "--port=80", "--name", "web-blue-2", "${OTHER}"}; !slices.Equal(argv, want) {
-		t.Errorf("substitution: got %q, want %q", argv, want)
-	}
-}
-
 func TestBadArtifactFailsFast(t *testing.T) {
-	p := newTest(t, testOptions(t))
+	opts := testOptions(t)
+	opts.Commands = append(opts.Commands, Command{Name: "missing", Executable: "/nonexistent/bin/app"})
+	p := newTest(t, opts)
 	ref := platform.SlotRef{Service: "bad", Slot: platform.Blue}
-	for _, artifact := range []string{"sluice-no-such-command --port ${PORT}", "/nonexistent/bin/app", `app "unterminated`, ""} {
+	for _, artifact := range []string{"missing", "/nonexistent/bin/app", "/bin/sh", "sh -c id", "app", "app:../../bin", "app:v1 --x", "true:v1", "nope:v1", ""} {
 		start := time.Now()
 		err := p.Deploy(ctxFor(t, 5*time.Second), deployment(ref, artifact, 1, ""))
-		if !errors.Is(err, ErrBadArtifact) {
-			t.Errorf("Deploy(%q): err = %v, want ErrBadArtifact", artifact, err)
+		if !errors.Is(err, ErrBadArtifact) && !errors.Is(err, ErrNotAllowed) {
+			t.Errorf("Deploy(%q): err = %v, want ErrBadArtifact or ErrNotAllowed", artifact, err)
 		}
 		if took := time.Since(start); took > time.Second {
 			t.Errorf("Deploy(%q) took %s", artifact, took)
@@ -99,15 +62,15 @@ func TestExitsAtOnceFails(t *testing.T) {
 	tests := []struct {
 		name, artifact, want string
 	}{
-		{"fail-at-start", app(t, "--fail-at-start"), "failing at start"},
-		{"false", "/bin/false", "exit status 1"},
-		{"exit-zero", "/bin/true", "status 0"},
+		{"fail-at-start", "app:v1", "failing at start"},
+		{"false", "false", "exit status 1"},
+		{"exit-zero", "true", "status 0"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			p := newTest(t, testOptions(t))
 			ref := platform.SlotRef{Service: tc.name, Slot: platform.Green}
-			if err := p.Deploy(ctxFor(t, 5*time.Second), deployment(ref, tc.artifact, 2, "k")); err != nil {
+			if err := p.Deploy(ctxFor(t, 5*time.Second), withFlags(deployment(ref, tc.artifact, 2, "k"), "--fail-at-start")); err != nil {
 				t.Fatal(err)
 			}
 			st := waitStatus(t, p, ref, 10*time.Second, "Failed", func(st platform.SlotStatus) bool { return st.Failed })
@@ -127,7 +90,7 @@ func TestHealthCheckNeverPasses(t *testing.T) {
 	opts.ReadyTimeout = time.Second
 	p := newTest(t, opts)
 	ref := platform.SlotRef{Service: "unhealthy", Slot: platform.Blue}
-	d := deployment(ref, app(t, ""), 1, "k")
+	d := deployment(ref, "app:v1", 1, "k")
 	d.Health = platform.HealthCheck{Path: "/nope", Status: 200}
 	if err := p.Deploy(ctxFor(t, 5*time.Second), d); err != nil {
 		t.Fatal(err)
@@ -145,7 +108,7 @@ func TestHealthCheckNeverPasses(t *testing.T) {
 func TestCrashedInstanceIsRestarted(t *testing.T) {
 	p := newTest(t, testOptions(t))
 	ref := platform.SlotRef{Service: "crashy", Slot: platform.Blue}
-	if err := p.Deploy(ctxFor(t, 5*time.Second), deployment(ref, app(t, ""), 1, "k")); err != nil {
+	if err := p.Deploy(ctxFor(t, 5*time.Second), deployment(ref, "app:v1", 1, "k")); err != nil {
 		t.Fatal(err)
 	}
 	waitReady(t, p, ref, 1)
@@ -192,7 +155,7 @@ func TestPortInUse(t *testing.T) {
 		}
 		p := newTest(t, opts)
 		ref := platform.SlotRef{Service: "port", Slot: platform.Blue}
-		if err := p.Deploy(ctxFor(t, 5*time.Second), deployment(ref, app(t, ""), 1, "k")); err != nil {
+		if err := p.Deploy(ctxFor(t, 5*time.Second), deployment(ref, "app:v1", 1, "k")); err != nil {
 			t.Fatal(err)
 		}
 		waitReady(t, p, ref, 1)
@@ -203,9 +166,7 @@ func TestPortInUse(t *testing.T) {
 	t.Run("artifact insists on a taken port", func(t *testing.T) {
 		p := newTest(t, testOptions(t))
 		ref := platform.SlotRef{Service: "fixed", Slot: platform.Blue}
-		exe := strings.Fields(app(t, ""))[0]
-		artifact := exe + " --port " + strconv.Itoa(takenPort)
-		if err := p.Deploy(ctxFor(t, 5*time.Second), deployment(ref, artifact, 1, "k")); err != nil {
+		if err := p.Deploy(ctxFor(t, 5*time.Second), withFlags(deployment(ref, "app:v1", 1, "k"), "--port "+strconv.Itoa(takenPort))); err != nil {
 			t.Fatal(err)
 		}
 		st := waitStatus(t, p, ref, 10*time.Second, "Failed", func(st platform.SlotStatus) bool { return st.Failed })
@@ -216,12 +177,14 @@ func TestPortInUse(t *testing.T) {
 }
 
 func TestRemoveLeavesNoOrphans(t *testing.T) {
-	p := newTest(t, testOptions(t))
-	ref := platform.SlotRef{Service: "family", Slot: platform.Green}
-	exe := strings.Fields(app(t, ""))[0]
 	// A shell that starts a long-lived child and then becomes the app: the child is in
 	// the instance's process group and must die with it.
-	artifact := `/bin/sh -c "sleep 300 & exec ` + exe + ` --port ${PORT}"`
+	opts := testOptions(t)
+	opts.Commands = append(opts.Commands, Command{Name: "family", Executable: "/bin/sh",
+		Args: []string{"-c", `sleep 300 & exec "$0" --port "$PORT"`, testExe}})
+	p := newTest(t, opts)
+	ref := platform.SlotRef{Service: "family", Slot: platform.Green}
+	artifact := "family"
 	if err := p.Deploy(ctxFor(t, 5*time.Second), deployment(ref, artifact, 2, "k")); err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +222,7 @@ func TestOutputAndEndpoints(t *testing.T) {
 	}
 	p := newTest(t, opts)
 	ref := platform.SlotRef{Service: "chatty", Slot: platform.Blue}
-	if err := p.Deploy(ctxFor(t, 5*time.Second), deployment(ref, app(t, "--version v7"), 2, "k")); err != nil {
+	if err := p.Deploy(ctxFor(t, 5*time.Second), deployment(ref, "app:v7", 2, "k")); err != nil {
 		t.Fatal(err)
 	}
 	waitReady(t, p, ref, 2)
@@ -305,9 +268,12 @@ func TestStateDirIsExclusive(t *testing.T) {
 }
 
 func TestTCPHealthCheckAndEnv(t *testing.T) {
-	p := newTest(t, testOptions(t))
+	opts := testOptions(t)
+	opts.Commands = append(opts.Commands, Command{Name: "named", Executable: testExe,
+		Args: []string{"--port", "${PORT}", "--version", "${SERVICE}-${SLOT}"}})
+	p := newTest(t, opts)
 	ref := platform.SlotRef{Service: "tcp", Slot: platform.Green}
-	d := deployment(ref, app(t, "--version ${SERVICE}-${SLOT}"), 1, "k")
+	d := deployment(ref, "named", 1, "k")
 	d.Health = platform.HealthCheck{} // TCP connect
 	if err := p.Deploy(ctxFor(t, 5*time.Second), d); err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/internal/platform"
+	"github.com/sluicehq/sluice/internal/platform/local/localtest"
 	"github.com/sluicehq/sluice/internal/sampleapp"
 )
 
@@ -20,17 +22,46 @@ import (
 // tests: the binary is its own artifact, with no dependency on cmd/sluice.
 const appEnv = "SLUICE_LOCAL_TEST_APP"
 
+// flagsEnv holds extra sample-app flags for one deployment: an artifact only picks a
+// command and a version, so tests vary the rest through the service's env.
+const flagsEnv = "SLUICE_LOCAL_TEST_FLAGS"
+
+// testExe is the test binary as the instances' user can run it.
+var testExe string
+
 func TestMain(m *testing.M) {
 	if os.Getenv(appEnv) == "1" {
 		os.Exit(runSampleApp())
 	}
+	exe, cleanup, err := localtest.Executable()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	testExe = exe
 	if dir := os.Getenv(hostEnv); dir != "" {
 		os.Exit(runHost(dir))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	cleanup()
+	os.Exit(code)
 }
 
-func runSampleApp() int { return sampleapp.Main(os.Args[1:], os.Stderr) }
+func runSampleApp() int {
+	return sampleapp.Main(append(os.Args[1:], strings.Fields(os.Getenv(flagsEnv))...), os.Stderr)
+}
+
+// testCommands are the commands the tests' platforms allow: the test binary as the
+// sample app (app:VERSION), one that listens elsewhere than ${PORT} (never), and
+// /bin/false and /bin/true.
+func testCommands() []Command {
+	return []Command{
+		{Name: "app", Executable: testExe, Args: []string{"--port", "${PORT}", "--version", "${VERSION}"}},
+		{Name: "never", Executable: testExe, Args: []string{"--port", "0", "--version", "never"}},
+		{Name: "false", Executable: "/bin/false"},
+		{Name: "true", Executable: "/bin/true"},
+	}
+}
 
 // hostEnv, when set to a state dir, makes the test binary act as a sluice that deploys
 // hostRef there, prints "READY" once it is ready, and waits to be killed.
@@ -39,14 +70,13 @@ const hostEnv = "SLUICE_LOCAL_TEST_HOST"
 var hostRef = platform.SlotRef{Service: "adopted", Slot: platform.Green}
 
 func runHost(dir string) int {
-	p, err := New(Options{StateDir: dir, KeepRunning: true})
+	p, err := New(Options{StateDir: dir, KeepRunning: true, Commands: testCommands()})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	ctx := context.Background()
-	exe, _ := os.Executable()
-	d := platform.Deployment{Ref: hostRef, Artifact: exe + " --port ${PORT}", Instances: 2,
+	d := platform.Deployment{Ref: hostRef, Artifact: "app:v1", Instances: 2,
 		Env: appEnvVars, Health: httpHealth, Key: "host-deploy"}
 	if err := p.Deploy(ctx, d); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -62,14 +92,11 @@ func runHost(dir string) int {
 	return 1
 }
 
-// app returns an artifact running the sample application with extra flags.
-func app(t *testing.T, flags string) string {
-	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fmt.Sprintf("'%s' --port ${PORT} %s", exe, flags)
+// withFlags returns d with extra sample-app flags.
+func withFlags(d platform.Deployment, flags string) platform.Deployment {
+	d.Env = maps.Clone(d.Env)
+	d.Env[flagsEnv] = flags
+	return d
 }
 
 // appEnvVars is the Env of every deployment of the test binary.
@@ -82,6 +109,7 @@ var httpHealth = platform.HealthCheck{Path: "/healthz", Status: 200}
 func testOptions(t *testing.T) Options {
 	return Options{
 		StateDir:       t.TempDir(),
+		Commands:       testCommands(),
 		StopGrace:      2 * time.Second,
 		HealthInterval: 100 * time.Millisecond,
 		HealthTimeout:  500 * time.Millisecond,

@@ -48,6 +48,16 @@ type Options struct {
 	// OnEndpoints is called, from a single goroutine and in order, with a slot's new
 	// list of ready endpoints (host:port) each time the list may have changed.
 	OnEndpoints func(ref platform.SlotRef, endpoints []string)
+	// Commands are what instances may run; an artifact names one of them (see
+	// Command). With none, every Deploy is refused.
+	Commands []Command
+	// User is the OS user (name or uid) instances run as when sluice runs as root;
+	// nobody when empty. When sluice is not root it must be empty or sluice's own user.
+	User string
+	// WorkDir holds each instance's own working directory (the instance's HOME too);
+	// a directory under the system's temporary directory named after StateDir when
+	// empty.
+	WorkDir string
 	// Logger receives the platform's own events; nothing is logged when nil.
 	Logger *slog.Logger
 

@@ -81,6 +81,7 @@ func (p *Platform) emit(in *instance, stream, line string) {
 	if n := len(line); n > 0 && line[n-1] == '\r' {
 		line = line[:n-1]
 	}
+	line = in.spec.mask.String(line) // before it is kept, passed on, stored or streamed
 	in.outMu.Lock()
 	in.last = append(in.last, line)
 	if len(in.last) > keepLastLine {

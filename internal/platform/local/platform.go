@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"github.com/sluicehq/sluice/internal/platform"
+	"github.com/sluicehq/sluice/internal/secrets"
 )
 
 var _ platform.Platform = (*Platform)(nil)
@@ -31,6 +32,8 @@ type Platform struct {
 	dir     string
 	tempDir bool
 	lock    *os.File
+	user    runAs  // who instances run as
+	work    string // holds the instances' working directories
 
 	ctx    context.Context // lives until Close ends
 	cancel context.CancelFunc
@@ -60,12 +63,22 @@ type slot struct {
 type spec struct {
 	Artifact string
 	Env      map[string]string
+	Secrets  []string
 	Health   platform.HealthCheck
 	Gen      int
+	mask     *secrets.Redactor // masks Secrets in the instances' output
 }
 
 func (s spec) same(o spec) bool {
-	return s.Artifact == o.Artifact && s.Health == o.Health && maps.Equal(s.Env, o.Env)
+	return s.Artifact == o.Artifact && s.Health == o.Health && maps.Equal(s.Env, o.Env) && slices.Equal(s.Secrets, o.Secrets)
+}
+
+// newSpec returns a spec whose mask knows its secrets.
+func newSpec(artifact string, env map[string]string, secretValues []string, health platform.HealthCheck, gen int) spec {
+	s := spec{Artifact: artifact, Env: maps.Clone(env), Secrets: slices.Clone(secretValues), Health: health, Gen: gen,
+		mask: &secrets.Redactor{}}
+	s.mask.Add(secretValues...)
+	return s
 }
 
 // New creates a platform on opts.StateDir and adopts the instances a previous platform
@@ -74,6 +87,10 @@ func New(opts Options) (*Platform, error) {
 	opts = opts.withDefaults()
 	p := &Platform{opts: opts, log: opts.Logger, dir: opts.StateDir, slots: map[platform.SlotRef]*slot{},
 		ports: map[int]bool{}, dirty: map[platform.SlotRef]bool{}, kick: make(chan struct{}, 1)}
+	var err error
+	if p.user, err = instanceUser(opts.User); err != nil {
+		return nil, fmt.Errorf("local: new: %w", err)
+	}
 	if p.dir == "" {
 		d, err := os.MkdirTemp("", "sluice-local-*")
 		if err != nil {
@@ -82,9 +99,15 @@ func New(opts Options) (*Platform, error) {
 		p.dir, p.tempDir = d, true
 	}
 	for _, sub := range []string{"slots", "logs"} {
-		if err := os.MkdirAll(filepath.Join(p.dir, sub), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Join(p.dir, sub), 0o700); err != nil {
 			return nil, fmt.Errorf("local: new: %w", err)
 		}
+	}
+	if p.work = opts.WorkDir; p.work == "" {
+		p.work = defaultWorkRoot(p.dir)
+	}
+	if err := prepareWorkRoot(p.work); err != nil {
+		return nil, fmt.Errorf("local: new: %w", err)
 	}
 	lock, err := lockDir(p.dir)
 	if err != nil {
@@ -132,15 +155,15 @@ func (p *Platform) Deploy(ctx context.Context, d platform.Deployment) error {
 	if p.keys.seen(d.Key) {
 		return nil
 	}
-	if err := checkArtifact(d.Artifact); err != nil {
-		return fmt.Errorf("local: deploy %s: artifact %q: %w", d.Ref, d.Artifact, err)
+	if err := p.check(d); err != nil {
+		return fmt.Errorf("local: deploy %s: %w", d.Ref, err)
 	}
 	s := p.slots[d.Ref]
 	if s == nil {
 		s = &slot{ref: d.Ref, live: map[int]*instance{}, stopping: map[*instance]struct{}{}}
 		p.slots[d.Ref] = s
 	}
-	next := spec{Artifact: d.Artifact, Env: maps.Clone(d.Env), Health: d.Health, Gen: s.spec.Gen}
+	next := newSpec(d.Artifact, d.Env, d.Secrets, d.Health, s.spec.Gen)
 	if !next.same(s.spec) || s.removed {
 		next.Gen++
 		s.spec = next
@@ -154,6 +177,19 @@ func (p *Platform) Deploy(ctx context.Context, d platform.Deployment) error {
 	p.reconcile(s)
 	p.log.Info("local: deploy", "slot", d.Ref.String(), "artifact", d.Artifact, "instances", d.Instances, "key", d.Key)
 	return p.commit(s, d.Key, "deploy")
+}
+
+// check refuses a deployment whose artifact the commands do not allow, whose executable
+// the instances' user cannot run, or whose env would change what runs.
+func (p *Platform) check(d platform.Deployment) error {
+	iv, err := resolve(p.opts.Commands, d.Artifact)
+	if err != nil {
+		return err
+	}
+	if err := checkEnv(d.Env); err != nil {
+		return err
+	}
+	return checkExecutable(iv.exe, p.user)
 }
 
 // Scale changes the slot's instance count; scaling down waits, bounded by ctx, until

@@ -85,9 +85,10 @@ func isOurs(pid int, startTicks uint64, boot string) bool {
 
 // startProc starts argv in its own process group with stdout and stderr appended to
 // files, so the process survives sluice and its output can be read after a restart.
-func startProc(argv, env []string, stdoutPath, stderrPath string) (*proc, error) {
+// The process runs in dir, as cred when not nil.
+func startProc(argv, env []string, dir string, cred *syscall.Credential, stdoutPath, stderrPath string) (*proc, error) {
 	open := func(path string) (*os.File, error) {
-		return os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC|os.O_APPEND, 0o644)
+		return os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC|os.O_APPEND, 0o600)
 	}
 	out, err := open(stdoutPath)
 	if err != nil {
@@ -100,9 +101,9 @@ func startProc(argv, env []string, stdoutPath, stderrPath string) (*proc, error)
 	}
 	defer errf.Close()
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = env
+	cmd.Env, cmd.Dir = env, dir
 	cmd.Stdout, cmd.Stderr = out, errf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: cred}
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}

@@ -21,6 +21,7 @@ type slotRecord struct {
 	Slot      platform.Slot        `json:"slot"`
 	Artifact  string               `json:"artifact"`
 	Env       map[string]string    `json:"env,omitempty"`
+	Secrets   []string             `json:"secrets,omitempty"`
 	Health    platform.HealthCheck `json:"health"`
 	Gen       int                  `json:"gen"`
 	Desired   int                  `json:"desired"`
@@ -164,7 +165,7 @@ func (k *keyLog) add(key string) error {
 // lockDir takes an exclusive lock on dir so two platforms never supervise the same
 // instances.
 func lockDir(dir string) (*os.File, error) {
-	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, err
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -30,11 +29,8 @@ type localSetup struct {
 
 func newLocalSetup(t *testing.T) *localSetup {
 	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ls := &localSetup{exe: exe}
+	ls := &localSetup{exe: testExe}
+	var err error
 	ls.r = newRouter(t, builtin.Options{
 		Listen: "127.0.0.1:0",
 		Source: builtin.SourceFunc(func(ref platform.SlotRef) []string { return ls.p.Endpoints(ref) }),
@@ -43,6 +39,7 @@ func newLocalSetup(t *testing.T) *localSetup {
 	ls.p, err = local.New(local.Options{
 		StateDir: t.TempDir(), OnEndpoints: ls.r.EndpointsChanged,
 		StopGrace: 2 * time.Second, HealthInterval: 100 * time.Millisecond,
+		Commands: []local.Command{{Name: "app", Executable: testExe, Args: []string{"--port", "${PORT}", "--version", "${VERSION}"}}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -61,7 +58,7 @@ func (ls *localSetup) deploy(t *testing.T, slot platform.Slot, version string, n
 	t.Helper()
 	ref := platform.SlotRef{Service: "shop", Slot: slot}
 	d := platform.Deployment{
-		Ref: ref, Artifact: ls.exe + " --port ${PORT} --version " + version, Instances: n,
+		Ref: ref, Artifact: "app:" + version, Instances: n,
 		Env: map[string]string{appEnv: "1"}, Health: platform.HealthCheck{Path: "/healthz", Status: 200},
 		Key: fmt.Sprintf("deploy-%s-%s-%d", slot, version, n),
 	}

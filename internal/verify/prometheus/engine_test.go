@@ -35,13 +35,18 @@ func engineDocs(exe, listen, admin, promURL string) string {
     port: 8080
     artifact: %s
     instances: 1
-    env: {%s: "1"}
-    health: {path: /healthz, timeout: 1s}`, exe+" --port $${PORT} --version ${version} --error-rate ${error_rate}", appEnv)
+    env: {%s: "1", SAMPLE_APP_ERROR_RATE: "${error_rate}"}
+    health: {path: /healthz, timeout: 1s}`, "app:${version}", appEnv)
 	return fmt.Sprintf(`apiVersion: sluice.dev/v1alpha1
 kind: Environment
 metadata: {name: prom-test}
 spec:
-  platform: {type: local, local: {stopGrace: 1s}}
+  platform:
+    type: local
+    local:
+      stopGrace: 1s
+      commands:
+        - {name: app, executable: %[1]q, args: [--port, "${PORT}", --version, "${VERSION}"]}
   router: {type: builtin, builtin: {listen: %[2]s, admin: %[3]s}}
   providers:
     - {name: prom, type: prometheus, url: %[4]s}
@@ -86,7 +91,7 @@ spec:
         - traffic: 100%%
         - promote: {}
         - scaledown: {slot: old}
-`, exe+" --port $${PORT} --version ${version} --error-rate ${error_rate}", listen, admin, promURL, appEnv, query, svc)
+`, exe, listen, admin, promURL, appEnv, query, svc)
 }
 
 // TestCanaryJudgedByPrometheus runs the engine (server.Run with the local platform
@@ -101,10 +106,7 @@ func TestCanaryJudgedByPrometheus(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
+	exe := testExe
 	listen := freeAddr(t)
 	c := startEngine(t, ctx)
 	if _, err := c.Apply(ctx, "prom-test.yaml", []byte(engineDocs(exe, listen, exporter, promURL)), false); err != nil {

@@ -1,9 +1,11 @@
 package prometheus_test
 
 import (
+	"fmt"
 	"os"
 	"testing"
 
+	"github.com/sluicehq/sluice/internal/platform/local/localtest"
 	"github.com/sluicehq/sluice/internal/sampleapp"
 )
 
@@ -11,11 +13,22 @@ import (
 // tests, so the binary is the artifact the engine's local platform starts.
 const appEnv = "SLUICE_PROMETHEUS_TEST_APP"
 
+// testExe is the test binary as the local platform's instances can run it.
+var testExe string
+
 func TestMain(m *testing.M) {
 	if os.Getenv(appEnv) == "1" {
 		os.Exit(runSampleApp())
 	}
-	os.Exit(m.Run())
+	exe, cleanup, err := localtest.Executable()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	testExe = exe
+	code := m.Run()
+	cleanup()
+	os.Exit(code)
 }
 
 func runSampleApp() int { return sampleapp.Main(os.Args[1:], os.Stderr) }
