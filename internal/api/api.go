@@ -61,6 +61,10 @@ type Deps struct {
 	Auth *auth.Service
 	// Audit records every state-changing request; nil records nothing.
 	Audit audit.Store
+	// Rejections counts the rejected requests (no valid credentials, rate-limited)
+	// per source and minute instead of storing one entry each; when nil the API makes
+	// one over Audit. Flush it when the server stops.
+	Rejections *audit.Rejections
 	// Redactor masks secrets in audit summaries; secrets.Default when nil. Answers
 	// and event streams always go through secrets.Default.
 	Redactor *secrets.Redactor
@@ -91,6 +95,9 @@ func New(d Deps) http.Handler {
 	}
 	if d.StatusPoll <= 0 {
 		d.StatusPoll = time.Second
+	}
+	if d.Rejections == nil && d.Audit != nil {
+		d.Rejections = audit.NewRejections(d.Audit, d.Now, d.Logger)
 	}
 	h := &handler{Deps: d, log: d.Logger}
 	mux := http.NewServeMux()

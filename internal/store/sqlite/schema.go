@@ -87,6 +87,7 @@ CREATE INDEX executions_lease ON executions (lease_until)
 	WHERE status NOT IN ('succeeded', 'failed', 'rolled_back', 'aborted');
 `},
 	{3, "auth and audit", authSchema},
+	{4, "audit counts and retention", auditRetentionSchema},
 }
 
 // SchemaVersion is the newest schema version this binary knows.
