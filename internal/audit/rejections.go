@@ -134,8 +134,8 @@ func (r *Rejections) write(ctx context.Context, minute time.Time, counts map[rej
 	for k, c := range counts {
 		e := Entry{At: minute, Actor: k.actor, Remote: k.source, Action: ActionRejected,
 			Target: c.path, Outcome: OutcomeDenied, Status: k.status, Count: c.count,
-			Summary: fmt.Sprintf("%d request(s) answered %d in the minute from %s; the first was %s %s",
-				c.count, k.status, minute.Format("15:04"), c.method, c.path)}
+			Summary: fmt.Sprintf("%d request(s) answered %d in the minute from %s UTC; the first was %s on the target",
+				c.count, k.status, minute.Format("15:04"), c.method)}
 		if err := r.store.AppendAudit(ctx, &e); err != nil {
 			return fmt.Errorf("audit: append rejected requests of %s: %w", k.source, err)
 		}
