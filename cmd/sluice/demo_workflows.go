@@ -214,7 +214,6 @@ spec:
         - deploy:
             instances: 1
         - name: loadtest
-          timeout: 2s
           onFailure: ignore
           loadtest:
             duration: 100ms

@@ -3,6 +3,7 @@ package platform
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // Slot is one of a service's two colours. Which one is live is the engine's knowledge,
@@ -55,6 +56,8 @@ type Deployment struct {
 type HealthCheck struct {
 	Path   string
 	Status int
+	// Timeout is how long one check may take; the platform's default when zero.
+	Timeout time.Duration
 }
 
 // SlotStatus is what a slot really has now.
