@@ -31,7 +31,7 @@ func (a *app) applyCommand() *cobra.Command {
 	var dryRun bool
 	cmd := &cobra.Command{
 		Use:   "apply -f FILE...",
-		Short: "Store workflows and environments from YAML files (- for standard input)",
+		Short: "Store workflows and environments from YAML files (- for standard input), all or nothing",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(files) == 0 {
@@ -41,18 +41,16 @@ func (a *app) applyCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var all []api.ApplyResult
-			for _, f := range files {
-				src, err := a.readInput(f)
-				if err != nil {
-					return err
-				}
-				res, err := c.Apply(cmd.Context(), f, src, dryRun)
-				if err != nil {
-					return err
-				}
-				all = append(all, res.Results...)
+			files, err := a.readApplyFiles(files)
+			if err != nil {
+				return err
 			}
+			// One request: the server stores every file's documents or none of them.
+			res, err := c.ApplyFiles(cmd.Context(), files, dryRun)
+			if err != nil {
+				return err
+			}
+			all := res.Results
 			if done, err := a.emit(api.ApplyResponse{DryRun: dryRun, Results: all}); done {
 				return err
 			}
@@ -69,6 +67,25 @@ func (a *app) applyCommand() *cobra.Command {
 	cmd.Flags().StringArrayVarP(&files, "filename", "f", nil, "YAML file to apply; repeat for more; - reads standard input")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "validate on the server and report what would change, without storing")
 	return cmd
+}
+
+// readApplyFiles reads every file named; when any cannot be read, the error names
+// each one that failed and nothing is applied.
+func (a *app) readApplyFiles(names []string) ([]api.ApplyFile, error) {
+	files := make([]api.ApplyFile, 0, len(names))
+	var errs []error
+	for _, name := range names {
+		src, err := a.readInput(name)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		files = append(files, api.ApplyFile{Name: name, Source: string(src)})
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("nothing applied: %w", errors.Join(errs...))
+	}
+	return files, nil
 }
 
 func (a *app) validateCommand() *cobra.Command {

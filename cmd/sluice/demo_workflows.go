@@ -218,7 +218,6 @@ spec:
         - deploy:
             instances: 1
         - name: loadtest
-          timeout: 2s
           onFailure: ignore
           loadtest:
             duration: 100ms

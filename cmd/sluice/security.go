@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -337,9 +338,10 @@ func (a *app) changeRole(cmd *cobra.Command, g api.Grant, grant bool) error {
 func (a *app) auditCommand() *cobra.Command {
 	var f audit.Filter
 	var since, until string
+	var all bool
 	cmd := &cobra.Command{
 		Use:   "audit",
-		Short: "Show the audit log (-o jsonl exports it as JSON lines)",
+		Short: "Show the audit log a page at a time (--all for every page; -o jsonl exports it as JSON lines)",
 		Args:  cobra.NoArgs,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			switch a.output {
@@ -356,7 +358,10 @@ func (a *app) auditCommand() *cobra.Command {
 			if f.Until, err = a.timeFlag("until", until); err != nil {
 				return err
 			}
-			return a.showAudit(cmd, f)
+			if f.Limit < 0 || f.Limit > audit.MaxPage && !all && a.output != "jsonl" {
+				return fmt.Errorf("--limit %d: a page holds 1 to %d entries; use --all for every page", f.Limit, audit.MaxPage)
+			}
+			return a.showAudit(cmd, f, all)
 		},
 	}
 	fl := cmd.Flags()
@@ -366,7 +371,9 @@ func (a *app) auditCommand() *cobra.Command {
 	fl.StringVar(&f.Action, "action", "", "only this action (apply, run, approve, token.create, role.grant, login, ...)")
 	fl.StringVar(&f.Environment, "environment", "", "only entries about this environment")
 	fl.StringVar(&f.Outcome, "outcome", "", "only ok, denied or failed entries")
-	fl.IntVar(&f.Limit, "limit", 0, "at most this many entries (0: all)")
+	fl.IntVar(&f.Limit, "limit", audit.DefaultPage, "entries per page (at most 1000); with --all or -o jsonl, at most this many in all (0: no limit)")
+	fl.Int64Var(&f.After, "after", 0, "start after this seq: the cursor that ends the previous page")
+	fl.BoolVar(&all, "all", false, "follow the pages to the end")
 	return cmd
 }
 
@@ -384,7 +391,9 @@ func (a *app) timeFlag(name, s string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("--%s %q: want an RFC 3339 time or a duration such as 24h", name, s)
 }
 
-func (a *app) showAudit(cmd *cobra.Command, f audit.Filter) error {
+// showAudit prints one page (or every page with all) and, in a table, how to get the
+// next page.
+func (a *app) showAudit(cmd *cobra.Command, f audit.Filter, all bool) error {
 	c, err := a.client()
 	if err != nil {
 		return err
@@ -392,17 +401,32 @@ func (a *app) showAudit(cmd *cobra.Command, f audit.Filter) error {
 	if a.output == "jsonl" {
 		return c.AuditJSONL(cmd.Context(), f, a.stdout)
 	}
-	entries, err := c.Audit(cmd.Context(), f)
+	var page api.AuditList
+	if all {
+		page.Items, err = c.Audit(cmd.Context(), f)
+	} else {
+		page, err = c.AuditPage(cmd.Context(), f)
+	}
 	if err != nil {
 		return err
 	}
-	if done, err := a.emit(api.AuditList{Items: entries}); done {
+	if done, err := a.emit(page); done {
 		return err
 	}
-	rows := make([][]string, 0, len(entries))
-	for _, e := range entries {
-		rows = append(rows, []string{e.At.Local().Format("2006-01-02 15:04:05"), e.Actor, e.Action, e.Target,
-			orDash(e.Environment), e.Outcome, e.Remote, orDash(e.Summary)})
+	rows := make([][]string, 0, len(page.Items))
+	for _, e := range page.Items {
+		action := e.Action
+		if e.Count > 1 {
+			action = fmt.Sprintf("%s ×%d", e.Action, e.Count)
+		}
+		rows = append(rows, []string{strconv.FormatInt(e.Seq, 10), e.At.Local().Format("2006-01-02 15:04:05"), e.Actor, action,
+			e.Target, orDash(e.Environment), e.Outcome, e.Remote, orDash(e.Summary)})
 	}
-	return a.table([]string{"TIME", "ACTOR", "ACTION", "TARGET", "ENVIRONMENT", "OUTCOME", "FROM", "SUMMARY"}, rows)
+	if err := a.table([]string{"SEQ", "TIME", "ACTOR", "ACTION", "TARGET", "ENVIRONMENT", "OUTCOME", "FROM", "SUMMARY"}, rows); err != nil {
+		return err
+	}
+	if page.Next != "" {
+		fmt.Fprintf(a.stderr, "more entries: sluice audit --after %s (or --all)\n", page.Next)
+	}
+	return nil
 }

@@ -44,5 +44,7 @@ func (a *app) serverCommand() *cobra.Command {
 	fl.StringVar(&cfg.DataDir, "data-dir", a.defaultDataDir(), "directory of the SQLite database (env SLUICE_DATA_DIR)")
 	fl.StringVar(&cfg.DatabaseURL, "database-url", a.getenv("SLUICE_DATABASE_URL"), "postgres://... to use PostgreSQL instead of SQLite (env SLUICE_DATABASE_URL)")
 	a.securityFlags(fl, &cfg.Security)
+	fl.DurationVar(&cfg.AuditRetention, "audit-retention", 0, "export audit entries older than this (at least 1h, e.g. 2160h) to --audit-export, then prune them; 0 keeps them forever")
+	fl.StringVar(&cfg.AuditExport, "audit-export", "", "JSON-lines file that pruned audit entries are appended to (default DATA_DIR/audit-export.jsonl)")
 	return cmd
 }

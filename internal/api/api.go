@@ -61,6 +61,10 @@ type Deps struct {
 	Auth *auth.Service
 	// Audit records every state-changing request; nil records nothing.
 	Audit audit.Store
+	// Rejections counts the rejected requests (no valid credentials, rate-limited)
+	// per source and minute instead of storing one entry each; when nil the API makes
+	// one over Audit. Flush it when the server stops.
+	Rejections *audit.Rejections
 	// Redactor masks secrets in audit summaries; secrets.Default when nil. Answers
 	// and event streams always go through secrets.Default.
 	Redactor *secrets.Redactor
@@ -106,6 +110,9 @@ func New(d Deps) http.Handler {
 	}
 	if d.Origins == nil {
 		d.Origins, _ = NewOrigins("", nil) // cannot fail without flags
+	}
+	if d.Rejections == nil && d.Audit != nil {
+		d.Rejections = audit.NewRejections(d.Audit, d.Now, d.Logger)
 	}
 	h := &handler{Deps: d, log: d.Logger}
 	mux := http.NewServeMux()

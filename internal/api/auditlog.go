@@ -85,7 +85,12 @@ func (h *handler) audited(next http.Handler) http.Handler {
 }
 
 // record appends one entry; a failure is logged, as the action has already happened.
+// Rejected requests (see rejected) are only counted, per source and minute.
 func (h *handler) record(r *http.Request, n *auditNote, code int) {
+	if rejected(n, code) {
+		h.Rejections.Add(r.RemoteAddr, n.who.User, code, r.Method, r.URL.Path)
+		return
+	}
 	e := audit.Entry{At: h.Now().UTC(), Actor: n.who.User, Method: n.who.Method, TokenID: n.who.TokenID,
 		Remote: r.RemoteAddr, Action: n.action, Target: n.target, Environment: n.environment,
 		Status: code, Summary: h.redact(n.summary)}
@@ -108,6 +113,14 @@ func (h *handler) record(r *http.Request, n *auditNote, code int) {
 	}
 }
 
+// rejected reports whether a request is one a stranger can send without limit: any
+// request refused for want of valid credentials, and any over the rate limit.
+func rejected(n *auditNote, code int) bool {
+	anonymous := n.who.User == "" || n.who.User == AnonymousUser
+	return code == http.StatusTooManyRequests ||
+		anonymous && (code == http.StatusUnauthorized || code == http.StatusForbidden)
+}
+
 func (h *handler) redact(s string) string {
 	if h.Redactor == nil {
 		return secrets.Default.String(s)
@@ -115,7 +128,9 @@ func (h *handler) redact(s string) string {
 	return h.Redactor.String(s)
 }
 
-// listAudit serves GET /api/v1/audit: the log as JSON, or JSON lines with format=jsonl.
+// listAudit serves GET /api/v1/audit: one page of the log as JSON (limit entries,
+// audit.DefaultPage by default, at most audit.MaxPage) with the cursor of the next
+// page, or with format=jsonl every matching entry as JSON lines, read a page at a time.
 func (h *handler) listAudit(w http.ResponseWriter, r *http.Request) {
 	if err := h.authorize(r, roleAdmin, allEnvironments, "reading the audit log"); err != nil {
 		h.fail(w, r, err)
@@ -126,25 +141,64 @@ func (h *handler) listAudit(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	switch format := r.URL.Query().Get("format"); format {
+	case "", "json":
+		h.auditPage(w, r, f)
+	case "jsonl":
+		h.auditJSONL(w, r, f)
+	default:
+		h.fail(w, r, badRequest("format", "format=%q: want json or jsonl", format))
+	}
+}
+
+// auditPage answers one page and, when it is full, the cursor of the next.
+func (h *handler) auditPage(w http.ResponseWriter, r *http.Request, f audit.Filter) {
+	if f.Limit == 0 {
+		f.Limit = audit.DefaultPage
+	}
 	entries, err := h.Audit.ListAudit(r.Context(), f)
 	if err != nil {
 		h.fail(w, r, fmt.Errorf("list audit: %w", err))
 		return
 	}
-	switch r.URL.Query().Get("format") {
-	case "", "json":
-		if entries == nil {
-			entries = []audit.Entry{}
+	page := AuditList{Items: entries}
+	if page.Items == nil {
+		page.Items = []audit.Entry{}
+	}
+	if len(entries) == f.Limit {
+		page.Next = strconv.FormatInt(entries[len(entries)-1].Seq, 10)
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+// auditJSONL streams the matching entries (at most limit when one is given), holding
+// one page in memory at a time.
+func (h *handler) auditJSONL(w http.ResponseWriter, r *http.Request, f audit.Filter) {
+	w.Header().Set("Content-Type", "application/jsonl")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	left := f.Limit
+	for {
+		f.Limit = audit.MaxPage
+		if left > 0 {
+			f.Limit = min(left, audit.MaxPage)
 		}
-		writeJSON(w, http.StatusOK, AuditList{Items: entries})
-	case "jsonl":
-		w.Header().Set("Content-Type", "application/jsonl")
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		if err := audit.WriteJSONL(w, entries); err != nil {
+		entries, err := h.Audit.ListAudit(r.Context(), f)
+		if err == nil {
+			err = audit.WriteJSONL(w, entries)
+		}
+		if err != nil {
 			h.log.Warn("api: audit export cut off", "err", err)
+			return
 		}
-	default:
-		h.fail(w, r, badRequest("format", "format=%q: want json or jsonl", r.URL.Query().Get("format")))
+		if len(entries) < f.Limit { // the last page
+			return
+		}
+		if left > 0 {
+			if left -= len(entries); left == 0 {
+				return
+			}
+		}
+		f.After = entries[len(entries)-1].Seq
 	}
 }
 
@@ -170,6 +224,9 @@ func auditFilter(q url.Values, now time.Time) (audit.Filter, error) {
 	if s := q.Get("limit"); s != "" {
 		if f.Limit, err = strconv.Atoi(s); err != nil || f.Limit < 0 {
 			return f, badRequest("limit", "limit=%q is not a non-negative integer", s)
+		}
+		if f.Limit > audit.MaxPage && q.Get("format") != "jsonl" {
+			return f, badRequest("limit", "limit=%d: a page holds at most %d entries; follow next for more", f.Limit, audit.MaxPage)
 		}
 	}
 	return f, nil

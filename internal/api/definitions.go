@@ -30,6 +30,10 @@ func (h *handler) apply(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	if isJSON(r) { // several files, all or nothing (applyfiles.go)
+		h.applyFiles(w, r, dryRun)
+		return
+	}
 	src, err := readBody(w, r)
 	if err != nil {
 		h.fail(w, r, err)

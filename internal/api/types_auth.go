@@ -65,6 +65,8 @@ type GrantResponse struct {
 // AuditList is a page of the audit log.
 type AuditList struct {
 	Items []audit.Entry `json:"items"`
+	// Next, when set, is the cursor of the next page: pass it as after=.
+	Next string `json:"next,omitempty"`
 }
 
 // LoginRequest exchanges an API token for a web session.

@@ -22,6 +22,9 @@ type Entry struct {
 	Outcome     string    `json:"outcome"` // OutcomeOK, OutcomeDenied or OutcomeFailed
 	Status      int       `json:"status"`  // the HTTP status answered
 	Summary     string    `json:"summary"` // what changed, never a secret
+	// Count is how many requests the entry stands for: 1 for an action, more for the
+	// rejected anonymous or rate-limited requests of one source in one minute.
+	Count int64 `json:"count"`
 }
 
 // Outcomes of an action.
@@ -43,13 +46,24 @@ type Filter struct {
 	Limit       int // <= 0: no limit
 }
 
+// Page sizes of a listing: DefaultPage when none is asked for, never more than MaxPage.
+const (
+	DefaultPage = 100
+	MaxPage     = 1000
+)
+
 // Store keeps the audit log. Implementations: internal/store/sqlite and
-// internal/store/postgres, which also refuse UPDATE and DELETE on the table.
+// internal/store/postgres, whose triggers refuse UPDATE on the table and DELETE of any
+// entry that an export has not recorded (see PruneAudit).
 type Store interface {
-	// AppendAudit inserts e and sets its Seq.
+	// AppendAudit bounds e (see Bound), inserts it and sets its Seq; a zero Count is 1.
 	AppendAudit(ctx context.Context, e *Entry) error
 	// ListAudit returns the entries matching f in Seq order.
 	ListAudit(ctx context.Context, f Filter) ([]Entry, error)
+	// PruneAudit records, in one transaction, that the entries with Seq <= through were
+	// exported to dest, and removes them; it returns how many it removed. It is the only
+	// delete the store's triggers allow.
+	PruneAudit(ctx context.Context, through int64, dest string) (int64, error)
 }
 
 // WriteJSONL writes entries as JSON lines, one entry per line.

@@ -94,11 +94,37 @@ func auditQuery(f audit.Filter) url.Values {
 	return q
 }
 
-// Audit returns the audit entries matching f.
-func (c *Client) Audit(ctx context.Context, f audit.Filter) ([]audit.Entry, error) {
+// AuditPage returns one page of the audit entries matching f: f.Limit entries (the
+// server's default page when 0, at most audit.MaxPage) after f.After, and in Next the
+// cursor of the following page, empty at the end.
+func (c *Client) AuditPage(ctx context.Context, f audit.Filter) (api.AuditList, error) {
 	var out api.AuditList
 	err := c.do(ctx, request{method: http.MethodGet, path: "/api/v1/audit", query: auditQuery(f)}, &out)
-	return out.Items, err
+	return out, err
+}
+
+// Audit returns every audit entry matching f (at most f.Limit when set), following
+// the server's pages.
+func (c *Client) Audit(ctx context.Context, f audit.Filter) ([]audit.Entry, error) {
+	want := f.Limit
+	var out []audit.Entry
+	for {
+		f.Limit = audit.MaxPage
+		if want > 0 {
+			f.Limit = min(want-len(out), audit.MaxPage)
+		}
+		page, err := c.AuditPage(ctx, f)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, page.Items...)
+		if page.Next == "" || want > 0 && len(out) >= want {
+			return out, nil
+		}
+		if f.After, err = strconv.ParseInt(page.Next, 10, 64); err != nil {
+			return out, fmt.Errorf("client: GET /api/v1/audit: next cursor %q: %w", page.Next, err)
+		}
+	}
 }
 
 // AuditJSONL copies the audit entries matching f to w as JSON lines, as the server

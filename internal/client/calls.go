@@ -51,6 +51,24 @@ func (c *Client) Apply(ctx context.Context, file string, src []byte, dryRun bool
 	return out, err
 }
 
+// ApplyFiles stores the documents of several files all or nothing: when any document
+// of any file is invalid or not allowed, the error (an *APIError) lists the problems
+// of every file and nothing is stored.
+func (c *Client) ApplyFiles(ctx context.Context, files []api.ApplyFile, dryRun bool) (api.ApplyResponse, error) {
+	q := url.Values{}
+	if dryRun {
+		q.Set("dryRun", "true")
+	}
+	body, err := json.Marshal(api.ApplyFilesRequest{Files: files})
+	if err != nil {
+		return api.ApplyResponse{}, fmt.Errorf("client: apply: %w", err)
+	}
+	var out api.ApplyResponse
+	err = c.do(ctx, request{method: http.MethodPost, path: "/api/v1/apply", query: q,
+		body: bytes.NewReader(body), contentType: "application/json"}, &out)
+	return out, err
+}
+
 // List returns the latest version of every definition of a kind.
 func (c *Client) List(ctx context.Context, k Kind) ([]api.Definition, error) {
 	var out api.DefinitionList

@@ -82,7 +82,7 @@ func (r *run) deploy(ctx context.Context, s *spec.Step, ss *StepState) error {
 		ServiceType: r.serviceType(),
 	}
 	if svc.Health != nil {
-		dep.Health = platform.HealthCheck{Path: svc.Health.Path, Status: svc.Health.Status}
+		dep.Health = platform.HealthCheck{Path: svc.Health.Path, Status: svc.Health.Status, Timeout: svc.Health.Timeout.Std()}
 	}
 	err = r.effect(ctx, r.attemptKey(ss)+"/deploy", func(ctx context.Context, key string) error {
 		r.console(ss.Key, "info", "deploying %s to %s: %d instances (%s)", artifact, slot, n, how)

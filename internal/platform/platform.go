@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // ErrRefused is matched (errors.Is) by a platform's errors for a call that can never
@@ -64,6 +65,8 @@ type Deployment struct {
 type HealthCheck struct {
 	Path   string
 	Status int
+	// Timeout is how long one check may take; the platform's default when zero.
+	Timeout time.Duration
 }
 
 // SlotStatus is what a slot really has now.

@@ -48,6 +48,11 @@ type Config struct {
 	CrashAt string
 	// Security is authentication, the loopback rule and TLS (see auth.go).
 	Security Security
+	// AuditRetention, when set (at least audit.MinRetention), is how long audit
+	// entries stay in the store; older ones are appended to AuditExport (default
+	// DataDir/audit-export.jsonl) and then pruned, periodically.
+	AuditRetention time.Duration
+	AuditExport    string
 }
 
 // Run serves until ctx is done, then stops accepting requests, lets in-flight ones
@@ -64,6 +69,15 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := privateDataDir(cfg.DataDir); err != nil {
 		return err
 	}
+	auditExport, err := checkAuditRetention(cfg)
+	if err != nil {
+		return err
+	}
+	unlock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
@@ -104,6 +118,9 @@ func Run(ctx context.Context, cfg Config) error {
 		Store: st, Engine: eng, Broker: broker, Logger: log.With("component", "api"), StreamsDone: streamsDone,
 	}
 	sec.apply(&deps)
+	flushRejections := countRejections(&deps, log)
+	defer flushRejections()
+	defer startAuditRetention(ctx, cfg, deps.Audit, auditExport, log)()
 	srv := &http.Server{
 		Handler:           sec.handler(WithUI(api.New(deps))),
 		ReadHeaderTimeout: 10 * time.Second,

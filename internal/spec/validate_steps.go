@@ -11,6 +11,8 @@ func (v *validator) step(path string, s *Step) {
 		v.name(path+".name", "step name", s.Name)
 	}
 	v.failure(path+".onFailure", s.OnFailure)
+	v.stepTimeout(path, s)
+	v.webhookCondition(path+".webhook", s.Webhook)
 	blocks := s.blocks()
 	switch {
 	case len(blocks) == 0 && !v.badUnder(path):

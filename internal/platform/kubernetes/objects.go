@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -110,6 +111,9 @@ func container(d platform.Deployment) *corev1ac.ContainerApplyConfiguration {
 	port := intstr.FromInt32(int32(d.Port))
 	c.WithPorts(corev1ac.ContainerPort().WithName("http").WithContainerPort(int32(d.Port)).WithProtocol(corev1.ProtocolTCP))
 	handler := corev1ac.Probe().WithPeriodSeconds(2).WithFailureThreshold(3)
+	if t := d.Health.Timeout; t > 0 { // whole seconds, at least one: what a probe takes
+		handler.WithTimeoutSeconds(int32(max(1, (t+time.Second-1)/time.Second)))
+	}
 	if d.Health.Path != "" {
 		handler.WithHTTPGet(corev1ac.HTTPGetAction().WithPath(d.Health.Path).WithPort(port))
 	} else {

@@ -1,6 +1,7 @@
 package local
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -232,7 +233,7 @@ func (p *Platform) watch(in *instance, pr *proc, firstStart time.Time) exit {
 			return exit{everReady: everReady, err: pr.exitErr, uptime: time.Since(pr.started)}
 		case <-timer.C:
 		}
-		err := probe(in.ctx, p.addr(pr.port), in.spec.Health, p.opts.HealthTimeout)
+		err := probe(in.ctx, p.addr(pr.port), in.spec.Health, cmp.Or(in.spec.Health.Timeout, p.opts.HealthTimeout))
 		if err == nil {
 			fails = 0
 			everReady = true

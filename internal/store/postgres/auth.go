@@ -251,17 +251,22 @@ func (s *Store) ListGrants(ctx context.Context) ([]auth.Grant, error) {
 	return out, nil
 }
 
-// AppendAudit inserts an audit entry and sets its Seq.
+// AppendAudit bounds an audit entry, inserts it and sets its Seq.
 func (s *Store) AppendAudit(ctx context.Context, e *audit.Entry) error {
+	audit.Bound(e)
+	if e.Count == 0 {
+		e.Count = 1
+	}
 	done, err := s.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("postgres: append audit entry: %w", err)
 	}
 	defer done()
 	err = s.pool.QueryRow(ctx, `INSERT INTO audit_log (at, actor, method, token_id, remote, action, target,
-		environment, outcome, status, summary) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING seq`,
+		environment, outcome, status, summary, count) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+		RETURNING seq`,
 		encodeTime(e.At), e.Actor, e.Method, e.TokenID, e.Remote, e.Action, e.Target, e.Environment, e.Outcome,
-		e.Status, e.Summary).Scan(&e.Seq)
+		e.Status, e.Summary, e.Count).Scan(&e.Seq)
 	if err != nil {
 		return fmt.Errorf("postgres: append audit entry: %w", err)
 	}
@@ -293,7 +298,7 @@ func (s *Store) ListAudit(ctx context.Context, f audit.Filter) ([]audit.Entry, e
 	if !f.Until.IsZero() {
 		add("at < $%d", encodeTime(f.Until))
 	}
-	q := `SELECT seq, at, actor, method, token_id, remote, action, target, environment, outcome, status, summary
+	q := `SELECT seq, at, actor, method, token_id, remote, action, target, environment, outcome, status, summary, count
 		FROM audit_log WHERE ` + strings.Join(where, " AND ") + ` ORDER BY seq`
 	if f.Limit > 0 {
 		args = append(args, f.Limit)
@@ -309,7 +314,7 @@ func (s *Store) ListAudit(ctx context.Context, f audit.Filter) ([]audit.Entry, e
 		var e audit.Entry
 		var at string
 		if err := rows.Scan(&e.Seq, &at, &e.Actor, &e.Method, &e.TokenID, &e.Remote, &e.Action, &e.Target,
-			&e.Environment, &e.Outcome, &e.Status, &e.Summary); err != nil {
+			&e.Environment, &e.Outcome, &e.Status, &e.Summary, &e.Count); err != nil {
 			return nil, fmt.Errorf("postgres: list audit: %w", err)
 		}
 		if e.At, err = decodeTime(at); err != nil {
@@ -321,4 +326,28 @@ func (s *Store) ListAudit(ctx context.Context, f audit.Filter) ([]audit.Entry, e
 		return nil, fmt.Errorf("postgres: list audit: %w", err)
 	}
 	return out, nil
+}
+
+// PruneAudit records that the entries through seq were exported to dest and removes
+// them, in one transaction; the delete trigger allows exactly those rows.
+func (s *Store) PruneAudit(ctx context.Context, through int64, dest string) (int64, error) {
+	done, err := s.begin(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: prune audit through %d: %w", through, err)
+	}
+	defer done()
+	var removed int64
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO audit_exports (through_seq, at, dest) VALUES ($1, $2, $3)`,
+			through, encodeTime(time.Now()), dest); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM audit_log WHERE seq <= $1`, through)
+		removed = tag.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("postgres: prune audit through %d: %w", through, err)
+	}
+	return removed, nil
 }

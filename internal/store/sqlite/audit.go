@@ -5,19 +5,24 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/sluicehq/sluice/internal/audit"
 )
 
-// AppendAudit inserts an audit entry and sets its Seq.
+// AppendAudit bounds an audit entry, inserts it and sets its Seq.
 func (s *Store) AppendAudit(ctx context.Context, e *audit.Entry) error {
+	audit.Bound(e)
+	if e.Count == 0 {
+		e.Count = 1
+	}
 	var seq int64
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) (func(), error) {
 		var n int64
 		err := tx.QueryRowContext(ctx, `INSERT INTO audit_log (at, actor, method, token_id, remote, action, target,
-			environment, outcome, status, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+			environment, outcome, status, summary, count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
 			encodeTime(e.At), e.Actor, e.Method, e.TokenID, e.Remote, e.Action, e.Target, e.Environment, e.Outcome,
-			e.Status, e.Summary).Scan(&n)
+			e.Status, e.Summary, e.Count).Scan(&n)
 		return func() { seq = n }, err
 	})
 	if err != nil {
@@ -45,7 +50,7 @@ func (s *Store) ListAudit(ctx context.Context, f audit.Filter) ([]audit.Entry, e
 	if !f.Until.IsZero() {
 		where, args = append(where, "at < ?"), append(args, encodeTime(f.Until))
 	}
-	q := `SELECT seq, at, actor, method, token_id, remote, action, target, environment, outcome, status, summary
+	q := `SELECT seq, at, actor, method, token_id, remote, action, target, environment, outcome, status, summary, count
 		FROM audit_log WHERE ` + strings.Join(where, " AND ") + ` ORDER BY seq`
 	if f.Limit > 0 {
 		q, args = q+" LIMIT ?", append(args, f.Limit)
@@ -60,7 +65,7 @@ func (s *Store) ListAudit(ctx context.Context, f audit.Filter) ([]audit.Entry, e
 		var e audit.Entry
 		var at string
 		if err := rows.Scan(&e.Seq, &at, &e.Actor, &e.Method, &e.TokenID, &e.Remote, &e.Action, &e.Target,
-			&e.Environment, &e.Outcome, &e.Status, &e.Summary); err != nil {
+			&e.Environment, &e.Outcome, &e.Status, &e.Summary, &e.Count); err != nil {
 			return nil, fmt.Errorf("sqlite: list audit: %w", err)
 		}
 		if e.At, err = decodeTime(at); err != nil {
@@ -72,4 +77,26 @@ func (s *Store) ListAudit(ctx context.Context, f audit.Filter) ([]audit.Entry, e
 		return nil, fmt.Errorf("sqlite: list audit: %w", err)
 	}
 	return out, nil
+}
+
+// PruneAudit records that the entries through seq were exported to dest and removes
+// them, in one transaction; the delete trigger allows exactly those rows.
+func (s *Store) PruneAudit(ctx context.Context, through int64, dest string) (int64, error) {
+	var removed int64
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) (func(), error) {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_exports (through_seq, at, dest) VALUES (?, ?, ?)`,
+			through, encodeTime(time.Now()), dest); err != nil {
+			return nil, err
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM audit_log WHERE seq <= ?`, through)
+		if err != nil {
+			return nil, err
+		}
+		n, err := res.RowsAffected()
+		return func() { removed = n }, err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: prune audit through %d: %w", through, err)
+	}
+	return removed, nil
 }

@@ -87,7 +87,8 @@ CREATE INDEX executions_lease ON executions (lease_until)
 	WHERE status NOT IN ('succeeded', 'failed', 'rolled_back', 'aborted');
 `},
 	{3, "auth and audit", authSchema},
-	{4, "durable human requests", `
+	{4, "audit counts and retention", auditRetentionSchema},
+	{5, "durable human requests", `
 CREATE TABLE requests (
 	execution_id TEXT    NOT NULL REFERENCES executions (id),
 	seq          INTEGER NOT NULL,
