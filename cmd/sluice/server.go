@@ -24,6 +24,7 @@ func (a *app) defaultDataDir() string {
 
 func (a *app) serverCommand() *cobra.Command {
 	cfg := server.Config{}
+	var sso oidcFlags
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the sluice server: API, engine and store",
@@ -31,6 +32,10 @@ func (a *app) serverCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg.Logger = slog.New(slog.NewTextHandler(a.stderr, nil))
 			cfg.Security.BootstrapOutput = a.stderr
+			var err error
+			if cfg.Security.OIDC, err = sso.config(); err != nil {
+				return err
+			}
 			scheme := "http://"
 			if cfg.Security.TLSCertFile != "" {
 				scheme = "https://"
@@ -44,5 +49,6 @@ func (a *app) serverCommand() *cobra.Command {
 	fl.StringVar(&cfg.DataDir, "data-dir", a.defaultDataDir(), "directory of the SQLite database (env SLUICE_DATA_DIR)")
 	fl.StringVar(&cfg.DatabaseURL, "database-url", a.getenv("SLUICE_DATABASE_URL"), "postgres://... to use PostgreSQL instead of SQLite (env SLUICE_DATABASE_URL)")
 	a.securityFlags(fl, &cfg.Security)
+	sso.add(fl)
 	return cmd
 }

@@ -34,6 +34,8 @@ type Security struct {
 	BootstrapOutput io.Writer
 	// TLSCertFile and TLSKeyFile, set together, serve HTTPS (TLS 1.2 and up).
 	TLSCertFile, TLSKeyFile string
+	// OIDC, when set, adds sign-in with an OpenID Connect provider (needs Auth).
+	OIDC *auth.OIDCConfig
 }
 
 // security is what Run wires from Security.
@@ -41,6 +43,7 @@ type security struct {
 	auth  *auth.Service
 	audit audit.Store
 	tls   *tls.Config
+	oidc  *auth.OIDC
 }
 
 // ErrInsecureListen says a non-loopback address was asked for without authentication.
@@ -66,6 +69,9 @@ func setupSecurity(ctx context.Context, s Security, addr string, st store.Store,
 		}
 		sec.tls = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
 	}
+	if s.OIDC != nil && !s.Auth {
+		return nil, errOIDCNeedsAuth
+	}
 	if !s.Auth {
 		if loopback(addr) {
 			log.Warn("authentication is off: listening on loopback only; callers name themselves with X-Sluice-User (start with --auth to require tokens)", "addr", addr)
@@ -78,7 +84,11 @@ func setupSecurity(ctx context.Context, s Security, addr string, st store.Store,
 	if !ok {
 		return nil, fmt.Errorf("server: the %T store keeps no tokens; authentication needs SQLite or PostgreSQL", st)
 	}
-	sec.auth = auth.New(as)
+	o, opts, err := setupOIDC(ctx, s, log)
+	if err != nil {
+		return nil, err
+	}
+	sec.auth, sec.oidc = auth.New(as, opts...), o
 	out := s.BootstrapOutput
 	if out == nil {
 		out = os.Stderr
@@ -125,7 +135,7 @@ func (s *security) listener(ln net.Listener) net.Listener {
 
 // apply sets the API's authentication and audit log.
 func (s *security) apply(d *api.Deps) {
-	d.Auth, d.Audit = s.auth, s.audit
+	d.Auth, d.Audit, d.OIDC = s.auth, s.audit, s.oidc
 }
 
 // RedactLogger returns log with every secret resolved so far, and later, masked.
