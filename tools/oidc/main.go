@@ -81,7 +81,7 @@ func run(addr, issuer, cfgPath string) error {
 			FirstName: u.Username, Email: u.Email, EmailVerified: true, PreferredLanguage: language.English}
 		users.groups[u.ID] = u.Groups
 	}
-	st := &groupStorage{Storage: storage.NewStorageWithClients(users, clients), users: users, globs: globs}
+	st := &groupStorage{Storage: storage.NewStorageWithClients(users, clients), users: users, clients: clients, globs: globs}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	router := exampleop.SetupServer(issuer, st, logger, false)
 	ln, err := net.Listen("tcp", addr)
@@ -132,8 +132,9 @@ func (u userStore) ExampleClientID() string { return storage.ServiceUserID }
 // groupStorage is the example storage plus a groups claim and redirect globs.
 type groupStorage struct {
 	*storage.Storage
-	users userStore
-	globs map[string][]string
+	users   userStore
+	clients map[string]*storage.Client
+	globs   map[string][]string
 }
 
 // SetUserinfoFromRequest adds the user's groups when the "groups" scope was asked for.
@@ -162,11 +163,11 @@ func (s *groupStorage) addGroups(info *oidc.UserInfo, subject string, scopes []s
 
 // GetClientByClientID returns the client with the "groups" scope and redirect globs.
 func (s *groupStorage) GetClientByClientID(ctx context.Context, id string) (op.Client, error) {
-	c, err := s.Storage.GetClientByClientID(ctx, id)
-	if err != nil {
-		return nil, err
+	c, ok := s.clients[id]
+	if !ok {
+		return s.Storage.GetClientByClientID(ctx, id) // its not-found error
 	}
-	return globClient{Client: c.(*storage.Client), globs: s.globs[id]}, nil
+	return globClient{Client: c, globs: s.globs[id]}, nil
 }
 
 type globClient struct {
