@@ -62,12 +62,18 @@ func startSSOUI(t *testing.T, p oidctest.Provider) *authUI {
 // SSO": the browser comes back to the execution it was on, signed in by email with the
 // role of the user's group. A member of the viewers group sees the approve button
 // greyed out and is refused by the server; after signing out, a member of the
-// approvers group approves from the same page and the execution succeeds.
+// approvers group approves from the same page (the step names the group) and the
+// execution succeeds.
 func TestBrowserSSO(t *testing.T) {
 	chromium(t)
 	p := oidctest.Find(t)
 	s := startSSOUI(t, p)
-	s.call(t, "POST", "/api/v1/apply?file=shop.yaml", s.admin, "application/yaml", uiFiles, nil)
+	// The approval step names the provider's group, not a person.
+	files := strings.Replace(uiFiles, "approvers: [alice]", "approvers: [group:sluice-approvers]", 1)
+	if files == uiFiles {
+		t.Fatal("the UI workflow has no approvers: [alice] to replace")
+	}
+	s.call(t, "POST", "/api/v1/apply?file=shop.yaml", s.admin, "application/yaml", files, nil)
 	var ex struct{ ID string }
 	s.call(t, "POST", "/api/v1/workflows/shop/run", s.admin, "application/json", `{"variables":{"artifact":"shop:v9","bake":"1s"}}`, &ex)
 	waitStatus(t, s, ex.ID, "waiting")
@@ -76,7 +82,8 @@ func TestBrowserSSO(t *testing.T) {
 	b.do("open", chromedp.EmulateViewport(1366, 900), chromedp.Navigate(s.url+"/executions/"+ex.ID), chromedp.WaitVisible(css("#signin-sso")))
 	b.shot("signin-sso-laptop-light")
 	ssoSignIn(b, p, oidctest.Viewer)
-	b.wait("back on the execution", `location.pathname === '/executions/`+ex.ID+`' && document.querySelector('[data-action="approve"]') !== null`)
+	waitBack(b, s.url+"/executions/"+ex.ID)
+	b.wait("the execution", `document.querySelector('[data-action="approve"]') !== null`)
 	b.wait("signed in as vera", `document.querySelector('#whoami')?.textContent === 'Signed in as vera@example.com'`)
 	if roles := b.text(".signed-in .roles"); roles != "viewer in prod" {
 		b.fail("roles shown: %q, want viewer in prod", roles)
@@ -95,6 +102,7 @@ func TestBrowserSSO(t *testing.T) {
 
 	b.do("sign out", chromedp.Click(css("#signout")), chromedp.WaitVisible(css("#signin-sso")))
 	ssoSignIn(b, p, oidctest.Approver)
+	waitBack(b, s.url+"/executions/"+ex.ID)
 	b.wait("signed in as abe", `document.querySelector('#whoami')?.textContent === 'Signed in as abe@example.com'`)
 	b.wait("approve offered", `document.querySelector('[data-action="approve"]')?.hasAttribute('data-denied') === false`)
 	b.do("approve as abe", chromedp.Click(css(`[data-action="approve"]`)), chromedp.WaitVisible(css("#confirm-ok")),
@@ -105,6 +113,25 @@ func TestBrowserSSO(t *testing.T) {
 		b.fail("approvals show %q", txt)
 	}
 	b.checkClean()
+}
+
+// waitBack waits until the browser, sent through the provider and sluice's callback,
+// shows the page at want. Polling the page itself would fail while it navigates.
+func waitBack(b *browser, want string) {
+	b.t.Helper()
+	var last string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		ctx, cancel := context.WithTimeout(b.ctx, 2*time.Second)
+		loc, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.readyState === 'complete' ? location.href : ''`))
+		cancel()
+		if err == nil && loc == want {
+			return
+		}
+		if err == nil && loc != "" {
+			last = loc
+		}
+	}
+	b.fail("the browser did not come back to %s; last at %s", want, last)
 }
 
 // ssoSignIn clicks "Sign in with SSO" and fills in the provider's own login form.
