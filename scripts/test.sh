@@ -2,7 +2,8 @@
 # test.sh runs every test of sluice on a fresh Debian machine. It starts the real
 # servers the tests talk to — PostgreSQL, Prometheus, VictoriaLogs (built once from its
 # Go module), headless Chromium for the web UI, and a Kubernetes control plane with the
-# Istio and Gateway API CRDs (built once from the Kubernetes Go modules, then cached) —
+# Istio and Gateway API CRDs (built once from the Kubernetes Go modules, then cached),
+# an OpenID Connect provider (built once from tools/oidc) —
 # installing Debian packages when absent,
 # then checks formatting and vet and runs the whole suite with the race detector.
 set -euo pipefail
@@ -14,6 +15,7 @@ cleanup() {
 	scripts/postgres.sh stop >/dev/null 2>&1 || true
 	scripts/prometheus.sh stop >/dev/null 2>&1 || true
 	scripts/kube.sh stop >/dev/null 2>&1 || true
+	scripts/oidc.sh stop >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 
@@ -22,6 +24,7 @@ eval "$(scripts/prometheus.sh start)"
 eval "$(scripts/chromium.sh)"
 eval "$(scripts/victorialogs.sh)"
 eval "$(scripts/kube.sh start)"
+eval "$(scripts/oidc.sh start)"
 
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then

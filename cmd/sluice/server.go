@@ -24,6 +24,7 @@ func (a *app) defaultDataDir() string {
 
 func (a *app) serverCommand() *cobra.Command {
 	cfg := server.Config{}
+	var sso oidcFlags
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the sluice server: API, engine and store",
@@ -31,6 +32,10 @@ func (a *app) serverCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg.Logger = slog.New(slog.NewTextHandler(a.stderr, nil))
 			cfg.Security.BootstrapOutput = a.stderr
+			var err error
+			if cfg.Security.OIDC, err = sso.config(); err != nil {
+				return err
+			}
 			scheme := "http://"
 			if cfg.Security.TLSCertFile != "" {
 				scheme = "https://"
@@ -46,5 +51,6 @@ func (a *app) serverCommand() *cobra.Command {
 	a.securityFlags(fl, &cfg.Security)
 	fl.DurationVar(&cfg.AuditRetention, "audit-retention", 0, "export audit entries older than this (at least 1h, e.g. 2160h) to --audit-export, then prune them; 0 keeps them forever")
 	fl.StringVar(&cfg.AuditExport, "audit-export", "", "JSON-lines file that pruned audit entries are appended to (default DATA_DIR/audit-export.jsonl)")
+	sso.add(fl)
 	return cmd
 }

@@ -59,6 +59,9 @@ type Deps struct {
 	// roles. Nil turns authentication off: callers name themselves with X-Sluice-User
 	// and may do everything, which the server allows only on a loopback address.
 	Auth *auth.Service
+	// OIDC signs people in with an OpenID Connect provider (the UI's "Sign in with
+	// SSO", ID tokens as bearer tokens); nil turns single sign-on off. Needs Auth.
+	OIDC *auth.OIDC
 	// Audit records every state-changing request; nil records nothing.
 	Audit audit.Store
 	// Rejections counts the rejected requests (no valid credentials, rate-limited)
@@ -117,7 +120,7 @@ func New(d Deps) http.Handler {
 	h := &handler{Deps: d, log: d.Logger}
 	mux := http.NewServeMux()
 	h.routes(mux)
-	return h.recover(h.guard(h.audited(h.identify(h.rateLimited(withJSONFallback(mux))))))
+	return h.recover(h.guard(h.audited(h.oidcRoutes(h.identify(h.rateLimited(withJSONFallback(mux)))))))
 }
 
 func (h *handler) routes(mux *http.ServeMux) {

@@ -89,7 +89,7 @@ func (h *handler) authenticate(r *http.Request) (Identity, error) {
 		if !strings.EqualFold(scheme, "Bearer") {
 			return Identity{}, unauthorized("Authorization header: want Bearer <token>")
 		}
-		id, err := h.Auth.Authenticate(r.Context(), strings.TrimSpace(secret))
+		id, err := h.bearerIdentity(r.Context(), strings.TrimSpace(secret))
 		return id, authError(err)
 	}
 	c, err := r.Cookie(SessionCookie)

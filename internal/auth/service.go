@@ -31,6 +31,7 @@ type Service struct {
 	st         Store
 	now        func() time.Time
 	sessionTTL time.Duration
+	fixed      []Grant // grants made by configuration; see WithGrants
 }
 
 // Option configures a Service.
@@ -185,7 +186,7 @@ func (s *Service) Tokens(ctx context.Context, kind string) ([]Token, error) {
 
 // RoleIn returns the strongest role id holds in env ("" for none).
 func (s *Service) RoleIn(ctx context.Context, id Identity, env string) (Role, error) {
-	grants, err := s.st.ListGrants(ctx)
+	grants, err := s.allGrants(ctx)
 	if err != nil {
 		return "", fmt.Errorf("auth: read grants: %w", err)
 	}
@@ -229,9 +230,9 @@ func (s *Service) RevokeGrant(ctx context.Context, g Grant) error {
 	return nil
 }
 
-// Grants lists every grant.
+// Grants lists every grant: the stored ones, then those made by configuration.
 func (s *Service) Grants(ctx context.Context) ([]Grant, error) {
-	gs, err := s.st.ListGrants(ctx)
+	gs, err := s.allGrants(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("auth: list grants: %w", err)
 	}

@@ -42,6 +42,8 @@ type Security struct {
 	// AllowedHosts are further names the server is served as ("name", "name:port",
 	// or "*" to turn the Host check off). IP addresses and localhost always are.
 	AllowedHosts []string
+	// OIDC, when set, adds sign-in with an OpenID Connect provider (needs Auth).
+	OIDC *auth.OIDCConfig
 }
 
 // security is what Run wires from Security.
@@ -50,6 +52,7 @@ type security struct {
 	audit   audit.Store
 	tls     *tls.Config
 	origins *api.Origins
+	oidc    *auth.OIDC
 }
 
 // ErrInsecureListen says a non-loopback address was asked for without authentication.
@@ -80,6 +83,9 @@ func setupSecurity(ctx context.Context, s Security, addr string, st store.Store,
 		}
 		sec.tls = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
 	}
+	if s.OIDC != nil && !s.Auth {
+		return nil, errOIDCNeedsAuth
+	}
 	if !s.Auth {
 		if loopback(addr) {
 			log.Warn("authentication is off: listening on loopback only; callers name themselves with X-Sluice-User (start with --auth to require tokens)", "addr", addr)
@@ -92,7 +98,11 @@ func setupSecurity(ctx context.Context, s Security, addr string, st store.Store,
 	if !ok {
 		return nil, fmt.Errorf("server: the %T store keeps no tokens; authentication needs SQLite or PostgreSQL", st)
 	}
-	sec.auth = auth.New(as)
+	o, opts, err := setupOIDC(ctx, s, log)
+	if err != nil {
+		return nil, err
+	}
+	sec.auth, sec.oidc = auth.New(as, opts...), o
 	out := s.BootstrapOutput
 	if out == nil {
 		out = os.Stderr
@@ -139,7 +149,7 @@ func (s *security) listener(ln net.Listener) net.Listener {
 
 // apply sets the API's authentication and audit log.
 func (s *security) apply(d *api.Deps) {
-	d.Auth, d.Audit, d.Origins = s.auth, s.audit, s.origins
+	d.Auth, d.Audit, d.Origins, d.OIDC = s.auth, s.audit, s.origins, s.oidc
 }
 
 // handler wraps the whole server (API and UI) in the Host check, so that a

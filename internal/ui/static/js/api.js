@@ -115,6 +115,7 @@ export const api = {
   whoami: () => request('GET', '/whoami'),
   login: (token) => request('POST', '/login', { body: { token }, noRetry: true }),
   logout: () => request('POST', '/logout', { noRetry: true }),
+  sso: () => request('GET', '/oidc', { noRetry: true }),
 };
 
 /** eventsURL is the execution's event stream. */

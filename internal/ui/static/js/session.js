@@ -1,4 +1,5 @@
-// session.js: signing in with an API token when the server requires authentication,
+// session.js: signing in with an API token or single sign-on (OIDC) when the server
+// requires authentication,
 // the header that says who is signed in, signing out, and what their roles allow.
 //
 // Any API request answered 401 opens the sign-in view; every request waiting on it is
@@ -90,6 +91,21 @@ function showSignIn(note) {
   document.getElementById('view').after(view);
   renderWho();
   input.focus();
+  offerSSO(form);
+}
+
+// offerSSO puts a "Sign in with SSO" link above the token form when the server signs
+// people in with an OpenID Connect provider. The link leaves this page for the
+// provider, which sends the browser back to the page it was on.
+function offerSSO(form) {
+  api.sso().then((info) => {
+    if (!info || !info.enabled || document.getElementById('signin-sso')) return;
+    const here = location.pathname + location.search;
+    const link = h('a', { id: 'signin-sso', class: 'btn btn-primary signin-sso',
+      href: `${info.loginUrl}?return=${encodeURIComponent(here)}` }, 'Sign in with SSO');
+    form.before(h('div', { class: 'signin-sso-box' }, link,
+      h('p', { class: 'muted small' }, 'or paste an API token:')));
+  }).catch((err) => console.warn('sso:', err.message));
 }
 
 async function login(input, error, submit) {
