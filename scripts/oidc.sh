@@ -71,8 +71,12 @@ print_exports() {
 	echo "export SLUICE_TEST_OIDC_DIR='$DIR'"
 }
 
-answers() { # answers PORT
-	curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$1/.well-known/openid-configuration" 2>/dev/null
+answers() { # answers PORT: the discovery document answers 200 (bash's /dev/tcp, no curl needed)
+	local status
+	status="$(timeout 3 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" &&
+		printf "GET /.well-known/openid-configuration HTTP/1.0\r\nHost: 127.0.0.1:%s\r\n\r\n" "$1" >&3 &&
+		head -n 1 <&3' _ "$1" 2>/dev/null)" || return 1
+	[[ "$status" == *" 200 "* ]]
 }
 
 running() {
@@ -98,7 +102,6 @@ JSON
 }
 
 start() {
-	command -v curl >/dev/null || die "curl is required (apt-get install curl)"
 	build
 	if running; then
 		print_exports "$STATE_FILE"
