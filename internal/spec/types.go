@@ -84,6 +84,16 @@ type Service struct {
 	Instances int               `yaml:"instances,omitempty"`
 	Health    *HealthCheck      `yaml:"health,omitempty"`
 	Env       map[string]string `yaml:"env,omitempty"`
+
+	// WorkloadRef, Template and Manifests name the team's own workload, whose pod
+	// template the slots run with the artifact as the image (kubernetes; at most one of
+	// the three). See workload.go.
+	WorkloadRef *WorkloadRef `yaml:"workloadRef,omitempty"`
+	Template    Object       `yaml:"template,omitempty"`
+	Manifests   string       `yaml:"manifests,omitempty"`
+	// Container names the container of the workload that runs the artifact; default
+	// the first.
+	Container string `yaml:"container,omitempty"`
 }
 
 // HealthCheck says when an instance is ready.

@@ -89,6 +89,7 @@ func (v *validator) service(s *Service) {
 	if s.Instances < 0 {
 		v.report("spec.service.instances", "service.instances must not be negative")
 	}
+	v.workload(s)
 	if h := s.Health; h != nil {
 		if h.Path != "" && !strings.HasPrefix(h.Path, "/") {
 			v.report("spec.service.health.path", "health path %q must start with /", h.Path)
