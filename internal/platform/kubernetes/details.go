@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -63,16 +64,16 @@ func (p *Platform) podEvents(ctx context.Context, pod *corev1.Pod) []string {
 }
 
 // eventTime is when an event last happened, whichever API wrote it.
-func eventTime(e corev1.Event) metav1.Time {
+func eventTime(e corev1.Event) time.Time {
 	switch {
 	case e.Series != nil:
-		return metav1.NewTime(e.Series.LastObservedTime.Time)
+		return e.Series.LastObservedTime.Time
 	case !e.LastTimestamp.IsZero():
-		return e.LastTimestamp
+		return e.LastTimestamp.Time
 	case !e.EventTime.IsZero():
-		return metav1.NewTime(e.EventTime.Time)
+		return e.EventTime.Time
 	}
-	return e.CreationTimestamp
+	return e.CreationTimestamp.Time
 }
 
 func eventCount(e corev1.Event) int32 {
