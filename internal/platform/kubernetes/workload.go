@@ -248,3 +248,30 @@ func (p *Platform) promoted(ctx context.Context, ref platform.SlotRef) error {
 		"scaled from %d to 0 instances: sluice's slot %s is live (scaleDown: onPromote)", from, SlotName(ref))
 	return nil
 }
+
+// DryRun sends what Deploy would write for d to the API server as a server-side dry
+// run: the API server validates and admits the Services and the Deployment (a pod
+// template it rejects fails with its own message) and stores nothing.
+func (p *Platform) DryRun(ctx context.Context, d platform.Deployment) error {
+	if err := p.dryRun(ctx, d); err != nil {
+		return fmt.Errorf("kubernetes: dry run of %s: %w", d.Ref, err)
+	}
+	return nil
+}
+
+func (p *Platform) dryRun(ctx context.Context, d platform.Deployment) error {
+	dep, err := p.deploymentApply(ctx, d, withKey("", d.Key))
+	if err != nil {
+		return err
+	}
+	apply := metav1.ApplyOptions{FieldManager: FieldManager, Force: true, DryRun: []string{metav1.DryRunAll}}
+	if d.Port > 0 {
+		if _, err := p.cs.CoreV1().Services(p.opts.Namespace).Apply(ctx, p.slotService(d.Ref, d.Port), apply); err != nil {
+			return fmt.Errorf("apply service %s: %w", SlotName(d.Ref), err)
+		}
+	}
+	if _, err := p.cs.AppsV1().Deployments(p.opts.Namespace).Apply(ctx, dep, apply); err != nil {
+		return fmt.Errorf("apply deployment: %w", err)
+	}
+	return nil
+}

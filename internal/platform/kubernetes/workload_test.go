@@ -377,6 +377,11 @@ func TestWorkloadBadInput(t *testing.T) {
 			if _, err := cs.AppsV1().Deployments(ns).Get(ctx, "bad-blue", metav1.GetOptions{}); err == nil {
 				t.Errorf("a rejected Deploy left a Deployment behind")
 			}
+			// A server-side dry run fails the same way.
+			err = p.DryRun(ctx, platform.Deployment{Ref: ref, Artifact: imageV1, Instances: 1, Port: 8080, Workload: &w})
+			if err == nil || !strings.Contains(err.Error(), tc.want[len(tc.want)-1]) {
+				t.Errorf("DryRun = %v, want an error saying %q", err, tc.want[len(tc.want)-1])
+			}
 		})
 	}
 }
@@ -437,6 +442,15 @@ func TestWorkloadManifests(t *testing.T) {
 		{"manifests", platform.Workload{Manifests: dir}, team},
 		{"template", platform.Workload{Template: tmplJSON}, team},
 		{"kustomization", platform.Workload{Manifests: kdir}, kustomized},
+	}
+	// A dry run of a valid template passes and stores nothing.
+	dry := platform.Deployment{Ref: platform.SlotRef{Service: "dry", Slot: platform.Blue}, Artifact: imageV2, Instances: 1, Port: 8080,
+		Workload: &platform.Workload{Template: tmplJSON}}
+	if err := p.DryRun(ctx, dry); err != nil {
+		t.Errorf("DryRun of the team's template: %v", err)
+	}
+	if _, err := cs.AppsV1().Deployments(ns).Get(ctx, "dry-blue", metav1.GetOptions{}); err == nil {
+		t.Errorf("DryRun stored the Deployment")
 	}
 	for i, tc := range cases {
 		ref := platform.SlotRef{Service: fmt.Sprintf("shop%d", i), Slot: platform.Blue}
