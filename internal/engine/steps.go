@@ -83,7 +83,7 @@ func (r *run) deploy(ctx context.Context, s *spec.Step, ss *StepState) error {
 	if svc.Health != nil {
 		dep.Health = platform.HealthCheck{Path: svc.Health.Path, Status: svc.Health.Status}
 	}
-	if dep.Workload, err = workload(svc); err != nil {
+	if dep.Workload, err = Workload(svc); err != nil {
 		return err
 	}
 	err = r.effect(ctx, r.attemptKey(ss)+"/deploy", func(ctx context.Context, key string) error {

@@ -9,9 +9,9 @@ import (
 	"github.com/sluicehq/sluice/internal/spec"
 )
 
-// workload is the team's workload a service names, for the platform; nil when it
+// Workload is the team's workload a service names, for the platform; nil when it
 // names none.
-func workload(svc spec.Service) (*platform.Workload, error) {
+func Workload(svc spec.Service) (*platform.Workload, error) {
 	if svc.WorkloadRef == nil && svc.Template == nil && svc.Manifests == "" {
 		return nil, nil
 	}
