@@ -12,6 +12,7 @@ import (
 	"github.com/sluicehq/sluice/internal/engine"
 	"github.com/sluicehq/sluice/internal/events"
 	"github.com/sluicehq/sluice/internal/secrets"
+	"github.com/sluicehq/sluice/internal/spec"
 	"github.com/sluicehq/sluice/internal/store"
 )
 
@@ -71,6 +72,10 @@ type Deps struct {
 	// Redactor masks secrets in audit summaries; secrets.Default when nil. Answers
 	// and event streams always go through secrets.Default.
 	Redactor *secrets.Redactor
+	// DryRun, when set, checks a document of an apply with dryRun=true against the
+	// systems it would deploy to (a server-side dry run on Kubernetes); its error fails
+	// the apply. Nil checks nothing beyond validation.
+	DryRun func(ctx context.Context, doc spec.Document) error
 	// RateLimit bounds each API token's and web session's requests when Auth is set;
 	// DefaultRateLimit when zero, none when PerSecond is negative.
 	RateLimit RateLimit

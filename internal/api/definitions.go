@@ -132,6 +132,11 @@ func (h *handler) applyOne(r *http.Request, doc spec.Document, dryRun bool) (App
 		res.Action, res.Version = ActionConfigured, cur.Version
 	}
 	if dryRun {
+		if h.DryRun != nil {
+			if err := h.DryRun(r.Context(), doc); err != nil {
+				return res, err
+			}
+		}
 		return res, nil
 	}
 	stored, changed, err := h.Store.PutDefinition(r.Context(), store.Definition{Kind: kind, Name: doc.Name,

@@ -104,6 +104,7 @@ func (r *run) setWeights(ctx context.Context, step, key string, w traffic.Weight
 // gives up, or the deadline passes.
 func (r *run) awaitReady(ctx context.Context, ss *StepState, ref platform.SlotRef, n int, until time.Time) error {
 	last := -1
+	shown := map[string]bool{}
 	for {
 		var st platform.SlotStatus
 		err := r.call(ctx, func(ctx context.Context) (err error) {
@@ -112,6 +113,12 @@ func (r *run) awaitReady(ctx context.Context, ss *StepState, ref platform.SlotRe
 		})
 		if err != nil {
 			return fmt.Errorf("status of %s: %w", ref, err)
+		}
+		for _, line := range st.Details {
+			if !shown[line] {
+				shown[line] = true
+				r.console(ss.Key, "info", "%s", line)
+			}
 		}
 		if st.Failed {
 			return fmt.Errorf("%s failed: %s", ref, reasons(st))

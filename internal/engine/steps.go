@@ -84,6 +84,9 @@ func (r *run) deploy(ctx context.Context, s *spec.Step, ss *StepState) error {
 	if svc.Health != nil {
 		dep.Health = platform.HealthCheck{Path: svc.Health.Path, Status: svc.Health.Status, Timeout: svc.Health.Timeout.Std()}
 	}
+	if dep.Workload, err = Workload(svc); err != nil {
+		return err
+	}
 	err = r.effect(ctx, r.attemptKey(ss)+"/deploy", func(ctx context.Context, key string) error {
 		r.console(ss.Key, "info", "deploying %s to %s: %d instances (%s)", artifact, slot, n, how)
 		dep.Key = key
@@ -181,6 +184,9 @@ func (r *run) promote(ctx context.Context, s *spec.Step, ss *StepState) error {
 	err = r.setWeights(ctx, ss.Key, r.attemptKey(ss)+"/promote", traffic.All(r.st.NewSlot))
 	if err != nil {
 		r.svc = nil
+		return err
+	}
+	if err := r.promoted(ctx, ss); err != nil {
 		return err
 	}
 	if !r.st.Promoted {

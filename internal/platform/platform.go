@@ -58,6 +58,23 @@ type Deployment struct {
 	// NodePort) for platforms that have one: the workflow's service step's type. Empty
 	// means the platform's own default.
 	ServiceType string
+	// Workload is the team's own definition of the instances, for platforms that can
+	// run one (kubernetes); nil means the platform's minimal instance.
+	Workload *Workload
+}
+
+// Workload names the team's workload whose pod template a slot runs, with the
+// artifact as the image of one container. At most one of Ref, Template and Manifests
+// is set.
+type Workload struct {
+	Ref       string // an existing Deployment in the platform's namespace
+	Template  []byte // a pod template, as JSON
+	Manifests string // a file or directory of manifests, or a kustomization, with one Deployment
+	// Container names the container that runs the artifact; empty means the first.
+	Container string
+	// ScaleDownOnPromote asks the platform to scale the Ref's Deployment to zero once a
+	// slot is live (see Promoter).
+	ScaleDownOnPromote bool
 }
 
 // HealthCheck says when an instance is ready: an HTTP GET of Path answering Status, or
@@ -76,6 +93,9 @@ type SlotStatus struct {
 	Ready    int
 	Reasons  []string // why instances are not ready: crash loops, pull errors, ...
 	Failed   bool     // the platform gave up (progress deadline, process exits at once)
+	// Details is what the platform itself says about instances that are not ready,
+	// one line each: their events and the last lines of a failing container's log.
+	Details []string
 }
 
 // Platform runs the instances of a slot. Every call is idempotent for the same key:
@@ -90,4 +110,11 @@ type Platform interface {
 	Status(ctx context.Context, ref SlotRef) (SlotStatus, error)
 	// Remove deletes everything the platform created for the slot.
 	Remove(ctx context.Context, ref SlotRef, key string) error
+}
+
+// Promoter is implemented by platforms that act when a slot becomes live, such as
+// scaling down the team's own workload once sluice's slot serves. Promoted is
+// idempotent for the same key.
+type Promoter interface {
+	Promoted(ctx context.Context, ref SlotRef, key string) error
 }

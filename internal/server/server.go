@@ -117,6 +117,7 @@ func Run(ctx context.Context, cfg Config) error {
 	deps := api.Deps{
 		Store: st, Engine: eng, Broker: broker, Logger: log.With("component", "api"), StreamsDone: streamsDone,
 	}
+	deps.DryRun = wiring.dryRun(st)
 	sec.apply(&deps)
 	flushRejections := countRejections(&deps, log)
 	defer flushRejections()

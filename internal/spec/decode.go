@@ -146,6 +146,12 @@ func (d *decoder) decodeAlias(n *yaml.Node, v reflect.Value, path string) {
 
 // decodeValue dispatches on the Go type of v.
 func (d *decoder) decodeValue(n *yaml.Node, v reflect.Value, path string) {
+	if nv, ok := v.Addr().Interface().(nodeValue); ok {
+		if err := nv.setNode(n); err != nil {
+			d.errorf(n, path, "%s", err)
+		}
+		return
+	}
 	if sv, ok := v.Addr().Interface().(scalarValue); ok {
 		d.decodeScalarValue(n, sv, path)
 		return

@@ -87,6 +87,16 @@ type Service struct {
 	Health    *HealthCheck `yaml:"health,omitempty"`
 	// Env is the environment of every instance, beside the platform's own variables.
 	Env map[string]EnvValue `yaml:"env,omitempty"`
+
+	// WorkloadRef, Template and Manifests name the team's own workload, whose pod
+	// template the slots run with the artifact as the image (kubernetes; at most one of
+	// the three). See workload.go.
+	WorkloadRef *WorkloadRef `yaml:"workloadRef,omitempty"`
+	Template    Object       `yaml:"template,omitempty"`
+	Manifests   string       `yaml:"manifests,omitempty"`
+	// Container names the container of the workload that runs the artifact; default
+	// the first.
+	Container string `yaml:"container,omitempty"`
 }
 
 // EnvValue is one environment variable of a service's instances. In YAML it is a bare

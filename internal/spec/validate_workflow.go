@@ -94,6 +94,7 @@ func (v *validator) service(s *Service) {
 			v.report("spec.service.env."+k, "service env %q is not an environment variable name", k)
 		}
 	}
+	v.workload(s)
 	if h := s.Health; h != nil {
 		if h.Path != "" && !strings.HasPrefix(h.Path, "/") {
 			v.report("spec.service.health.path", "health path %q must start with /", h.Path)

@@ -184,6 +184,11 @@ func TestGolden(t *testing.T) {
 	}
 	tcp := d
 	tcp.Health = platform.HealthCheck{}
+	team := d
+	team.Workload = &platform.Workload{Container: "app", Template: []byte(`{"metadata":{"labels":{"app":"shop"},"annotations":{"sidecar.istio.io/inject":"true"}},
+		"spec":{"serviceAccountName":"shop","containers":[{"name":"proxy","image":"envoy:v1"},
+		{"name":"app","image":"placeholder","env":[{"name":"A","value":"team"},{"name":"DB","valueFrom":{"secretKeyRef":{"name":"shop-db","key":"password"}}}],
+		"resources":{"limits":{"memory":"512Mi"}}}]}}`)}
 	tests := []struct {
 		name string
 		opts kubernetes.Options
@@ -191,6 +196,7 @@ func TestGolden(t *testing.T) {
 	}{
 		{"http-clusterip", kubernetes.Options{Namespace: "shop"}, d},
 		{"tcp-loadbalancer", kubernetes.Options{Namespace: "shop", ServiceType: corev1.ServiceTypeLoadBalancer, ProgressDeadline: time.Minute}, tcp},
+		{"team-template", kubernetes.Options{Namespace: "shop"}, team},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package kubernetes
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"slices"
@@ -82,21 +83,25 @@ func splitKeys(list string) []string {
 
 // deploymentApply builds the Deployment of a slot; keys is the new value of the
 // deploy-keys annotation.
-func (p *Platform) deploymentApply(d platform.Deployment, keys string) (*appsv1ac.DeploymentApplyConfiguration, error) {
+func (p *Platform) deploymentApply(ctx context.Context, d platform.Deployment, keys string) (*appsv1ac.DeploymentApplyConfiguration, error) {
 	labels, err := objectLabels(d.Ref, d.Labels)
 	if err != nil {
 		return nil, err
 	}
+	t, err := p.template(ctx, d, labels)
+	if err != nil {
+		return nil, err
+	}
+	annotations := workloadAnnotations(d, t)
+	annotations[AnnotationDeployKeys] = keys
 	spec := appsv1ac.DeploymentSpec().
 		WithReplicas(int32(d.Instances)).
 		WithProgressDeadlineSeconds(int32(p.opts.progressDeadline().Seconds())).
 		WithSelector(metav1ac.LabelSelector().WithMatchLabels(selector(d.Ref))).
-		WithTemplate(corev1ac.PodTemplateSpec().
-			WithLabels(labels).
-			WithSpec(corev1ac.PodSpec().WithContainers(container(d))))
+		WithTemplate(t.spec)
 	return appsv1ac.Deployment(SlotName(d.Ref), p.opts.Namespace).
 		WithLabels(labels).
-		WithAnnotations(map[string]string{AnnotationDeployKeys: keys}).
+		WithAnnotations(annotations).
 		WithSpec(spec), nil
 }
 
@@ -170,7 +175,10 @@ func Objects(opts Options, d platform.Deployment) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	dep, err := p.deploymentApply(d, withKey("", d.Key))
+	if d.Workload != nil && d.Workload.Ref != "" {
+		return nil, fmt.Errorf("kubernetes: objects of %s: a workloadRef is read from the API server; use Deploy", d.Ref)
+	}
+	dep, err := p.deploymentApply(context.Background(), d, withKey("", d.Key))
 	if err != nil {
 		return nil, err
 	}

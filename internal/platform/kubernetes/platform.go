@@ -155,7 +155,7 @@ func (p *Platform) deploy(ctx context.Context, d platform.Deployment) error {
 	if cur != nil {
 		keys = cur.Annotations[AnnotationDeployKeys]
 	}
-	dep, err := p.deploymentApply(d, withKey(keys, d.Key))
+	dep, err := p.deploymentApply(ctx, d, withKey(keys, d.Key))
 	if err != nil {
 		return err
 	}
@@ -169,11 +169,22 @@ func (p *Platform) deploy(ctx context.Context, d platform.Deployment) error {
 			return fmt.Errorf("apply service %s: %w", d.Ref.Service, err)
 		}
 	}
-	if _, err := p.cs.AppsV1().Deployments(p.opts.Namespace).Apply(ctx, dep, apply); err != nil {
+	got, err := p.cs.AppsV1().Deployments(p.opts.Namespace).Apply(ctx, dep, apply)
+	if err != nil {
 		return fmt.Errorf("apply deployment: %w", err)
 	}
 	p.log.Info("deployment applied", "slot", d.Ref.String(), "artifact", d.Artifact, "instances", d.Instances, "namespace", p.opts.Namespace)
+	p.event(ctx, target{got.Name, got.UID}, ReasonSlotDeployed, "Deploy", "slot %s deployed: %s with %d instances%s",
+		d.Ref.Slot, d.Artifact, d.Instances, fromWorkload(got))
 	return nil
+}
+
+// fromWorkload names where a Deployment's pod template came from, for an Event.
+func fromWorkload(d *appsv1.Deployment) string {
+	if src := d.Annotations[AnnotationWorkload]; src != "" {
+		return ", pod template from " + src
+	}
+	return ""
 }
 
 // Scale sets the replica count of the slot's Deployment and nothing else.
@@ -207,11 +218,12 @@ func (p *Platform) scale(ctx context.Context, ref platform.SlotRef, instances in
 	dep := appsv1ac.Deployment(SlotName(ref), p.opts.Namespace).
 		WithAnnotations(map[string]string{AnnotationScaleKeys: withKey(cur.Annotations[AnnotationScaleKeys], key)}).
 		WithSpec(appsv1ac.DeploymentSpec().WithReplicas(int32(instances)))
-	_, err = p.cs.AppsV1().Deployments(p.opts.Namespace).Apply(ctx, dep, metav1.ApplyOptions{FieldManager: scaleFieldManager, Force: true})
+	got, err := p.cs.AppsV1().Deployments(p.opts.Namespace).Apply(ctx, dep, metav1.ApplyOptions{FieldManager: scaleFieldManager, Force: true})
 	if err != nil {
 		return err
 	}
 	p.log.Info("deployment scaled", "slot", ref.String(), "instances", instances, "namespace", p.opts.Namespace)
+	p.event(ctx, target{got.Name, got.UID}, ReasonSlotScaled, "Scale", "slot %s scaled from %d to %d instances", ref.Slot, replicas(cur), instances)
 	return nil
 }
 
@@ -228,11 +240,18 @@ func (p *Platform) remove(ctx context.Context, ref platform.SlotRef) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	cur, err := p.get(ctx, ref)
+	if err != nil {
+		return err
+	}
 	fg := metav1.DeletePropagationForeground
 	del := metav1.DeleteOptions{PropagationPolicy: &fg}
-	err := p.cs.AppsV1().Deployments(p.opts.Namespace).Delete(ctx, SlotName(ref), del)
+	err = p.cs.AppsV1().Deployments(p.opts.Namespace).Delete(ctx, SlotName(ref), del)
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("delete deployment: %w", err)
+	}
+	if cur != nil && err == nil {
+		p.event(ctx, target{cur.Name, cur.UID}, ReasonSlotRemoved, "Remove", "slot %s removed (it ran %s)", ref.Slot, artifact(cur))
 	}
 	if err := p.waitGone(ctx, ref); err != nil {
 		return err

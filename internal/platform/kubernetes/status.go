@@ -52,6 +52,7 @@ func (p *Platform) status(ctx context.Context, ref platform.SlotRef) (platform.S
 			}
 		}
 	}
+	st.Details = p.details(ctx, pods)
 	if len(pods) > st.Desired {
 		// Scaling down: the slot has not settled while more instances run than desired.
 		st.Ready = len(pods)
@@ -76,9 +77,14 @@ func replicas(d *appsv1.Deployment) int32 {
 	return *d.Spec.Replicas
 }
 
+// artifact is the image of the container that runs the artifact.
 func artifact(d *appsv1.Deployment) string {
+	name := d.Annotations[AnnotationContainer]
+	if name == "" {
+		name = ContainerName
+	}
 	for _, c := range d.Spec.Template.Spec.Containers {
-		if c.Name == ContainerName {
+		if c.Name == name {
 			return c.Image
 		}
 	}
