@@ -176,7 +176,7 @@ func (r *Router) host(svc string) string { return r.fqdn(svc) }
 // slotHost is the fully qualified name of one slot's Service, <service>-<slot>,
 // which the Kubernetes platform writes with the slot's Deployment.
 func (r *Router) slotHost(svc string, s platform.Slot) string {
-	return r.fqdn(kubernetes.SlotName(platform.SlotRef{Service: svc, Slot: s}))
+	return r.fqdn(r.slotName(svc, s))
 }
 
 func (r *Router) fqdn(name string) string {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sluicehq/sluice/internal/kube"
 	"github.com/sluicehq/sluice/internal/platform"
+	"github.com/sluicehq/sluice/internal/platform/kubernetes"
 	"github.com/sluicehq/sluice/internal/traffic"
 )
 
@@ -177,7 +178,7 @@ func (r *Router) slotOf(d any, svc string) (platform.Slot, bool) {
 }
 
 func (r *Router) slotName(svc string, s platform.Slot) string {
-	return svc + "-" + string(s)
+	return kubernetes.SlotName(platform.SlotRef{Service: svc, Slot: s})
 }
 
 // weightsOf reads the split of a route entry from its destinations to the slots.
