@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"sort"
@@ -142,8 +143,8 @@ func TestCoexistence(t *testing.T) {
 		t.Fatalf("Release: %v", err)
 	}
 	got := tm.get(ctx, virtualServiceGVR(), "storefront")
-	if !reflect.DeepEqual(got.GetAnnotations(), vs.GetAnnotations()) {
-		t.Errorf("annotations after Release = %v, want the team's %v", got.GetAnnotations(), vs.GetAnnotations())
+	if want := teamAnnotations(vs); !maps.Equal(got.GetAnnotations(), want) {
+		t.Errorf("annotations after Release = %v, want the team's %v", got.GetAnnotations(), want)
 	}
 	tm.onlyRouteChanged(ctx, vs, traffic.Split(platform.Green, 10), "after Release")
 	tm.unchanged(ctx, drGVR, dr)
@@ -194,11 +195,18 @@ func (tm team) onlyRouteChanged(ctx context.Context, team *unstructured.Unstruct
 	if d := diff("", got.Object["spec"], want.Object["spec"]); len(d) > 0 {
 		tm.t.Errorf("%s: the team's virtual service differs in more than the adopted route's weights: %v", when, d)
 	}
-	gotA := got.GetAnnotations()
-	delete(gotA, istio.AnnotationWeightKeys)
-	if !reflect.DeepEqual(gotA, team.GetAnnotations()) || !reflect.DeepEqual(got.GetLabels(), team.GetLabels()) {
-		tm.t.Errorf("%s: metadata = %v %v, want the team's %v %v", when, got.GetLabels(), gotA, team.GetLabels(), team.GetAnnotations())
+	gotA, wantA := teamAnnotations(got), teamAnnotations(team)
+	if !maps.Equal(gotA, wantA) || !maps.Equal(got.GetLabels(), team.GetLabels()) {
+		tm.t.Errorf("%s: metadata = %v %v, want the team's %v %v", when, got.GetLabels(), gotA, team.GetLabels(), wantA)
 	}
+}
+
+// teamAnnotations returns u's annotations without sluice's weight keys (an object
+// read back after the team's apply still has them: they are sluice's field).
+func teamAnnotations(u *unstructured.Unstructured) map[string]string {
+	a := u.GetAnnotations()
+	delete(a, istio.AnnotationWeightKeys)
+	return a
 }
 
 // sluiceOwnsOnlyTheRoutes checks what server-side apply records: sluice manages only
@@ -333,7 +341,7 @@ func TestCoexistenceSubsets(t *testing.T) {
 	if d := diff("", got.Object["spec"], dr.Object["spec"]); len(d) > 0 {
 		t.Errorf("destination rule after Release differs from the team's: %v", d)
 	}
-	if !reflect.DeepEqual(got.GetAnnotations(), dr.GetAnnotations()) || !reflect.DeepEqual(got.GetLabels(), dr.GetLabels()) {
+	if !maps.Equal(got.GetAnnotations(), dr.GetAnnotations()) || !maps.Equal(got.GetLabels(), dr.GetLabels()) {
 		t.Errorf("destination rule metadata after Release: %v %v, want %v %v", got.GetLabels(), got.GetAnnotations(), dr.GetLabels(), dr.GetAnnotations())
 	}
 	if _, err := tm.dyn.Resource(vsGVR).Namespace(tm.ns).Get(ctx, "shop", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
