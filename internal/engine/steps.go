@@ -140,7 +140,7 @@ func (r *run) instances(ctx context.Context, q spec.Quantity) (int, string, erro
 func (r *run) route(s *spec.ServiceStep) traffic.Route {
 	rt := traffic.Route{
 		Service: traffic.ServiceRef{Service: r.ex.Service}, Port: r.wf.Spec.Service.Port,
-		Hosts: s.Hosts, Gateway: s.Gateway, Type: s.Type,
+		Hosts: s.Hosts, Gateway: s.Gateway, Type: s.Type, Live: r.st.slot(spec.RoleLive),
 	}
 	if rg := s.Routing; rg != nil {
 		rt.MatchSlot, rt.Sticky = r.st.NewSlot, rg.Sticky

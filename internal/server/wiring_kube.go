@@ -72,7 +72,7 @@ func (w *wiring) istioRouter(_ context.Context, name string, env *spec.Environme
 	}
 	return istio.New(cfg, istio.Options{
 		Namespace: kubeNamespace(env, c.Namespace), Gateway: c.Gateway, Hosts: c.Hosts,
-		VirtualService: c.VirtualService, Route: c.Route, Protocol: c.Protocol,
+		VirtualService: c.VirtualService, Route: c.Route, Protocol: c.Protocol, Split: c.Split,
 		Log: w.log.With("environment", name, "router", "istio"),
 	})
 }
@@ -88,6 +88,7 @@ func (w *wiring) gatewayAPIRouter(_ context.Context, name string, env *spec.Envi
 	}
 	return gatewayapi.New(cfg, gatewayapi.Options{
 		Namespace: kubeNamespace(env, c.Namespace), Gateway: c.Gateway, Hostnames: c.Hostnames,
+		HTTPRoute: c.HTTPRoute, Rule: c.Rule,
 		Log: w.log.With("environment", name, "router", "gatewayapi"),
 	})
 }

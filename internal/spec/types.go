@@ -496,6 +496,9 @@ type IstioRouterSpec struct {
 	VirtualService string `yaml:"virtualService,omitempty"`
 	Route          string `yaml:"route,omitempty"`
 	Protocol       string `yaml:"protocol,omitempty"` // http (default), tcp, tls
+	// Split is how routes reach a slot: host (default; the slot's own Service) or
+	// subset (a DestinationRule subset of the stable Service).
+	Split string `yaml:"split,omitempty"`
 }
 
 // GatewayAPIRouterSpec configures an HTTPRoute attached to a Gateway.
@@ -503,6 +506,10 @@ type GatewayAPIRouterSpec struct {
 	Namespace string   `yaml:"namespace,omitempty"`
 	Gateway   string   `yaml:"gateway"`
 	Hostnames []string `yaml:"hostnames,omitempty"`
+	// HTTPRoute adopts a user-owned HTTPRoute instead of generating one; Rule names
+	// its rule whose backendRefs sluice sets.
+	HTTPRoute string `yaml:"httpRoute,omitempty"`
+	Rule      string `yaml:"rule,omitempty"`
 }
 
 // ProviderSpec names a verification data source.

@@ -78,6 +78,7 @@ func (v *validator) router(r *RouterSpec, platform string) {
 	case "istio":
 		if r.Istio != nil {
 			v.oneOf(path+".istio.protocol", "istio protocol", r.Istio.Protocol, "http", "tcp", "tls")
+			v.oneOf(path+".istio.split", "istio split", r.Istio.Split, "host", "subset")
 		}
 	case "gatewayapi":
 		if r.GatewayAPI == nil {
@@ -85,6 +86,9 @@ func (v *validator) router(r *RouterSpec, platform string) {
 			return
 		}
 		v.nonEmpty(path+".gatewayapi.gateway", "gatewayapi.gateway must not be empty", r.GatewayAPI.Gateway)
+		if r.GatewayAPI.HTTPRoute != "" {
+			v.nonEmpty(path+".gatewayapi.rule", "gatewayapi.rule must name the rule of the adopted http route whose weights sluice sets", r.GatewayAPI.Rule)
+		}
 	case "recorder":
 		if r.Recorder == nil {
 			v.report(path, "router recorder needs a recorder block with a file")

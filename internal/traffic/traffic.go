@@ -28,6 +28,10 @@ type Route struct {
 	MatchSlot platform.Slot
 	// Sticky keeps a client on the slot it first got (the builtin router only).
 	Sticky bool
+	// Live is the slot serving now, empty before the first release. A router that
+	// has to set up a split where none is in force (a new object, or one someone
+	// else rewrote) sends everything to it, or to green when it is empty.
+	Live platform.Slot
 }
 
 // Match is one A/B routing condition: a request header, or a cookie, with an exact

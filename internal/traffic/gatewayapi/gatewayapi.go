@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 
+	"github.com/sluicehq/sluice/internal/kube"
 	"github.com/sluicehq/sluice/internal/platform"
 	"github.com/sluicehq/sluice/internal/platform/kubernetes"
 	"github.com/sluicehq/sluice/internal/traffic"
@@ -39,6 +40,12 @@ type Options struct {
 	Gateway string
 	// Hostnames are the route's hostnames, used when the route names none.
 	Hostnames []string
+	// HTTPRoute, when set, names a user-owned HTTPRoute to adopt instead of
+	// generating one; it must carry the annotation sluice.dev/adopt: "true".
+	HTTPRoute string
+	// Rule names the rule of the adopted HTTPRoute whose backendRefs sluice sets;
+	// required with HTTPRoute.
+	Rule string
 	// Log receives what the router does; discarded when nil.
 	Log *slog.Logger
 }
@@ -66,8 +73,11 @@ func NewForClient(dyn dynamic.Interface, opts Options) (*Router, error) {
 	if opts.Namespace == "" {
 		opts.Namespace = "default"
 	}
-	if opts.Gateway == "" {
+	if opts.Gateway == "" && opts.HTTPRoute == "" {
 		return nil, errors.New("gatewayapi: a gateway to attach routes to is required")
+	}
+	if opts.HTTPRoute != "" && opts.Rule == "" {
+		return nil, fmt.Errorf("gatewayapi: adopting http route %s: the rule whose backendRefs sluice sets is required", opts.HTTPRoute)
 	}
 	log := opts.Log
 	if log == nil {
@@ -108,17 +118,25 @@ func (r *Router) ensure(ctx context.Context, rt traffic.Route) error {
 	}
 	svc := rt.Service.Service
 	w := traffic.All(platform.Green)
-	if cur, err := r.read(ctx, svc); err == nil {
-		w = cur
-	} else if !errors.Is(err, ErrNotEnsured) {
-		return err
+	if rt.Live.Valid() {
+		w = traffic.All(rt.Live)
 	}
-	u := r.httpRoute(svc, rt, w)
-	_, err := r.client().Apply(ctx, u.GetName(), u, metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
-	if err != nil {
-		return fmt.Errorf("apply HTTPRoute %s: %w", u.GetName(), err)
+	if r.opts.HTTPRoute != "" {
+		return r.adopt(ctx, svc, int64(rt.Port), w)
 	}
-	return nil
+	u, err := r.client().Get(ctx, svc, metav1.GetOptions{})
+	switch {
+	case err == nil && !kube.Owned(u, svc, FieldManager):
+		return fmt.Errorf("http route %s %w (adopt it with httpRoute: %s, rule: NAME and the annotation %s: \"true\", or remove it)",
+			svc, kube.ErrNotOwned, svc, kube.AnnotationAdopt)
+	case err == nil:
+		if cur, err := r.weightsIn(u, svc); err == nil {
+			w = cur
+		}
+	case !apierrors.IsNotFound(err):
+		return fmt.Errorf("get http route %s: %w", svc, err)
+	}
+	return kube.ApplyOwned(ctx, r.client(), r.httpRoute(svc, rt, w), svc, FieldManager)
 }
 
 // httpRoute is the generated HTTPRoute carrying the split w.
@@ -146,6 +164,7 @@ func (r *Router) httpRoute(svc string, rt traffic.Route, w traffic.Weights) *uns
 		"spec":       spec,
 	}}
 	u.SetLabels(map[string]string{kubernetes.LabelService: svc, kubernetes.LabelManagedBy: "sluice"})
+	kube.MarkOwned(u, svc)
 	return u
 }
 
@@ -197,7 +216,9 @@ func backendRefs(svc string, port int64, w traffic.Weights) []any {
 	return out
 }
 
-// Release deletes the HTTPRoute sluice wrote for the service.
+// Release deletes the HTTPRoute sluice created for the service. An adopted HTTPRoute
+// stays as it is (its rule still sends everything to the live slot) and loses only
+// sluice's weight keys; a route sluice did not create is never deleted.
 func (r *Router) Release(ctx context.Context, svc traffic.ServiceRef) error {
 	if err := r.release(ctx, svc.Service); err != nil {
 		return fmt.Errorf("gatewayapi: release %s: %w", svc.Service, err)
@@ -209,22 +230,16 @@ func (r *Router) release(ctx context.Context, svc string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	u, err := r.client().Get(ctx, svc, metav1.GetOptions{})
+	if r.opts.HTTPRoute == "" {
+		return kube.DeleteOwned(ctx, r.client(), svc, svc, FieldManager)
+	}
+	_, err := kube.Patch(ctx, r.client(), r.opts.HTTPRoute, FieldManager, func(u *unstructured.Unstructured) ([]kube.Op, error) {
+		return kube.RemoveAnnotation(u, AnnotationWeightKeys), nil
+	})
 	if apierrors.IsNotFound(err) {
 		return nil
 	}
-	if err != nil {
-		return err
-	}
-	if u.GetLabels()[kubernetes.LabelManagedBy] != "sluice" {
-		return nil
-	}
-	uid := u.GetUID()
-	err = r.client().Delete(ctx, svc, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
-	if err != nil && !apierrors.IsNotFound(err) {
-		return err
-	}
-	return nil
+	return err
 }
 
 // Objects returns the HTTPRoute Ensure writes for rt when none exists yet, with the

@@ -14,8 +14,8 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 
+	"github.com/sluicehq/sluice/internal/kube"
 	"github.com/sluicehq/sluice/internal/platform"
-	"github.com/sluicehq/sluice/internal/platform/kubernetes"
 	"github.com/sluicehq/sluice/internal/traffic"
 )
 
@@ -27,6 +27,12 @@ const (
 	ProtocolHTTP = "http"
 	ProtocolTCP  = "tcp"
 	ProtocolTLS  = "tls"
+)
+
+// The ways a route can reach a slot (Options.Split).
+const (
+	SplitHost   = "host"
+	SplitSubset = "subset"
 )
 
 // ErrNotEnsured is returned for a service whose VirtualService does not exist.
@@ -48,6 +54,11 @@ type Options struct {
 	Route string
 	// Protocol is http (the default), tcp or tls.
 	Protocol string
+	// Split is how the route reaches a slot: SplitHost (the default) sends it to the
+	// slot's own Service, <service>-<slot>, so no DestinationRule is needed or
+	// changed; SplitSubset sends it to a subset of the stable Service, so a
+	// DestinationRule's traffic policy for that host applies to both slots.
+	Split string
 	// ClusterDomain is the cluster's DNS domain; cluster.local when empty.
 	ClusterDomain string
 	// Log receives what the router does; discarded when nil.
@@ -59,6 +70,13 @@ func (o Options) protocol() string {
 		return ProtocolHTTP
 	}
 	return o.Protocol
+}
+
+func (o Options) split() string {
+	if o.Split == "" {
+		return SplitHost
+	}
+	return o.Split
 }
 
 func (o Options) route() string {
@@ -103,6 +121,11 @@ func NewForClient(dyn dynamic.Interface, opts Options) (*Router, error) {
 	default:
 		return nil, fmt.Errorf("istio: protocol %q: want http, tcp or tls", opts.Protocol)
 	}
+	switch opts.split() {
+	case SplitHost, SplitSubset:
+	default:
+		return nil, fmt.Errorf("istio: split %q: want host or subset", opts.Split)
+	}
 	if opts.VirtualService != "" && opts.protocol() != ProtocolHTTP {
 		return nil, fmt.Errorf("istio: adopting virtual service %s: only http routes can be adopted", opts.VirtualService)
 	}
@@ -132,13 +155,24 @@ func (r *Router) gatewayName(svc string) string {
 	return svc + "-gateway"
 }
 
-// Ensure writes the DestinationRule, the Gateway when there are hosts, and the
-// VirtualService (or adopts the user's), keeping the split in force.
+// Ensure writes the Gateway when there are hosts, the DestinationRule with split:
+// subset, and the VirtualService (or adopts the user's), keeping the split in force.
+// It decides everything before it writes anything: a refused adoption, or an object
+// of sluice's name that someone else created, leaves every object as it was.
 func (r *Router) Ensure(ctx context.Context, rt traffic.Route) error {
 	if err := r.ensure(ctx, rt); err != nil {
 		return fmt.Errorf("istio: ensure %s: %w", rt.Service.Service, err)
 	}
 	return nil
+}
+
+// plan is what Ensure found before writing: which objects it writes.
+type plan struct {
+	gateway    string     // the Gateway the VirtualService names; "" without hosts
+	ownGateway bool       // write the Gateway (sluice's, or none yet)
+	subsets    subsetPlan // split: subset only
+	adopted    bool       // the VirtualService is the user's
+	weights    traffic.Weights
 }
 
 func (r *Router) ensure(ctx context.Context, rt traffic.Route) error {
@@ -148,7 +182,6 @@ func (r *Router) ensure(ctx context.Context, rt traffic.Route) error {
 	if err := r.checkRouting(rt); err != nil {
 		return err
 	}
-	svc := rt.Service.Service
 	if len(rt.Hosts) == 0 {
 		rt.Hosts = r.opts.Hosts
 	}
@@ -158,33 +191,118 @@ func (r *Router) ensure(ctx context.Context, rt traffic.Route) error {
 	if r.opts.protocol() == ProtocolTLS && len(rt.Hosts) == 0 {
 		return errors.New("a tls route needs hosts to match SNI on")
 	}
-	if err := r.apply(ctx, destinationRuleGVR, r.destinationRule(svc)); err != nil {
+	p, err := r.plan(ctx, rt)
+	if err != nil {
 		return err
 	}
-	gateway := ""
-	if len(rt.Hosts) > 0 {
-		gateway = r.gatewayName(svc)
-		if rt.Gateway != "" {
-			gateway = rt.Gateway
+	return r.write(ctx, rt, p)
+}
+
+// plan reads what exists and decides what Ensure writes, writing nothing.
+func (r *Router) plan(ctx context.Context, rt traffic.Route) (plan, error) {
+	svc := rt.Service.Service
+	p := plan{weights: traffic.All(liveOr(rt.Live))}
+	var err error
+	if r.opts.VirtualService != "" {
+		p.adopted = true
+		if err := r.checkAdoptable(ctx); err != nil {
+			return p, err
 		}
-		if err := r.ensureGateway(ctx, gateway, svc, rt); err != nil {
+	} else if p.weights, err = r.currentWeights(ctx, svc, p.weights); err != nil {
+		return p, err
+	}
+	if r.opts.split() == SplitSubset {
+		if p.subsets, err = r.planSubsets(ctx, svc); err != nil {
+			return p, err
+		}
+	}
+	if len(rt.Hosts) > 0 {
+		p.gateway = r.gatewayName(svc)
+		if rt.Gateway != "" {
+			p.gateway = rt.Gateway
+		}
+		if p.ownGateway, err = r.mayWrite(ctx, gatewayGVR, p.gateway, svc); err != nil {
+			return p, err
+		}
+		if !p.ownGateway {
+			r.log.Info("using a gateway sluice did not write", "gateway", p.gateway, "service", svc)
+		}
+	}
+	return p, nil
+}
+
+// liveOr is the slot a new split sends everything to: the live one, or green before
+// the first release.
+func liveOr(s platform.Slot) platform.Slot {
+	if s.Valid() {
+		return s
+	}
+	return platform.Green
+}
+
+// currentWeights returns the split of the service's generated VirtualService, or def
+// when there is none yet. A VirtualService of that name that sluice did not create is
+// an error: sluice neither takes it over nor overwrites it.
+func (r *Router) currentWeights(ctx context.Context, svc string, def traffic.Weights) (traffic.Weights, error) {
+	u, err := r.client(virtualServiceGVR).Get(ctx, svc, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return def, nil
+	}
+	if err != nil {
+		return def, fmt.Errorf("get virtual service %s: %w", svc, err)
+	}
+	if !r.owned(u, svc) {
+		return def, fmt.Errorf("virtual service %s %w (adopt it with virtualService: %s and the annotation %s: \"true\", or remove it)",
+			svc, kube.ErrNotOwned, svc, AnnotationAdopt)
+	}
+	if _, entry, err := r.findRoute(u); err == nil {
+		if w, err := r.weightsOf(entry, svc); err == nil {
+			return w, nil
+		}
+	}
+	return def, nil
+}
+
+// mayWrite reports whether sluice may write the object name: it does not exist or
+// sluice created it for the service.
+func (r *Router) mayWrite(ctx context.Context, gvr schema.GroupVersionResource, name, svc string) (bool, error) {
+	u, err := r.client(gvr).Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("get %s %s: %w", gvr.Resource, name, err)
+	}
+	return r.owned(u, svc), nil
+}
+
+// owned reports whether sluice created u for the service.
+func (r *Router) owned(u *unstructured.Unstructured, svc string) bool {
+	return kube.Owned(u, svc, FieldManager)
+}
+
+// write writes what plan decided, in the order that lets each object's references
+// resolve: subsets and Gateway before the VirtualService that uses them.
+func (r *Router) write(ctx context.Context, rt traffic.Route, p plan) error {
+	svc := rt.Service.Service
+	if r.opts.split() == SplitSubset {
+		if err := r.writeSubsets(ctx, svc, p.subsets); err != nil {
 			return err
 		}
 	}
-	if r.opts.VirtualService != "" {
-		return r.adopt(ctx, svc, rt.Port)
+	if p.ownGateway {
+		if err := kube.ApplyOwned(ctx, r.client(gatewayGVR), r.gateway(p.gateway, svc, rt), svc, FieldManager); err != nil {
+			return err
+		}
 	}
-	w := traffic.All(platform.Green)
-	if cur, err := r.read(ctx, svc); err == nil {
-		w = cur
-	} else if !errors.Is(err, ErrNotEnsured) {
+	if p.adopted {
+		return r.adopt(ctx, svc, rt.Port, p.weights)
+	}
+	vs := r.virtualService(svc, rt, p.gateway, p.weights)
+	if err := validateVirtualService(vs, r.host(svc), r.wantSubsets()); err != nil {
 		return err
 	}
-	vs := r.virtualService(svc, rt, gateway, w)
-	if err := validateVirtualService(vs, r.host(svc), subsetNames()); err != nil {
-		return err
-	}
-	return r.apply(ctx, virtualServiceGVR, vs)
+	return kube.ApplyOwned(ctx, r.client(virtualServiceGVR), vs, svc, FieldManager)
 }
 
 // ErrRouting is wrapped by Ensure for routing the router cannot set up.
@@ -209,36 +327,11 @@ func (r *Router) checkRouting(rt traffic.Route) error {
 	return nil
 }
 
-// ensureGateway writes the Gateway for the route's hosts, unless a Gateway of that name
-// exists that sluice did not write for this service: that one is the user's, and the
-// VirtualService only refers to it.
-func (r *Router) ensureGateway(ctx context.Context, name, svc string, rt traffic.Route) error {
-	cur, err := r.client(gatewayGVR).Get(ctx, name, metav1.GetOptions{})
-	if err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("get gateway %s: %w", name, err)
-	}
-	if err == nil && !ownedBy(cur, svc) {
-		r.log.Info("using a gateway sluice did not write", "gateway", name, "service", svc)
-		return nil
-	}
-	return r.apply(ctx, gatewayGVR, r.gateway(name, svc, rt))
-}
-
-// ownedBy reports whether sluice wrote u for the service.
-func ownedBy(u *unstructured.Unstructured, svc string) bool {
-	return u.GetLabels()[kubernetes.LabelService] == svc && u.GetLabels()[kubernetes.LabelManagedBy] == "sluice"
-}
-
-func (r *Router) apply(ctx context.Context, gvr schema.GroupVersionResource, u *unstructured.Unstructured) error {
-	_, err := r.client(gvr).Apply(ctx, u.GetName(), u, metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
-	if err != nil {
-		return fmt.Errorf("apply %s %s: %w", u.GetKind(), u.GetName(), err)
-	}
-	return nil
-}
-
-// Release deletes the VirtualService (or gives an adopted one back), the
-// DestinationRule and the Gateway sluice wrote for the service.
+// Release deletes the VirtualService, the DestinationRule and the Gateway sluice
+// created for the service. What sluice did not create stays: an adopted
+// VirtualService keeps its routes (the adopted one still sends everything to the live
+// slot) and loses only sluice's weight keys; a user's DestinationRule loses only the
+// subsets sluice added to it.
 func (r *Router) Release(ctx context.Context, svc traffic.ServiceRef) error {
 	if err := r.release(ctx, svc.Service); err != nil {
 		return fmt.Errorf("istio: release %s: %w", svc.Service, err)
@@ -264,48 +357,20 @@ func (r *Router) release(ctx context.Context, svc string) error {
 			named, _, _ := unstructured.NestedStringSlice(vs.Object, "spec", "gateways")
 			gateways = append(gateways, named...)
 		}
-		if err := r.deleteOwned(ctx, virtualServiceGVR, svc, svc); err != nil {
+		if err := kube.DeleteOwned(ctx, r.client(virtualServiceGVR), svc, svc, FieldManager); err != nil {
 			return err
 		}
 	}
-	if err := r.deleteOwned(ctx, destinationRuleGVR, svc, svc); err != nil {
+	if err := r.releaseSubsets(ctx, svc); err != nil {
 		return err
 	}
 	for _, g := range gateways {
 		if g == "mesh" || strings.Contains(g, "/") {
 			continue
 		}
-		if err := r.deleteOwned(ctx, gatewayGVR, g, svc); err != nil {
+		if err := kube.DeleteOwned(ctx, r.client(gatewayGVR), g, svc, FieldManager); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// deleteOwned deletes an object only when sluice wrote it for the service.
-func (r *Router) deleteOwned(ctx context.Context, gvr schema.GroupVersionResource, name, svc string) error {
-	u, err := r.client(gvr).Get(ctx, name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("get %s %s: %w", gvr.Resource, name, err)
-	}
-	if !ownedBy(u, svc) {
-		return nil
-	}
-	uid := u.GetUID()
-	err = r.client(gvr).Delete(ctx, name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
-	if err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("delete %s %s: %w", gvr.Resource, name, err)
-	}
-	return nil
-}
-
-func subsetNames() []string {
-	out := make([]string, 0, len(slots))
-	for _, s := range slots {
-		out = append(out, string(s))
-	}
-	return out
 }

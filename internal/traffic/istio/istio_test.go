@@ -114,6 +114,7 @@ func TestGolden(t *testing.T) {
 		route traffic.Route
 	}{
 		{"http", istio.Options{Namespace: "prod"}, traffic.Route{Service: route.Service, Port: 8080}},
+		{"http-subset", istio.Options{Namespace: "prod", Split: istio.SplitSubset}, traffic.Route{Service: route.Service, Port: 8080}},
 		{"http-gateway", istio.Options{Namespace: "prod", Gateway: "public"}, route},
 		{"tcp", istio.Options{Namespace: "prod", Protocol: istio.ProtocolTCP}, route},
 		{"tls", istio.Options{Namespace: "prod", Protocol: istio.ProtocolTLS}, route},

@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/sluicehq/sluice/internal/kube"
 	"github.com/sluicehq/sluice/internal/platform"
 	"github.com/sluicehq/sluice/internal/platform/kubernetes"
 	"github.com/sluicehq/sluice/internal/traffic"
@@ -23,7 +24,10 @@ var (
 const (
 	apiVersion = "networking.istio.io/v1"
 	// AnnotationAdopt marks a user-owned VirtualService that sluice may adopt.
-	AnnotationAdopt = "sluice.dev/adopt"
+	AnnotationAdopt = kube.AnnotationAdopt
+	// AnnotationSubsets lists, one a line, the subsets sluice added to a
+	// DestinationRule it did not create (split: subset); Release removes those only.
+	AnnotationSubsets = "sluice.dev/subsets"
 	// AnnotationWeightKeys holds the most recent idempotency keys of SetWeights.
 	AnnotationWeightKeys = "sluice.dev/weight-keys"
 	// DefaultRoute is the name of the route in a generated VirtualService.
@@ -38,31 +42,33 @@ const (
 // slots lists the two slots in the order their destinations are written.
 var slots = []platform.Slot{platform.Green, platform.Blue}
 
-func newObject(kind, name, namespace string, labels map[string]string, spec map[string]any) *unstructured.Unstructured {
+// newObject returns an object sluice creates for the service svc: with its labels
+// and the owner marker that makes it sluice's.
+func newObject(kind, name, svc, namespace string, spec map[string]any) *unstructured.Unstructured {
 	u := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": apiVersion,
 		"kind":       kind,
 		"metadata":   map[string]any{"name": name, "namespace": namespace},
 		"spec":       spec,
 	}}
-	u.SetLabels(labels)
+	u.SetLabels(map[string]string{kubernetes.LabelService: svc, kubernetes.LabelManagedBy: "sluice"})
+	kube.MarkOwned(u, svc)
 	return u
 }
 
-func labels(svc string) map[string]string {
-	return map[string]string{kubernetes.LabelService: svc, kubernetes.LabelManagedBy: "sluice"}
+// slotSubset is the DestinationRule subset of one slot (split: subset).
+func slotSubset(s platform.Slot) map[string]any {
+	return map[string]any{"name": string(s), "labels": map[string]any{kubernetes.LabelSlot: string(s)}}
 }
 
-// destinationRule has one subset per slot of the service's stable Service.
+// destinationRule has one subset per slot of the service's stable Service; it is
+// written only with split: subset.
 func (r *Router) destinationRule(svc string) *unstructured.Unstructured {
 	var subsets []any
 	for _, s := range slots {
-		subsets = append(subsets, map[string]any{
-			"name":   string(s),
-			"labels": map[string]any{kubernetes.LabelSlot: string(s)},
-		})
+		subsets = append(subsets, slotSubset(s))
 	}
-	return newObject("DestinationRule", svc, r.opts.Namespace, labels(svc), map[string]any{
+	return newObject("DestinationRule", svc, svc, r.opts.Namespace, map[string]any{
 		"host":    r.host(svc),
 		"subsets": subsets,
 	})
@@ -83,21 +89,30 @@ func (r *Router) gateway(name, svc string, rt traffic.Route) *unstructured.Unstr
 		port["number"], port["name"], port["protocol"] = int64(443), "tls", "TLS"
 		server["tls"] = map[string]any{"mode": "PASSTHROUGH"}
 	}
-	return newObject("Gateway", name, r.opts.Namespace, labels(svc), map[string]any{
+	return newObject("Gateway", name, svc, r.opts.Namespace, map[string]any{
 		"selector": map[string]any{"istio": ingressSelector},
 		"servers":  []any{server},
 	})
 }
 
-// destinations is the weighted route to the two subsets.
+// destination is the route destination of one slot: its own Service (split: host) or
+// its subset of the stable Service (split: subset).
+func (r *Router) destination(svc string, s platform.Slot, port int) map[string]any {
+	dest := map[string]any{"host": r.slotHost(svc, s)}
+	if r.opts.split() == SplitSubset {
+		dest = map[string]any{"host": r.host(svc), "subset": string(s)}
+	}
+	if port > 0 {
+		dest["port"] = map[string]any{"number": int64(port)}
+	}
+	return dest
+}
+
+// destinations is the weighted route to the two slots.
 func (r *Router) destinations(svc string, port int, w traffic.Weights) []any {
 	var out []any
 	for _, s := range slots {
-		dest := map[string]any{"host": r.host(svc), "subset": string(s)}
-		if port > 0 {
-			dest["port"] = map[string]any{"number": int64(port)}
-		}
-		out = append(out, map[string]any{"destination": dest, "weight": int64(w.Of(s))})
+		out = append(out, map[string]any{"destination": r.destination(svc, s, port), "weight": int64(w.Of(s))})
 	}
 	return out
 }
@@ -127,7 +142,7 @@ func (r *Router) virtualService(svc string, rt traffic.Route, gateway string, w 
 	if gateway != "" {
 		spec["gateways"] = []any{gateway, "mesh"}
 	}
-	return newObject("VirtualService", svc, r.opts.Namespace, labels(svc), spec)
+	return newObject("VirtualService", svc, svc, r.opts.Namespace, spec)
 }
 
 // matchRoute sends requests that match any of the route's rules to the match slot's
@@ -143,14 +158,10 @@ func (r *Router) matchRoute(svc string, rt traffic.Route) map[string]any {
 		}
 		match = append(match, map[string]any{"headers": map[string]any{name: value}})
 	}
-	dest := map[string]any{"host": r.host(svc), "subset": string(rt.MatchSlot)}
-	if rt.Port > 0 {
-		dest["port"] = map[string]any{"number": int64(rt.Port)}
-	}
 	return map[string]any{
 		"name":  r.opts.route() + MatchRouteSuffix,
 		"match": match,
-		"route": []any{map[string]any{"destination": dest}},
+		"route": []any{map[string]any{"destination": r.destination(svc, rt.MatchSlot, rt.Port)}},
 	}
 }
 
@@ -160,12 +171,28 @@ func cookieRegex(name, value string) string {
 }
 
 // host is the fully qualified name of the service's stable Service.
-func (r *Router) host(svc string) string {
-	return fmt.Sprintf("%s.%s.svc.%s", svc, r.opts.Namespace, r.opts.clusterDomain())
+func (r *Router) host(svc string) string { return r.fqdn(svc) }
+
+// slotHost is the fully qualified name of one slot's Service, <service>-<slot>,
+// which the Kubernetes platform writes with the slot's Deployment.
+func (r *Router) slotHost(svc string, s platform.Slot) string {
+	return r.fqdn(r.slotName(svc, s))
+}
+
+func (r *Router) fqdn(name string) string {
+	return fmt.Sprintf("%s.%s.svc.%s", name, r.opts.Namespace, r.opts.clusterDomain())
+}
+
+// names reports whether host, as written in a route, names the Kubernetes Service
+// name of the router's namespace: short, namespaced or fully qualified.
+func (r *Router) names(host, name string) bool {
+	ns := name + "." + r.opts.Namespace
+	return host == name || host == ns || host == ns+".svc" || host == r.fqdn(name)
 }
 
 // Objects returns what Ensure writes for rt when no VirtualService exists yet, with the
-// split w: the DestinationRule, the Gateway (only with hosts) and the VirtualService.
+// split w: the DestinationRule (only with split: subset), the Gateway (only with
+// hosts) and the VirtualService.
 // It exists for golden-file tests and for reviewing what sluice writes.
 func Objects(opts Options, rt traffic.Route, w traffic.Weights) ([]*unstructured.Unstructured, error) {
 	r, err := NewForClient(nil, opts)
@@ -176,7 +203,10 @@ func Objects(opts Options, rt traffic.Route, w traffic.Weights) ([]*unstructured
 	if len(rt.Hosts) == 0 {
 		rt.Hosts = r.opts.Hosts
 	}
-	out := []*unstructured.Unstructured{r.destinationRule(svc)}
+	var out []*unstructured.Unstructured
+	if r.opts.split() == SplitSubset {
+		out = append(out, r.destinationRule(svc))
+	}
 	gateway := ""
 	if len(rt.Hosts) > 0 {
 		gateway = r.gatewayName(svc)

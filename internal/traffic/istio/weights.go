@@ -4,26 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"slices"
-	"strings"
-	"time"
+	"reflect"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/sluicehq/sluice/internal/kube"
 	"github.com/sluicehq/sluice/internal/platform"
+	"github.com/sluicehq/sluice/internal/platform/kubernetes"
 	"github.com/sluicehq/sluice/internal/traffic"
-)
-
-// Conflict retries: a write that loses a resourceVersion race is tried again after a
-// jittered, growing pause, at most maxAttempts times.
-const (
-	maxAttempts  = 50
-	firstBackoff = 5 * time.Millisecond
-	maxBackoff   = 200 * time.Millisecond
-	keepKeys     = 16
 )
 
 // Weights reads the split from the VirtualService stored by the API server.
@@ -46,7 +36,7 @@ func (r *Router) read(ctx context.Context, svc string) (traffic.Weights, error) 
 	if err != nil {
 		return traffic.Weights{}, err
 	}
-	entry, err := r.findRoute(u)
+	_, entry, err := r.findRoute(u)
 	if err != nil {
 		return traffic.Weights{}, err
 	}
@@ -54,7 +44,7 @@ func (r *Router) read(ctx context.Context, svc string) (traffic.Weights, error) 
 }
 
 // SetWeights writes the split into the VirtualService's route, retrying on conflicts,
-// and reads it back.
+// and reads it back. The write is a JSON patch of that route's destinations only.
 func (r *Router) SetWeights(ctx context.Context, svc traffic.ServiceRef, w traffic.Weights, key string) error {
 	if err := r.setWeights(ctx, svc.Service, w, key); err != nil {
 		return fmt.Errorf("istio: set weights %s %s: %w", svc.Service, w, err)
@@ -73,24 +63,60 @@ func (r *Router) setWeights(ctx context.Context, svc string, w traffic.Weights, 
 	if err != nil {
 		return err
 	}
-	written, err := r.modify(ctx, r.vsName(svc), func(u *unstructured.Unstructured) (bool, error) {
-		if key != "" && slices.Contains(splitKeys(u.GetAnnotations()[AnnotationWeightKeys]), key) {
-			return false, nil
+	written, err := r.patchRoute(ctx, svc, subsets, func(u *unstructured.Unstructured, entry map[string]any) ([]any, []kube.Op) {
+		if kube.HasKey(u.GetAnnotations()[AnnotationWeightKeys], key) {
+			return nil, nil
 		}
-		entry, err := r.findRoute(u)
-		if err != nil {
-			return false, err
-		}
-		r.setWeightsIn(entry, svc, w)
+		var keyOps []kube.Op
 		if key != "" {
-			setAnnotation(u, AnnotationWeightKeys, withKey(u.GetAnnotations()[AnnotationWeightKeys], key))
+			keyOps = kube.SetAnnotation(u, AnnotationWeightKeys, kube.WithKey(u.GetAnnotations()[AnnotationWeightKeys], key))
 		}
-		return true, validateVirtualService(u, r.host(svc), subsets)
+		return r.withWeights(entry, svc, w), keyOps
 	})
 	if err != nil || written == nil {
 		return err
 	}
 	return r.verify(ctx, svc, written, w)
+}
+
+// routeFunc returns the new destinations of the route entry sluice owns in u (nil for
+// no change) and any other operations to send with them.
+type routeFunc func(u *unstructured.Unstructured, entry map[string]any) ([]any, []kube.Op)
+
+// patchRoute changes the destinations of the route whose weights sluice owns, and
+// nothing else of it, with a JSON patch guarded by the resourceVersion read and by a
+// test of the route's name. VirtualService's route lists are atomic in the Istio
+// CRD's schema, so the write makes sluice the field manager of spec.http (or tcp,
+// tls); the patch still changes only the one route's destinations.
+func (r *Router) patchRoute(ctx context.Context, svc string, subsets []string, fn routeFunc) (*unstructured.Unstructured, error) {
+	name := r.vsName(svc)
+	out, err := kube.Patch(ctx, r.client(virtualServiceGVR), name, FieldManager, func(u *unstructured.Unstructured) ([]kube.Op, error) {
+		i, entry, err := r.findRoute(u)
+		if err != nil {
+			return nil, err
+		}
+		dests, extra := fn(u, entry)
+		if dests == nil && len(extra) == 0 {
+			return nil, nil
+		}
+		if dests == nil {
+			return extra, nil
+		}
+		where := fmt.Sprintf("spec.%s[%d]", r.opts.protocol(), i)
+		if err := validateRoute(where, dests, r.host(svc), subsets); err != nil {
+			return nil, fmt.Errorf("virtual service %s: %w", name, err)
+		}
+		ops := []kube.Op{}
+		if n, ok := entry["name"].(string); ok {
+			ops = append(ops, kube.Test(kube.Pointer("spec", r.opts.protocol(), i, "name"), n))
+		}
+		ops = append(ops, kube.Add(kube.Pointer("spec", r.opts.protocol(), i, "route"), dests))
+		return append(ops, extra...), nil
+	})
+	if apierrors.IsNotFound(err) {
+		return nil, fmt.Errorf("virtual service %s: %w", name, ErrNotEnsured)
+	}
+	return out, err
 }
 
 // verify reads the VirtualService back: unless another writer changed it since, it
@@ -104,7 +130,7 @@ func (r *Router) verify(ctx context.Context, svc string, written *unstructured.U
 		r.log.Info("weights changed again after this write", "service", svc, "written", w.String())
 		return nil
 	}
-	entry, err := r.findRoute(u)
+	_, entry, err := r.findRoute(u)
 	if err != nil {
 		return fmt.Errorf("read back: %w", err)
 	}
@@ -118,116 +144,70 @@ func (r *Router) verify(ctx context.Context, svc string, written *unstructured.U
 	return nil
 }
 
-// modify gets an object, lets fn change it and updates it guarded by its
-// resourceVersion, retrying on conflicts. It returns the stored object, or nil when fn
-// reported no change.
-func (r *Router) modify(ctx context.Context, name string, fn func(u *unstructured.Unstructured) (bool, error)) (*unstructured.Unstructured, error) {
-	backoff := firstBackoff
-	for attempt := 1; ; attempt++ {
-		u, err := r.client(virtualServiceGVR).Get(ctx, name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("virtual service %s: %w", name, ErrNotEnsured)
-		}
-		if err != nil {
-			return nil, err
-		}
-		changed, err := fn(u)
-		if err != nil || !changed {
-			return nil, err
-		}
-		out, err := r.client(virtualServiceGVR).Update(ctx, u, metav1.UpdateOptions{FieldManager: FieldManager})
-		if err == nil {
-			return out, nil
-		}
-		if !apierrors.IsConflict(err) || attempt >= maxAttempts {
-			return nil, fmt.Errorf("update virtual service %s (attempt %d): %w", name, attempt, err)
-		}
-		pause := backoff/2 + rand.N(backoff)
-		backoff = min(2*backoff, maxBackoff)
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(pause):
-		}
-	}
-}
-
-// subsets returns the subset names of the service's DestinationRule.
-func (r *Router) subsets(ctx context.Context, svc string) ([]string, error) {
-	u, err := r.client(destinationRuleGVR).Get(ctx, svc, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil, fmt.Errorf("destination rule %s: %w", svc, ErrNotEnsured)
-	}
-	if err != nil {
-		return nil, err
-	}
-	list, _, err := unstructured.NestedSlice(u.Object, "spec", "subsets")
-	if err != nil {
-		return nil, fmt.Errorf("destination rule %s: %w", svc, err)
-	}
-	var out []string
-	for _, s := range list {
-		if m, ok := s.(map[string]any); ok {
-			if name, ok := m["name"].(string); ok {
-				out = append(out, name)
-			}
-		}
-	}
-	return out, nil
-}
-
-// findRoute returns the route entry whose weights sluice owns: the http route of the
-// configured name, or the first tcp or tls route.
-func (r *Router) findRoute(u *unstructured.Unstructured) (map[string]any, error) {
+// findRoute returns the index and entry of the route whose weights sluice owns: the
+// http route of the configured name, or the first tcp or tls route.
+func (r *Router) findRoute(u *unstructured.Unstructured) (int, map[string]any, error) {
 	proto := r.opts.protocol()
 	list, _, err := unstructured.NestedSlice(u.Object, "spec", proto)
 	if err != nil {
-		return nil, fmt.Errorf("virtual service %s: spec.%s: %w", u.GetName(), proto, err)
+		return 0, nil, fmt.Errorf("virtual service %s: spec.%s: %w", u.GetName(), proto, err)
 	}
 	for i, e := range list {
 		entry, ok := e.(map[string]any)
-		if !ok {
-			continue
-		}
-		if proto != ProtocolHTTP || entry["name"] == r.opts.route() {
-			// NestedSlice copies; write the entry back in place so changes stick.
-			spec := u.Object["spec"].(map[string]any)
-			spec[proto].([]any)[i] = entry
-			return entry, nil
+		if ok && (proto != ProtocolHTTP || entry["name"] == r.opts.route()) {
+			return i, entry, nil
 		}
 	}
 	if proto == ProtocolHTTP {
-		return nil, fmt.Errorf("virtual service %s has no http route named %q", u.GetName(), r.opts.route())
+		return 0, nil, fmt.Errorf("virtual service %s has no http route named %q", u.GetName(), r.opts.route())
 	}
-	return nil, fmt.Errorf("virtual service %s has no %s route", u.GetName(), proto)
+	return 0, nil, fmt.Errorf("virtual service %s has no %s route", u.GetName(), proto)
 }
 
-// weightsOf reads the split of a route entry from its destinations to the subsets.
+// slotOf says which slot a route destination sends to: a slot's Service, or a slot's
+// subset of the stable Service (either split is read, so a route written with the
+// other one still reads right).
+func (r *Router) slotOf(d any, svc string) (platform.Slot, bool) {
+	subset, _, host := destination(d)
+	for _, s := range slots {
+		if subset == "" && r.names(host, r.slotName(svc, s)) || subset == string(s) && r.names(host, svc) {
+			return s, true
+		}
+	}
+	return "", false
+}
+
+func (r *Router) slotName(svc string, s platform.Slot) string {
+	return kubernetes.SlotName(platform.SlotRef{Service: svc, Slot: s})
+}
+
+// weightsOf reads the split of a route entry from its destinations to the slots.
 func (r *Router) weightsOf(entry map[string]any, svc string) (traffic.Weights, error) {
 	dests, _ := entry["route"].([]any)
 	var w traffic.Weights
-	found := 0
+	found := map[platform.Slot]bool{}
 	for _, d := range dests {
-		subset, weight, host := destination(d)
-		if host != r.host(svc) && host != svc {
+		s, ok := r.slotOf(d, svc)
+		if !ok {
 			continue
 		}
-		switch platform.Slot(subset) {
-		case platform.Blue:
-			w.Blue, found = weight, found+1
-		case platform.Green:
-			w.Green, found = weight, found+1
+		_, weight, _ := destination(d)
+		if s == platform.Blue {
+			w.Blue = weight
+		} else {
+			w.Green = weight
 		}
+		found[s] = true
 	}
-	if found == 1 && w.Blue+w.Green == 0 { // a single destination without a weight takes everything
-		if hasSubset(dests, platform.Blue) {
+	if len(found) == 0 {
+		return w, fmt.Errorf("route has no destination to a slot of %s (%s or %s)", svc, r.slotName(svc, platform.Green), r.slotName(svc, platform.Blue))
+	}
+	if len(found) == 1 && len(dests) == 1 && w.Blue+w.Green == 0 { // a single destination without a weight takes everything
+		if found[platform.Blue] {
 			w.Blue = 100
 		} else {
 			w.Green = 100
 		}
-	}
-	if found == 0 {
-		return w, fmt.Errorf("route has no destination to the %s subsets of %s", strings.Join(subsetNames(), "/"), r.host(svc))
 	}
 	if err := w.Validate(); err != nil {
 		return w, fmt.Errorf("stored split is invalid: %w", err)
@@ -249,13 +229,10 @@ func destination(d any) (subset string, weight int, host string) {
 	return subset, weight, host
 }
 
-func hasSubset(dests []any, s platform.Slot) bool {
-	return slices.ContainsFunc(dests, func(d any) bool { sub, _, _ := destination(d); return sub == string(s) })
-}
-
-// setWeightsIn sets the weight of each subset's destination, adding a missing one with
-// the port of the other.
-func (r *Router) setWeightsIn(entry map[string]any, svc string, w traffic.Weights) {
+// withWeights returns the route entry's destinations with the split w: one
+// destination per slot, in the router's split, with the port of the slot
+// destinations already there; destinations to anything else are kept, at weight 0.
+func (r *Router) withWeights(entry map[string]any, svc string, w traffic.Weights) []any {
 	dests, _ := entry["route"].([]any)
 	port := int64(0)
 	for _, d := range dests {
@@ -265,80 +242,77 @@ func (r *Router) setWeightsIn(entry map[string]any, svc string, w traffic.Weight
 			port, _ = p["number"].(int64)
 		}
 	}
-	out := append([]any(nil), r.destinations(svc, int(port), w)...)
-	for _, d := range dests { // keep destinations to anything else, at weight 0
-		if sub, _, host := destination(d); (host == r.host(svc) || host == svc) && (sub == string(platform.Blue) || sub == string(platform.Green)) {
+	out := r.destinations(svc, int(port), w)
+	for _, d := range dests {
+		if _, ok := r.slotOf(d, svc); ok {
 			continue
 		}
-		d.(map[string]any)["weight"] = int64(0)
-		out = append(out, d)
+		kept := map[string]any{}
+		for k, v := range d.(map[string]any) {
+			kept[k] = v
+		}
+		kept["weight"] = int64(0)
+		out = append(out, kept)
 	}
-	entry["route"] = out
-}
-
-func setAnnotation(u *unstructured.Unstructured, k, v string) {
-	a := u.GetAnnotations()
-	if a == nil {
-		a = map[string]string{}
-	}
-	a[k] = v
-	u.SetAnnotations(a)
-}
-
-func withKey(list, key string) string {
-	keys := append(splitKeys(list), key)
-	if len(keys) > keepKeys {
-		keys = keys[len(keys)-keepKeys:]
-	}
-	return strings.Join(keys, "\n")
-}
-
-func splitKeys(list string) []string {
-	if list == "" {
-		return nil
-	}
-	return strings.Split(list, "\n")
+	return out
 }
 
 // errNotAdoptable says a VirtualService lacks the adoption annotation.
 var errNotAdoptable = errors.New("not marked for adoption (annotation " + AnnotationAdopt + `: "true")`)
 
-// adopt makes the adopted VirtualService's route point at the two subsets, keeping a
-// split already in force.
-func (r *Router) adopt(ctx context.Context, svc string, port int) error {
+// checkAdoptable reads the VirtualService to adopt and reports why it cannot be:
+// missing, without the adoption annotation, or without the route.
+func (r *Router) checkAdoptable(ctx context.Context) error {
+	name := r.opts.VirtualService
+	u, err := r.client(virtualServiceGVR).Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return fmt.Errorf("virtual service %s to adopt: %w", name, ErrNotEnsured)
+	}
+	if err != nil {
+		return fmt.Errorf("get virtual service %s: %w", name, err)
+	}
+	if !kube.Adoptable(u) {
+		return fmt.Errorf("virtual service %s: %w", name, errNotAdoptable)
+	}
+	_, _, err = r.findRoute(u)
+	return err
+}
+
+// adopt makes the adopted VirtualService's route send to the two slots, keeping a
+// split already in force and otherwise sending everything to w's slot. Only that
+// route's destinations change.
+func (r *Router) adopt(ctx context.Context, svc string, port int, w traffic.Weights) error {
 	subsets, err := r.subsets(ctx, svc)
 	if err != nil {
 		return err
 	}
-	_, err = r.modify(ctx, r.opts.VirtualService, func(u *unstructured.Unstructured) (bool, error) {
-		if u.GetAnnotations()[AnnotationAdopt] != "true" {
-			return false, fmt.Errorf("virtual service %s: %w", u.GetName(), errNotAdoptable)
+	_, err = r.patchRoute(ctx, svc, subsets, func(u *unstructured.Unstructured, entry map[string]any) ([]any, []kube.Op) {
+		if !kube.Adoptable(u) {
+			return nil, nil // the annotation went since checkAdoptable: leave the object alone
 		}
-		entry, err := r.findRoute(u)
-		if err != nil {
-			return false, err
+		cur, err := r.weightsOf(entry, svc)
+		if err == nil {
+			w = cur
 		}
-		if _, err := r.weightsOf(entry, svc); err == nil {
-			return false, nil // already routes to the subsets
+		dests := r.withWeights(entry, svc, w)
+		if port > 0 && err != nil {
+			dests = append(r.destinations(svc, port, w), dests[len(slots):]...)
 		}
-		entry["route"] = r.destinations(svc, port, traffic.All(platform.Green))
-		return true, validateVirtualService(u, r.host(svc), subsets)
+		if reflect.DeepEqual(dests, entry["route"]) {
+			return nil, nil
+		}
+		return dests, nil
 	})
 	return err
 }
 
-// unadopt forgets the adopted VirtualService's weight keys; its routes stay as they are.
+// unadopt forgets the adopted VirtualService's weight keys; its routes stay as they
+// are, so the live slot keeps its traffic.
 func (r *Router) unadopt(ctx context.Context) error {
-	_, err := r.modify(ctx, r.opts.VirtualService, func(u *unstructured.Unstructured) (bool, error) {
-		a := u.GetAnnotations()
-		if _, ok := a[AnnotationWeightKeys]; !ok {
-			return false, nil
-		}
-		delete(a, AnnotationWeightKeys)
-		u.SetAnnotations(a)
-		return true, nil
+	_, err := kube.Patch(ctx, r.client(virtualServiceGVR), r.opts.VirtualService, FieldManager, func(u *unstructured.Unstructured) ([]kube.Op, error) {
+		return kube.RemoveAnnotation(u, AnnotationWeightKeys), nil
 	})
-	if errors.Is(err, ErrNotEnsured) {
+	if apierrors.IsNotFound(err) {
 		return nil
 	}
 	return err
