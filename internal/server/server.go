@@ -17,6 +17,7 @@ import (
 	"github.com/sluicehq/sluice/internal/engine"
 	"github.com/sluicehq/sluice/internal/events"
 	"github.com/sluicehq/sluice/internal/loadtest"
+	"github.com/sluicehq/sluice/internal/metrics"
 	"github.com/sluicehq/sluice/internal/secrets"
 	"github.com/sluicehq/sluice/internal/spec"
 	"github.com/sluicehq/sluice/internal/store"
@@ -101,8 +102,13 @@ func Run(ctx context.Context, cfg Config) error {
 		Store: st, Engine: eng, Broker: broker, Logger: log.With("component", "api"), StreamsDone: streamsDone,
 	}
 	sec.apply(&deps)
+	mc, err := metrics.New(metrics.Options{Source: st, Logger: log.With("component", "metrics")})
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	srv := &http.Server{
-		Handler:           WithUI(api.New(deps)),
+		Handler:           withOps(WithUI(api.New(deps)), mc, st),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		IdleTimeout:       2 * time.Minute,
