@@ -22,13 +22,13 @@ type execution struct {
 	newSlot                        string
 	steps                          []stepFact
 
-	seq             int64              // the last event read
-	verdicts        map[[2]string]int  // metric, verdict -> measurements
-	providerErrors  map[string]int     // metric -> measurements whose provider failed
-	rollbacks       int                // times the execution started rolling back
-	rollbackStarted time.Time          // when the open rollback began; zero when none
-	restores        []float64          // seconds from rollback start to 100/0 read back
-	promotedAt      time.Time          // when the router first read back 100% on the new slot
+	seq             int64             // the last event read
+	verdicts        map[[2]string]int // metric, verdict -> measurements
+	providerErrors  map[string]int    // metric -> measurements whose provider failed
+	rollbacks       int               // times the execution started rolling back
+	rollbackStarted time.Time         // when the open rollback began; zero when none
+	restores        []float64         // seconds from rollback start to 100/0 read back
+	promotedAt      time.Time         // when the router first read back 100% on the new slot
 }
 
 // stepFact is one finished step attempt.
