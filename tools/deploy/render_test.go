@@ -34,7 +34,7 @@ func render(ns string, vals map[string]any) ([]*unstructured.Unstructured, error
 	if err != nil {
 		return nil, err
 	}
-	inst := action.NewInstall(&action.Configuration{})
+	inst := action.NewInstall(&action.Configuration{Log: func(string, ...any) {}})
 	inst.DryRun, inst.ClientOnly, inst.Replace = true, true, true
 	inst.ReleaseName, inst.Namespace = "sluice", ns
 	rel, err := inst.Run(chrt, vals)
