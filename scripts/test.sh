@@ -34,5 +34,9 @@ if [ -n "$unformatted" ]; then
 fi
 go vet ./...
 go test -race -count=1 -timeout 30m "$@" ./...
+# deploy/ (Helm chart, manifests) and the image tool are modules of their own.
+for m in tools/deploy tools/image; do
+	(cd "$m" && go vet ./... && go test -race -count=1 -timeout 20m ./...)
+done
 # A short run of every fuzz target (5s each); docs/testing.md says how to run longer.
 scripts/fuzz.sh

@@ -29,6 +29,7 @@ func (a *app) securityFlags(fl *pflag.FlagSet, s *server.Security) {
 	fl.BoolVar(&s.Auth, "auth", false, "require API tokens (Authorization: Bearer) or a web session on every request")
 	fl.BoolVar(&s.InsecureNoAuth, "insecure-no-auth", false, "allow a non-loopback --addr without --auth (anyone who reaches it may deploy)")
 	fl.StringVar(&s.BootstrapTokenFile, "bootstrap-token-file", "", "write the first admin token here (mode 0600) instead of printing it to stderr")
+	fl.StringVar(&s.BootstrapTokenFrom, "bootstrap-token-from", a.getenv("SLUICE_BOOTSTRAP_TOKEN_FILE"), "read the first admin token from this file (e.g. a mounted Secret) instead of making one; used only while no admin token is active (env SLUICE_BOOTSTRAP_TOKEN_FILE)")
 	fl.StringVar(&s.TLSCertFile, "tls-cert", "", "PEM certificate file; with --tls-key the server speaks HTTPS")
 	fl.StringVar(&s.TLSKeyFile, "tls-key", "", "PEM private key file of --tls-cert")
 	fl.StringVar(&s.PublicURL, "public-url", "", "URL people and clients reach the server at, e.g. https://sluice.example.com (its host is accepted in Host headers, its origin may change state)")

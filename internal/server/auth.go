@@ -31,6 +31,10 @@ type Security struct {
 	// overwritten) when the store has no active admin token; empty prints it once to
 	// BootstrapOutput instead.
 	BootstrapTokenFile string
+	// BootstrapTokenFrom names a file holding the first admin token, chosen outside
+	// sluice (a mounted Kubernetes Secret): stored as the admin token when the store
+	// has no active one, never printed. It excludes BootstrapTokenFile.
+	BootstrapTokenFrom string
 	// BootstrapOutput is where a bootstrap token is printed; os.Stderr when nil.
 	BootstrapOutput io.Writer
 	// TLSCertFile and TLSKeyFile, set together, serve HTTPS (TLS 1.2 and up).
@@ -107,12 +111,15 @@ func setupSecurity(ctx context.Context, s Security, addr string, st store.Store,
 	if out == nil {
 		out = os.Stderr
 	}
-	created, err := sec.auth.BootstrapTo(ctx, s.BootstrapTokenFile, out)
+	created, err := bootstrap(ctx, sec.auth, s, out)
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	if created && s.BootstrapTokenFile != "" {
 		log.Warn("created the first admin token", "file", s.BootstrapTokenFile)
+	}
+	if created && s.BootstrapTokenFrom != "" {
+		log.Warn("stored the given first admin token", "file", s.BootstrapTokenFrom)
 	}
 	log.Info("authentication is on", "tls", sec.tls != nil)
 	return sec, nil

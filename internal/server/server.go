@@ -17,6 +17,7 @@ import (
 	"github.com/sluicehq/sluice/internal/engine"
 	"github.com/sluicehq/sluice/internal/events"
 	"github.com/sluicehq/sluice/internal/loadtest"
+	"github.com/sluicehq/sluice/internal/metrics"
 	"github.com/sluicehq/sluice/internal/secrets"
 	"github.com/sluicehq/sluice/internal/spec"
 	"github.com/sluicehq/sluice/internal/store"
@@ -122,8 +123,13 @@ func Run(ctx context.Context, cfg Config) error {
 	flushRejections := countRejections(&deps, log)
 	defer flushRejections()
 	defer startAuditRetention(ctx, cfg, deps.Audit, auditExport, log)()
+	mc, err := metrics.New(metrics.Options{Source: st, Logger: log.With("component", "metrics")})
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	srv := &http.Server{
-		Handler:           sec.handler(WithUI(api.New(deps))),
+		Handler:           sec.handler(withOps(WithUI(api.New(deps)), mc)),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		IdleTimeout:       2 * time.Minute,
