@@ -159,7 +159,7 @@ func TestLoadTestOutOfReachIsRefusedBeforeTheRun(t *testing.T) {
 		ex = h.Finish(ex.ID)
 		t.Fatalf("started: %s (%s)", ex.Status, ex.Reason)
 	}
-	for _, want := range []string{"outside.yaml:", "spec.phases[0].steps[2].loadtest.target", "set url:", "kubeconfig /home/me/.kube/config"} {
+	for _, want := range []string{"workflow/outside@v1:12:11: loadtest target new", "spec.phases[0].steps[2].loadtest.target", "set url:", "kubeconfig /home/me/.kube/config"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not contain %q", err, want)
 		}
