@@ -230,6 +230,15 @@ func (b *bench) spread() time.Duration {
 	return d
 }
 
+// longestScrape is the longest scrape interval of the run's Prometheus servers.
+func (b *bench) longestScrape() time.Duration {
+	var d time.Duration
+	for _, p := range b.set.proms {
+		d = max(d, p.interval)
+	}
+	return d
+}
+
 // execute runs a workflow and waits until its execution ends.
 func (b *bench) execute(ctx context.Context, workflow string, vars map[string]string) (api.Execution, error) {
 	ex, err := b.c.Run(ctx, workflow, 0, vars)

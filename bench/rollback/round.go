@@ -48,7 +48,10 @@ func (b *bench) round(ctx context.Context, i int, judge string) (result, error) 
 	if err != nil {
 		return result{}, err
 	}
-	time.Sleep(time.Second) // requests in flight at the rollback finish; the scale-down settles
+	// Requests in flight at the rollback finish and the scale-down settles; and
+	// every Prometheus scrapes the round's last counts, so that the next round's
+	// first reading of the same slot does not count them as its canary's.
+	time.Sleep(time.Second + b.longestScrape())
 	r := measure(b.load.since(start), b.w.changes(), start, time.UnixMilli(failFrom.UnixMilli()))
 	r.round, r.judge, r.status, r.delay = i+1, judge, ex.Status, delay
 	switch {
