@@ -170,7 +170,7 @@ func TestFirstWindowAfterAPause(t *testing.T) {
 	_, err := p.Query(ctx, q)
 	must(t, err)
 	time.Sleep(300 * time.Millisecond) // the pause between analyses
-	send(t, url, 40)                    // traffic in the pause, before this analysis
+	send(t, url, 40)                   // traffic in the pause, before this analysis
 	before := px.Snapshot().Green.Requests()
 	must(t, p.Watch(ctx, "shop")) // this analysis starts
 	send(t, url, 20)
