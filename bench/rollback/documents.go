@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -15,6 +16,49 @@ type setup struct {
 	fixedEvery   time.Duration // the fixed-interval judge's interval
 	analysis     time.Duration // how long each verify step lasts at most
 	maxErrorRate float64       // the fixed-interval judge's threshold
+	judges       []string      // the judges measured, in the order of each round
+	proms        []*promServer // Prometheus servers scraping the router, by interval
+}
+
+// promQueries are the query pair of the sequential judge on Prometheus: the
+// router's running counts of failed and of all requests of a slot.
+const (
+	promEvents = `sum(sluice_proxy_requests_total{service="shop",slot="{{slot}}",class=~"5xx|error"})`
+	promTotal  = `sum(sluice_proxy_requests_total{service="shop",slot="{{slot}}"})`
+)
+
+// workflowOf names the canary workflow of a judge.
+func workflowOf(judge string) string {
+	switch judge {
+	case "sequential":
+		return canarySeq
+	case "fixed":
+		return canaryFixed
+	}
+	return "bench-canary-" + judge
+}
+
+// promVerify is the verify step of the sequential judge on one Prometheus.
+func (s setup) promVerify(p *promServer) string {
+	return fmt.Sprintf(`verify:
+            interval: %s
+            duration: %s
+            metrics:
+              - name: errors-vs-live
+                provider: %s
+                judge: sequential
+                counts: cumulative
+                query: '%s'
+                total: '%s'`, s.seqInterval, s.analysis, promJudge(p.interval), promEvents, promTotal)
+}
+
+// promProviders lists the environment's Prometheus providers.
+func (s setup) promProviders() string {
+	var b strings.Builder
+	for _, p := range s.proms {
+		fmt.Fprintf(&b, "    - {name: %s, type: prometheus, url: %s}\n", promJudge(p.interval), p.url)
+	}
+	return b.String()
 }
 
 // Workflow names.
@@ -67,11 +111,11 @@ spec:
     local:
       stopGrace: 1s
       commands:
-        - {name: sample-app, executable: %[9]s, args: [sample-app, --port, "${PORT}", --version, "${VERSION}"]}
+        - {name: sample-app, executable: %[10]s, args: [sample-app, --port, "${PORT}", --version, "${VERSION}"]}
   router: {type: builtin, builtin: {listen: %[2]s, admin: %[3]s}}
   providers:
     - {name: %[4]s, type: builtin}
----
+%[9]s---
 apiVersion: sluice.dev/v1alpha1
 kind: Workflow
 metadata: {name: %[5]s}
@@ -85,7 +129,16 @@ spec:
         - traffic: 100%%
         - promote: {}
 %[7]s%[8]s`, envName, s.listen, s.admin, routerMetrics, firstRelease, svc,
-		canary(canarySeq, svc, seq), canary(canaryFixed, svc, fixed), yamlString(s.exe))
+		canary(canarySeq, svc, seq), canary(canaryFixed, svc, fixed), s.promProviders(), yamlString(s.exe)) + s.promCanaries(svc)
+}
+
+// promCanaries are the canary workflows of the judges on Prometheus.
+func (s setup) promCanaries(svc string) string {
+	var b strings.Builder
+	for _, p := range s.proms {
+		b.WriteString(canary(workflowOf(promJudge(p.interval)), svc, s.promVerify(p)))
+	}
+	return b.String()
 }
 
 // canary is a workflow that sends 10% to a new slot and verifies it; a canary that

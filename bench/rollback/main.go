@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -39,6 +40,9 @@ type options struct {
 	minDelay    time.Duration
 	seed        uint64
 	keep        bool
+	judges      string
+	prometheus  string
+	promBin     string
 }
 
 func main() {
@@ -55,6 +59,9 @@ func main() {
 	flag.DurationVar(&o.minDelay, "min-delay", 5*time.Second, "the canary goes bad this long after its execution starts, plus up to one fixed interval at random")
 	flag.Uint64Var(&o.seed, "seed", 1, "seed of the random delays")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (server log, database)")
+	flag.StringVar(&o.judges, "judges", "sequential,fixed", "the judges on the builtin provider to measure: sequential, fixed")
+	flag.StringVar(&o.prometheus, "prometheus", "", "scrape intervals, e.g. 1s,15s: start a Prometheus per interval scraping the router and measure the sequential judge on each (judge seq-prom-<interval>)")
+	flag.StringVar(&o.promBin, "prometheus-bin", "prometheus", "the Prometheus server binary")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -120,9 +127,14 @@ func run(ctx context.Context, o options) (err error) {
 	go b.w.run(lctx, 5*time.Millisecond)
 	time.Sleep(2 * time.Second) // warm connections and the router's counters
 	var results []result
+	for _, p := range b.set.proms {
+		if err := p.waitSeries(ctx, "sluice_proxy_requests_total"); err != nil {
+			return err
+		}
+	}
 	for i := range o.rounds {
-		for _, wf := range []string{canarySeq, canaryFixed} {
-			r, err := b.round(ctx, i, wf)
+		for _, judge := range b.set.judges {
+			r, err := b.round(ctx, i, judge)
 			if err != nil {
 				return err
 			}
@@ -130,7 +142,7 @@ func run(ctx context.Context, o options) (err error) {
 			results = append(results, r)
 		}
 	}
-	report(os.Stdout, o, results)
+	report(os.Stdout, o, b.set.judges, results)
 	return nil
 }
 
@@ -149,7 +161,11 @@ func (b *bench) start(ctx context.Context) (func() error, error) {
 	if b.set.admin, err = freeLoopback(); err != nil {
 		return func() error { return nil }, err
 	}
-	url, stop, err := startServer(ctx, b.dir)
+	if err := b.startProms(ctx); err != nil {
+		return b.stopProms, err
+	}
+	url, stopServer, err := startServer(ctx, b.dir)
+	stop := func() error { err := stopServer(); b.stopProms(); return err }
 	if err != nil {
 		return stop, err
 	}
@@ -162,6 +178,65 @@ func (b *bench) start(ctx context.Context) (func() error, error) {
 	b.load = newLoad("http://" + b.set.listen + "/")
 	b.w = &watcher{url: "http://" + b.set.admin + "/weights"}
 	return stop, nil
+}
+
+// startProms starts one Prometheus per scrape interval asked for, each scraping
+// the router's admin listener, and lists the judges of the run.
+func (b *bench) startProms(ctx context.Context) error {
+	for j := range strings.SplitSeq(b.o.judges, ",") {
+		switch j = strings.TrimSpace(j); j {
+		case "":
+		case "sequential", "fixed":
+			b.set.judges = append(b.set.judges, j)
+		default:
+			return fmt.Errorf("-judges: unknown judge %q (sequential, fixed)", j)
+		}
+	}
+	intervals, err := parseIntervals(b.o.prometheus)
+	if err != nil {
+		return fmt.Errorf("-prometheus: %w", err)
+	}
+	for _, iv := range intervals {
+		p, err := startPrometheus(ctx, b.o.promBin, filepath.Join(b.dir, "prometheus-"+iv.String()), b.set.admin, iv)
+		if err != nil {
+			return err
+		}
+		b.set.proms = append(b.set.proms, p)
+		b.set.judges = append(b.set.judges, promJudge(iv))
+	}
+	if len(b.set.judges) == 0 {
+		return errors.New("no judge to measure: set -judges or -prometheus")
+	}
+	return nil
+}
+
+// stopProms stops the Prometheus servers the benchmark started.
+func (b *bench) stopProms() error {
+	for _, p := range b.set.proms {
+		p.stop()
+	}
+	b.set.proms = nil
+	return nil
+}
+
+// spread is the range of the random moment a canary goes bad after the minimum
+// delay: the fixed judge's interval, or the longest scrape interval, so that
+// the judges' checks and the scrapes fall at every phase.
+func (b *bench) spread() time.Duration {
+	d := b.o.fixedEvery
+	for _, p := range b.set.proms {
+		d = max(d, p.interval)
+	}
+	return d
+}
+
+// longestScrape is the longest scrape interval of the run's Prometheus servers.
+func (b *bench) longestScrape() time.Duration {
+	var d time.Duration
+	for _, p := range b.set.proms {
+		d = max(d, p.interval)
+	}
+	return d
 }
 
 // execute runs a workflow and waits until its execution ends.

@@ -37,17 +37,10 @@ func (r result) String() string {
 		r.round, r.judge, r.status, r.delay.Round(time.Millisecond), r.toRestore().Round(time.Millisecond), r.failed, r.canaryServed)
 }
 
-// judgeName is the short name of a canary workflow's judge.
-func judgeName(workflow string) string {
-	if workflow == canarySeq {
-		return "sequential"
-	}
-	return "fixed"
-}
-
 // round runs one canary that goes bad at a random moment and measures it.
-func (b *bench) round(ctx context.Context, i int, workflow string) (result, error) {
-	delay := b.o.minDelay + time.Duration(b.rng.Int64N(int64(b.o.fixedEvery)))
+func (b *bench) round(ctx context.Context, i int, judge string) (result, error) {
+	workflow := workflowOf(judge)
+	delay := b.o.minDelay + time.Duration(b.rng.Int64N(int64(b.spread())))
 	start := time.Now()
 	failFrom := start.Add(delay)
 	ex, err := b.execute(ctx, workflow, map[string]string{"version": "v2",
@@ -55,9 +48,12 @@ func (b *bench) round(ctx context.Context, i int, workflow string) (result, erro
 	if err != nil {
 		return result{}, err
 	}
-	time.Sleep(time.Second) // requests in flight at the rollback finish; the scale-down settles
+	// Requests in flight at the rollback finish and the scale-down settles; and
+	// every Prometheus scrapes the round's last counts, so that the next round's
+	// first reading of the same slot does not count them as its canary's.
+	time.Sleep(time.Second + b.longestScrape())
 	r := measure(b.load.since(start), b.w.changes(), start, time.UnixMilli(failFrom.UnixMilli()))
-	r.round, r.judge, r.status, r.delay = i+1, judgeName(workflow), ex.Status, delay
+	r.round, r.judge, r.status, r.delay = i+1, judge, ex.Status, delay
 	switch {
 	case ex.Status != store.StatusRolledBack:
 		r.detected, r.note = false, "the canary was not rolled back: "+ex.Reason
@@ -114,13 +110,13 @@ func measure(rs []response, ws []weightsSample, start, failFrom time.Time) resul
 }
 
 // report prints the summary of each judge and the ratio between them.
-func report(w io.Writer, o options, rs []result) {
-	fmt.Fprintf(w, "\n%d requests/s, canary at 10%% failing %.0f%% of its requests; sequential judge every %s, fixed-interval judge every %s (error rate <= %g)\n\n",
+func report(w io.Writer, o options, judges []string, rs []result) {
+	fmt.Fprintf(w, "\n%d requests/s, canary at 10%% failing %.0f%% of its requests; sequential judge every %s, fixed-interval judge every %s (error rate <= %g); seq-prom-<interval>: the sequential judge on Prometheus scraping the router every <interval>\n\n",
 		o.rate, 100*o.failRate, o.seqInterval, o.fixedEvery, o.maxErrRate)
 	fmt.Fprintln(w, "| judge | bad canaries rolled back | false rollbacks | first failed response to 100% on live: median (min-max) | failed user requests: median (min-max) |")
 	fmt.Fprintln(w, "|---|---|---|---|---|")
 	med := map[string][2]float64{}
-	for _, judge := range []string{"sequential", "fixed"} {
+	for _, judge := range judges {
 		var ts, fs []float64
 		n, alarms := 0, 0
 		for _, r := range rs {
@@ -146,7 +142,7 @@ func report(w io.Writer, o options, rs []result) {
 			median(ts), ts[0], ts[len(ts)-1], median(fs), fs[0], fs[len(fs)-1])
 	}
 	s, f := med["sequential"], med["fixed"]
-	if s[0] > 0 && s[1] > 0 {
+	if s[0] > 0 && s[1] > 0 && f[0] > 0 {
 		fmt.Fprintf(w, "\nfixed-interval / sequential: %.1fx the time, %.1fx the failed requests (medians)\n", f[0]/s[0], f[1]/s[1])
 	}
 	perSecond := float64(o.rate) * 0.1 * o.failRate

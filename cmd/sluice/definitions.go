@@ -95,9 +95,13 @@ func (a *app) validateCommand() *cobra.Command {
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			problems := 0
+			var docs []spec.Document
 			for _, f := range args {
-				problems += a.validateFile(f)
+				n, ds := a.validateFile(f)
+				problems += n
+				docs = append(docs, ds...)
 			}
+			problems += a.crossCheck(docs)
 			if problems > 0 {
 				return &exitError{code: 1, msg: fmt.Sprintf("%d problem(s) in %d file(s)", problems, len(args))}
 			}
@@ -107,12 +111,12 @@ func (a *app) validateCommand() *cobra.Command {
 }
 
 // validateFile prints a file's documents or its problems and returns how many
-// problems it has.
-func (a *app) validateFile(name string) int {
+// problems it has, and its documents when it has none.
+func (a *app) validateFile(name string) (int, []spec.Document) {
 	src, err := a.readInput(name)
 	if err != nil {
 		fmt.Fprintln(a.stdout, err)
-		return 1
+		return 1, nil
 	}
 	docs, err := spec.ParseDocuments(name, src)
 	var ps spec.Problems
@@ -121,15 +125,26 @@ func (a *app) validateFile(name string) int {
 		for _, p := range ps {
 			fmt.Fprintln(a.stdout, problemLine(p.Pos.File, p.Pos.Line, p.Pos.Column, p.Message))
 		}
-		return max(len(ps), 1)
+		return max(len(ps), 1), nil
 	case err != nil:
 		fmt.Fprintf(a.stdout, "%s: %v\n", name, err)
-		return 1
+		return 1, nil
 	}
 	for _, d := range docs {
 		fmt.Fprintf(a.stdout, "%s: %s %s is valid\n", name, d.Kind, d.Name)
 	}
-	return 0
+	return 0, docs
+}
+
+// crossCheck checks each workflow against its environment when both are among
+// the validated documents (providers, router settings, a load test's reach),
+// prints the problems and returns how many there are.
+func (a *app) crossCheck(docs []spec.Document) int {
+	ps := spec.CheckDocuments(docs)
+	for _, p := range ps {
+		fmt.Fprintln(a.stdout, problemLine(p.Pos.File, p.Pos.Line, p.Pos.Column, p.Message))
+	}
+	return len(ps)
 }
 
 // kindArg maps a CLI noun to a definition kind.

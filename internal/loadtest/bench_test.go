@@ -28,7 +28,7 @@ func BenchmarkOverhead(b *testing.B) {
 
 	b.Run("generator", func(b *testing.B) {
 		g := newGenerator(config{
-			targets: []string{addr}, method: "GET", path: "/", rate: 1_000_000_000, concurrency: benchWorkers,
+			urls: urlsOf([]string{addr}, "/"), method: "GET", rate: 1_000_000_000, concurrency: benchWorkers,
 			duration: time.Hour, timeout: 5 * time.Second, count: b.N,
 		})
 		start := time.Now()

@@ -13,9 +13,9 @@ import (
 
 // config is what one generator run needs; the step fills it from the workflow.
 type config struct {
-	targets     []string // host:port of each instance, used in turn
+	urls        []string    // where requests go, used in turn
+	header      http.Header // sent with every request; Host sets the request's host
 	method      string
-	path        string
 	rate        int // requests per second
 	concurrency int // requests in flight at most
 	duration    time.Duration
@@ -60,11 +60,7 @@ func newGenerator(cfg config) *generator {
 			DisableCompression:  true,
 		}
 	}
-	urls := make([]string, len(cfg.targets))
-	for i, t := range cfg.targets {
-		urls[i] = "http://" + t + cfg.path
-	}
-	return &generator{cfg: cfg, client: &http.Client{Transport: tr, CheckRedirect: noRedirects}, urls: urls, stats: newStats()}
+	return &generator{cfg: cfg, client: &http.Client{Transport: tr, CheckRedirect: noRedirects}, urls: cfg.urls, stats: newStats()}
 }
 
 // noRedirects makes a redirect an answer (a 3xx success) rather than another request.
@@ -143,6 +139,13 @@ func (g *generator) do(ctx context.Context, url string) string {
 	req, err := http.NewRequestWithContext(ctx, g.cfg.method, url, nil)
 	if err != nil {
 		return ErrKindOther
+	}
+	for k, vs := range g.cfg.header {
+		if k == "Host" {
+			req.Host = vs[0]
+			continue
+		}
+		req.Header[k] = vs
 	}
 	resp, err := g.client.Do(req)
 	if err != nil {

@@ -35,7 +35,7 @@ func newCounter(t *testing.T, h http.HandlerFunc) *counter {
 func (c *counter) addr() string { return strings.TrimPrefix(c.srv.URL, "http://") }
 
 func testConfig(targets []string, rate int, d time.Duration) config {
-	return config{targets: targets, method: "GET", path: "/", rate: rate, concurrency: 8, duration: d, timeout: 2 * time.Second}
+	return config{urls: urlsOf(targets, "/"), method: "GET", rate: rate, concurrency: 8, duration: d, timeout: 2 * time.Second}
 }
 
 func runGenerator(t *testing.T, cfg config) Report {
@@ -260,4 +260,13 @@ func TestScheduleArithmetic(t *testing.T) {
 			}
 		})
 	}
+}
+
+// urlsOf makes the generator's URLs from instance addresses and a path.
+func urlsOf(addrs []string, path string) []string {
+	out := make([]string, len(addrs))
+	for i, a := range addrs {
+		out[i] = "http://" + a + path
+	}
+	return out
 }

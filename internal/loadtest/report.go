@@ -31,8 +31,8 @@ type Latency struct {
 // Report is one measurement of a load test: a progress record while it runs, or the
 // final one (Final set, with its verdict) when the duration has ended.
 type Report struct {
-	Slot         string           `json:"slot"`   // blue or green
-	Target       string           `json:"target"` // new or live
+	Slot         string           `json:"slot"`   // blue or green; empty for a url
+	Target       string           `json:"target"` // new, live or url
 	Run          int              `json:"run"`    // 1, or more when a restart made the load run again
 	Final        bool             `json:"final,omitempty"`
 	Elapsed      float64          `json:"elapsedSeconds"`
@@ -136,8 +136,12 @@ func (r Report) Judge(l Limits) error {
 
 // Line is the report as one console line.
 func (r Report) Line() string {
+	label := r.Slot
+	if label == "" {
+		label = r.Target // a url
+	}
 	s := fmt.Sprintf("loadtest %s: %s req in %s (%s/s of %s/s), %s errors, p50 %s, p99 %s, max %s",
-		r.Slot, commas(r.Requests), seconds(r.Elapsed), strconv.FormatFloat(r.AchievedRate, 'f', 0, 64),
+		label, commas(r.Requests), seconds(r.Elapsed), strconv.FormatFloat(r.AchievedRate, 'f', 0, 64),
 		strconv.FormatFloat(r.TargetRate, 'f', 0, 64), pct(r.ErrorRate),
 		millis(r.Latency.P50), millis(r.Latency.P99), millis(r.Latency.Max))
 	if len(r.Errors) > 0 {

@@ -88,26 +88,19 @@ func (s *Step) Run(ctx context.Context, sc *engine.StepContext) error {
 		sc.Console("info", "loadtest %s: already measured before the restart: %s", prev.final.Slot, prev.final.Line())
 		return prev.final.Judge(limits)
 	}
-	ref, target, err := targetSlot(sc, lt)
+	d, err := s.destination(ctx, sc, lt)
 	if err != nil {
 		return err
 	}
-	addrs, err := s.targets.Endpoints(ctx, sc.EnvironmentName, ref)
-	if err != nil {
-		return fmt.Errorf("loadtest %s: endpoints: %w", ref.Slot, err)
-	}
-	if len(addrs) == 0 {
-		return fmt.Errorf("loadtest %s: no ready instance of %s to send load to", ref.Slot, ref)
-	}
-	cfg := s.config(lt, addrs)
+	cfg := s.config(lt, d)
 	if prev.last != nil {
 		sc.Console("warn", "loadtest %s: a restart cut run %d off after %s requests; sending the whole %s again",
-			ref.Slot, prev.last.Run, commas(prev.last.Requests), cfg.duration)
+			d.label, prev.last.Run, commas(prev.last.Requests), cfg.duration)
 	}
-	sc.Console("info", "loadtest %s: %d/s for %s to %d instance(s) of %s, %s %s, at most %d in flight",
-		ref.Slot, cfg.rate, cfg.duration, len(addrs), ref, cfg.method, cfg.path, cfg.concurrency)
+	sc.Console("info", "loadtest %s: %d/s for %s to %s, %s, at most %d in flight%s",
+		d.label, cfg.rate, cfg.duration, d.where, cfg.method, cfg.concurrency, headerNames(cfg.header))
 	stamp := func(r Report) Report {
-		r.Slot, r.Target, r.Run = string(ref.Slot), string(target), prev.run+1
+		r.Slot, r.Target, r.Run = d.slot, d.target, prev.run+1
 		return r
 	}
 	final, err := s.load(ctx, sc, newGenerator(cfg), stamp)
@@ -184,17 +177,15 @@ func (s *Step) finish(ctx context.Context, sc *engine.StepContext, r Report, lim
 	return verdict
 }
 
-// config fills the generator's configuration from the step, with defaults.
-func (s *Step) config(lt *spec.LoadTestStep, addrs []string) config {
+// config fills the generator's configuration from the step and its
+// destination, with defaults.
+func (s *Step) config(lt *spec.LoadTestStep, d destination) config {
 	c := config{
-		targets: addrs, method: lt.Method, path: lt.Path, rate: lt.Rate, concurrency: lt.Concurrency,
+		urls: d.urls, header: d.header, method: lt.Method, rate: lt.Rate, concurrency: lt.Concurrency,
 		duration: lt.Duration.Std(), timeout: s.timeout, transport: s.transport,
 	}
 	if c.method == "" {
 		c.method = DefaultMethod
-	}
-	if c.path == "" {
-		c.path = DefaultPath
 	}
 	if c.rate <= 0 {
 		c.rate = DefaultRate
@@ -203,22 +194,6 @@ func (s *Step) config(lt *spec.LoadTestStep, addrs []string) config {
 		c.concurrency = DefaultConcurrency
 	}
 	return c
-}
-
-// targetSlot returns the slot the step sends load to.
-func targetSlot(sc *engine.StepContext, lt *spec.LoadTestStep) (platform.SlotRef, spec.SlotRole, error) {
-	role := lt.Target
-	if role == "" {
-		role = spec.RoleNew
-	}
-	slot := sc.NewSlot
-	if role == spec.RoleLive {
-		slot = sc.LiveSlot
-	}
-	if slot == "" {
-		return platform.SlotRef{}, role, fmt.Errorf("loadtest: no %s slot to send load to", role)
-	}
-	return platform.SlotRef{Service: sc.Service.Name, Slot: slot}, role, nil
 }
 
 // history is what earlier runs of this attempt recorded.

@@ -35,6 +35,7 @@ func (w *Workflow) CheckEnvironment(env *Environment) Problems {
 		if s.Service != nil && s.Service.Routing != nil {
 			probs = append(probs, routingProblems(env, s.Pos, path+".service.routing", s.Service.Routing)...)
 		}
+		probs = append(probs, reachProblems(env, path, s)...)
 		if s.Verify == nil {
 			return
 		}

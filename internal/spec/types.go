@@ -323,7 +323,15 @@ type MetricCheck struct {
 	Critical bool   `yaml:"critical,omitempty"`
 	Group    string `yaml:"group,omitempty"`
 	Weight   Number `yaml:"weight,omitempty"`
-	Pos      Pos    `yaml:"-"`
+	// Total, with the sequential judge, is a second query that counts every
+	// request (trials) while Query counts the failed ones (events), for providers
+	// that answer numbers rather than the builtin provider's counts.
+	Total string `yaml:"total,omitempty"`
+	// Counts says what Query and Total answer: window (default; the window's
+	// count) or cumulative (a running count, such as a Prometheus counter, whose
+	// growth between evaluations sluice counts).
+	Counts string `yaml:"counts,omitempty"`
+	Pos    Pos    `yaml:"-"`
 }
 
 // LogCheck is one log query; matches beyond the limit fail the check.
@@ -351,6 +359,12 @@ type LoadTestStep struct {
 	Duration     Duration `yaml:"duration"`
 	MaxErrorRate Percent  `yaml:"maxErrorRate,omitempty"`
 	MaxP99       Duration `yaml:"maxP99,omitempty"`
+	// URL, instead of a target slot, is where the load goes (for example the
+	// ingress gateway with a header that routes to the new slot); it works
+	// wherever sluice runs.
+	URL string `yaml:"url,omitempty"`
+	// Headers are sent with every request; Host sets the request's host.
+	Headers map[string]string `yaml:"headers,omitempty"`
 }
 
 // TimeoutAction is what an approval does when nobody decides in time.

@@ -144,6 +144,7 @@ func (v *validator) verify(path string, vs *VerifyStep) {
 			v.report(mp, "metric %s: limits must not be negative", m.Name)
 		}
 		v.metricJudge(mp, m)
+		v.metricCounts(mp, m)
 		v.metricScore(mp, m, vs.Score != nil)
 	}
 	v.judgeParams(path, "verify step", vs.Window, vs.Direction, vs.Confidence, vs.EffectSize, vs.Alpha)
@@ -306,6 +307,7 @@ func (v *validator) loadTest(path string, l *LoadTestStep) {
 		v.report(path+".path", "loadtest path %q must start with /", l.Path)
 	}
 	v.oneOf(path+".method", "HTTP method", l.Method, httpMethods...)
+	v.loadTestURL(path, l)
 }
 
 func (v *validator) approval(path string, a *ApprovalStep) {
@@ -372,7 +374,7 @@ func (v *validator) order(phases []Phase) {
 					v.report(path, "phase %s sends traffic to the new slot, but %s", p.Name, never)
 				}
 			case StepLoadTest:
-				if (s.LoadTest.Target == "" || s.LoadTest.Target == RoleNew) && !deployed {
+				if s.LoadTest.URL == "" && (s.LoadTest.Target == "" || s.LoadTest.Target == RoleNew) && !deployed {
 					v.report(path, "phase %s sends load to the new slot, but %s", p.Name, never)
 				}
 			case StepVerify:

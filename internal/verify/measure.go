@@ -65,10 +65,19 @@ func (a *analysis) measure(ctx context.Context, m *metric) error {
 	return nil
 }
 
-// query renders m's query for one slot and runs it; no data is an observation,
-// not an error.
+// query runs m's query, or its query pair, for one slot; no data is an
+// observation, not an error.
 func (a *analysis) query(ctx context.Context, m *metric, slot platform.Slot, end time.Time, window time.Duration) (Observation, *Result, error) {
-	text, err := Render(m.query, templateVars(a.j, slot, window))
+	if m.total != "" {
+		return a.counts(ctx, m, slot, end, window)
+	}
+	return a.ask(ctx, m, m.query, slot, end, window)
+}
+
+// ask renders one query for one slot and runs it; no data is an observation,
+// not an error.
+func (a *analysis) ask(ctx context.Context, m *metric, query string, slot platform.Slot, end time.Time, window time.Duration) (Observation, *Result, error) {
+	text, err := Render(query, templateVars(a.j, slot, window))
 	if err != nil {
 		return Observation{Slot: string(slot)}, nil, err
 	}
@@ -149,11 +158,13 @@ func describeTemplates(ts []LogTemplate) string {
 // judgeSequential sets the verdict of one window of a sequential metric.
 func judgeSequential(m *metric, ms *Measurement, c, b *Result) {
 	switch {
+	case ms.Canary.Pending != "" || ms.Baseline != nil && ms.Baseline.Pending != "":
+		ms.Verdict, ms.Counted, ms.Reason = Inconclusive, false, pendingReason(ms)
 	case c == nil || c.Tally == nil && c.Empty():
 		ms.Verdict, ms.Counted, ms.Reason = Inconclusive, false, "no canary data in this window"
 	case c.Tally == nil || b == nil || b.Tally == nil:
 		ms.Verdict = Error
-		ms.Error = "the sequential judge needs counts of events among trials from both slots (a query such as error_rate on the builtin provider)"
+		ms.Error = "the sequential judge needs counts of events among trials from both slots (error_rate on the builtin provider, or a query with a total)"
 	case c.Tally.Trials == 0:
 		ms.Verdict, ms.Counted, ms.Reason = Inconclusive, false, "no canary traffic in this window"
 	default:

@@ -28,6 +28,8 @@ const defaultConsecutiveErrorLimit = 4
 // verdicts so far.
 type metric struct {
 	name, judge, query string
+	total              string // the count of every request, with query the failed ones
+	cumulative         bool   // query and total are running counts
 	providerName       string
 	provider           Provider
 	logs, baseline     bool
@@ -48,6 +50,7 @@ type metric struct {
 	failed, inconclusive, errs int // counted verdicts; errs is consecutive
 	retryAt                    time.Time
 	last                       *Measurement
+	readings                   map[string]Tally // the last running counts by slot (cumulative)
 	done                       bool
 	verdict                    Verdict
 	why                        string
@@ -61,6 +64,7 @@ func newMetric(m spec.MetricCheck, vs *spec.VerifyStep, p Provider, o *options) 
 		noData: NoDataRule(m.NoData), compare: compareParams(m, vs, o.compare), failureLimit: m.FailureLimit,
 		inconclusiveLimit: m.InconclusiveLimit, errorLimit: m.ConsecutiveErrorLimit,
 		group: scoreGroup(m.Name, m.Group), critical: m.Critical,
+		total: m.Total, cumulative: m.Counts == CountsCumulative, readings: map[string]Tally{},
 	}
 	if mt.judge == "" {
 		mt.judge = JudgeThreshold
@@ -154,6 +158,7 @@ func (m *metric) apply(ms Measurement, retry time.Duration) {
 	}
 	m.errs = 0
 	m.next = ms.Index + 1
+	m.keepReadings(ms)
 	if m.seq != nil {
 		m.applySequential(ms)
 		return

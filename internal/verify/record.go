@@ -58,6 +58,12 @@ type Observation struct {
 	// Covered is the window the answer really covers when the provider says so
 	// (the builtin provider's first window after a restart is shorter).
 	Covered string `json:"covered,omitempty"`
+	// Reading is what a query pair with running counts (counts: cumulative)
+	// read: the counts so far, whose growth since the previous reading is Tally.
+	Reading *Tally `json:"reading,omitempty"`
+	// Pending says why a reading gave no counts yet: it was the first, or the
+	// counts went down (a counter reset).
+	Pending string `json:"pending,omitempty"`
 }
 
 // Measurement is one judged measurement of one metric, as recorded with the
@@ -107,6 +113,8 @@ func (o Observation) String() string {
 	switch {
 	case o.NoData:
 		return "no data"
+	case o.Pending != "":
+		return o.Pending
 	case o.Tally != nil:
 		return fmt.Sprintf("%g of %g", o.Tally.Events, o.Tally.Trials)
 	case o.Value != nil && len(o.Values) == 0:

@@ -111,8 +111,11 @@ func (p *Provider) read(service string) (proxy.MetricsSnapshot, error) {
 	return s, nil
 }
 
-// start returns the latest reading at or before t, or the earliest one when all
-// are later; false when there is no reading but the newest.
+// start returns the reading closest to t among all but the newest; false when
+// there is no other. The latest reading at or before t would do while readings
+// are dense, but after a pause (an analysis that starts minutes after the last
+// one, its Watch reading a few milliseconds after t) it would stretch the first
+// window over the pause and count an earlier canary's requests as this one's.
 func (p *Provider) start(service string, t time.Time) (proxy.MetricsSnapshot, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -121,11 +124,10 @@ func (p *Provider) start(service string, t time.Time) (proxy.MetricsSnapshot, bo
 		return proxy.MetricsSnapshot{}, false
 	}
 	best := rs[0]
-	for _, r := range rs[:len(rs)-1] {
-		if r.At.After(t) {
-			break
+	for _, r := range rs[1 : len(rs)-1] {
+		if r.At.Sub(t).Abs() <= best.At.Sub(t).Abs() {
+			best = r
 		}
-		best = r
 	}
 	return best, true
 }

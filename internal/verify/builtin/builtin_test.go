@@ -155,3 +155,28 @@ func TestWithoutBuiltinRouter(t *testing.T) {
 		t.Fatalf("Check without the built-in router succeeded")
 	}
 }
+
+// TestFirstWindowAfterAPause: an analysis that starts long after the provider's
+// last reading (another canary's, minutes ago) and asks for a window a little
+// longer than the time since its Watch reading gets the requests since the
+// Watch, not everything since the old reading.
+func TestFirstWindowAfterAPause(t *testing.T) {
+	px, url := startProxy(t)
+	p := builtin.New(source{"shop": px}, nil)
+	ctx := context.Background()
+	must(t, p.Watch(ctx, "shop"))
+	send(t, url, 100) // an earlier analysis's requests
+	q := verify.Query{Text: "requests", Service: "shop", Slot: platform.Green, Window: 100 * time.Millisecond}
+	_, err := p.Query(ctx, q)
+	must(t, err)
+	time.Sleep(300 * time.Millisecond) // the pause between analyses
+	send(t, url, 40)                   // traffic in the pause, before this analysis
+	before := px.Snapshot().Green.Requests()
+	must(t, p.Watch(ctx, "shop")) // this analysis starts
+	send(t, url, 20)
+	r, err := p.Query(ctx, q)
+	must(t, err)
+	if want := float64(px.Snapshot().Green.Requests() - before); r.Value != want {
+		t.Fatalf("first window after the pause counted %v green requests, want %v (those since the Watch)", r.Value, want)
+	}
+}
