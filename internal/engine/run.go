@@ -40,7 +40,7 @@ type run struct {
 	reqMu     sync.Mutex
 	delivered int64
 	reqReady  bool
-	cancel context.CancelFunc // stops the run when its lease is lost
+	cancel    context.CancelFunc // stops the run when its lease is lost
 	// pre holds the definitions prepared by Start, used once by load.
 	pre *prepared
 }

@@ -119,4 +119,3 @@ func (s *Store) queryRequests(ctx context.Context, q string, args ...any) ([]sto
 		return r, nil
 	})
 }
-
