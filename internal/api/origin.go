@@ -32,7 +32,8 @@ const (
 // controls), "localhost" or a name under .localhost (browsers resolve them to loopback
 // themselves), the host of the public URL, or an allowed host. A state-changing request
 // must also be same-origin by Sec-Fetch-Site or Origin when the browser sends them,
-// and must be non-simple: carry HeaderRequest or a Content-Type no HTML form can send.
+// and a POST must be non-simple: carry HeaderRequest or a Content-Type no HTML form
+// can send.
 type Origins struct {
 	anyHost bool
 	hosts   []hostPattern
@@ -160,7 +161,9 @@ func (o *Origins) checkRequest(r *http.Request) error {
 				"state-changing requests are only accepted from this server's own pages",
 				r.Method, r.URL.Path, r.Header.Get("Origin"), r.Header.Get("Sec-Fetch-Site"))}
 	}
-	if r.Header.Get(HeaderRequest) != "" || !formContentType(r.Header.Get("Content-Type")) {
+	// Only POST is both state-changing and CORS-safelisted: a page elsewhere sends
+	// PUT, PATCH or DELETE only after a preflight, which is never granted.
+	if r.Method != http.MethodPost || r.Header.Get(HeaderRequest) != "" || !formContentType(r.Header.Get("Content-Type")) {
 		return nil
 	}
 	return &apiError{status: http.StatusUnsupportedMediaType, code: CodeSimpleRequest,

@@ -69,6 +69,7 @@ func originCases() []originCase {
 		{"same-site other port", "POST", run, "", []string{cli, "Content-Type: application/json", "Origin: http://localhost:8000", "Sec-Fetch-Site: same-site"}, http.StatusForbidden, api.CodeCrossOrigin},
 		{"foreign Origin, no Sec-Fetch-Site", "POST", run, "", []string{cli, "Content-Type: application/json", "Origin: http://evil.example"}, http.StatusForbidden, api.CodeCrossOrigin},
 		{"null Origin", "POST", run, "", []string{cli, "Content-Type: application/json", "Origin: null"}, http.StatusForbidden, api.CodeCrossOrigin},
+		{"curl DELETE needs no header", "DELETE", "/api/v1/workflows/nope", "", []string{"X-Sluice-Request:"}, http.StatusNotFound, api.CodeNotFound},
 		{"cross-site DELETE", "DELETE", "/api/v1/workflows/checkout", "", []string{cli, "Origin: http://evil.example", "Sec-Fetch-Site: cross-site"}, http.StatusForbidden, api.CodeCrossOrigin},
 		{"foreign Host write", "POST", run, "rebind.example:7070", []string{cli, "Content-Type: application/json"}, http.StatusMisdirectedRequest, api.CodeForeignHost},
 		{"foreign Host read", "GET", "/api/v1/executions", "rebind.example:7070", nil, http.StatusMisdirectedRequest, api.CodeForeignHost},
