@@ -163,8 +163,8 @@ func TestDeployerCannotTakeOverTheMachine(t *testing.T) {
 	ready, done := make(chan string, 1), make(chan error, 1)
 	go func() {
 		done <- Run(ctx, Config{Addr: "127.0.0.1:0", DataDir: dataDir,
-			Logger: slog.New(slog.NewJSONHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelDebug})),
-			Ready:  func(a string) { ready <- a },
+			Logger:   slog.New(slog.NewJSONHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelDebug})),
+			Ready:    func(a string) { ready <- a },
 			Security: Security{Auth: true, BootstrapTokenFile: tokenFile}})
 	}()
 	stopped := false
