@@ -218,6 +218,9 @@ func TestDeployerCannotTakeOverTheMachine(t *testing.T) {
 			if ex.Status == "succeeded" || !strings.Contains(events, "not allowed") || !strings.Contains(events, "allowed: probe:VERSION") {
 				t.Errorf("artifact %q: status %s; the console does not say it is not allowed and what is:\n%s", artifact, ex.Status, events)
 			}
+			if strings.Contains(events, "trying again") {
+				t.Errorf("artifact %q: a refused deploy was retried:\n%s", artifact, events)
+			}
 		}
 	})
 
