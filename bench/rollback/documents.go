@@ -163,7 +163,6 @@ spec:
 `, name, svc, verify)
 }
 
-
 // yamlString returns s as a YAML double-quoted scalar.
 func yamlString(s string) string {
 	b, _ := json.Marshal(s) // a JSON string is a valid YAML double-quoted scalar

@@ -14,6 +14,7 @@ import (
 
 	"github.com/sluicehq/sluice/internal/api"
 	"github.com/sluicehq/sluice/internal/client"
+	"github.com/sluicehq/sluice/internal/platform/local"
 	"github.com/sluicehq/sluice/internal/sampleapp"
 	"github.com/sluicehq/sluice/internal/secrets"
 	"github.com/sluicehq/sluice/internal/spec"
@@ -176,7 +177,10 @@ func TestDeployerCannotTakeOverTheMachine(t *testing.T) {
 			}
 		}
 	}
-	t.Cleanup(stop)
+	t.Cleanup(func() {
+		stop()
+		stopInstances(t, LocalStateDir(dataDir, "lockdown"))
+	})
 	var addr string
 	select {
 	case addr = <-ready:
@@ -213,6 +217,9 @@ func TestDeployerCannotTakeOverTheMachine(t *testing.T) {
 			events := allEvents(t, dave, ex.ID)
 			if ex.Status == "succeeded" || !strings.Contains(events, "not allowed") || !strings.Contains(events, "allowed: probe:VERSION") {
 				t.Errorf("artifact %q: status %s; the console does not say it is not allowed and what is:\n%s", artifact, ex.Status, events)
+			}
+			if strings.Contains(events, "trying again") {
+				t.Errorf("artifact %q: a refused deploy was retried:\n%s", artifact, events)
 			}
 		}
 	})
@@ -255,6 +262,7 @@ func TestDeployerCannotTakeOverTheMachine(t *testing.T) {
 	})
 
 	stop()
+	stopInstances(t, LocalStateDir(dataDir, "lockdown"))
 	db := readAll(t, dataDir, "sluice.db")
 	for name, secret := range map[string]string{"server-only": serverOnly, "known": known, "own": own} {
 		for where, text := range map[string]string{"API": consoleAPI, "event stream": consoleStream, "server log": logBuf.String()} {
@@ -270,6 +278,21 @@ func TestDeployerCannotTakeOverTheMachine(t *testing.T) {
 	}
 	if n := bytes.Count(db, []byte(own)); n > 2 {
 		t.Errorf("the own secret is in the SQLite files %d times; only the workflow's source (and its WAL copy) may hold it", n)
+	}
+}
+
+// stopInstances stops what a stopped server left running for adoption: a platform
+// opened on its state dir adopts the instances, and Close without KeepRunning stops them.
+func stopInstances(t *testing.T, stateDir string) {
+	t.Helper()
+	p, err := local.New(local.Options{StateDir: stateDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := p.Close(ctx); err != nil {
+		t.Errorf("stopping the instances left for adoption: %v", err)
 	}
 }
 

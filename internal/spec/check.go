@@ -1,6 +1,9 @@
 package spec
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // CheckEnvironment reports what the workflow needs from env but env lacks: providers
 // named by verify steps, and router-specific settings such as Istio hosts.
@@ -46,6 +49,9 @@ func (w *Workflow) CheckEnvironment(env *Environment) Problems {
 			missing(l.Pos, fmt.Sprintf("%s.verify.logs[%d].provider", path, i), "log check", l.Name, l.Provider)
 		}
 	})
+	if msg := localArtifactProblem(w.Spec.Service.Artifact, env); msg != "" {
+		add(Pos{File: w.file}, "spec.service.artifact", "%s", msg)
+	}
 	if env.Spec.Router.Type == "istio" && hosts == 0 {
 		add(Pos{File: w.file}, "spec.phases", "router istio needs hosts: set hosts on a service step or router.istio.hosts in environment %s", env.Metadata.Name)
 	}
@@ -118,4 +124,26 @@ func CheckDocuments(docs []Document) Problems {
 	}
 	probs.Sort()
 	return probs.dedupe()
+}
+
+// localArtifactProblem says why a literal artifact (no ${...}) names no command of a
+// local environment; the platform refuses it at deploy time anyway, this says so at
+// apply time. Absolute paths, matched against globs, are left to the platform.
+func localArtifactProblem(artifact string, env *Environment) string {
+	l := env.Spec.Platform.Local
+	if env.Spec.Platform.Type != "local" || strings.Contains(artifact, "${") || strings.HasPrefix(artifact, "/") || artifact == "" {
+		return ""
+	}
+	name, _, _ := strings.Cut(artifact, ":")
+	var names []string
+	if l != nil {
+		for _, c := range l.Commands {
+			if c.Name == name {
+				return ""
+			}
+			names = append(names, c.Name)
+		}
+	}
+	return fmt.Sprintf("artifact %q names no command of environment %s's local.commands (it has: %s); on the local platform an artifact is NAME or NAME:VERSION of one, never a command line",
+		artifact, env.Metadata.Name, listOrNone(names))
 }

@@ -231,3 +231,77 @@ func TestKubernetesSecretRef(t *testing.T) {
 		}
 	}
 }
+
+// TestLocalCommands: the local block's commands are checked with positions, and a
+// literal artifact that names no command is reported against the environment.
+func TestLocalCommands(t *testing.T) {
+	src := `apiVersion: sluice.dev/v1alpha1
+kind: Environment
+metadata: {name: dev}
+spec:
+  platform:
+    type: local
+    local:
+      user: "bad user"
+      workDir: relative/dir
+      commands:
+        - {name: shop, executable: "/opt/shop/${VERSION}/shop", args: [--port, "${PORT}", "${HOME}"]}
+        - {name: shop, executable: bin/shop}
+        - {name: tools, executable: "/opt/tools/*/${VERSION}"}
+        - {name: bad-glob, executable: "/opt/[x"}
+  router: {type: builtin, builtin: {listen: 127.0.0.1:8080}}
+`
+	_, err := ParseEnvironment("dev.yaml", []byte(src))
+	if err == nil {
+		t.Fatal("no problems reported")
+	}
+	for _, want := range []string{
+		`dev.yaml:8:13: local.user "bad user" is not a user name or uid (at spec.platform.local.user)`,
+		`dev.yaml:9:16: local.workDir "relative/dir" must be an absolute, clean path (at spec.platform.local.workDir)`,
+		`dev.yaml:11:91: unknown ${HOME}; a local command may use: ${PORT}, ${SLOT}, ${SERVICE}, ${INSTANCE}, ${VERSION} (at spec.platform.local.commands[0].args[2])`,
+		`dev.yaml:12:18: duplicate command name "shop" (first at line 11) (at spec.platform.local.commands[1].name)`,
+		`dev.yaml:12:36: command executable "bin/shop" must be an absolute, clean path`,
+		`dev.yaml:13:37: command executable "/opt/tools/*/${VERSION}" uses both ${VERSION} and a glob; use one`,
+		`dev.yaml:14:40: command executable "/opt/[x" is not a valid glob`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("problems lack %q:\n%v", want, err)
+		}
+	}
+	good := strings.NewReplacer(`user: "bad user"`, `user: nobody`, `relative/dir`, `/var/lib/work`,
+		`, "${HOME}"`, ``, `- {name: shop, executable: bin/shop}`, ``,
+		`"/opt/tools/*/${VERSION}"`, `"/opt/tools/*"`, `"/opt/[x"`, `/opt/x`).Replace(src)
+	env, err := ParseEnvironment("dev.yaml", []byte(good))
+	if err != nil {
+		t.Fatalf("a good local block: %v", err)
+	}
+	wf, err := ParseWorkflow("wf.yaml", []byte(`apiVersion: sluice.dev/v1alpha1
+kind: Workflow
+metadata: {name: w}
+spec:
+  environment: dev
+  service:
+    name: shop
+    port: 8080
+    artifact: "sh -c id"
+    env:
+      LOG: debug
+      DB_PASSWORD: {value: hunter22, secret: true}
+  phases:
+    - name: p
+      steps:
+        - deploy: {instances: 1}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if probs := wf.CheckEnvironment(env); len(probs) != 1 || !strings.Contains(probs.Error(), `artifact "sh -c id" names no command of environment dev's local.commands (it has: shop, tools, bad-glob)`) {
+		t.Errorf("CheckEnvironment: %v", probs)
+	}
+	if got := EnvValues(wf.Spec.Service.Env); got["LOG"] != "debug" || got["DB_PASSWORD"] != "hunter22" {
+		t.Errorf("EnvValues = %v", got)
+	}
+	if got := SecretEnvValues(wf.Spec.Service.Env); len(got) != 1 || got[0] != "hunter22" {
+		t.Errorf("SecretEnvValues = %v", got)
+	}
+}

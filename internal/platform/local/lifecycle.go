@@ -241,11 +241,11 @@ func (p *Platform) Close(ctx context.Context) error {
 	if cerr := p.lock.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("local: close: unlock state dir: %w", cerr)
 	}
+	if !p.opts.KeepRunning && p.opts.WorkDir == "" {
+		os.RemoveAll(p.work) // the default work root is this state dir's alone, and every instance is gone
+	}
 	if p.tempDir && !p.opts.KeepRunning {
 		os.RemoveAll(p.dir)
-		if p.opts.WorkDir == "" {
-			os.RemoveAll(p.work)
-		}
 	}
 	return err
 }

@@ -73,7 +73,7 @@ func TestExitsAtOnceFails(t *testing.T) {
 			if err := p.Deploy(ctxFor(t, 5*time.Second), withFlags(deployment(ref, tc.artifact, 2, "k"), "--fail-at-start")); err != nil {
 				t.Fatal(err)
 			}
-			st := waitStatus(t, p, ref, 10*time.Second, "Failed", func(st platform.SlotStatus) bool { return st.Failed })
+			st := waitStatus(t, p, ref, 60*time.Second, "Failed", func(st platform.SlotStatus) bool { return st.Failed })
 			reasons := joinReasons(st)
 			if !strings.Contains(reasons, "exited before becoming ready 3 times") || !strings.Contains(reasons, tc.want) {
 				t.Errorf("reasons %q, want the crash and %q", reasons, tc.want)
@@ -95,7 +95,12 @@ func TestHealthCheckNeverPasses(t *testing.T) {
 	if err := p.Deploy(ctxFor(t, 5*time.Second), d); err != nil {
 		t.Fatal(err)
 	}
-	st := waitStatus(t, p, ref, 10*time.Second, "Failed", func(st platform.SlotStatus) bool { return st.Failed })
+	// On a loaded machine the app may not listen within ReadyTimeout: the slot is then
+	// Failed with "connection refused" first, and the reason turns to the 404 once it
+	// answers (it keeps being probed).
+	st := waitStatus(t, p, ref, 60*time.Second, "Failed on a 404", func(st platform.SlotStatus) bool {
+		return st.Failed && strings.Contains(joinReasons(st), "status 404")
+	})
 	if r := joinReasons(st); !strings.Contains(r, "not ready after") || !strings.Contains(r, "status 404, want 200") {
 		t.Errorf("reasons %q", r)
 	}

@@ -136,7 +136,8 @@ func New(opts Options) (*Platform, error) {
 // Deploy makes the slot run d.Artifact with d.Instances instances. A new artifact, env
 // or health check replaces every instance; the same one only adjusts the count and
 // restarts instances the platform had given up on. It returns once the change is
-// accepted; an artifact that can never start is an error wrapping ErrBadArtifact.
+// accepted; an artifact the commands do not allow is an error wrapping ErrNotAllowed,
+// one that can never start an error wrapping ErrBadArtifact.
 func (p *Platform) Deploy(ctx context.Context, d platform.Deployment) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("local: deploy %s: %w", d.Ref, err)
