@@ -359,6 +359,9 @@ func (a *app) auditCommand() *cobra.Command {
 			if f.Until, err = a.timeFlag("until", until); err != nil {
 				return err
 			}
+			if (all || a.output == "jsonl") && !cmd.Flags().Changed("limit") {
+				f.Limit = 0 // every page, unless --limit caps the total
+			}
 			if f.Limit < 0 || f.Limit > audit.MaxPage && !all && a.output != "jsonl" {
 				return fmt.Errorf("--limit %d: a page holds 1 to %d entries; use --all for every page", f.Limit, audit.MaxPage)
 			}

@@ -67,14 +67,16 @@ func (r *Rejections) Add(remote, actor string, status int, method, path string) 
 		r.rotateLocked()
 		r.minute = minute
 	}
-	k := rejectionKey{source: Source(remote), actor: actor, status: status}
+	// Keys and examples are cut to the stored sizes, so MaxSources keys hold a few MB
+	// at most whatever the requests carried.
+	k := rejectionKey{source: truncate(Source(remote), MaxShortField), actor: truncate(actor, MaxShortField), status: status}
 	c, ok := r.counts[k]
 	if !ok && len(r.counts) >= MaxSources {
 		k.source = OtherSource
 		c, ok = r.counts[k]
 	}
 	if !ok {
-		c = &rejection{method: method, path: path}
+		c = &rejection{method: truncate(method, MaxShortField), path: truncate(path, MaxTarget)}
 		r.counts[k] = c
 	}
 	c.count++
