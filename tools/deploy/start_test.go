@@ -160,10 +160,11 @@ func startPod(t *testing.T, spec corev1.PodSpec, secrets map[string]map[string][
 		}
 	}
 	t.Logf("sluice %s", strings.Join(args, " "))
+	bin := sluiceBinary(t) // built before the clock of the start starts: a first build is slow
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, sluiceBinary(t), args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env, cmd.Stdout, cmd.Stderr = env, io.Discard, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
