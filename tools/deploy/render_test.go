@@ -135,6 +135,8 @@ func TestChartRenders(t *testing.T) {
 		c := d.Spec.Template.Spec.Containers[0]
 		want := []string{"server", "--addr", "0.0.0.0:7070", "--auth", "--data-dir", "/data",
 			"--bootstrap-token-from", "/etc/sluice/bootstrap/token",
+			"--allowed-host", "sluice", "--allowed-host", "sluice.sluice-system",
+			"--allowed-host", "sluice.sluice-system.svc", "--allowed-host", "sluice.sluice-system.svc.cluster.local",
 			"--tls-cert", "/etc/sluice/tls/tls.crt", "--tls-key", "/etc/sluice/tls/tls.key"}
 		if !slices.Equal(c.Args, want) {
 			t.Errorf("args %q, want %q", c.Args, want)
