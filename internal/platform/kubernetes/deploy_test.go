@@ -47,6 +47,11 @@ func TestDeployManifests(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for _, file := range files {
+		if filepath.Base(file) == "servicemonitor.yaml" {
+			// prometheus-operator's CRD is not on the test control plane; tools/deploy
+			// renders and checks the ServiceMonitor instead.
+			continue
+		}
 		for _, u := range readManifests(t, file) {
 			t.Run(filepath.Base(file)+"/"+u.GetKind()+"/"+u.GetName(), func(t *testing.T) {
 				gvk := u.GroupVersionKind()

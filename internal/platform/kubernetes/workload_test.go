@@ -434,6 +434,9 @@ func TestWorkloadManifests(t *testing.T) {
 	}
 	kustomized := team.DeepCopy()
 	kustomized.Spec.Template.Spec.Containers[1].Image = "registry.example.com/envoy:v1.31"
+	// The slots come back from the API server with its defaults filled in; so must
+	// what they are compared with.
+	team, kustomized = defaulted(ctx, t, cs, ns, team), defaulted(ctx, t, cs, ns, kustomized)
 	cases := []struct {
 		name string
 		w    platform.Workload
@@ -485,4 +488,17 @@ func writeManifests(t *testing.T, dep *appsv1.Deployment) string {
 		}
 	}
 	return dir
+}
+
+// defaulted returns d as the API server would store it (a server-side dry run of its
+// creation), so a comparison with what the server returns sees the same defaults.
+func defaulted(ctx context.Context, t *testing.T, cs k8s.Interface, ns string, d *appsv1.Deployment) *appsv1.Deployment {
+	t.Helper()
+	d = d.DeepCopy()
+	d.Namespace, d.ResourceVersion = ns, ""
+	out, err := cs.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+	if err != nil {
+		t.Fatalf("dry run of %s: %v", d.Name, err)
+	}
+	return out
 }
