@@ -49,7 +49,7 @@ func (w *Workflow) CheckEnvironment(env *Environment) Problems {
 			missing(l.Pos, fmt.Sprintf("%s.verify.logs[%d].provider", path, i), "log check", l.Name, l.Provider)
 		}
 	})
-	if msg := localArtifactProblem(w.Spec.Service.Artifact, env); msg != "" {
+	if msg := localArtifactProblem(w.Spec.Service.Artifact, env); msg != "" && !w.templated {
 		add(Pos{File: w.file}, "spec.service.artifact", "%s", msg)
 	}
 	if env.Spec.Router.Type == "istio" && hosts == 0 {

@@ -164,7 +164,7 @@ func TestCheckEnvironment(t *testing.T) {
 	if ps := seed.CheckEnvironment(istio); len(ps) != 0 {
 		t.Errorf("seed against istio: %v", ps)
 	}
-	onLocal, _, err := seed.Instantiate(map[string]string{"artifact": "./shop", "environment": "local"})
+	onLocal, _, err := seed.Instantiate(map[string]string{"artifact": "sample-app:v2", "environment": "local"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -161,6 +161,9 @@ func buildWorkflow(file string, raw *rawDoc, given map[string]string) (*Workflow
 	d := newDecoder(file, sub.notes)
 	d.broken = sub.broken
 	w := &Workflow{src: raw.text, file: file, line0: raw.line0}
+	if n := findPath(raw.root, "spec", "service", "artifact"); given == nil && n != nil {
+		w.templated = strings.Contains(n.Value, "${")
+	}
 	d.decode(root, reflect.ValueOf(w).Elem(), "")
 	v := &validator{d: d}
 	if !d.stopped {

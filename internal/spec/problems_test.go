@@ -12,7 +12,7 @@ kind: Workflow
 metadata: {name: wf}
 spec:
   environment: local
-  service: {name: shop, port: 80, artifact: ./shop}
+  service: {name: shop, port: 80, artifact: shop}
   phases:
     - name: p1
       steps:
@@ -25,7 +25,7 @@ kind: Workflow
 metadata: {name: wf}
 spec:
   environment: local
-  service: {name: shop, port: 80, artifact: ./shop}
+  service: {name: shop, port: 80, artifact: shop}
   phases:
     - name: p1
       steps:
@@ -149,7 +149,7 @@ var problemCases = []struct {
 		`10: invalid YAML: did not find expected ',' or ']'`}, // yaml.v3 gives a line only
 	{"undefined variable", strings.Replace(wfHead, "environment: local", "environment: ${mdoe}", 1),
 		`5:16: undefined variable ${mdoe}; the workflow declares no variables`},
-	{"unterminated variable", strings.Replace(wfHead, "./shop", `"${mode"`, 1),
+	{"unterminated variable", strings.Replace(wfHead, "artifact: shop", `artifact: "${mode"`, 1),
 		`6:46: unterminated ${ (missing }); write $${ for a literal ${`},
 }
 

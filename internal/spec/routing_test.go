@@ -118,7 +118,7 @@ func TestRoutingAgainstRouters(t *testing.T) {
 // platform is the platform line an environment with router needs.
 func platform(router string) string {
 	if strings.Contains(router, "builtin") {
-		return "  platform: {type: local}\n"
+		return "  platform: {type: local, local: {commands: [{name: shop, executable: /srv/shop/bin/shop}]}}\n"
 	}
 	return "  platform: {type: kubernetes, kubernetes: {namespace: shop}}\n"
 }

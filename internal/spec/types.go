@@ -33,6 +33,10 @@ type Workflow struct {
 	src   []byte
 	file  string
 	line0 int // lines of the file before this document
+	// templated is true when the variables hold their defaults or placeholders (a
+	// template checked as such) and the artifact names one of them, so its value says
+	// nothing about what a run will deploy.
+	templated bool
 }
 
 // WorkflowSpec is the body of a Workflow.
