@@ -75,16 +75,34 @@ func (e *Engine) flushOutput(ctx context.Context) {
 	e.output = map[string]*outputBuffer{}
 	e.mu.Unlock()
 	for id, buf := range pending {
-		evs := buf.events
-		if buf.dropped > 0 {
-			evs = append(evs, store.Event{ExecutionID: id, At: e.opt.Now().UTC(), Type: "output", Level: "warn",
-				Message: fmt.Sprintf("… %d more lines of instance output not shown", buf.dropped)})
-		}
-		c := &store.Commit{ExecutionID: id, Events: evs}
-		if err := e.st.Commit(ctx, c); err != nil {
-			e.log.Warn("cannot write instance output", "execution", id, "err", err)
-			continue
-		}
-		e.publish(c.Events)
+		e.writeBuffer(ctx, id, buf)
 	}
+}
+
+// flushOutputOf writes one execution's pending instance output at once: the run calls
+// it before its last status, so what the instances printed during the last step is
+// not lost with the buffer of a finished execution.
+func (e *Engine) flushOutputOf(ctx context.Context, id string) {
+	e.mu.Lock()
+	buf := e.output[id]
+	delete(e.output, id)
+	e.mu.Unlock()
+	if buf != nil {
+		e.writeBuffer(ctx, id, buf)
+	}
+}
+
+// writeBuffer commits one execution's buffered lines and publishes them.
+func (e *Engine) writeBuffer(ctx context.Context, id string, buf *outputBuffer) {
+	evs := buf.events
+	if buf.dropped > 0 {
+		evs = append(evs, store.Event{ExecutionID: id, At: e.opt.Now().UTC(), Type: "output", Level: "warn",
+			Message: fmt.Sprintf("… %d more lines of instance output not shown", buf.dropped)})
+	}
+	c := &store.Commit{ExecutionID: id, Events: evs}
+	if err := e.st.Commit(ctx, c); err != nil {
+		e.log.Warn("cannot write instance output", "execution", id, "err", err)
+		return
+	}
+	e.publish(c.Events)
 }

@@ -97,6 +97,9 @@ func (r *run) loop(ctx context.Context) {
 			continue
 		}
 		if next != r.ex.Status {
+			if next.Terminal() {
+				r.e.flushOutputOf(ctx, r.ex.ID)
+			}
 			if err := r.setStatus(ctx, next, r.ex.Reason); err != nil && !errors.Is(err, context.Canceled) {
 				r.log.Error("cannot record status", "status", next, "err", err)
 			}
