@@ -163,7 +163,7 @@ func startPod(t *testing.T, spec corev1.PodSpec, secrets map[string]map[string][
 	bin := sluiceBinary(t) // built before the clock of the start starts: a first build is slow
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	var stderr bytes.Buffer
+	var stderr syncBuffer
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env, cmd.Stdout, cmd.Stderr = env, io.Discard, &stderr
 	if err := cmd.Start(); err != nil {
@@ -254,7 +254,7 @@ func baseURL(spec corev1.PodSpec, port string, caPEM []byte) (string, *http.Clie
 }
 
 // waitReady polls /readyz until it answers 200, the server exits, or ctx ends.
-func waitReady(ctx context.Context, t *testing.T, c *http.Client, base string, exited <-chan error, stderr *bytes.Buffer) {
+func waitReady(ctx context.Context, t *testing.T, c *http.Client, base string, exited <-chan error, stderr *syncBuffer) {
 	t.Helper()
 	for {
 		res, err := c.Get(base + "/readyz")
@@ -266,9 +266,9 @@ func waitReady(ctx context.Context, t *testing.T, c *http.Client, base string, e
 		}
 		select {
 		case err := <-exited:
-			t.Fatalf("sluice exited before it was ready: %v\n%s", err, stderr)
+			t.Fatalf("sluice exited before it was ready: %v\n%s", err, stderr.String())
 		case <-ctx.Done():
-			t.Fatalf("sluice not ready: %v\n%s", err, stderr)
+			t.Fatalf("sluice not ready: %v\n%s", err, stderr.String())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -331,4 +331,23 @@ func certificate(t *testing.T) (caPEM, certPEM, keyPEM []byte) {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
 		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})
+}
+
+// syncBuffer collects a process's output: exec's goroutine writes it while the test
+// reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
