@@ -73,12 +73,12 @@ func (a *app) demo(ctx context.Context, o demoOptions) (err error) {
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
-	exe, err := demoExecutable()
+	exe, removeCopy, err := demoExecutable()
 	if err != nil {
 		os.RemoveAll(dir)
 		return err
 	}
-	defer removeDemoCopy(exe)
+	defer removeCopy()
 	d := &demoRun{a: a, o: o, out: &lockedWriter{w: a.stdout}, dir: dir, set: demoSetup{exe: exe}}
 	defer func() {
 		if cerr := d.cleanup(); err == nil && cerr != nil {

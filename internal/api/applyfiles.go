@@ -46,23 +46,7 @@ func (h *handler) applyFiles(w http.ResponseWriter, r *http.Request, dryRun bool
 		h.fail(w, r, err)
 		return
 	}
-	if err := h.authorizeApply(r, docs, dryRun); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	resp := ApplyResponse{DryRun: dryRun, Results: make([]ApplyResult, 0, len(docs))}
-	for _, doc := range docs {
-		res, err := h.applyOne(r, doc, dryRun)
-		if err != nil {
-			h.fail(w, r, err)
-			return
-		}
-		resp.Results = append(resp.Results, res)
-		n := note(r.Context())
-		n.summary += fmt.Sprintf("%s%s %s v%d %s", map[bool]string{true: "; "}[n.summary != ""],
-			res.Kind, res.Name, res.Version, res.Action)
-	}
-	writeJSON(w, http.StatusOK, resp)
+	h.storeDocuments(w, r, docs, dryRun)
 }
 
 // parseFiles parses every file and returns their documents, or Problems listing

@@ -52,6 +52,12 @@ func (h *handler) apply(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, badRequest("", "%s: no documents", file))
 		return
 	}
+	h.storeDocuments(w, r, docs, dryRun)
+}
+
+// storeDocuments authorises every document, then stores them in order and answers
+// with what each became; the audit entry's summary lists them.
+func (h *handler) storeDocuments(w http.ResponseWriter, r *http.Request, docs []spec.Document, dryRun bool) {
 	if err := h.authorizeApply(r, docs, dryRun); err != nil {
 		h.fail(w, r, err)
 		return

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/internal/platform"
-	"github.com/sluicehq/sluice/internal/platform/local/localtest"
 	"github.com/sluicehq/sluice/internal/sampleapp"
 )
 
@@ -33,7 +32,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv(appEnv) == "1" {
 		os.Exit(runSampleApp())
 	}
-	exe, cleanup, err := localtest.Executable()
+	exe, cleanup, err := testExecutable()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -233,4 +232,24 @@ func httpGet(t *testing.T, url string) (string, error) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	return string(b), err
+}
+
+// testExeEnv carries the runnable copy's path to the test binary's own children (they
+// run TestMain again), so they name the same executable and make no copy of their own.
+// It is localtest.Executable, which this package's tests cannot import.
+const testExeEnv = "SLUICE_LOCALTEST_EXE"
+
+func testExecutable() (string, func(), error) {
+	if p := os.Getenv(testExeEnv); p != "" {
+		return p, func() {}, nil
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return "", nil, err
+	}
+	exe, cleanup, err := RunnableCopy(self, "sluice-test-exe-*")
+	if err == nil {
+		os.Setenv(testExeEnv, exe)
+	}
+	return exe, cleanup, err
 }
