@@ -170,6 +170,7 @@ func buildWorkflow(file string, raw *rawDoc, given map[string]string) (*Workflow
 		v.workflow(w)
 	}
 	probs := append(append(sub.problems, d.problems...), v.problems...)
+	probs = append(probs, untemplated(file, findPath(raw.root, "spec", "triggers"))...)
 	return w, values, probs
 }
 

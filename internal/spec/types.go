@@ -51,6 +51,8 @@ type WorkflowSpec struct {
 	// Rollback replaces the default rollback (100% to the live slot, then scale the new
 	// slot down) when set.
 	Rollback []Step `yaml:"rollback,omitempty"`
+	// Triggers start runs of the workflow from signed webhooks (trigger.go).
+	Triggers []Trigger `yaml:"triggers,omitempty"`
 }
 
 // VarType is the type of a workflow variable.

@@ -24,6 +24,7 @@ func (v *validator) workflow(w *Workflow) {
 			v.report(path, "a rollback step cannot promote")
 		}
 	}
+	v.triggers(w)
 }
 
 var varTypes = []string{"string", "int", "duration", "percent", "enum", "bool"}
