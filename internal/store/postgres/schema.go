@@ -108,6 +108,7 @@ CREATE TABLE requests (
 );
 CREATE INDEX requests_unanswered ON requests (execution_id) WHERE NOT answered;
 `},
+	{6, "trigger deliveries", deliveriesSchema},
 }
 
 // SchemaVersion is the newest schema version this binary knows.

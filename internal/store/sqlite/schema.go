@@ -105,6 +105,7 @@ CREATE TABLE requests (
 ) WITHOUT ROWID;
 CREATE INDEX requests_unanswered ON requests (execution_id) WHERE answered = 0;
 `},
+	{6, "trigger deliveries", deliveriesSchema},
 }
 
 // SchemaVersion is the newest schema version this binary knows.

@@ -46,6 +46,7 @@ func Run(t *testing.T, open Open) {
 		{"LeaseRenewAndOwn", testLeaseRenewAndOwn},
 		{"ConcurrentClaims", testConcurrentClaims},
 		{"Requests", testRequests},
+		{"Deliveries", testDeliveries},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
