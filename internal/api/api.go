@@ -88,6 +88,13 @@ type Deps struct {
 	// Ready reports whether the server can serve (for /readyz); the store's answer
 	// to a cheap read when nil.
 	Ready func(ctx context.Context) error
+	// TriggerSecret resolves the secret of a trigger whose runs go to environment
+	// (a Kubernetes Secret is read with that environment's credentials); nil refuses
+	// every webhook.
+	TriggerSecret func(ctx context.Context, environment string, ref spec.SecretRef) (string, error)
+	// Deliveries refuses replayed webhooks; the Store when it implements Deliveries
+	// and this is nil.
+	Deliveries Deliveries
 }
 
 // handler holds the API's dependencies for its handlers.
@@ -122,6 +129,9 @@ func New(d Deps) http.Handler {
 	if d.Rejections == nil && d.Audit != nil {
 		d.Rejections = audit.NewRejections(d.Audit, d.Now, d.Logger)
 	}
+	if ds, ok := d.Store.(Deliveries); ok && d.Deliveries == nil {
+		d.Deliveries = ds
+	}
 	h := &handler{Deps: d, log: d.Logger}
 	mux := http.NewServeMux()
 	h.routes(mux)
@@ -150,6 +160,7 @@ func (h *handler) routes(mux *http.ServeMux) {
 		mux.HandleFunc("POST "+p+"/executions/{id}/"+action, h.action(action, fn))
 	}
 	mux.HandleFunc("GET "+p+"/services", h.listServices)
+	mux.HandleFunc("POST "+hookPrefix+"{workflow}/{trigger}", h.hook)
 	h.authRoutes(mux, p)
 }
 

@@ -119,6 +119,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Store: st, Engine: eng, Broker: broker, Logger: log.With("component", "api"), StreamsDone: streamsDone,
 	}
 	deps.DryRun = wiring.dryRun(st)
+	deps.TriggerSecret = wiring.triggerSecret(st)
 	sec.apply(&deps)
 	flushRejections := countRejections(&deps, log)
 	defer flushRejections()
