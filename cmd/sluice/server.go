@@ -51,6 +51,8 @@ func (a *app) serverCommand() *cobra.Command {
 	a.securityFlags(fl, &cfg.Security)
 	fl.DurationVar(&cfg.AuditRetention, "audit-retention", 0, "export audit entries older than this (at least 1h, e.g. 2160h) to --audit-export, then prune them; 0 keeps them forever")
 	fl.StringVar(&cfg.AuditExport, "audit-export", "", "JSON-lines file that pruned audit entries are appended to (default DATA_DIR/audit-export.jsonl)")
+	fl.StringVar(&cfg.Releases, "kube-releases", "", "run workflows from Release resources (releases.sluice.dev) in this namespace; * for every namespace")
+	fl.StringVar(&cfg.ReleasesKubeconfig, "kube-releases-kubeconfig", "", "kubeconfig for --kube-releases (default: the pod's service account)")
 	sso.add(fl)
 	return cmd
 }

@@ -48,7 +48,8 @@ func runChildServer(dir string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	lease, _ := time.ParseDuration(os.Getenv("SLUICE_TEST_LEASE"))
-	cfg := Config{Addr: "127.0.0.1:0", DataDir: dir, DatabaseURL: os.Getenv("SLUICE_TEST_DATABASE_URL"), Lease: lease}
+	cfg := Config{Addr: "127.0.0.1:0", DataDir: dir, DatabaseURL: os.Getenv("SLUICE_TEST_DATABASE_URL"), Lease: lease,
+		Releases: os.Getenv("SLUICE_TEST_RELEASES"), ReleasesKubeconfig: os.Getenv("SLUICE_TEST_RELEASES_KUBECONFIG")}
 	cfg.Ready = func(addr string) {
 		tmp := filepath.Join(dir, "addr.tmp")
 		os.WriteFile(tmp, []byte(addr), 0o600)

@@ -54,6 +54,11 @@ type Config struct {
 	// DataDir/audit-export.jsonl) and then pruned, periodically.
 	AuditRetention time.Duration
 	AuditExport    string
+	// Releases, when set, runs workflows from Release custom resources in the namespace
+	// it names ("*": every namespace), read with ReleasesKubeconfig (in-cluster
+	// credentials when empty). See internal/release.
+	Releases           string
+	ReleasesKubeconfig string
 }
 
 // Run serves until ctx is done, then stops accepting requests, lets in-flight ones
@@ -146,6 +151,12 @@ func Run(ctx context.Context, cfg Config) error {
 	if n > 0 {
 		log.Info("resumed executions", "count", n)
 	}
+	stopReleases, err := startReleases(ctx, cfg, eng, st, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopReleases()
 	if cfg.Ready != nil {
 		cfg.Ready(ln.Addr().String())
 	}
