@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"github.com/sluicehq/sluice/internal/client"
 	"github.com/sluicehq/sluice/internal/platform/kubernetes/kubetest"
 	"github.com/sluicehq/sluice/internal/release"
+	"github.com/sluicehq/sluice/internal/release/argocdtest"
 )
 
 // releaseFiles is a canary whose check step calls ${check}: a 2xx answer promotes
@@ -80,13 +82,13 @@ func TestReleaseResources(t *testing.T) {
 		obj := &unstructured.Unstructured{Object: map[string]any{
 			"apiVersion": "sluice.dev/v1alpha1", "kind": "Release",
 			"metadata": map[string]any{"name": name},
-			"spec": map[string]any{"workflow": "shop", "variables": map[string]any{"version": version, "check": check}},
+			"spec":     map[string]any{"workflow": "shop", "variables": map[string]any{"version": version, "check": check}},
 		}}
 		if _, err := releases.Create(ctx, obj, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	waitPhase := func(name, phase string) release.Status {
+	waitPhase := func(name, phase string) (release.Status, map[string]any) {
 		t.Helper()
 		for {
 			obj, err := releases.Get(ctx, name, metav1.GetOptions{})
@@ -108,7 +110,7 @@ func TestReleaseResources(t *testing.T) {
 				}
 			}
 			if st.Phase == phase {
-				return st
+				return st, obj.Object
 			}
 			if ctx.Err() != nil {
 				t.Fatalf("release %s: phase %q (%s), want %s\n%s", name, st.Phase, st.Message, phase, c.stderr)
@@ -118,7 +120,10 @@ func TestReleaseResources(t *testing.T) {
 	}
 
 	apply("v2", "v2", check.URL+"/ok")
-	good := waitPhase("v2", release.PhaseSucceeded)
+	good, goodObj := waitPhase("v2", release.PhaseSucceeded)
+	if health, msg := argocdtest.Health(t, "../../deploy/argocd/release-health.lua", jsonRoundTrip(t, goodObj)); health != "Healthy" {
+		t.Fatalf("Argo CD health of the promoted Release: %s (%s)", health, msg)
+	}
 	ex, err := c.client.GetExecution(ctx, good.ExecutionID)
 	if err != nil || ex.StartedBy != "release:"+ns+"/v2" || ex.Variables["version"] != "v2" {
 		t.Fatalf("execution %+v (%v): want started by release:%s/v2 with version v2", ex, err, ns)
@@ -131,17 +136,38 @@ func TestReleaseResources(t *testing.T) {
 	}
 
 	apply("v3", "v3", check.URL+"/bad")
-	bad := waitPhase("v3", release.PhaseRolledBack)
+	bad, badObj := waitPhase("v3", release.PhaseRolledBack)
+	if health, msg := argocdtest.Health(t, "../../deploy/argocd/release-health.lua", jsonRoundTrip(t, badObj)); health != "Degraded" {
+		t.Fatalf("Argo CD health of the rolled back Release: %s (%s)", health, msg)
+	}
 	if !hasCondition(bad, "Healthy", "False") || !strings.Contains(bad.Message, "rolled back") {
 		t.Fatalf("rolled back release: %+v", bad)
 	}
 	if w := bad.Weights; w == nil || (w.Blue != 100 && w.Green != 100) {
 		t.Fatalf("weights after the rollback: %+v, want all traffic on one slot", w)
 	}
+	// a Release naming no workflow sluice has fails with the reason, starting nothing
+	obj := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "sluice.dev/v1alpha1", "kind": "Release",
+		"metadata": map[string]any{"name": "typo"}, "spec": map[string]any{"workflow": "shpo"}}}
+	if _, err := releases.Create(ctx, obj, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if typo, _ := waitPhase("typo", release.PhaseFailed); !strings.Contains(typo.Message, "the run did not start") || !strings.Contains(typo.Message, "shpo") {
+		t.Fatalf("Release of an unknown workflow: %q", typo.Message)
+	}
 	list, err := c.client.ListExecutions(ctx, client.ExecutionFilter{})
 	if err != nil || len(list) != 2 {
 		t.Fatalf("%d executions (%v), want one per Release", len(list), err)
 	}
+}
+
+// jsonRoundTrip gives an object the JSON types Argo CD's Lua conversion sees.
+func jsonRoundTrip(t *testing.T, obj map[string]any) map[string]any {
+	b, err := json.Marshal(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return argocdtest.FromJSON(t, b)
 }
 
 func hasCondition(st release.Status, typ, status string) bool {
