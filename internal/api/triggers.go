@@ -84,7 +84,7 @@ func (h *handler) triggerOf(ctx context.Context, wfName, name string) (store.Def
 		return def, nil, spec.Trigger{}, fmt.Errorf("trigger %s/%s: stored workflow: %w", wfName, name, err)
 	}
 	t, ok := wf.Trigger(name)
-	if !ok {
+	if !ok || t.Type == spec.TriggerDeployment { // a deployment trigger takes no webhooks
 		return def, nil, spec.Trigger{}, missing
 	}
 	return def, wf, t, nil

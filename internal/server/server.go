@@ -157,6 +157,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer stopReleases()
+	defer startDeployWatch(ctx, eng, st, log)()
 	if cfg.Ready != nil {
 		cfg.Ready(ln.Addr().String())
 	}

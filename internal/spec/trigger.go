@@ -16,10 +16,13 @@ const (
 	TriggerGitHub    = "github"    // GitHub's package event (GHCR pushes), X-Hub-Signature-256
 	TriggerHarbor    = "harbor"    // Harbor's PUSH_ARTIFACT event, its Authorization header
 	TriggerDockerHub = "dockerhub" // Docker Hub's push webhook, a token in the URL
+	// TriggerDeployment watches the team's Deployment the service's workloadRef names:
+	// a new pod template whose image is not the live artifact starts a run.
+	TriggerDeployment = "deployment"
 )
 
 // TriggerTypes lists every trigger type.
-var TriggerTypes = []string{TriggerWebhook, TriggerGitHub, TriggerHarbor, TriggerDockerHub}
+var TriggerTypes = []string{TriggerWebhook, TriggerGitHub, TriggerHarbor, TriggerDockerHub, TriggerDeployment}
 
 // Trigger starts a run of its workflow when a signed webhook arrives at
 // /api/v1/hooks/WORKFLOW/NAME. The payload's fields become variables; the run must
@@ -31,8 +34,9 @@ type Trigger struct {
 	// variables give another environment is refused.
 	Environment string `yaml:"environment"`
 	// Secret authenticates the sender: the HMAC key (webhook, github), the expected
-	// Authorization header (harbor) or the URL token (dockerhub).
-	Secret SecretRef `yaml:"secret"`
+	// Authorization header (harbor) or the URL token (dockerhub); a deployment trigger
+	// has no sender and no secret.
+	Secret SecretRef `yaml:"secret,omitempty"`
 	// Variables maps a workflow variable to a field of the payload: a dotted path into
 	// the JSON body for webhook, or one of RegistryFields for the registry types.
 	Variables map[string]string `yaml:"variables,omitempty"`
@@ -47,9 +51,10 @@ type Trigger struct {
 // RegistryFields are the payload fields the registry trigger types offer.
 var RegistryFields = []string{"image", "repository", "tag", "digest", "pusher"}
 
-// IsRegistry reports whether the trigger's sender is a container registry.
+// IsRegistry reports whether the trigger's payload is a pushed image: a container
+// registry's push, or a new image in the team's Deployment.
 func (t Trigger) IsRegistry() bool {
-	return t.Type == TriggerGitHub || t.Type == TriggerHarbor || t.Type == TriggerDockerHub
+	return t.Type == TriggerGitHub || t.Type == TriggerHarbor || t.Type == TriggerDockerHub || t.Type == TriggerDeployment
 }
 
 // triggers checks the webhook triggers of a workflow.
@@ -69,9 +74,25 @@ func (v *validator) triggers(w *Workflow) {
 		seen[t.Name] = i
 		v.oneOf(p+".type", "trigger type", t.Type, TriggerTypes...)
 		v.name(p+".environment", "trigger environment", t.Environment)
-		v.secretRef(p+".secret", "secret", t.Secret)
+		v.triggerSource(p, t, &w.Spec.Service)
 		v.triggerVariables(p, t, declared)
 		v.triggerTags(p, t)
+	}
+}
+
+// triggerSource checks what a trigger needs to hear from its source: a secret for a
+// webhook, the team's Deployment (service.workloadRef) for a deployment trigger.
+func (v *validator) triggerSource(p string, t *Trigger, svc *Service) {
+	set := t.Secret.Env != "" || t.Secret.File != "" || t.Secret.Secret != nil
+	if t.Type != TriggerDeployment {
+		v.secretRef(p+".secret", "secret", t.Secret)
+		return
+	}
+	if set {
+		v.report(p+".secret", "trigger %s watches a Deployment and takes no secret", t.Name)
+	}
+	if svc.WorkloadRef == nil {
+		v.report(p+".type", "trigger %s watches the Deployment of service.workloadRef, which this workflow does not set", t.Name)
 	}
 }
 

@@ -151,6 +151,18 @@ func receiveHarbor(secret string, r Request) (Delivery, error) {
 	return d, nil
 }
 
+// PushOf describes an image reference (REPO:TAG, REPO@DIGEST or REPO:TAG@DIGEST)
+// as a push of it.
+func PushOf(image string) Push {
+	p := Push{Image: image, Repository: repoOf(image)}
+	rest := strings.TrimPrefix(image, p.Repository)
+	if i := strings.IndexByte(rest, '@'); i >= 0 {
+		p.Digest, rest = rest[i+1:], rest[:i]
+	}
+	p.Tag = strings.TrimPrefix(rest, ":")
+	return p
+}
+
 // repoOf drops the tag or digest from an image reference.
 func repoOf(ref string) string {
 	slash := strings.LastIndexByte(ref, '/')

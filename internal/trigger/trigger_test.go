@@ -170,3 +170,19 @@ func TestIgnoredAndStaleEvents(t *testing.T) {
 		t.Fatalf("an empty secret must never authenticate: %v", err)
 	}
 }
+
+func TestPushOf(t *testing.T) {
+	for _, tc := range []struct {
+		ref  string
+		want trigger.Push
+	}{
+		{"registry.example.com:5000/team/shop:v2", trigger.Push{Image: "registry.example.com:5000/team/shop:v2", Repository: "registry.example.com:5000/team/shop", Tag: "v2"}},
+		{"shop@sha256:abc", trigger.Push{Image: "shop@sha256:abc", Repository: "shop", Digest: "sha256:abc"}},
+		{"ghcr.io/acme/shop:v2@sha256:abc", trigger.Push{Image: "ghcr.io/acme/shop:v2@sha256:abc", Repository: "ghcr.io/acme/shop", Tag: "v2", Digest: "sha256:abc"}},
+		{"registry.example.com:5000/shop", trigger.Push{Image: "registry.example.com:5000/shop", Repository: "registry.example.com:5000/shop"}},
+	} {
+		if got := trigger.PushOf(tc.ref); got != tc.want {
+			t.Errorf("PushOf(%q) = %+v, want %+v", tc.ref, got, tc.want)
+		}
+	}
+}
