@@ -3,6 +3,7 @@
 
 build:
 	go build -o bin/sluice ./cmd/sluice
+	ln -sf sluice bin/kubectl-sluice
 
 test:
 	scripts/test.sh

@@ -10,7 +10,11 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
+	args := os.Args[1:]
+	if kubectlPlugin(os.Args[0]) {
+		args = kubectlArgs(args)
+	}
+	code := run(ctx, args, os.Stdin, os.Stdout, os.Stderr, os.Getenv)
 	stop()
 	os.Exit(code)
 }
