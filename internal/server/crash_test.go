@@ -84,7 +84,7 @@ func startChild(t *testing.T, dir, crashAt string, env ...string) *child {
 	}
 	go func() { c.exited <- cmd.Wait() }()
 	t.Cleanup(func() { cmd.Process.Kill() })
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		addr, err := os.ReadFile(filepath.Join(dir, "addr"))
 		if err == nil {
@@ -114,7 +114,7 @@ func (c *child) waitKilled(t *testing.T) {
 		if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
 			t.Fatalf("server ended with %v, want SIGKILL at its crash point\n%s", err, c.stderr)
 		}
-	case <-time.After(20 * time.Second):
+	case <-time.After(2 * time.Minute):
 		t.Fatalf("server never reached its crash point\n%s", c.stderr)
 	}
 }
@@ -255,7 +255,7 @@ func describe(e recorder.Effect) string {
 
 func waitTerminal(t *testing.T, c *child, id string) struct{ Status, Reason string } {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
 		ex, err := c.client.GetExecution(context.Background(), id)
 		if err != nil {

@@ -121,7 +121,7 @@ func (w *stepsWorld) startRelease(t *testing.T, dir, crashAt string) *child {
 func drive(t *testing.T, c *child, untilKilled bool) string {
 	t.Helper()
 	ctx := context.Background()
-	deadline := time.After(20 * time.Second)
+	deadline := time.After(2 * time.Minute)
 	last := "no execution"
 	for {
 		select {

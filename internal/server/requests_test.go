@@ -125,7 +125,7 @@ func TestRequestsReachAnyServerOnPostgreSQL(t *testing.T) {
 // waitStatus waits until an execution has the given status.
 func waitStatus(t *testing.T, c *child, id, status string) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
 		ex, err := c.client.GetExecution(context.Background(), id)
 		if err != nil {
