@@ -79,6 +79,7 @@ func (a *app) rootCommand() *cobra.Command {
 	root.AddCommand(a.serverCommand(), a.applyCommand(), a.validateCommand(), a.runCommand(),
 		a.getCommand(), a.describeCommand(), a.historyCommand(), a.deleteCommand(), a.logsCommand())
 	root.AddCommand(a.actionCommands()...)
+	root.AddCommand(a.undoCommand())
 	root.AddCommand(a.sampleAppCommand(), a.demoCommand())
 	root.AddCommand(a.securityCommands()...)
 	return root

@@ -161,6 +161,7 @@ func (h *handler) routes(mux *http.ServeMux) {
 	}
 	mux.HandleFunc("GET "+p+"/services", h.listServices)
 	mux.HandleFunc("POST "+hookPrefix+"{workflow}/{trigger}", h.hook)
+	mux.HandleFunc("POST "+p+"/services/{environment}/{service}/undo", h.undo)
 	h.authRoutes(mux, p)
 }
 

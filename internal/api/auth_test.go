@@ -128,6 +128,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"POST", "/api/v1/executions/e1/resume", "", auth.RoleDeployer, "staging"},
 		{"POST", "/api/v1/executions/e1/retry", "", auth.RoleDeployer, "staging"},
 		{"POST", "/api/v1/executions/e1/approve", `{"comment":"ok"}`, auth.RoleApprover, "staging"},
+		{"POST", "/api/v1/services/staging/checkout/undo", `{"reason":"bad"}`, auth.RoleDeployer, "staging"},
 		{"POST", "/api/v1/executions/e1/reject", "", auth.RoleApprover, "staging"},
 		{"POST", "/api/v1/apply?dryRun=true", "ENV", auth.RoleViewer, "staging"},
 		{"POST", "/api/v1/apply", "ENV", auth.RoleAdmin, "staging"},

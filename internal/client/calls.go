@@ -213,3 +213,12 @@ func (c *Client) Services(ctx context.Context, environment string) ([]api.Servic
 	err := c.do(ctx, request{method: http.MethodGet, path: "/api/v1/services", query: q}, &out)
 	return out.Items, err
 }
+
+// Undo puts the previous release of a service back: at once while its slot is warm,
+// otherwise by running that release again.
+func (c *Client) Undo(ctx context.Context, environment, service, reason string) (api.UndoResponse, error) {
+	var out api.UndoResponse
+	err := c.post(ctx, "/api/v1/services/"+url.PathEscape(environment)+"/"+url.PathEscape(service)+"/undo",
+		api.UndoRequest{Reason: reason}, &out)
+	return out, err
+}

@@ -8,6 +8,9 @@ type StartRequest struct {
 	Version   int64             // workflow version; 0 means the latest
 	Variables map[string]string // values for the template's variables
 	StartedBy string            // who asked
+	// Cause says why the run was started when that is not plain (an undo, a
+	// trigger); the first console line shows it.
+	Cause string
 }
 
 // Decision is a person's answer to the approval an execution is waiting for.

@@ -213,6 +213,9 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (store.Execution, 
 	}
 	ev := store.Event{ExecutionID: ex.ID, At: now, Type: "status", Level: "info",
 		Message: fmt.Sprintf("execution of %s v%d started by %s", ex.Workflow, ex.WorkflowVersion, orAnonymous(req.StartedBy))}
+	if req.Cause != "" {
+		ev.Message += ": " + req.Cause
+	}
 	c := &store.Commit{Execution: &ex, Create: true, Events: []store.Event{ev}}
 	if err := e.st.Commit(ctx, c); err != nil {
 		return store.Execution{}, err
