@@ -23,6 +23,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
 	k8s "k8s.io/client-go/kubernetes"
 
@@ -309,10 +310,10 @@ func (r *seedRun) console(id string) string {
 	}
 }
 
-// users simulates the mesh's users: 50 requests a second, each sent to blue with
+// users simulates the mesh's users: 20 requests a second, each sent to blue with
 // the probability the VirtualService gives it at that moment.
 func (r *seedRun) users(ctx context.Context) {
-	tick := time.NewTicker(20 * time.Millisecond)
+	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		select {
@@ -550,6 +551,11 @@ func readWeights(ctx context.Context, dyn dynamic.Interface, ns string) (green, 
 	if err != nil {
 		return 0, 0, err
 	}
+	return weightsOf(u)
+}
+
+// weightsOf reads the weights of shop-green and shop-blue in a VirtualService.
+func weightsOf(u *unstructured.Unstructured) (green, blue int, err error) {
 	routes, _, _ := unstructured.NestedSlice(u.Object, "spec", "http")
 	found := 0
 	for _, r := range routes {
@@ -571,33 +577,54 @@ func readWeights(ctx context.Context, dyn dynamic.Interface, ns string) (green, 
 	return green, blue, nil
 }
 
-// vsWatch polls VirtualService shop every 20 ms and records each change of blue's
-// weight.
+// vsWatch watches VirtualService shop through the API server and records each
+// change of blue's weight, as every writer's update reaches it.
 type vsWatch struct {
 	mu  sync.Mutex
 	seq []int
 }
 
 func watchVirtualService(ctx context.Context, t *testing.T, dyn dynamic.Interface, ns string) *vsWatch {
-	w := &vsWatch{}
-	if _, blue, err := readWeights(ctx, dyn, ns); err != nil {
+	res := dyn.Resource(virtualServices).Namespace(ns)
+	u, err := res.Get(ctx, "shop", metav1.GetOptions{})
+	if err != nil {
 		t.Fatalf("before the release: %v", err)
-	} else {
-		w.seq = []int{blue}
 	}
-	go func() {
-		for ctx.Err() == nil {
-			if green, blue, err := readWeights(ctx, dyn, ns); err == nil && green+blue == 100 {
+	_, blue, err := weightsOf(u)
+	if err != nil {
+		t.Fatalf("before the release: %v", err)
+	}
+	w := &vsWatch{seq: []int{blue}}
+	go w.follow(ctx, res, u.GetResourceVersion())
+	return w
+}
+
+// follow records every version of the VirtualService after rv, watching again
+// from the last version seen when the API server ends a watch.
+func (w *vsWatch) follow(ctx context.Context, res dynamic.ResourceInterface, rv string) {
+	for ctx.Err() == nil {
+		wi, err := res.Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=shop", ResourceVersion: rv})
+		if err != nil {
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		for ev := range wi.ResultChan() {
+			u, ok := ev.Object.(*unstructured.Unstructured)
+			if ev.Type == watch.Error || !ok { // e.g. 410 Gone: start again from the current version
+				rv = ""
+				continue
+			}
+			rv = u.GetResourceVersion()
+			if green, blue, err := weightsOf(u); err == nil && green+blue == 100 {
 				w.mu.Lock()
 				if w.seq[len(w.seq)-1] != blue {
 					w.seq = append(w.seq, blue)
 				}
 				w.mu.Unlock()
 			}
-			time.Sleep(20 * time.Millisecond)
 		}
-	}()
-	return w
+		wi.Stop()
+	}
 }
 
 func (w *vsWatch) blue() int {
