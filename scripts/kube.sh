@@ -2,8 +2,9 @@
 # kube.sh runs a throwaway Kubernetes control plane for sluice's Kubernetes tests:
 # etcd, kube-apiserver, kube-controller-manager and kube-scheduler built from the
 # Kubernetes Go modules (tools/kube), kwok simulating a few nodes whose pods become
-# Ready, and the real Istio and Gateway API CRDs, so the API server validates every
-# object sluice writes.
+# Ready, the real Istio and Gateway API CRDs, so the API server validates every
+# object sluice writes, and prometheus-operator's ServiceMonitor CRD (for the chart's
+# optional ServiceMonitor).
 #
 #   eval "$(scripts/kube.sh start)"   # prints export SLUICE_TEST_KUBECONFIG=... lines
 #   scripts/kube.sh stop [DIR]        # stops it (DIR defaults to $SLUICE_TEST_KUBE_DIR)
@@ -25,6 +26,7 @@ K8S_VERSION=v1.37.2
 KWOK_VERSION=v0.8.0
 ISTIO_API_VERSION=v1.32.0
 GATEWAY_API_VERSION=v1.6.3
+PROMETHEUS_OPERATOR_VERSION=v0.85.0
 NODES=3
 
 die() { echo "kube.sh: $*" >&2; exit 1; }
@@ -152,7 +154,7 @@ start() {
 	if [ -f "$STATE_FILE" ]; then # a control plane recorded earlier is gone: clean up after it
 		(stop "$(. "$STATE_FILE"; echo "$KROOT")") >/dev/null 2>&1 || rm -f "$STATE_FILE"
 	fi
-	local base=/dev/shm etcd_port peer_port api_port istio gwapi kwok_dir
+	local base=/dev/shm etcd_port peer_port api_port istio gwapi promop kwok_dir
 	# etcd preallocates 64 MB WAL segments: use /dev/shm only when it has room (a
 	# container's default /dev/shm is 64 MB).
 	if ! [ -d "$base" ] || ! [ -w "$base" ] || [ "$(df -Pm "$base" | awk 'NR == 2 {print $4}')" -lt 1024 ]; then
@@ -167,6 +169,8 @@ start() {
 	kwok_dir="$(module_dir "sigs.k8s.io/kwok@$KWOK_VERSION")" && [ -d "$kwok_dir" ] || fail "kwok $KWOK_VERSION not in the module cache"
 	istio="$(module_dir "istio.io/api@$ISTIO_API_VERSION")" && [ -d "$istio" ] || fail "istio.io/api $ISTIO_API_VERSION not in the module cache"
 	gwapi="$(module_dir "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION")" && [ -d "$gwapi" ] || fail "gateway-api $GATEWAY_API_VERSION not in the module cache"
+	promop="$(module_dir "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION")" && [ -d "$promop" ] ||
+		fail "prometheus-operator $PROMETHEUS_OPERATOR_VERSION not in the module cache"
 	kwok_stages "$kwok_dir" "$root/kwok.yaml"
 
 	launch etcd "$BIN/etcd" --name default --data-dir "$root/etcd" --unsafe-no-fsync --log-level error \
@@ -191,8 +195,9 @@ start() {
 	launch kwok "$BIN/kwok" --kubeconfig "$root/kubeconfig" --config "$root/kwok.yaml" --manage-all-nodes=true \
 		--node-lease-duration-seconds 40 --cidr 10.244.0.1/16 --node-ip 127.0.0.1
 	"$BIN/kubetool" apply "$root/kubeconfig" 60s "$istio/kubernetes/customresourcedefinitions.gen.yaml" \
-		"$gwapi"/config/crd/standard/gateway.networking.k8s.io_*.yaml >"$root/apply.log" 2>&1 ||
-		{ cat "$root/apply.log" >&2; fail "installing the Istio and Gateway API CRDs failed"; }
+		"$gwapi"/config/crd/standard/gateway.networking.k8s.io_*.yaml \
+		"$promop/example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml" >"$root/apply.log" 2>&1 ||
+		{ cat "$root/apply.log" >&2; fail "installing the Istio, Gateway API and ServiceMonitor CRDs failed"; }
 	for name in kube-controller-manager kube-scheduler kwok; do # a bad flag shows by now
 		check "$name" 2>/dev/null || fail "$name exited"
 	done

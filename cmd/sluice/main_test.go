@@ -128,6 +128,7 @@ func TestValidate(t *testing.T) {
 	}{
 		{"mistakes", []string{"testdata/mistakes.yaml"}, 1},
 		{"valid", []string{"testdata/checkout.yaml"}, 0},
+		{"kubernetes mistakes", []string{"testdata/kube-mistakes.yaml", "testdata/kube-unreachable.yaml"}, 1},
 		{"missing file", []string{"testdata/nope.yaml"}, 1},
 	}
 	for _, tt := range tests {

@@ -51,7 +51,7 @@ func (s *Step) destination(ctx context.Context, sc *engine.StepContext, lt *spec
 		if err != nil {
 			return destination{}, err
 		}
-		d.urls, d.where = []string{u}, fmt.Sprintf("the Service of %s (%s)", ref, u)
+		d.urls, d.where = []string{u}, fmt.Sprintf("the Service of %s (%s)", ref, redactURL(u))
 		return d, nil
 	}
 	addrs, err := s.targets.Endpoints(ctx, sc.EnvironmentName, ref)
@@ -68,18 +68,24 @@ func (s *Step) destination(ctx context.Context, sc *engine.StepContext, lt *spec
 	return d, nil
 }
 
-// ClusterURL returns the in-cluster URL of a slot's Service on an environment's
-// kubernetes platform (<service>-<slot>.<namespace>.svc:<port>), which resolves
-// only inside the cluster: an environment that reaches its cluster through a
-// kubeconfig is reached from outside, and its load tests need a url.
+// ClusterURL returns the URL of a slot's Service on an environment's kubernetes
+// platform: the environment's slotURL filled in for the slot when it has one (how
+// sluice reaches a slot from outside the cluster), or else the in-cluster name
+// (<service>-<slot>.<namespace>.svc:<port>), which resolves only inside the
+// cluster: an environment that reaches its cluster through a kubeconfig is reached
+// from outside, and its load tests then need a slotURL or a url.
 func ClusterURL(env *spec.Environment, ref platform.SlotRef, port int, path string) (string, error) {
 	k := env.Spec.Platform.Kubernetes
 	if k == nil {
 		return "", fmt.Errorf("loadtest %s: environment %s has no kubernetes block", ref.Slot, env.Metadata.Name)
 	}
+	if k.SlotURL != "" {
+		base := spec.ExpandSlotURL(k.SlotURL, ref.Service, string(ref.Slot), k.Namespace, strconv.Itoa(port))
+		return strings.TrimSuffix(base, "/") + path, nil
+	}
 	if k.Kubeconfig != "" || !InCluster() {
 		return "", fmt.Errorf("loadtest %s: the Service of %s is reachable only inside the cluster and this sluice runs outside it "+
-			"(environment %s uses kubeconfig %q); give the loadtest step a url", ref.Slot, ref, env.Metadata.Name, k.Kubeconfig)
+			"(environment %s uses kubeconfig %q); give the loadtest step a url, or the environment a kubernetes.slotURL", ref.Slot, ref, env.Metadata.Name, k.Kubeconfig)
 	}
 	if port <= 0 {
 		return "", fmt.Errorf("loadtest %s: service %s has no port", ref.Slot, ref.Service)

@@ -190,4 +190,16 @@ func TestClusterURL(t *testing.T) {
 	if _, err := loadtest.ClusterURL(env(""), ref, 8080, "/"); err == nil || !strings.Contains(err.Error(), "outside it") {
 		t.Fatalf("outside a pod: %v", err)
 	}
+	// From outside, the environment's slotURL says how to reach each slot.
+	for _, tc := range []struct{ tmpl, path, want string }{
+		{"http://127.0.0.1:8001/api/v1/namespaces/{{namespace}}/services/{{service}}-{{slot}}:{{port}}/proxy", "/",
+			"http://127.0.0.1:8001/api/v1/namespaces/shop-ns/services/shop-blue:8080/proxy/"},
+		{"https://{{ slot }}.shop.internal.example.com/", "/healthz", "https://blue.shop.internal.example.com/healthz"},
+	} {
+		e := env("/k")
+		e.Spec.Platform.Kubernetes.SlotURL = tc.tmpl
+		if u, err := loadtest.ClusterURL(e, ref, 8080, tc.path); err != nil || u != tc.want {
+			t.Errorf("slotURL %s: %q, %v; want %q", tc.tmpl, u, err, tc.want)
+		}
+	}
 }

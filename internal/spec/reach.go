@@ -63,7 +63,8 @@ func reachProblems(env *Environment, path string, s *Step) []Problem {
 		if why := unreachableTarget(env); why != "" {
 			out = append(out, Problem{Pos: s.Pos, Path: path + ".loadtest.target", Message: fmt.Sprintf(
 				"loadtest target %s is the slot's Service inside the cluster, which sluice cannot reach: %s; set url: instead "+
-					"(for example the ingress gateway's address with a header rule that routes to the new slot)",
+					"(for example the ingress gateway's address with a header rule that routes to the new slot), "+
+					"or tell the environment how sluice reaches a slot from outside (platform.kubernetes.slotURL)",
 				orDefault(string(lt.Target), string(RoleNew)), why)})
 		}
 	}
@@ -82,10 +83,11 @@ func reachProblems(env *Environment, path string, s *Step) []Problem {
 // unreachableTarget says why a load test's target slot is out of reach from
 // sluice, or "" when sluice can send load to it: on the kubernetes platform,
 // sluice reaches a slot's Service by its cluster DNS name only from inside the
-// cluster, and an environment that names a kubeconfig is reached from outside.
+// cluster, and an environment that names a kubeconfig is reached from outside,
+// unless it says how in slotURL.
 func unreachableTarget(env *Environment) string {
 	k := env.Spec.Platform.Kubernetes
-	if env.Spec.Platform.Type != "kubernetes" || k == nil || k.Kubeconfig == "" {
+	if env.Spec.Platform.Type != "kubernetes" || k == nil || k.Kubeconfig == "" || k.SlotURL != "" {
 		return ""
 	}
 	return fmt.Sprintf("environment %s reaches its cluster through kubeconfig %s, so sluice runs outside it", env.Metadata.Name, k.Kubeconfig)

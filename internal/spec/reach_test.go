@@ -56,6 +56,7 @@ func TestReachProblems(t *testing.T) {
 	}
 	outside := env("{type: kubernetes, kubernetes: {namespace: shop, kubeconfig: /home/me/.kube/config}}")
 	inside := env("{type: kubernetes, kubernetes: {namespace: shop}}")
+	viaSlotURL := env("{type: kubernetes, kubernetes: {namespace: shop, kubeconfig: /k, slotURL: \"http://127.0.0.1:8001/api/v1/namespaces/shop/services/{{service}}-{{slot}}:{{port}}/proxy\"}}")
 	wf := func(steps string) *Workflow {
 		w, err := ParseWorkflow("wf.yaml", []byte(strings.Replace(wfHead, "environment: local", "environment: env", 1)+steps))
 		if err != nil {
@@ -74,6 +75,7 @@ func TestReachProblems(t *testing.T) {
 			"loadtest target new is the slot's Service inside the cluster, which sluice cannot reach: environment env reaches its cluster through kubeconfig /home/me/.kube/config, so sluice runs outside it; set url: instead",
 			"wf.yaml:11:11"},
 		{"target in the cluster", wf("        - loadtest: {target: new, duration: 1s}\n"), inside, "", ""},
+		{"target outside the cluster through slotURL", wf("        - loadtest: {target: new, duration: 1s}\n"), viaSlotURL, "", ""},
 		{"url outside the cluster", wf("        - loadtest: {url: \"http://gw.example.com/\", headers: {X-Canary: always}, duration: 1s}\n"), outside, "", ""},
 		{"sequential on prometheus without total", wf("        - verify: {metrics: [{name: e, provider: prom, query: errors, judge: sequential}]}\n"), inside,
 			"metric e: the sequential judge needs counts of failed and of all requests; provider prom (prometheus) answers numbers", "wf.yaml:11:30"},
@@ -91,6 +93,31 @@ func TestReachProblems(t *testing.T) {
 			}
 			if len(ps) != 1 || !strings.HasPrefix(ps[0].Message, tc.want) || ps[0].Pos.String() != tc.where {
 				t.Fatalf("problems %v, want one at %s: %s", ps, tc.where, tc.want)
+			}
+		})
+	}
+}
+
+// TestSlotURLProblems: a kubernetes slotURL that cannot tell the slots apart, has an
+// unknown placeholder or is no URL is reported at its position.
+func TestSlotURLProblems(t *testing.T) {
+	head := envHead + "  router: {type: istio, istio: {hosts: [a.example.com]}}\n  platform:\n    type: kubernetes\n    kubernetes:\n      namespace: shop\n      slotURL: "
+	for _, tc := range []struct{ name, url, want string }{
+		{"no slot", `"http://shop.internal/"`, `10:16: slotURL "http://shop.internal/" has no {{slot}}`},
+		{"unknown placeholder", `"http://{{slot}}.{{cluster}}/"`, `10:16: slotURL placeholder {{cluster}} is unknown`},
+		{"not a URL", `"{{slot}}.shop.internal"`, `10:16: slotURL "{{slot}}.shop.internal" is not an http:// or https:// URL with a host`},
+		{"fine", `"https://{{service}}-{{slot}}.{{namespace}}.internal:{{port}}"`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := problemsOf(t, head+tc.url+"\n")
+			if tc.want == "" {
+				if len(got) != 0 {
+					t.Fatalf("problems %q, want none", got)
+				}
+				return
+			}
+			if len(got) != 1 || !strings.HasPrefix(got[0], tc.want) {
+				t.Fatalf("problems %q, want one starting %q", got, tc.want)
 			}
 		})
 	}

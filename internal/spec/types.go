@@ -484,6 +484,11 @@ type KubernetesPlatformSpec struct {
 	Context     string `yaml:"context,omitempty"`
 	Namespace   string `yaml:"namespace"`
 	ServiceType string `yaml:"serviceType,omitempty"` // ClusterIP (default) or LoadBalancer
+	// SlotURL is how sluice reaches a slot's Service when it runs outside the cluster
+	// (a kubeconfig): a URL with {{slot}} and optionally {{service}}, {{namespace}} and
+	// {{port}}, to which a load test's path is appended. Empty: a loadtest target
+	// needs sluice inside the cluster (the Service's DNS name) or a url of its own.
+	SlotURL string `yaml:"slotURL,omitempty"`
 }
 
 // RecorderSpec configures the recording platform or router, which move nothing and

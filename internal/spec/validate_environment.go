@@ -48,6 +48,7 @@ func (v *validator) platformSpec(p *PlatformSpec) {
 		}
 		v.name(path+".kubernetes.namespace", "kubernetes.namespace", p.Kubernetes.Namespace)
 		v.oneOf(path+".kubernetes.serviceType", "service type", p.Kubernetes.ServiceType, "ClusterIP", "LoadBalancer", "NodePort")
+		v.slotURL(path+".kubernetes.slotURL", p.Kubernetes.SlotURL)
 	case "recorder":
 		if p.Recorder == nil {
 			v.report(path, "platform recorder needs a recorder block with a file")

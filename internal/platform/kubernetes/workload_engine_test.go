@@ -113,6 +113,20 @@ func TestEngineTeamWorkload(t *testing.T) {
 	if got, err := r.Weights(ctx, svc); err != nil || got != traffic.All(platform.Green) {
 		t.Errorf("weights after the failed release = %s, %v; want all on green", got, err)
 	}
+
+	// A workloadRef to a Deployment that does not exist fails the deploy step naming
+	// it, and traffic stays on the live slot.
+	missing := strings.NewReplacer("name: team-shop", "name: team-missing", "workloadRef: {name: shop", "workloadRef: {name: checkout").Replace(teamWorkflow)
+	putWorkflow(t, h, missing)
+	moved = watchWeights(ctx, r, svc, traffic.All(platform.Green))
+	ex = releaseOf(t, h, "team-missing", imageV1)
+	want := `deployment "checkout" not found in namespace ` + ns
+	if ex.Status != store.StatusRolledBack || !strings.Contains(ex.Reason, want) {
+		t.Errorf("release of a missing workload %s (%s), want rolled back saying %q\n%s", ex.Status, ex.Reason, want, h.console(ex.ID))
+	}
+	if w := moved(); len(w) > 0 {
+		t.Errorf("traffic moved while the workload was missing: %v", w)
+	}
 }
 
 // putWorkflow stores one more workflow in the harness's store.
