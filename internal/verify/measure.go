@@ -45,11 +45,13 @@ func (a *analysis) measure(ctx context.Context, m *metric) error {
 		bo, b, err = a.query(ctx, m, a.j.Baseline, now, window)
 		ms.Baseline = &bo
 	}
+	var seq *Sequential
 	if err != nil {
 		ms.Verdict, ms.Error = Error, redact(m.provider, err.Error())
 	} else {
-		a.judge(m, &ms, c, b)
+		seq = a.judge(m, &ms, c, b)
 	}
+	ms.Summary = m.summarize(ms, c, b, seq)
 	line := consoleLine(ms)
 	// The record carries the data for charts; the console line is for people.
 	if err := a.io.Record(ctx, "measurement", "", ms); err != nil {
@@ -97,11 +99,12 @@ func (a *analysis) ask(ctx context.Context, m *metric, query string, slot platfo
 	return observe(string(slot), shown, r), &r, nil
 }
 
-// judge sets the verdict of a measurement whose queries answered.
-func (a *analysis) judge(m *metric, ms *Measurement, c, b *Result) {
+// judge sets the verdict of a measurement whose queries answered; for a
+// sequential metric it returns the test as it would be after this window.
+func (a *analysis) judge(m *metric, ms *Measurement, c, b *Result) *Sequential {
 	switch {
 	case m.judge == JudgeSequential:
-		judgeSequential(m, ms, c, b)
+		return judgeSequential(m, ms, c, b)
 	case c == nil || (m.baseline && b == nil):
 		ms.Verdict = m.noData.Verdict()
 		ms.Reason = fmt.Sprintf("no data (noData: %s)", orString(string(m.noData), string(NoDataInconclusive)))
@@ -121,6 +124,7 @@ func (a *analysis) judge(m *metric, ms *Measurement, c, b *Result) {
 			ms.Reason += "; " + describeTemplates(ms.Templates)
 		}
 	}
+	return nil
 }
 
 // judgeLogCompare sets the verdict of a log check judged against the baseline's
@@ -155,8 +159,10 @@ func describeTemplates(ts []LogTemplate) string {
 	return "lines: " + strings.Join(parts, ", ")
 }
 
-// judgeSequential sets the verdict of one window of a sequential metric.
-func judgeSequential(m *metric, ms *Measurement, c, b *Result) {
+// judgeSequential sets the verdict of one window of a sequential metric and
+// returns the test as it would be with this window.
+func judgeSequential(m *metric, ms *Measurement, c, b *Result) *Sequential {
+	next := m.seq.clone()
 	switch {
 	case ms.Canary.Pending != "" || ms.Baseline != nil && ms.Baseline.Pending != "":
 		ms.Verdict, ms.Counted, ms.Reason = Inconclusive, false, pendingReason(ms)
@@ -168,13 +174,13 @@ func judgeSequential(m *metric, ms *Measurement, c, b *Result) {
 	case c.Tally.Trials == 0:
 		ms.Verdict, ms.Counted, ms.Reason = Inconclusive, false, "no canary traffic in this window"
 	default:
-		next := m.seq.clone()
 		next.Observe(*c.Tally, *b.Tally)
 		ms.Verdict, ms.Reason = Successful, "sequential: "+next.Describe()
 		if next.Rejected() {
 			ms.Verdict = Failed
 		}
 	}
+	return next
 }
 
 func sampleValues(ps []Point) []float64 {
@@ -192,18 +198,12 @@ func baselineWarnings(ms Measurement) []string {
 	return ms.Baseline.Warnings
 }
 
-// consoleLine describes a measurement in one line.
+// consoleLine describes a measurement in one line of plain words, with its
+// window and, for a log check, its most frequent lines.
 func consoleLine(ms Measurement) string {
-	s := fmt.Sprintf("%s on %s: %s", ms.Metric, ms.Canary.Slot, ms.Canary)
-	if ms.Baseline != nil {
-		s += fmt.Sprintf(" vs %s on %s", ms.Baseline, ms.Baseline.Slot)
-	}
-	s += fmt.Sprintf(" (window %s) %s", ms.Window, ms.Verdict)
-	if ms.Reason != "" {
-		s += ": " + ms.Reason
-	}
-	if ms.Error != "" {
-		s += ": " + ms.Error
+	s := Describe(ms) + " (window " + ms.Window + ")"
+	if len(ms.Templates) > 0 && ms.Judge != JudgeLogCompare {
+		s += "; " + describeTemplates(ms.Templates)
 	}
 	return s
 }
