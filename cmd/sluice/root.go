@@ -81,6 +81,7 @@ func (a *app) rootCommand() *cobra.Command {
 	root.AddCommand(a.actionCommands()...)
 	root.AddCommand(a.sampleAppCommand(), a.demoCommand())
 	root.AddCommand(a.securityCommands()...)
+	root.AddCommand(a.reportCommand())
 	return root
 }
 
