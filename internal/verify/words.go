@@ -224,7 +224,7 @@ func (s *Summary) observed(o Observation, v *Float) string {
 	case o.NoData:
 		return "no data" + slot
 	case o.Pending != "":
-		return "waiting for a second reading" + slot
+		return o.Pending + slot
 	case v != nil && o.Tally != nil:
 		return fmt.Sprintf("%s%s (%s of %s)", s.Unit.Format(float64(*v)), slot, num(o.Tally.Events), num(o.Tally.Trials))
 	case v != nil:
