@@ -45,13 +45,12 @@ func (a *analysis) measure(ctx context.Context, m *metric) error {
 		bo, b, err = a.query(ctx, m, a.j.Baseline, now, window)
 		ms.Baseline = &bo
 	}
-	var seq *Sequential
 	if err != nil {
 		ms.Verdict, ms.Error = Error, redact(m.provider, err.Error())
 	} else {
-		seq = a.judge(m, &ms, c, b)
+		a.judge(m, &ms, c, b)
 	}
-	ms.Summary = m.summarize(ms, c, b, seq)
+	ms.Summary = m.summarize(ms, c, b)
 	line := consoleLine(ms)
 	// The record carries the data for charts; the console line is for people.
 	if err := a.io.Record(ctx, "measurement", "", ms); err != nil {
@@ -99,12 +98,11 @@ func (a *analysis) ask(ctx context.Context, m *metric, query string, slot platfo
 	return observe(string(slot), shown, r), &r, nil
 }
 
-// judge sets the verdict of a measurement whose queries answered; for a
-// sequential metric it returns the test as it would be after this window.
-func (a *analysis) judge(m *metric, ms *Measurement, c, b *Result) *Sequential {
+// judge sets the verdict of a measurement whose queries answered.
+func (a *analysis) judge(m *metric, ms *Measurement, c, b *Result) {
 	switch {
 	case m.judge == JudgeSequential:
-		return judgeSequential(m, ms, c, b)
+		judgeSequential(m, ms, c, b)
 	case c == nil || (m.baseline && b == nil):
 		ms.Verdict = m.noData.Verdict()
 		ms.Reason = fmt.Sprintf("no data (noData: %s)", orString(string(m.noData), string(NoDataInconclusive)))
@@ -124,7 +122,6 @@ func (a *analysis) judge(m *metric, ms *Measurement, c, b *Result) *Sequential {
 			ms.Reason += "; " + describeTemplates(ms.Templates)
 		}
 	}
-	return nil
 }
 
 // judgeLogCompare sets the verdict of a log check judged against the baseline's
@@ -159,10 +156,8 @@ func describeTemplates(ts []LogTemplate) string {
 	return "lines: " + strings.Join(parts, ", ")
 }
 
-// judgeSequential sets the verdict of one window of a sequential metric and
-// returns the test as it would be with this window.
-func judgeSequential(m *metric, ms *Measurement, c, b *Result) *Sequential {
-	next := m.seq.clone()
+// judgeSequential sets the verdict of one window of a sequential metric.
+func judgeSequential(m *metric, ms *Measurement, c, b *Result) {
 	switch {
 	case ms.Canary.Pending != "" || ms.Baseline != nil && ms.Baseline.Pending != "":
 		ms.Verdict, ms.Counted, ms.Reason = Inconclusive, false, pendingReason(ms)
@@ -174,13 +169,13 @@ func judgeSequential(m *metric, ms *Measurement, c, b *Result) *Sequential {
 	case c.Tally.Trials == 0:
 		ms.Verdict, ms.Counted, ms.Reason = Inconclusive, false, "no canary traffic in this window"
 	default:
+		next := m.seq.clone()
 		next.Observe(*c.Tally, *b.Tally)
 		ms.Verdict, ms.Reason = Successful, "sequential: "+next.Describe()
 		if next.Rejected() {
 			ms.Verdict = Failed
 		}
 	}
-	return next
 }
 
 func sampleValues(ps []Point) []float64 {

@@ -303,15 +303,14 @@ func thresholdRule(success, failure string) string {
 	return ""
 }
 
-// summarize builds the plain-words summary of one judged measurement of m;
-// c and b are the providers' answers (nil without data) and seq the sequential
-// test after this window (sequential metrics only).
-func (m *metric) summarize(ms Measurement, c, b *Result, seq *Sequential) *Summary {
+// summarize builds the plain-words summary of one judged measurement of m; c
+// and b are the providers' answers (nil without data).
+func (m *metric) summarize(ms Measurement, c, b *Result) *Summary {
 	switch {
 	case ms.Verdict == Error && ms.Canary.Value == nil && ms.Canary.Tally == nil:
 		return summarize(m.title, m.unit, ms, nil, "")
-	case m.judge == JudgeSequential && seq != nil:
-		return m.summarizeSequential(ms, seq)
+	case m.judge == JudgeSequential && m.seq != nil:
+		return m.summarizeSequential(ms, m.seqWith(ms, c, b))
 	case m.judge == JudgeMannWhitney && c != nil && b != nil:
 		return m.summarizeComparison(ms, c, b)
 	case m.judge == JudgeLogCompare:
@@ -329,6 +328,17 @@ func (m *metric) summarize(ms Measurement, c, b *Result, seq *Sequential) *Summa
 		return summarize(m.title, m.unit, ms, nil, thresholdRule(m.threshold.successSrc, m.threshold.failureSrc))
 	}
 	return summarize(m.title, m.unit, ms, nil, "")
+}
+
+// seqWith is the metric's sequential test as it is with this window counted
+// (when the window's counts count: both slots answered, the canary had traffic);
+// the metric's own test is left as it is, apply updates it.
+func (m *metric) seqWith(ms Measurement, c, b *Result) *Sequential {
+	next := m.seq.clone()
+	if ms.Counted && c != nil && b != nil && c.Tally != nil && b.Tally != nil && c.Tally.Trials > 0 {
+		next.Observe(*c.Tally, *b.Tally)
+	}
+	return next
 }
 
 // summarizeSequential writes the rates summed over the analysis so far and the
