@@ -82,6 +82,7 @@ func (a *app) rootCommand() *cobra.Command {
 	root.AddCommand(a.undoCommand())
 	root.AddCommand(a.sampleAppCommand(), a.demoCommand())
 	root.AddCommand(a.securityCommands()...)
+	root.AddCommand(a.reportCommand())
 	return root
 }
 

@@ -156,6 +156,7 @@ func (h *handler) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+p+"/executions", h.listExecutions)
 	mux.HandleFunc("GET "+p+"/executions/{id}", h.getExecution)
 	mux.HandleFunc("GET "+p+"/executions/{id}/events", h.events)
+	mux.HandleFunc("GET "+p+"/executions/{id}/report", h.report)
 	for action, fn := range h.actions() {
 		mux.HandleFunc("POST "+p+"/executions/{id}/"+action, h.action(action, fn))
 	}

@@ -121,6 +121,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"GET", "/api/v1/environments/staging/versions", "", auth.RoleViewer, "staging"},
 		{"GET", "/api/v1/executions/e1", "", auth.RoleViewer, "staging"},
 		{"GET", "/api/v1/executions/e1/events", "", auth.RoleViewer, "staging"},
+		{"GET", "/api/v1/executions/e1/report", "", auth.RoleViewer, "staging"},
+		{"GET", "/api/v1/executions/e1/report?format=markdown", "", auth.RoleViewer, "staging"},
 		{"POST", "/api/v1/workflows/checkout/run", `{"variables":{"version":"v2"}}`, auth.RoleDeployer, "staging"},
 		{"POST", "/api/v1/executions/e1/rollback", `{"reason":"bad"}`, auth.RoleDeployer, "staging"},
 		{"POST", "/api/v1/executions/e1/abort", "", auth.RoleDeployer, "staging"},

@@ -9,6 +9,7 @@ import (
 	"github.com/sluicehq/sluice/internal/api"
 	"github.com/sluicehq/sluice/internal/engine"
 	"github.com/sluicehq/sluice/internal/store"
+	"github.com/sluicehq/sluice/internal/verify"
 )
 
 // View is what the terminal shows of one execution, kept up to date by events and
@@ -117,8 +118,10 @@ func (v *View) Apply(e api.Event) bool {
 			v.Weights = &w
 		}
 	case "loadtest", "measurement":
-		if s := v.steps[e.Step]; s != nil && e.Message != "" {
-			s.Detail = firstLine(e.Message)
+		if s := v.steps[e.Step]; s != nil {
+			if d := detailOf(e); d != "" {
+				s.Detail = d
+			}
 		}
 	}
 	return false
@@ -173,4 +176,17 @@ func ConsoleText(e api.Event, loc *time.Location) string {
 // String is the split as "green 90% · blue 10%".
 func (w Weights) String() string {
 	return fmt.Sprintf("green %d%% · blue %d%%", w.Green, w.Blue)
+}
+
+// detailOf is an event's line for its step: its message, or for a measurement
+// (recorded without one) the verdict in plain words.
+func detailOf(e api.Event) string {
+	if e.Message != "" {
+		return firstLine(e.Message)
+	}
+	var ms verify.Measurement
+	if e.Type != "measurement" || json.Unmarshal(e.Data, &ms) != nil || ms.Metric == "" {
+		return ""
+	}
+	return verify.Describe(ms)
 }

@@ -302,6 +302,15 @@ type MetricCheck struct {
 	Name     string `yaml:"name"`
 	Provider string `yaml:"provider"` // a provider name from the environment
 	Query    string `yaml:"query"`
+	// Title is the metric's name in plain words on the console, in the UI and in
+	// reports (default Name), e.g. "error rate".
+	Title string `yaml:"title,omitempty"`
+	// Unit is what the query's values measure, which decides how they are
+	// written: percent (0-100), ratio (0-1, written as a percentage), ms, s,
+	// count, rps or bytes. Default: ratio for the sequential judge and the
+	// builtin provider's *_rate queries, ms for its *_ms queries, rps and count
+	// for its rps and counts; otherwise a plain number.
+	Unit string `yaml:"unit,omitempty"`
 	// SuccessCondition and FailureCondition are expressions over `result`.
 	SuccessCondition      string `yaml:"successCondition,omitempty"`
 	FailureCondition      string `yaml:"failureCondition,omitempty"`

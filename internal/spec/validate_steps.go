@@ -116,6 +116,9 @@ func isToken(s string) bool {
 var (
 	judges     = []string{"threshold", "mannwhitney", "sequential"}
 	noDataRule = []string{"inconclusive", "failed", "successful"}
+	// MetricUnits are the units a metric's `unit:` may name; verify writes
+	// values in each.
+	MetricUnits = []string{"percent", "ratio", "ms", "s", "count", "rps", "bytes"}
 )
 
 func (v *validator) verify(path string, vs *VerifyStep) {
@@ -137,6 +140,7 @@ func (v *validator) verify(path string, vs *VerifyStep) {
 		v.nonEmpty(mp+".query", "metric "+m.Name+" needs a query", m.Query)
 		v.oneOf(mp+".judge", "judge", m.Judge, judges...)
 		v.oneOf(mp+".noData", "noData rule", m.NoData, noDataRule...)
+		v.oneOf(mp+".unit", "unit", m.Unit, MetricUnits...)
 		if (m.Judge == "" || m.Judge == "threshold") && m.SuccessCondition == "" && m.FailureCondition == "" {
 			v.report(mp, "metric %s needs successCondition or failureCondition for the threshold judge", m.Name)
 		}

@@ -50,6 +50,7 @@ func (a *analysis) measure(ctx context.Context, m *metric) error {
 	} else {
 		a.judge(m, &ms, c, b)
 	}
+	ms.Summary = m.summarize(ms, c, b)
 	line := consoleLine(ms)
 	// The record carries the data for charts; the console line is for people.
 	if err := a.io.Record(ctx, "measurement", "", ms); err != nil {
@@ -192,18 +193,12 @@ func baselineWarnings(ms Measurement) []string {
 	return ms.Baseline.Warnings
 }
 
-// consoleLine describes a measurement in one line.
+// consoleLine describes a measurement in one line of plain words, with its
+// window and, for a log check, its most frequent lines.
 func consoleLine(ms Measurement) string {
-	s := fmt.Sprintf("%s on %s: %s", ms.Metric, ms.Canary.Slot, ms.Canary)
-	if ms.Baseline != nil {
-		s += fmt.Sprintf(" vs %s on %s", ms.Baseline, ms.Baseline.Slot)
-	}
-	s += fmt.Sprintf(" (window %s) %s", ms.Window, ms.Verdict)
-	if ms.Reason != "" {
-		s += ": " + ms.Reason
-	}
-	if ms.Error != "" {
-		s += ": " + ms.Error
+	s := Describe(ms) + " (window " + ms.Window + ")"
+	if len(ms.Templates) > 0 && ms.Judge != JudgeLogCompare {
+		s += "; " + describeTemplates(ms.Templates)
 	}
 	return s
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"github.com/sluicehq/sluice/internal/engine"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sluicehq/sluice/internal/spec"
@@ -28,6 +29,8 @@ const defaultConsecutiveErrorLimit = 4
 // verdicts so far.
 type metric struct {
 	name, judge, query string
+	title              string // the display name: the metric's title, else its name
+	unit               Unit
 	total              string // the count of every request, with query the failed ones
 	cumulative         bool   // query and total are running counts
 	providerName       string
@@ -69,6 +72,10 @@ func newMetric(m spec.MetricCheck, vs *spec.VerifyStep, p Provider, o *options) 
 	if mt.judge == "" {
 		mt.judge = JudgeThreshold
 	}
+	mt.title, mt.unit = orString(m.Title, m.Name), Unit(m.Unit)
+	if mt.unit == UnitNone {
+		mt.unit = DefaultUnit(mt.judge, m.Query)
+	}
 	if mt.errorLimit <= 0 {
 		mt.errorLimit = defaultConsecutiveErrorLimit
 	}
@@ -97,6 +104,7 @@ func newMetric(m spec.MetricCheck, vs *spec.VerifyStep, p Provider, o *options) 
 func newLogMetric(l spec.LogCheck, p Provider) (*metric, error) {
 	m := &metric{
 		name: l.Name, judge: JudgeThreshold, query: l.Query, providerName: l.Provider, provider: p, logs: true,
+		title: l.Name + " (log lines)", unit: UnitCount,
 		noData: NoDataInconclusive, errorLimit: defaultConsecutiveErrorLimit,
 		group: scoreGroup(l.Name, ""), critical: true,
 	}
@@ -207,10 +215,19 @@ type VerdictError struct {
 	Metric  string // empty when the step's score decided
 	Detail  string
 	Score   float64 // the step's score, when it decided
+	// Words is the verdict in plain words ("error rate 2.6% on blue vs 0.1% on
+	// green — limit 1% — failed (…)"); when set, it is the error's text.
+	Words string
 }
 
 // Error describes the metric, its value and the condition or judge that failed.
 func (e *VerdictError) Error() string {
+	if e.Words != "" {
+		if e.Verdict == Inconclusive {
+			return "verify: " + e.Words + "; a person must decide"
+		}
+		return "verify: " + e.Words
+	}
 	if e.Metric == "" {
 		if e.Verdict == Inconclusive {
 			return fmt.Sprintf("verify: the score is marginal, a person must decide: %s", e.Detail)
@@ -241,5 +258,37 @@ func (m *metric) verdictError() error {
 			d += fmt.Sprintf(", %s", l.Reason)
 		}
 	}
-	return &VerdictError{Verdict: m.verdict, Metric: m.name, Detail: d}
+	ve := &VerdictError{Verdict: m.verdict, Metric: m.name, Detail: d}
+	if m.verdict != Error { // a provider's outage keeps its own words (metric X: Error: …)
+		ve.Words = m.words()
+	}
+	return ve
+}
+
+// words is the metric's verdict in plain words: its last measurement's values
+// and rule, then the metric's own outcome and why.
+func (m *metric) words() string {
+	if m.verdict == Error || m.last == nil {
+		return m.title + " — " + MetricPhrase(m.verdict, m.why)
+	}
+	l := *m.last
+	text := Describe(l)
+	head := strings.TrimSuffix(text, " — "+Phrase(l.Verdict, l.Reason, l.Error))
+	why := m.why
+	if m.threshold != nil && l.Reason != "" && m.verdict != Successful {
+		why += "; condition " + l.Reason
+	}
+	return head + " — " + MetricPhrase(m.verdict, why)
+}
+
+// MetricPhrase is a metric's outcome with why: "failed (2 failed
+// measurement(s), limit 1)", "inconclusive: not enough evidence…".
+func MetricPhrase(v Verdict, why string) string {
+	switch {
+	case why == "":
+		return Phrase(v, "", "")
+	case v == Successful || v == Failed:
+		return Phrase(v, "", "") + " (" + why + ")"
+	}
+	return Phrase(v, why, why)
 }

@@ -87,6 +87,9 @@ type Measurement struct {
 	// Counted says whether the measurement counts toward the metric's limits (a
 	// sequential window without data does not).
 	Counted bool `json:"counted"`
+	// Summary is the measurement in plain words, with the numbers it shows in
+	// the metric's unit; absent from records written before units existed.
+	Summary *Summary `json:"summary,omitempty"`
 }
 
 // observe turns a provider's result into an observation.

@@ -47,7 +47,7 @@ func (s *scored) conclude(io StepIO, ms []*metric) error {
 		return err
 	}
 	score, v, why := s.scoreNow(ms)
-	var missed []string
+	var missed, words []string
 	open := 0
 	for _, m := range ms {
 		switch {
@@ -55,6 +55,7 @@ func (s *scored) conclude(io StepIO, ms []*metric) error {
 			open++
 		case m.verdict != Successful:
 			missed = append(missed, fmt.Sprintf("%s %s (%s)", m.name, m.verdict, m.why))
+			words = append(words, m.words())
 		}
 	}
 	if open > 0 {
@@ -67,7 +68,18 @@ func (s *scored) conclude(io StepIO, ms []*metric) error {
 		io.Console("info", "verification successful: %s", why)
 		return nil
 	}
-	err := &VerdictError{Verdict: v, Detail: why, Score: score}
+	reason := ""
+	switch {
+	case v == Inconclusive:
+		reason = "the score is marginal"
+	case strings.HasPrefix(why, "critical metric"):
+		reason, _, _ = strings.Cut(why, ",")
+	}
+	said := ScoreText(score, v, s.p, reason)
+	if len(words) > 0 {
+		said += "; not passing: " + strings.Join(words, "; ")
+	}
+	err := &VerdictError{Verdict: v, Detail: why, Score: score, Words: said}
 	io.Console("error", "%s", err)
 	return err
 }

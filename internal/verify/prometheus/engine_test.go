@@ -123,7 +123,7 @@ func TestCanaryJudgedByPrometheus(t *testing.T) {
 		t.Fatalf("good canary %s: %s\n%s", good.Status, good.Reason, consoleText(t, ctx, c, good.ID))
 	}
 	// The good canary was measured, not waved through on missing data.
-	if gc := consoleText(t, ctx, c, good.ID); strings.Count(gc, "(window 5s) Successful") < 2 {
+	if gc := consoleText(t, ctx, c, good.ID); strings.Count(gc, "— passed (window 5s)") < 2 {
 		t.Fatalf("good canary passed with fewer than 2 measured windows:\n%s", gc)
 	}
 	bad := execute(t, ctx, c, "release", map[string]string{"version": "v3", "error_rate": "0.3"})
@@ -131,7 +131,7 @@ func TestCanaryJudgedByPrometheus(t *testing.T) {
 	if bad.Status != store.StatusRolledBack || !strings.Contains(bad.Reason, "error-rate") || !strings.Contains(bad.Reason, "result < 0.05") {
 		t.Fatalf("bad canary %s: %s\n%s", bad.Status, bad.Reason, console)
 	}
-	if !strings.Contains(console, "(window 5s) Failed") {
+	if !strings.Contains(console, "— failed (window 5s)") {
 		t.Fatalf("no failed measurement of a 5 s window on the console:\n%s", console)
 	}
 	t.Logf("bad canary rolled back: %s", bad.Reason)

@@ -69,7 +69,7 @@ func TestSequentialJudgeOnPrometheusCounts(t *testing.T) {
 		t.Fatalf("good canary %s: %s\n%s", good.Status, good.Reason, gc)
 	}
 	// It was judged on counted requests, not waved through without data.
-	if !strings.Contains(gc, "first reading on") || !strings.Contains(gc, "Successful: sequential: canary ") {
+	if !strings.Contains(gc, "first reading on") || !strings.Contains(gc, "needed — passed (window ") {
 		t.Fatalf("good canary's console shows no first reading or no counted window:\n%s", gc)
 	}
 	bad := execute(t, ctx, c, "release", map[string]string{"version": "v3", "error_rate": "0.3"})

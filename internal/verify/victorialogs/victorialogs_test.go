@@ -198,7 +198,7 @@ func TestLogJudgeOnRealLogs(t *testing.T) {
 		{"compare: errors the baseline has too pass", spec.LogCheck{Judge: "compare", Query: `app:={{service}} slot:={{slot}} level:=error -"db timeout"`},
 			verify.Successful, "no error template"},
 		{"count: 9 error lines within maxMatches 10", spec.LogCheck{MaxMatches: 10, Query: `app:={{service}} slot:={{slot}} level:=error`},
-			verify.Successful, "9 (window 60s) Successful"},
+			verify.Successful, "9 on blue — limit 10 — passed (window 60s)"},
 		{"count: beyond maxMatches 5", spec.LogCheck{MaxMatches: 5, Query: `app:={{service}} slot:={{slot}} level:=error`},
 			verify.Failed, `6× "level=error msg=\"db timeout\"`},
 	}

@@ -103,6 +103,7 @@ const enc = encodeURIComponent;
 export const api = {
   executions: (filters) => request('GET', '/executions', { query: filters }).then((r) => r.items || []),
   execution: (id) => request('GET', `/executions/${enc(id)}`),
+  report: (id) => request('GET', `/executions/${enc(id)}/report`),
   act: (id, action, body) => request('POST', `/executions/${enc(id)}/${action}`, { body }),
   workflows: () => request('GET', '/workflows').then((r) => r.items || []),
   workflow: (name) => request('GET', `/workflows/${enc(name)}`),
@@ -121,4 +122,11 @@ export const api = {
 /** eventsURL is the execution's event stream. */
 export function eventsURL(id) {
   return `/api/v1/executions/${enc(id)}/events`;
+}
+
+/** reportMarkdown fetches an execution's release report as Markdown text. */
+export async function reportMarkdown(id) {
+  const res = await fetch(`/api/v1/executions/${enc(id)}/report?format=markdown`, { headers: headers({ Accept: 'text/markdown' }) });
+  if (!res.ok) throw new ApiError(res.status, await res.json().catch(() => null));
+  return res.text();
 }

@@ -6,6 +6,7 @@ import { setupSession } from './session.js';
 import { h, replace } from './dom.js';
 import { executionsView } from './views/executions.js';
 import { executionView } from './views/execution.js';
+import { reportView } from './views/report.js';
 import { workflowsView, workflowView } from './views/workflows.js';
 import { runView } from './views/run.js';
 import { environmentsView } from './views/environments.js';
@@ -13,6 +14,7 @@ import { environmentsView } from './views/environments.js';
 const routes = [
   [/^\/(?:executions)?$/, executionsView, 'executions'],
   [/^\/executions\/([^/]+)$/, executionView, 'executions'],
+  [/^\/executions\/([^/]+)\/report$/, reportView, 'executions'],
   [/^\/workflows$/, workflowsView, 'workflows'],
   [/^\/workflows\/([^/]+)$/, workflowView, 'workflows'],
   [/^\/workflows\/([^/]+)\/run$/, runView, 'workflows'],

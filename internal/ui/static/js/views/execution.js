@@ -60,12 +60,13 @@ class ExecutionPage {
     this.traffic = new TrafficChart(trafficEl);
     this.measurements = new Measurements(measurements);
     this.measurements.thresholds = (step, metric) => thresholds(this.findSpec(step), metric);
+    this.measurements.stepName = (step) => this.pipeline.step(step)?.name;
   }
 
   onEvent(ev) {
     this.console.add(ev);
-    if (ev.type === 'weights') this.traffic.add(ev);
-    if (ev.type === 'measurement') this.measurements.add(ev);
+    if (ev.type === 'weights') { this.traffic.add(ev); this.measurements.addMove(ev); }
+    if (ev.type === 'measurement') { this.measurements.add(ev); if (this.ex?.status === 'waiting') this.renderApproval(this.ex); }
     if (refreshOn.has(ev.type)) this.scheduleRefresh();
   }
 
@@ -107,6 +108,7 @@ class ExecutionPage {
     this.renderHead(ex);
     this.actions.update(ex);
     this.pipeline.update(ex.state, ex.status);
+    this.measurements.renameSteps();
     this.renderApproval(ex);
     this.renderApprovals(ex.state || {});
     this.offerRequested();
@@ -133,7 +135,8 @@ class ExecutionPage {
       h('div', { class: 'exec-title' },
         h('h1', {}, link(`/workflows/${encodeURIComponent(ex.workflow)}`, ex.workflow), h('span', { class: 'muted' }, ` v${ex.workflowVersion}`)),
         h('span', { id: 'exec-status', class: 'exec-status' }, badge(ex.status))),
-      h('p', { class: 'meta' }, h('code', {}, ex.id), ` · ${ex.service} in ${ex.environment} · started by ${ex.startedBy || 'anonymous'} · ${fmtDateTime(ex.createdAt)}`),
+      h('p', { class: 'meta' }, h('code', {}, ex.id), ` · ${ex.service} in ${ex.environment} · started by ${ex.startedBy || 'anonymous'} · ${fmtDateTime(ex.createdAt)} · `,
+        link(`/executions/${encodeURIComponent(ex.id)}/report`, 'Release report')),
       ex.reason ? h('p', { class: `reason st-${ex.status}` }, ex.reason) : null,
       h('div', { class: 'slots', id: 'slots' },
         h('span', { class: 'slot-live', id: 'live-slot' }, live ? slotPill(live, 'Live') : slotPill('', 'Live')),
@@ -150,7 +153,20 @@ class ExecutionPage {
     replace(this.approval, h('div', { class: 'approval-box' },
       h('strong', {}, `Waiting for approval: ${step.name}`),
       spec.message ? h('p', {}, substitute(spec.message, ex.variables)) : null,
+      this.evidence(step.key),
       spec.approvers ? h('p', { class: 'muted' }, 'Approvers: ', [].concat(spec.approvers).map((a) => substitute(a, ex.variables)).join(', ')) : null));
+  }
+
+  // evidence lists the latest verdict of each metric verified in the approval's
+  // phase so far, in the server's plain words.
+  evidence(key) {
+    const phase = /^p\d+\./.exec(key || '')?.[0];
+    const latest = phase ? this.measurements.latest(phase) : [];
+    if (!latest.length) return h('p', { class: 'muted evidence-none' }, 'No verification has run in this phase yet: there is no evidence to show.');
+    return h('div', { class: 'evidence-box' }, h('p', { class: 'small muted' }, 'Evidence so far in this phase (latest verdict of each metric):'),
+      h('ul', { class: 'evidence' }, latest.map(({ step, m }) => h('li', { class: `v-${m.verdict}`, 'data-metric': m.metric },
+        h('strong', {}, `${this.pipeline.step(step)?.name || step}: `),
+        m.summary?.text || [m.metric, m.verdict, m.reason, m.error].filter(Boolean).join(' — ')))));
   }
 
   findSpec(key) {
