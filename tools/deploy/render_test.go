@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -162,6 +163,29 @@ func TestChartRenders(t *testing.T) {
 			}
 		}
 	})
+	t.Run("Release resources", func(t *testing.T) {
+		vals := postgresValues()
+		vals["releases"] = map[string]any{"namespace": "shop"}
+		objs, err := render("sluice-system", vals)
+		if err != nil {
+			t.Fatal(err)
+		}
+		args := deployment(t, find(t, objs, "Deployment", "sluice")).Spec.Template.Spec.Containers[0].Args
+		if i := slices.Index(args, "--kube-releases"); i < 0 || args[i+1] != "shop" {
+			t.Errorf("args %q, want --kube-releases shop", args)
+		}
+		rules, _, _ := unstructured.NestedSlice(find(t, objs, "ClusterRole", "sluice-deployer").Object, "rules")
+		var releases, status bool
+		for _, r := range rules {
+			m := r.(map[string]any)
+			res := fmt.Sprint(m["resources"])
+			releases = releases || res == "[releases]" && fmt.Sprint(m["verbs"]) == "[get list watch]"
+			status = status || res == "[releases/status]" && fmt.Sprint(m["verbs"]) == "[update]"
+		}
+		if !releases || !status {
+			t.Errorf("ClusterRole rules %v lack the Release rules", rules)
+		}
+	})
 	t.Run("SQLite, one replica, generated bootstrap token", func(t *testing.T) {
 		objs, err := render("sluice-system", map[string]any{"replicas": 1})
 		if err != nil {
@@ -185,6 +209,8 @@ func TestChartRenders(t *testing.T) {
 	}{
 		"two replicas on SQLite": {map[string]any{}, "more than one replica needs PostgreSQL"},
 		"TLS without a Secret":   {map[string]any{"replicas": 1, "tls": map[string]any{"enabled": true}}, "tls.enabled needs tls.secretName"},
+		"Releases outside the namespaces": {map[string]any{"replicas": 1, "releases": map[string]any{"namespace": "shop"}},
+			"releases.namespace shop must be one of namespaces"},
 	} {
 		t.Run("refuses "+name, func(t *testing.T) {
 			if _, err := render("sluice-system", c.vals); err == nil || !strings.Contains(err.Error(), c.want) {
