@@ -113,6 +113,7 @@ export const api = {
   environments: () => request('GET', '/environments').then((r) => r.items || []),
   environment: (name) => request('GET', `/environments/${enc(name)}`),
   services: () => request('GET', '/services').then((r) => r.items || []),
+  undo: (env, service, reason) => request('POST', `/services/${enc(env)}/${enc(service)}/undo`, { body: { reason } }),
   whoami: () => request('GET', '/whoami'),
   login: (token) => request('POST', '/login', { body: { token }, noRetry: true }),
   logout: () => request('POST', '/logout', { noRetry: true }),
