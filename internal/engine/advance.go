@@ -20,7 +20,7 @@ func (r *run) begin(ctx context.Context) (store.Status, error) {
 		return store.StatusPending, fmt.Errorf("service %s: %w", r.ex.Service, err)
 	default:
 		if s := platform.Slot(svc.LiveSlot); s.Valid() {
-			r.st.LiveSlot = s
+			r.st.LiveSlot, r.st.LiveArtifact, r.st.LiveInstances = s, svc.Artifact, svc.Instances
 		}
 	}
 	if r.st.LiveSlot == "" {

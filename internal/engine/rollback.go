@@ -70,9 +70,9 @@ func (r *run) restoreTraffic(ctx context.Context) error {
 		r.console("", "error", "cannot restore traffic: %s", rb.NeedsPerson)
 		return r.commit(ctx, nil)
 	}
-	if r.st.Promoted {
-		r.svc = r.serviceState(live, 0)
-		r.svc.Artifact = ""
+	if r.st.Promoted { // the old slot is live again, with what it ran before
+		r.svc = r.serviceState(live, r.st.LiveInstances)
+		r.svc.Artifact = r.st.LiveArtifact
 	}
 	key := fmt.Sprintf("%s/rollback/weights", r.ex.ID)
 	err := r.retryRouter(ctx, "restore traffic to "+string(live), func() error {

@@ -16,6 +16,10 @@ type State struct {
 	// LiveSlot is the slot that served users when the execution began; empty on a
 	// service's first release.
 	LiveSlot platform.Slot `json:"liveSlot"`
+	// LiveArtifact and LiveInstances are what the live slot ran when the execution
+	// began, so a rollback after the promotion says truly what is live again.
+	LiveArtifact  string `json:"liveArtifact,omitempty"`
+	LiveInstances int    `json:"liveInstances,omitempty"`
 	// NewSlot is the slot the execution stages the new version in.
 	NewSlot platform.Slot `json:"newSlot"`
 	// Promoted is true once the new slot became live.

@@ -72,8 +72,8 @@ func TestUndo(t *testing.T) {
 	if got.Status != "rolled_back" || got.Reason == "" {
 		t.Fatalf("v2 after undo: %s (%s)", got.Status, got.Reason)
 	}
-	if s := live(); s.LiveSlot != v1Slot {
-		t.Fatalf("live slot after undo %s, want %s (v1's)", s.LiveSlot, v1Slot)
+	if s := live(); s.LiveSlot != v1Slot || s.Artifact != "shop:v1" || s.Instances != 1 {
+		t.Fatalf("after undo the service reads %s %s x%d, want %s shop:v1 x1 (v1's)", s.LiveSlot, s.Artifact, s.Instances, v1Slot)
 	}
 
 	v3 := release("v3", "0s")
