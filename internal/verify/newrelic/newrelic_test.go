@@ -116,7 +116,7 @@ func TestConformance(t *testing.T) {
 	sampled := q("SELECT percentage(count(*), WHERE error IS true) FROM Transaction WHERE slot = 'blue'")
 	sampled.Sample = true
 	verifytest.Run(t, verifytest.Fixture{
-		Provider: newProvider(t, srv.URL+"/graphql", "42"),
+		Provider: newProvider(t, srv.URL, "42"), // the base URL, as for every provider
 		Known: []verifytest.Case{
 			{Name: "percentage", Query: q("SELECT percentage(count(*), WHERE error IS true) FROM Transaction WHERE slot = 'blue'"), Want: 5},
 			{Name: "count of nothing is zero", Query: q("SELECT count(*) FROM Transaction WHERE slot = 'green'"), Want: 0},
@@ -172,4 +172,12 @@ func TestErrorsWithStatus200(t *testing.T) {
 
 func TestBadAnswers(t *testing.T) {
 	verifytest.RunBadAnswers(t, func(url string) verify.Provider { return newProvider(t, url, "42") }, q("SELECT count(*) FROM Transaction"), time.Second)
+}
+
+// TestRateLimits checks that NerdGraph's 429 (over 25 concurrent requests) and
+// the other refusals are retried when the answer says, within the query's time.
+func TestRateLimits(t *testing.T) {
+	srv, _ := fakeNerdGraph(t)
+	verifytest.RunRateLimits(t, func(url string) verify.Provider { return newProvider(t, url, "42") }, srv.URL,
+		q("SELECT count(*) FROM Transaction WHERE slot = 'green'"))
 }

@@ -191,6 +191,8 @@ func (s *session) call(ctx context.Context, method, u string, body []byte, want 
 		return answer{}, verify.StatusError(resp, fmt.Errorf("sumologic: rate limited (HTTP 429) for longer than the query may take: %s", s.p.Redact(message(a.body))))
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
 		return answer{}, fmt.Errorf("sumologic: not authorised (HTTP %d): %s", status, s.p.Redact(message(a.body)))
+	case status/100 == 2:
+		return answer{}, verify.Unavailable(fmt.Errorf("sumologic: %s %s: HTTP %d instead of %d: %s", method, pathOf(u), status, want, s.p.Redact(message(a.body))))
 	default:
 		return answer{}, verify.StatusError(resp, fmt.Errorf("sumologic: %s %s: HTTP %d: %s", method, pathOf(u), status, s.p.Redact(message(a.body))))
 	}

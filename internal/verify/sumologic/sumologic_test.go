@@ -174,3 +174,12 @@ func TestPaceKeepsToTheDocumentedLimits(t *testing.T) {
 func TestBadAnswers(t *testing.T) {
 	verifytest.RunBadAnswers(t, func(url string) verify.Provider { return newProvider(t, url, nil) }, q("error | count", false), time.Second)
 }
+
+// TestRateLimits checks that Sumo Logic's 429 and the other refusals are
+// retried when the answer says, within the query's time.
+func TestRateLimits(t *testing.T) {
+	f, srv := newFakeSumo(t)
+	seed(f)
+	verifytest.RunRateLimits(t, func(url string) verify.Provider { return newProvider(t, url, nil) }, srv.URL,
+		q("_sourceCategory=shop/blue error | count", false))
+}
