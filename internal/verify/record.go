@@ -87,6 +87,11 @@ type Measurement struct {
 	// Counted says whether the measurement counts toward the metric's limits (a
 	// sequential window without data does not).
 	Counted bool `json:"counted"`
+	// ProviderError says the Error is the provider's trouble (no answer, 5xx,
+	// 429 beyond the query's time, a malformed answer), not the canary's.
+	ProviderError bool `json:"providerError,omitempty"`
+	// RetryAfter is when the provider said it will answer again.
+	RetryAfter *time.Time `json:"retryAfter,omitempty"`
 }
 
 // observe turns a provider's result into an observation.
