@@ -131,14 +131,15 @@ const (
 // ClientOption shapes the HTTP client a provider gets from Deps.Client.
 type ClientOption func(*retrier)
 
-// Pace spaces the requests of one provider at least 1/perSecond apart and keeps
-// at most concurrent of them in flight (0 means no such limit), so that a
-// vendor's documented limits (Sumo Logic: 4 requests/s, 10 concurrent) are not
-// broken by several queries sharing it.
+// Pace spaces the requests of one provider so that at most perSecond start in
+// any second, with a tenth to spare for the jitter between sluice and the vendor,
+// and keeps at most concurrent of them in flight (0 means no such limit), so that
+// a vendor's documented limits (Sumo Logic: 4 requests/s, 10 concurrent) are
+// not broken by several queries sharing it.
 func Pace(perSecond float64, concurrent int) ClientOption {
 	return func(r *retrier) {
 		if perSecond > 0 {
-			r.gap = time.Duration(float64(time.Second) / perSecond)
+			r.gap = time.Duration(1.1 * float64(time.Second) / perSecond)
 		}
 		if concurrent > 0 {
 			r.slots = make(chan struct{}, concurrent)
