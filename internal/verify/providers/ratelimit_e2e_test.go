@@ -178,3 +178,30 @@ func settle(t *testing.T, h *enginetest.Harness, id string, limit time.Duration)
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestOnProviderErrorRollbackOverridesTheStrategy checks that onProviderError:
+// rollback rolls back even where the workflow's failure strategy would pause,
+// and that the default pause pauses where the strategy would roll back.
+func TestOnProviderErrorRollbackOverridesTheStrategy(t *testing.T) {
+	tests := []struct {
+		strategy, fields string
+		want             store.Status
+	}{
+		{"pause", "            onProviderError: rollback\n", store.StatusRolledBack},
+		{"rollback", "", store.StatusPaused},
+	}
+	for _, tt := range tests {
+		t.Run("onFailure "+tt.strategy, func(t *testing.T) {
+			t.Parallel()
+			prom := &limitedProm{}
+			h := rateLimitEngine(t, 3*time.Second)
+			src := fmt.Sprintf(rateLimitWorkflow, serve(t, prom.ServeHTTP), tt.fields)
+			h.Apply(strings.Replace(src, "  environment: test\n", "  environment: test\n  onFailure: "+tt.strategy+"\n", 1))
+			ex := h.Start("shop", nil)
+			got := settle(t, h, ex.ID, time.Minute)
+			if got.Status != tt.want || !strings.Contains(got.Reason, "provider stayed unavailable") {
+				t.Fatalf("%s (%s), want %s for the provider\n%s", got.Status, got.Reason, tt.want, h.Console(ex.ID))
+			}
+		})
+	}
+}
