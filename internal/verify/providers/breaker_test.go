@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -21,10 +22,19 @@ import (
 type flaky struct {
 	status atomic.Int64
 	calls  atomic.Int64
+	slow   atomic.Bool // answer only after the caller's deadline
 }
 
 func (f *flaky) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.calls.Add(1)
+	if f.slow.Load() {
+		io.Copy(io.Discard, r.Body) // then the server notices the caller hang up
+		select {
+		case <-r.Context().Done():
+		case <-time.After(5 * time.Second):
+		}
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	code := int(f.status.Load())
 	w.WriteHeader(code)
@@ -102,13 +112,18 @@ func TestCircuitBreaker(t *testing.T) {
 		{"a call the caller cancelled", 503, 0, true, "canceled", 19},
 		{"503 after the cancelled call is the first failure", 503, 0, false, "503", 20},
 		{"second", 503, 0, false, "503", 21},
-		{"an answer resets the count", 200, 0, false, "", 22},
-		{"so one failure does not open it", 503, 0, false, "503", 23},
-		{"closed", 200, 0, false, "", 24},
+		{"a call past its deadline does not count", -1, 0, false, "deadline exceeded", 22},
+		{"another past its deadline", -1, 0, false, "deadline exceeded", 23},
+		{"third failure, counted after them, opens it", 503, 0, false, "503", 24},
+		{"open", 200, 0, false, "circuit open", 24},
+		{"an answer resets the count", 200, time.Second, false, "", 25},
+		{"so one failure does not open it", 503, 0, false, "503", 26},
+		{"closed", 200, 0, false, "", 27},
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
-			srv.status.Store(int64(s.status))
+			srv.slow.Store(s.status < 0)
+			srv.status.Store(int64(max(s.status, 200)))
 			clock.advance(s.advance)
 			// A budget shorter than the shared client's first backoff: each
 			// query is one call.
