@@ -60,6 +60,9 @@ func (a *app) applyCommand() *cobra.Command {
 					suffix = " (dry run)"
 				}
 				fmt.Fprintf(a.stdout, "%s %s %s (version %d)%s\n", r.Kind, r.Name, r.Action, r.Version, suffix)
+				for _, w := range r.Warnings {
+					fmt.Fprintln(a.stderr, w)
+				}
 			}
 			return nil
 		},
@@ -132,6 +135,9 @@ func (a *app) validateFile(name string) (int, []spec.Document) {
 	}
 	for _, d := range docs {
 		fmt.Fprintf(a.stdout, "%s: %s %s is valid\n", name, d.Kind, d.Name)
+		for _, w := range spec.Warnings(d) {
+			fmt.Fprintln(a.stdout, problemLine(w.Pos.File, w.Pos.Line, w.Pos.Column, w.Message))
+		}
 	}
 	return 0, docs
 }

@@ -126,6 +126,9 @@ func (h *handler) applyOne(r *http.Request, doc spec.Document, dryRun bool) (App
 		return ApplyResult{}, err
 	}
 	res := ApplyResult{Kind: doc.Kind, Name: doc.Name}
+	for _, w := range spec.Warnings(doc) {
+		res.Warnings = append(res.Warnings, w.String())
+	}
 	cur, err := h.Store.GetDefinition(r.Context(), kind, doc.Name, 0)
 	switch {
 	case errors.Is(err, store.ErrNotFound):

@@ -36,6 +36,9 @@ type ApplyResult struct {
 	Name    string `json:"name"`
 	Action  string `json:"action"`
 	Version int64  `json:"version"` // the stored version; in a dry run the current one (0 if none)
+	// Warnings are what the document may keep but should change (an old form
+	// still accepted), each as "file:line:col: warning: ...".
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // ApplyResponse answers POST /apply, one result per document in file order.

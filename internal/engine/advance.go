@@ -185,6 +185,8 @@ func (r *run) onFailure(ctx context.Context, phase *spec.Phase, step *spec.Step,
 		action = fe.action
 	case errors.Is(cause, ErrNeedsDecision):
 		action = spec.ActionPause
+	case errors.Is(cause, ErrRollBack):
+		action = spec.ActionRollback
 	}
 	if action == spec.ActionRetry {
 		if ss.Attempt <= f.Retries {

@@ -16,6 +16,11 @@ import (
 // to retry, resume, roll back or abort, whatever the failure strategy says.
 var ErrNeedsDecision = errors.New("a person must decide")
 
+// ErrRollBack is what a step runner's error matches when the execution must roll
+// back whatever the failure strategy says (a verify step whose onProviderError is
+// rollback).
+var ErrRollBack = errors.New("the step asks for a rollback")
+
 // StepRunner runs one attempt of a step type that lives outside the engine, such as
 // verify or loadtest. Run must return the error of StepContext.Sleep unchanged when it
 // is an interruption (a person rolled back or aborted), and must be safe to call again

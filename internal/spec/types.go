@@ -270,12 +270,21 @@ type TrafficStep struct {
 
 // VerifyStep checks metrics and logs over a window.
 type VerifyStep struct {
-	InitialDelay Duration      `yaml:"initialDelay,omitempty"`
-	Interval     Duration      `yaml:"interval,omitempty"`
-	Count        int           `yaml:"count,omitempty"`
-	Duration     Duration      `yaml:"duration,omitempty"`
-	Metrics      []MetricCheck `yaml:"metrics,omitempty"`
-	Logs         []LogCheck    `yaml:"logs,omitempty"`
+	InitialDelay Duration `yaml:"initialDelay,omitempty"`
+	// Interval is the time between measurements; default 30 s, shortened to
+	// Duration when that is shorter. An interval longer than Duration is an error.
+	Interval Duration `yaml:"interval,omitempty"`
+	Count    int      `yaml:"count,omitempty"`
+	// Duration bounds the measurements of the step: they are due within it.
+	Duration Duration      `yaml:"duration,omitempty"`
+	Metrics  []MetricCheck `yaml:"metrics,omitempty"`
+	Logs     []LogCheck    `yaml:"logs,omitempty"`
+	// OnProviderError says what a metric whose provider stays unavailable (no
+	// answer, 5xx, 429 beyond the retries, a malformed answer) means for the
+	// step: pause (the default: the execution pauses for a person and a
+	// notification is sent), rollback, or continue (the metric is skipped, which
+	// the record and the console say).
+	OnProviderError string `yaml:"onProviderError,omitempty"`
 
 	// Window is the length of each measurement's window for metrics that do not set
 	// their own; default the interval.
@@ -290,6 +299,16 @@ type VerifyStep struct {
 	// failing on the first metric that fails.
 	Score *ScoreSpec `yaml:"score,omitempty"`
 }
+
+// What a verify step does about a metric whose provider stays unavailable.
+const (
+	ProviderErrorPause    = "pause"
+	ProviderErrorRollback = "rollback"
+	ProviderErrorContinue = "continue"
+)
+
+// ProviderErrorActions are the values of VerifyStep.OnProviderError.
+var ProviderErrorActions = []string{ProviderErrorPause, ProviderErrorRollback, ProviderErrorContinue}
 
 // ScoreSpec sets the thresholds of a verify step's Kayenta-style score.
 type ScoreSpec struct {

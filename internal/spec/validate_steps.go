@@ -131,6 +131,11 @@ func (v *validator) verify(path string, vs *VerifyStep) {
 	if vs.Count < 0 {
 		v.report(path+".count", "count must not be negative")
 	}
+	if vs.Duration > 0 && vs.Interval > vs.Duration {
+		v.report(path+".interval", "interval %s is longer than the step's duration %s; the duration bounds the step, so measure at most every %s",
+			vs.Interval, vs.Duration, vs.Duration)
+	}
+	v.oneOf(path+".onProviderError", "onProviderError action", vs.OnProviderError, ProviderErrorActions...)
 	names := map[string]bool{}
 	for i := range vs.Metrics {
 		m := &vs.Metrics[i]

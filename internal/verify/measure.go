@@ -47,6 +47,7 @@ func (a *analysis) measure(ctx context.Context, m *metric) error {
 	}
 	if err != nil {
 		ms.Verdict, ms.Error = Error, redact(m.provider, err.Error())
+		markProviderError(&ms, err)
 	} else {
 		a.judge(m, &ms, c, b)
 	}
@@ -63,7 +64,40 @@ func (a *analysis) measure(ctx context.Context, m *metric) error {
 		a.io.Console("warn", "%s: provider warning: %s", m.name, w)
 	}
 	m.apply(ms, a.s.retryDelay(m))
+	if m.skipped {
+		return a.skip(ctx, m)
+	}
 	return nil
+}
+
+// markProviderError notes in a measurement that its error is the provider's.
+func markProviderError(ms *Measurement, err error) {
+	var pe *ProviderError
+	if !errors.As(err, &pe) {
+		return
+	}
+	ms.ProviderError = true
+	if !pe.RetryAfter.IsZero() {
+		at := pe.RetryAfter.UTC()
+		ms.RetryAfter = &at
+	}
+}
+
+// skip notes on the console and in the record that a metric whose provider
+// stayed unavailable is skipped, as its step's onProviderError: continue says.
+func (a *analysis) skip(ctx context.Context, m *metric) error {
+	msg := fmt.Sprintf("%s skipped: its provider %s stayed unavailable (%s); onProviderError: continue treats it as not failing",
+		m.name, m.providerName, m.why)
+	a.io.Console("warn", "%s", msg)
+	return a.io.Record(ctx, "skipped", msg, Skipped{Metric: m.name, Provider: m.providerName, Reason: m.why})
+}
+
+// Skipped is the record (kind "skipped") of a metric that a verify step with
+// onProviderError: continue skipped because its provider stayed unavailable.
+type Skipped struct {
+	Metric   string `json:"metric"`
+	Provider string `json:"provider"`
+	Reason   string `json:"reason"`
 }
 
 // query runs m's query, or its query pair, for one slot; no data is an

@@ -57,6 +57,9 @@ type metric struct {
 	done                       bool
 	verdict                    Verdict
 	why                        string
+	onProviderError            string // the step's action for a provider that stays unavailable
+	providerDown               bool   // finished in Error because its provider stayed unavailable
+	skipped                    bool   // providerDown, and the step continues without it
 }
 
 // newMetric prepares a metric check of step vs; its judge's parameters are the
@@ -158,9 +161,11 @@ func (m *metric) apply(ms Measurement, retry time.Duration) {
 	m.last = &ms
 	if ms.Verdict == Error {
 		m.errs++
-		m.retryAt = ms.At.Add(retry)
+		m.retryAt = m.retryTime(ms, retry)
 		if m.errs > m.errorLimit {
 			m.finish(Error, fmt.Sprintf("%d consecutive errors (limit %d), last: %s", m.errs, m.errorLimit, ms.Error))
+			m.providerDown = ms.ProviderError
+			m.skipped = m.providerDown && m.onProviderError == spec.ProviderErrorContinue
 		}
 		return
 	}
@@ -202,6 +207,20 @@ func (m *metric) applySequential(ms Measurement) {
 	}
 }
 
+// retryTime is when a measurement that gave an error is taken again: after
+// retry, or when the provider said it will answer again, but never later than
+// one interval after it.
+func (m *metric) retryTime(ms Measurement, retry time.Duration) time.Time {
+	at := ms.At.Add(retry)
+	if ms.RetryAfter != nil && ms.RetryAfter.After(at) {
+		at = *ms.RetryAfter
+		if limit := ms.At.Add(max(m.every, retry)); at.After(limit) {
+			at = limit
+		}
+	}
+	return at
+}
+
 func (m *metric) finish(v Verdict, why string) {
 	m.done, m.verdict, m.why = true, v, why
 }
@@ -218,6 +237,10 @@ type VerdictError struct {
 	// Words is the verdict in plain words ("error rate 2.6% on blue vs 0.1% on
 	// green — limit 1% — failed (…)"); when set, it is the error's text.
 	Words string
+	// ProviderDown says the metric's provider stayed unavailable, and
+	// OnProviderError is the step's action for that (empty means pause).
+	ProviderDown    bool
+	OnProviderError string
 }
 
 // Error describes the metric, its value and the condition or judge that failed.
@@ -237,13 +260,32 @@ func (e *VerdictError) Error() string {
 	if e.Verdict == Inconclusive {
 		return fmt.Sprintf("verify: metric %s is inconclusive, a person must decide: %s", e.Metric, e.Detail)
 	}
+	if e.ProviderDown {
+		return fmt.Sprintf("verify: metric %s: %s: its provider stayed unavailable, not a verdict about the canary (onProviderError: %s): %s",
+			e.Metric, e.Verdict, e.providerAction(), e.Detail)
+	}
 	return fmt.Sprintf("verify: metric %s: %s: %s", e.Metric, e.Verdict, e.Detail)
 }
 
 // Is makes an inconclusive verdict match ErrInconclusive and the engine's
-// ErrNeedsDecision, so the execution pauses for a person.
+// ErrNeedsDecision, so the execution pauses for a person; so does a provider
+// that stayed unavailable unless onProviderError says rollback, which matches
+// the engine's ErrRollBack.
 func (e *VerdictError) Is(target error) bool {
-	return (target == ErrInconclusive || target == engine.ErrNeedsDecision) && e.Verdict == Inconclusive
+	switch {
+	case e.Verdict == Inconclusive:
+		return target == ErrInconclusive || target == engine.ErrNeedsDecision
+	case e.ProviderDown && e.providerAction() == spec.ProviderErrorRollback:
+		return target == engine.ErrRollBack
+	case e.ProviderDown:
+		return target == engine.ErrNeedsDecision
+	}
+	return false
+}
+
+// providerAction is the step's onProviderError, pause by default.
+func (e *VerdictError) providerAction() string {
+	return orString(e.OnProviderError, spec.ProviderErrorPause)
 }
 
 // verdictError explains a finished metric that did not succeed.
@@ -258,7 +300,7 @@ func (m *metric) verdictError() error {
 			d += fmt.Sprintf(", %s", l.Reason)
 		}
 	}
-	ve := &VerdictError{Verdict: m.verdict, Metric: m.name, Detail: d}
+	ve := &VerdictError{Verdict: m.verdict, Metric: m.name, Detail: d, ProviderDown: m.providerDown, OnProviderError: m.onProviderError}
 	if m.verdict != Error { // a provider's outage keeps its own words (metric X: Error: …)
 		ve.Words = m.words()
 	}

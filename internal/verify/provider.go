@@ -132,8 +132,19 @@ type SecretGetter interface {
 	Get(ctx context.Context, namespace, name, key string) ([]byte, error)
 }
 
-// Client returns the HTTP client to use.
-func (d Deps) Client() *http.Client {
+// Client returns the HTTP client a remote provider uses: BaseClient's, whose
+// calls are sent again when the provider refuses them for now (HTTP 429 and 503
+// honouring Retry-After and the vendors' reset headers, 502 and 504 with backoff)
+// while the request's deadline allows; opts add a vendor's documented limits.
+// Each call returns a client with its own rate-limit state: call it once per
+// provider.
+func (d Deps) Client(opts ...ClientOption) *http.Client {
+	return withRetries(d.BaseClient(), opts...)
+}
+
+// BaseClient returns the HTTP client without retries: HTTP, or a client with a
+// 30 s timeout.
+func (d Deps) BaseClient() *http.Client {
 	if d.HTTP != nil {
 		return d.HTTP
 	}

@@ -90,6 +90,11 @@ type Measurement struct {
 	// Summary is the measurement in plain words, with the numbers it shows in
 	// the metric's unit; absent from records written before units existed.
 	Summary *Summary `json:"summary,omitempty"`
+	// ProviderError says the Error is the provider's trouble (no answer, 5xx,
+	// 429 beyond the query's time, a malformed answer), not the canary's.
+	ProviderError bool `json:"providerError,omitempty"`
+	// RetryAfter is when the provider said it will answer again.
+	RetryAfter *time.Time `json:"retryAfter,omitempty"`
 }
 
 // observe turns a provider's result into an observation.

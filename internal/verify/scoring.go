@@ -14,13 +14,16 @@ type scored struct {
 // scoreNow is the score of the metrics so far, counting every unfinished metric
 // as passing: the best score the step can still reach.
 func (s *scored) scoreNow(ms []*metric) (float64, Verdict, string) {
-	sm := make([]ScoredMetric, len(ms))
-	for i, m := range ms {
+	sm := make([]ScoredMetric, 0, len(ms))
+	for _, m := range ms {
+		if m.skipped {
+			continue // its provider stayed unavailable; onProviderError: continue leaves it out
+		}
 		v := Successful
 		if m.done {
 			v = m.verdict
 		}
-		sm[i] = ScoredMetric{Name: m.name, Group: m.group, Verdict: v, Critical: m.critical}
+		sm = append(sm, ScoredMetric{Name: m.name, Group: m.group, Verdict: v, Critical: m.critical})
 	}
 	return Score(sm, s.p)
 }
@@ -51,6 +54,8 @@ func (s *scored) conclude(io StepIO, ms []*metric) error {
 	open := 0
 	for _, m := range ms {
 		switch {
+		case m.skipped:
+			missed = append(missed, fmt.Sprintf("%s skipped (its provider stayed unavailable)", m.name))
 		case !m.done:
 			open++
 		case m.verdict != Successful:

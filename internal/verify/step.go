@@ -161,10 +161,13 @@ func (s *Step) Analyse(ctx context.Context, j Job, io StepIO) error {
 // metrics prepares the step's metric and log checks with their providers.
 func (s *Step) metrics(ctx context.Context, j Job) ([]*metric, error) {
 	interval := j.Verify.Interval.Std()
+	span := j.Verify.Duration.Std()
 	if interval <= 0 {
 		interval = s.o.interval
+		if span > 0 && interval > span {
+			interval = span // the duration bounds the step
+		}
 	}
-	span := j.Verify.Duration.Std()
 	if span <= 0 {
 		span = time.Duration(max(j.Verify.Count, 1)) * interval
 	}
@@ -195,6 +198,7 @@ func (s *Step) metrics(ctx context.Context, j Job) ([]*metric, error) {
 		out = append(out, m)
 	}
 	for _, m := range out {
+		m.onProviderError = j.Verify.OnProviderError
 		m.schedule(interval, span, s.o.seqEvery, windows[m])
 		if m.baseline && !j.Baseline.Valid() {
 			return nil, fmt.Errorf("verify: metric %s compares with a baseline, but no slot is live yet (first release)", m.name)
@@ -294,11 +298,11 @@ func allDone(ms []*metric) bool {
 }
 
 // worstFinished returns a finished metric whose verdict stops the analysis now
-// (Failed, Error or Inconclusive), the worst first.
+// (Failed, Error or Inconclusive), the worst first; a skipped metric does not.
 func worstFinished(ms []*metric) *metric {
 	var worst *metric
 	for _, m := range ms {
-		if m.done && m.verdict != Successful && (worst == nil || m.verdict > worst.verdict) {
+		if m.done && !m.skipped && m.verdict != Successful && (worst == nil || m.verdict > worst.verdict) {
 			worst = m
 		}
 	}
@@ -324,6 +328,10 @@ func conclude(io StepIO, ms []*metric) error {
 		io.Console("error", "%s", err)
 		return err
 	}
+	if n := skippedCount(ms); n > 0 {
+		io.Console("warn", "verification successful: %d check(s) passed, %d skipped because their provider stayed unavailable", len(ms)-n, n)
+		return nil
+	}
 	io.Console("info", "verification successful: %d check(s) passed", len(ms))
 	return nil
 }
@@ -333,4 +341,15 @@ func redact(p Provider, s string) string {
 		return r.Redact(s)
 	}
 	return s
+}
+
+// skippedCount counts the metrics skipped for a provider that stayed unavailable.
+func skippedCount(ms []*metric) int {
+	n := 0
+	for _, m := range ms {
+		if m.skipped {
+			n++
+		}
+	}
+	return n
 }

@@ -103,7 +103,7 @@ func (p *Provider) Query(ctx context.Context, q verify.Query) (verify.Result, er
 	}
 	var a answer
 	if err := json.Unmarshal(body, &a); err != nil || a.Status == "" {
-		return verify.Result{}, fmt.Errorf("datadog: not a metrics query answer: %s", p.Redact(snippet(body)))
+		return verify.Result{}, verify.Unavailable(fmt.Errorf("datadog: not a metrics query answer: %s", p.Redact(snippet(body))))
 	}
 	if a.Status != "ok" {
 		return verify.Result{}, fmt.Errorf("datadog: query %s: %s", a.Status, p.Redact(a.Error))
@@ -144,20 +144,21 @@ func (p *Provider) get(ctx context.Context, path string, v url.Values) ([]byte, 
 	req.Header.Set("DD-APPLICATION-KEY", p.appKey)
 	resp, err := p.client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("datadog: %s", p.Redact(err.Error()))
+		return nil, verify.CallError(err, "datadog: "+p.Redact(err.Error()))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
-		return nil, fmt.Errorf("datadog: read answer (HTTP %d): %s", resp.StatusCode, p.Redact(err.Error()))
+		return nil, verify.Unavailable(fmt.Errorf("datadog: read answer (HTTP %d): %s", resp.StatusCode, p.Redact(err.Error())))
 	}
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests:
-		return nil, fmt.Errorf("datadog: rate limited (HTTP 429), reset in %ss", orString(resp.Header.Get("X-RateLimit-Reset"), "?"))
+		return nil, verify.StatusError(resp, fmt.Errorf("datadog: rate limited (HTTP 429) for longer than the query may take, reset in %ss (period %ss)",
+			orString(resp.Header.Get("X-RateLimit-Reset"), "?"), orString(resp.Header.Get("X-RateLimit-Period"), "?")))
 	case resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusUnauthorized:
 		return nil, fmt.Errorf("datadog: not authorised (HTTP %d): %s", resp.StatusCode, p.Redact(errorsOf(body)))
 	case resp.StatusCode/100 != 2:
-		return nil, fmt.Errorf("datadog: HTTP %d: %s", resp.StatusCode, p.Redact(errorsOf(body)))
+		return nil, verify.StatusError(resp, fmt.Errorf("datadog: HTTP %d: %s", resp.StatusCode, p.Redact(errorsOf(body))))
 	}
 	return body, nil
 }

@@ -141,3 +141,10 @@ func TestAnswers(t *testing.T) {
 func TestBadAnswers(t *testing.T) {
 	verifytest.RunBadAnswers(t, func(url string) verify.Provider { return newProvider(t, url, apiKey) }, q("avg:x{*}"), time.Second)
 }
+
+// TestRateLimits checks that Datadog's 429 with X-RateLimit-Reset, and the other
+// refusals, are retried when the answer says, within the query's time.
+func TestRateLimits(t *testing.T) {
+	srv := fakeDatadog(t)
+	verifytest.RunRateLimits(t, func(url string) verify.Provider { return newProvider(t, url, apiKey) }, srv.URL, q("avg:errors{slot:blue}"))
+}

@@ -210,7 +210,7 @@ func series(doc any, sp path) ([]verify.Point, error) {
 func (p *Provider) request(ctx context.Context, method, u string, body io.Reader) (*http.Request, error) {
 	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
-		return nil, fmt.Errorf("http: %s", p.Redact(err.Error()))
+		return nil, verify.CallError(err, "http: "+p.Redact(err.Error()))
 	}
 	req.Header.Set("Accept", "application/json")
 	if body != nil {
@@ -249,20 +249,20 @@ func (p *Provider) secretNames() []string {
 func (p *Provider) do(req *http.Request) (any, error) {
 	resp, err := p.client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("http: %s", p.Redact(err.Error()))
+		return nil, verify.CallError(err, "http: "+p.Redact(err.Error()))
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
-		return nil, fmt.Errorf("http: read answer (HTTP %d): %s", resp.StatusCode, p.Redact(err.Error()))
+		return nil, verify.Unavailable(fmt.Errorf("http: read answer (HTTP %d): %s", resp.StatusCode, p.Redact(err.Error())))
 	}
 	if resp.StatusCode/100 != 2 {
-		return nil, fmt.Errorf("http: HTTP %d: %s", resp.StatusCode, p.Redact(snippet(b)))
+		return nil, verify.StatusError(resp, fmt.Errorf("http: HTTP %d: %s", resp.StatusCode, p.Redact(snippet(b))))
 	}
 	var doc any
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(&doc); err != nil {
-		return nil, fmt.Errorf("http: HTTP %d answer is not JSON: %s", resp.StatusCode, p.Redact(snippet(b)))
+		return nil, verify.Unavailable(fmt.Errorf("http: HTTP %d answer is not JSON: %s", resp.StatusCode, p.Redact(snippet(b))))
 	}
 	return doc, nil
 }

@@ -184,3 +184,10 @@ func TestPaths(t *testing.T) {
 		})
 	}
 }
+
+// TestRateLimits checks that 429 and 503 answers are retried when the answer
+// says, within the query's time.
+func TestRateLimits(t *testing.T) {
+	srv, _ := metricsAPI(t, "key-123456")
+	verifytest.RunRateLimits(t, func(url string) verify.Provider { return newProvider(t, url, nil) }, srv.URL, q("error_rate", "green"))
+}

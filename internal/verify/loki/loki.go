@@ -190,27 +190,27 @@ func (p *Provider) get(ctx context.Context, path string, v url.Values) (data, er
 	p.authorise(req)
 	resp, err := p.client.Do(req)
 	if err != nil {
-		return data{}, fmt.Errorf("loki: %s", p.Redact(err.Error()))
+		return data{}, verify.CallError(err, "loki: "+p.Redact(err.Error()))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
-		return data{}, fmt.Errorf("loki: read answer (HTTP %d): %s", resp.StatusCode, p.Redact(err.Error()))
+		return data{}, verify.Unavailable(fmt.Errorf("loki: read answer (HTTP %d): %s", resp.StatusCode, p.Redact(err.Error())))
 	}
 	if resp.StatusCode/100 != 2 {
-		return data{}, fmt.Errorf("loki: HTTP %d: %s", resp.StatusCode, p.Redact(snippet(body)))
+		return data{}, verify.StatusError(resp, fmt.Errorf("loki: HTTP %d: %s", resp.StatusCode, p.Redact(snippet(body))))
 	}
 	var a struct {
 		Status string          `json:"status"`
 		Data   json.RawMessage `json:"data"`
 	}
 	if err := json.Unmarshal(body, &a); err != nil || a.Status != "success" {
-		return data{}, fmt.Errorf("loki: HTTP %d without a successful API answer: %s", resp.StatusCode, p.Redact(snippet(body)))
+		return data{}, verify.Unavailable(fmt.Errorf("loki: HTTP %d without a successful API answer: %s", resp.StatusCode, p.Redact(snippet(body))))
 	}
 	d := data{raw: a.Data}
 	if path != "/loki/api/v1/labels" {
 		if err := json.Unmarshal(a.Data, &d); err != nil || d.ResultType == "" {
-			return data{}, fmt.Errorf("loki: answer without a result type: %s", p.Redact(snippet(body)))
+			return data{}, verify.Unavailable(fmt.Errorf("loki: answer without a result type: %s", p.Redact(snippet(body))))
 		}
 	}
 	return d, nil

@@ -133,3 +133,12 @@ type source struct{ p verify.Provider }
 func (s source) Provider(context.Context, string, *spec.Environment, string) (verify.Provider, error) {
 	return s.p, nil
 }
+
+// TestRateLimits checks that 429 and 503 answers are retried when the answer
+// says, within the query's time.
+func TestRateLimits(t *testing.T) {
+	f, srv := newFakeLoki(t, "team-a")
+	seed(f)
+	verifytest.RunRateLimits(t, func(url string) verify.Provider { return newProvider(t, url, nil) }, srv.URL,
+		logQuery(`{app="shop",slot="green"} |~ "db t.*out"`))
+}

@@ -26,11 +26,26 @@ const (
 	EndpointEU = "https://api.eu.newrelic.com/graphql"
 )
 
+// graphQLPath is NerdGraph's path under a provider's base url.
+const graphQLPath = "/graphql"
+
+// maxConcurrent is NerdGraph's documented limit of concurrent requests per user;
+// more are answered with HTTP 429.
+const maxConcurrent = 25
+
 // maxBody bounds the answer read.
 const maxBody = 16 << 20
 
-// graphQL is the NerdGraph query for one NRQL query in one account.
-const graphQL = `query($accountId: Int!, $nrql: Nrql!) { actor { account(id: $accountId) { nrql(query: $nrql) { results } } } }`
+// graphQL is the NerdGraph query for one NRQL query in one account; $timeout is
+// how long NerdGraph may run it (NerdGraph's default is 5 s).
+const graphQL = `query($accountId: Int!, $nrql: Nrql!, $timeout: Seconds) { actor { account(id: $accountId) { nrql(query: $nrql, timeout: $timeout) { results } } } }`
+
+// Bounds of the timeout argument: at least a second; at most what NerdGraph's
+// query duration limit allows on the Original Data option (1 minute).
+const (
+	minTimeout = 1
+	maxTimeout = 60
+)
 
 // Provider runs NRQL in one New Relic account.
 type Provider struct {
@@ -48,13 +63,15 @@ var (
 
 // New builds a provider from its spec: credentials apiKey (a user key, required);
 // settings accountId (required) and region (us, the default, or eu); a url
-// replaces the region's endpoint.
+// replaces the region's base URL (https://api.newrelic.com), as for every
+// provider; the older form naming the whole /graphql endpoint is still accepted
+// (sluice validate warns about it, see OldURL).
 func New(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (*Provider, error) {
 	sec, err := deps.ResolveSecrets(ctx, ps.Credentials)
 	if err != nil {
 		return nil, fmt.Errorf("newrelic: %w", err)
 	}
-	p := &Provider{endpoint: EndpointUS, client: deps.Client(), secrets: sec}
+	p := &Provider{endpoint: EndpointUS, client: deps.Client(verify.Pace(0, maxConcurrent)), secrets: sec}
 	var ok bool
 	if p.key, ok = sec.Get("apiKey"); !ok {
 		return nil, errors.New("newrelic: needs credentials.apiKey")
@@ -84,7 +101,10 @@ func New(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (*Provider
 		if u, err := url.Parse(ps.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, fmt.Errorf("newrelic: url %q is not an http(s) URL", ps.URL)
 		}
-		p.endpoint = ps.URL
+		p.endpoint = strings.TrimSuffix(ps.URL, "/")
+		if !OldURL(ps.URL) {
+			p.endpoint += graphQLPath
+		}
 	}
 	return p, nil
 }
@@ -195,7 +215,11 @@ func flatten(prefix string, v map[string]any, out map[string]float64) {
 // nrql sends one NRQL query and returns its result rows; GraphQL errors are
 // errors whatever the HTTP status.
 func (p *Provider) nrql(ctx context.Context, text string) ([]map[string]any, error) {
-	body, _ := json.Marshal(map[string]any{"query": graphQL, "variables": map[string]any{"accountId": p.account, "nrql": text}})
+	vars := map[string]any{"accountId": p.account, "nrql": text}
+	if t, ok := timeout(ctx); ok {
+		vars["timeout"] = t
+	}
+	body, _ := json.Marshal(map[string]any{"query": graphQL, "variables": vars})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.endpoint, bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("newrelic: %w", err)
@@ -204,12 +228,12 @@ func (p *Provider) nrql(ctx context.Context, text string) ([]map[string]any, err
 	req.Header.Set("API-Key", p.key)
 	resp, err := p.client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("newrelic: %s", p.Redact(err.Error()))
+		return nil, verify.CallError(err, "newrelic: "+p.Redact(err.Error()))
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
-		return nil, fmt.Errorf("newrelic: read answer (HTTP %d): %s", resp.StatusCode, p.Redact(err.Error()))
+		return nil, verify.Unavailable(fmt.Errorf("newrelic: read answer (HTTP %d): %s", resp.StatusCode, p.Redact(err.Error())))
 	}
 	var a struct {
 		Data *struct {
@@ -226,20 +250,24 @@ func (p *Provider) nrql(ctx context.Context, text string) ([]map[string]any, err
 		} `json:"errors"`
 	}
 	if err := json.Unmarshal(b, &a); err != nil || (a.Data == nil && len(a.Errors) == 0) {
-		return nil, fmt.Errorf("newrelic: HTTP %d without a GraphQL answer: %s", resp.StatusCode, p.Redact(snippet(b)))
+		err := fmt.Errorf("newrelic: HTTP %d without a GraphQL answer: %s", resp.StatusCode, p.Redact(snippet(b)))
+		if resp.StatusCode/100 == 2 {
+			return nil, verify.Unavailable(err)
+		}
+		return nil, verify.StatusError(resp, err)
 	}
 	if len(a.Errors) > 0 {
 		msgs := make([]string, len(a.Errors))
 		for i, e := range a.Errors {
 			msgs[i] = e.Message
 		}
-		return nil, fmt.Errorf("newrelic: HTTP %d, NerdGraph errors: %s", resp.StatusCode, p.Redact(strings.Join(msgs, "; ")))
+		return nil, verify.StatusError(resp, fmt.Errorf("newrelic: HTTP %d, NerdGraph errors: %s", resp.StatusCode, p.Redact(strings.Join(msgs, "; "))))
 	}
 	if resp.StatusCode/100 != 2 {
-		return nil, fmt.Errorf("newrelic: HTTP %d: %s", resp.StatusCode, p.Redact(snippet(b)))
+		return nil, verify.StatusError(resp, fmt.Errorf("newrelic: HTTP %d: %s", resp.StatusCode, p.Redact(snippet(b))))
 	}
 	if a.Data.Actor.Account == nil || a.Data.Actor.Account.NRQL == nil {
-		return nil, fmt.Errorf("newrelic: the answer has no nrql results (account %d)", p.account)
+		return nil, verify.Unavailable(fmt.Errorf("newrelic: the answer has no nrql results (account %d)", p.account))
 	}
 	return a.Data.Actor.Account.NRQL.Results, nil
 }
@@ -255,4 +283,23 @@ func snippet(b []byte) string {
 		s = s[:200] + "..."
 	}
 	return strconv.Quote(s)
+}
+
+// OldURL says whether a provider url is the older New Relic form that names the
+// whole NerdGraph endpoint (https://api.newrelic.com/graphql) rather than its
+// base URL.
+func OldURL(u string) bool {
+	return strings.HasSuffix(strings.TrimSuffix(u, "/"), graphQLPath)
+}
+
+// timeout is NerdGraph's timeout argument for a query bounded by ctx: the whole
+// seconds left before its deadline, less one for the answer's way back, within
+// [minTimeout, maxTimeout]; none without a deadline.
+func timeout(ctx context.Context) (int, bool) {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return 0, false
+	}
+	left := int(time.Until(dl)/time.Second) - 1
+	return min(max(left, minTimeout), maxTimeout), true
 }

@@ -28,6 +28,14 @@ var windowRE = regexp.MustCompile(`SINCE (\d{13}) UNTIL (\d{13})`)
 // fakeNerdGraph answers POST /graphql like NerdGraph: errors (a bad key, an NRQL
 // syntax error, an unknown account) come in the errors array with HTTP 200.
 func fakeNerdGraph(t *testing.T) (*httptest.Server, *[]string) {
+	srv, seen, _ := fakeNerdGraphTimeouts(t)
+	return srv, seen
+}
+
+// fakeNerdGraphTimeouts is fakeNerdGraph that also returns the timeout
+// arguments it was sent.
+func fakeNerdGraphTimeouts(t *testing.T) (*httptest.Server, *[]string, *[]int) {
+	var timeouts []int
 	var seen []string
 	var mu sync.Mutex
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -37,14 +45,24 @@ func fakeNerdGraph(t *testing.T) (*httptest.Server, *[]string) {
 			Variables struct {
 				AccountID int    `json:"accountId"`
 				NRQL      string `json:"nrql"`
+				Timeout   *int   `json:"timeout"`
 			}
 		}
 		if r.Method != http.MethodPost || r.URL.Path != "/graphql" || json.NewDecoder(r.Body).Decode(&in) != nil {
 			http.Error(w, "bad request", http.StatusBadRequest)
 			return
 		}
+		// The nrql field's timeout argument is of type Seconds; a variable
+		// for it must be declared as such and passed to the field.
+		if in.Variables.Timeout != nil && (!strings.Contains(in.Query, "$timeout: Seconds") || !strings.Contains(in.Query, "timeout: $timeout")) {
+			w.Write([]byte(`{"errors":[{"message":"Variable $timeout is not used or not declared as Seconds"}]}`))
+			return
+		}
 		mu.Lock()
 		seen = append(seen, in.Variables.NRQL)
+		if in.Variables.Timeout != nil {
+			timeouts = append(timeouts, *in.Variables.Timeout)
+		}
 		mu.Unlock()
 		switch {
 		case r.Header.Get("API-Key") != key:
@@ -61,7 +79,7 @@ func fakeNerdGraph(t *testing.T) (*httptest.Server, *[]string) {
 		}
 	}))
 	t.Cleanup(srv.Close)
-	return srv, &seen
+	return srv, &seen, &timeouts
 }
 
 func quote(s string) string { b, _ := json.Marshal(s); return string(b) }
@@ -116,7 +134,7 @@ func TestConformance(t *testing.T) {
 	sampled := q("SELECT percentage(count(*), WHERE error IS true) FROM Transaction WHERE slot = 'blue'")
 	sampled.Sample = true
 	verifytest.Run(t, verifytest.Fixture{
-		Provider: newProvider(t, srv.URL+"/graphql", "42"),
+		Provider: newProvider(t, srv.URL, "42"), // the base URL, as for every provider
 		Known: []verifytest.Case{
 			{Name: "percentage", Query: q("SELECT percentage(count(*), WHERE error IS true) FROM Transaction WHERE slot = 'blue'"), Want: 5},
 			{Name: "count of nothing is zero", Query: q("SELECT count(*) FROM Transaction WHERE slot = 'green'"), Want: 0},
@@ -172,4 +190,53 @@ func TestErrorsWithStatus200(t *testing.T) {
 
 func TestBadAnswers(t *testing.T) {
 	verifytest.RunBadAnswers(t, func(url string) verify.Provider { return newProvider(t, url, "42") }, q("SELECT count(*) FROM Transaction"), time.Second)
+}
+
+// TestRateLimits checks that NerdGraph's 429 (over 25 concurrent requests) and
+// the other refusals are retried when the answer says, within the query's time.
+func TestRateLimits(t *testing.T) {
+	srv, _ := fakeNerdGraph(t)
+	verifytest.RunRateLimits(t, func(url string) verify.Provider { return newProvider(t, url, "42") }, srv.URL,
+		q("SELECT count(*) FROM Transaction WHERE slot = 'green'"))
+}
+
+// TestTimeoutFromTheQueryBudget checks that each NRQL query is sent with
+// NerdGraph's timeout argument: the whole seconds its deadline leaves, less one,
+// instead of NerdGraph's 5 s default.
+func TestTimeoutFromTheQueryBudget(t *testing.T) {
+	srv, _, timeouts := fakeNerdGraphTimeouts(t)
+	p := newProvider(t, srv.URL, "42")
+	for _, budget := range []time.Duration{30 * time.Second, 12 * time.Second, 500 * time.Millisecond, 5 * time.Minute} {
+		ctx, cancel := context.WithTimeout(context.Background(), budget)
+		_, err := p.Query(ctx, q("SELECT count(*) FROM Transaction WHERE slot = 'green'"))
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := [][2]int{{27, 29}, {9, 11}, {1, 1}, {60, 60}} // at least 1 s, at most the 1 minute limit
+	if len(*timeouts) != len(want) {
+		t.Fatalf("timeouts %v, want %d", *timeouts, len(want))
+	}
+	for i, got := range *timeouts {
+		if got < want[i][0] || got > want[i][1] {
+			t.Errorf("query %d: timeout %d, want %d..%d", i, got, want[i][0], want[i][1])
+		}
+	}
+}
+
+// TestURLIsTheBaseURL checks that url is NerdGraph's base URL, as for every
+// provider, and that the older form naming the /graphql endpoint still works
+// (OldURL tells it, for sluice validate's warning).
+func TestURLIsTheBaseURL(t *testing.T) {
+	srv, _ := fakeNerdGraph(t)
+	for _, u := range []string{srv.URL, srv.URL + "/", srv.URL + "/graphql", srv.URL + "/graphql/"} {
+		r, err := newProvider(t, u, "42").Query(context.Background(), q("SELECT count(*) FROM Transaction WHERE slot = 'green'"))
+		if err != nil || r.Value != 0 {
+			t.Errorf("url %s: %+v %v", u, r, err)
+		}
+		if old := strings.Contains(u, "/graphql"); newrelic.OldURL(u) != old {
+			t.Errorf("OldURL(%s) = %v, want %v", u, !old, old)
+		}
+	}
 }

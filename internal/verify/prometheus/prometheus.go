@@ -172,26 +172,26 @@ type answer struct {
 func (p *Provider) do(req *http.Request) (answer, error) {
 	resp, err := p.client.Do(req)
 	if err != nil {
-		return answer{}, fmt.Errorf("prometheus: %s", p.Redact(err.Error()))
+		return answer{}, verify.CallError(err, "prometheus: "+p.Redact(err.Error()))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
-		return answer{}, fmt.Errorf("prometheus: read answer (HTTP %d): %s", resp.StatusCode, p.Redact(err.Error()))
+		return answer{}, verify.Unavailable(fmt.Errorf("prometheus: read answer (HTTP %d): %s", resp.StatusCode, p.Redact(err.Error())))
 	}
 	var a answer
 	ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	if ct != "application/json" || json.Unmarshal(body, &a) != nil || a.Status == "" {
-		return answer{}, fmt.Errorf("prometheus: HTTP %d with %s instead of an API answer: %s",
-			resp.StatusCode, orString(ct, "no content type"), p.Redact(snippet(body)))
+		return answer{}, verify.Unavailable(fmt.Errorf("prometheus: HTTP %d with %s instead of an API answer: %s",
+			resp.StatusCode, orString(ct, "no content type"), p.Redact(snippet(body))))
 	}
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
 		return answer{}, fmt.Errorf("prometheus: not authorised (HTTP %d): %s", resp.StatusCode, p.Redact(a.Error))
 	case a.Status != "success":
-		return answer{}, fmt.Errorf("prometheus: HTTP %d %s: %s", resp.StatusCode, orString(a.ErrorType, "error"), p.Redact(a.Error))
+		return answer{}, verify.StatusError(resp, fmt.Errorf("prometheus: HTTP %d %s: %s", resp.StatusCode, orString(a.ErrorType, "error"), p.Redact(a.Error)))
 	case resp.StatusCode/100 != 2:
-		return answer{}, fmt.Errorf("prometheus: HTTP %d", resp.StatusCode)
+		return answer{}, verify.StatusError(resp, fmt.Errorf("prometheus: HTTP %d", resp.StatusCode))
 	}
 	return a, nil
 }

@@ -220,3 +220,10 @@ func TestCredentials(t *testing.T) {
 		}
 	}
 }
+
+// TestRateLimits checks that 429 and 503 answers are retried when and only when
+// the answer says, within the query's time.
+func TestRateLimits(t *testing.T) {
+	good := fake(t, 200, `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1700001800,"0.5"]}]}}`, nil)
+	verifytest.RunRateLimits(t, func(url string) verify.Provider { return newProvider(t, url, nil) }, good, instant("up"))
+}

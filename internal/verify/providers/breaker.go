@@ -7,15 +7,21 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/verify"
 )
 
 // Circuit breaking: after BreakAfter calls in a row to one provider fail (no
-// answer, no answer in time, HTTP 5xx or 429), it is not called for a cooldown, so
-// that many executions do not pile onto a provider that is down and each one's
-// verification fails at once instead of after a timeout. Then one call probes it:
-// an answer closes the circuit, a failure opens it again for twice as long, up to
-// MaxCooldown. A 4xx answer (a bad query, bad credentials) is the caller's problem
-// and leaves the circuit closed.
+// answer, HTTP 5xx), it is not called for a cooldown, so that many executions do
+// not pile onto a provider that is down and each one's verification fails at once
+// instead of after a timeout. Then one call probes it: an answer closes the
+// circuit, a failure opens it again for twice as long, up to MaxCooldown. A 4xx
+// answer (a bad query, bad credentials) is the caller's problem and leaves the
+// circuit closed. A 429 is neither: the provider is up and says when to come back
+// (the shared client waits for that), so it neither counts nor closes the
+// circuit; nor does a call that ended because its caller cancelled it or its
+// deadline passed (the measurement's time budget, which says nothing certain
+// about the provider).
 const (
 	BreakAfter  = 5
 	Cooldown    = 5 * time.Second
@@ -79,8 +85,8 @@ func (b *breaker) admit() (probe bool, err error) {
 		if b.probing {
 			next = now
 		}
-		return false, fmt.Errorf("%w: the last %d calls to provider %s failed (last: %s); not calling it again before %s",
-			ErrCircuitOpen, b.failures, b.name, b.lastFailed, next.Format("15:04:05.000"))
+		return false, &verify.ProviderError{RetryAfter: next, Err: fmt.Errorf("%w: the last %d calls to provider %s failed (last: %s); not calling it again before %s",
+			ErrCircuitOpen, b.failures, b.name, b.lastFailed, next.Format("15:04:05.000"))}
 	}
 	b.probing = true
 	return true, nil
@@ -95,11 +101,13 @@ func (b *breaker) record(ctx context.Context, probe bool, resp *http.Response, e
 	}
 	failed := ""
 	switch {
-	case err != nil && errors.Is(ctx.Err(), context.Canceled):
-		return // the caller gave up; says nothing about the provider
+	case err != nil && ctx.Err() != nil:
+		return // the caller gave up or ran out of time; says nothing certain about the provider
 	case err != nil:
 		failed = err.Error()
-	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
+	case resp.StatusCode == http.StatusTooManyRequests:
+		return // up, and rate limiting: the client waits as it says
+	case resp.StatusCode >= 500:
 		failed = resp.Status
 	}
 	if failed == "" {

@@ -45,6 +45,7 @@ spec:
         - verify:
             interval: 20ms
             count: 3
+            onProviderError: rollback
             metrics:
               - {name: error-rate, provider: metrics, query: 'errors{slot="{{slot}}"}', successCondition: result < 0.01}
         - promote: {}
@@ -110,7 +111,8 @@ func answer(contentType, body string) http.HandlerFunc {
 // TestProviderFaultsRollBackWithTrafficOnTheLiveSlot runs a canary whose metrics
 // provider is down, too slow, or answers garbage: every measurement is an Error,
 // the verify step fails after the consecutive-error limit, the console says why,
-// and the rollback leaves all traffic on the live slot, as the router reads back.
+// and (onProviderError: rollback) the rollback leaves all traffic on the live
+// slot, as the router reads back.
 func TestProviderFaultsRollBackWithTrafficOnTheLiveSlot(t *testing.T) {
 	const promJSON = "{}"
 	const httpJSON = "{path: value}"

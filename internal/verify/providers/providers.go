@@ -158,7 +158,7 @@ func (s *Source) Provider(ctx context.Context, envName string, env *spec.Environ
 		return nil, err
 	}
 	if s.breakAfter > 0 {
-		deps.HTTP = withBreaker(deps.Client(), ps.Name, s.breakAfter, s.cooldown, deps.Clock())
+		deps.HTTP = withBreaker(deps.BaseClient(), ps.Name, s.breakAfter, s.cooldown, deps.Clock())
 	}
 	p, err := New(ctx, *ps, deps)
 	if err != nil {

@@ -37,10 +37,18 @@ type job struct {
 // a job gathers results over a few polls, is cancelled when not polled within
 // keepAlive, and has records (for "| count") or messages (paged). Errors are
 // {"status","code","message"}; the first create can be rate limited with 429.
+// With perSecond set it enforces the documented rate limit (four requests a
+// second per user: a request with perSecond others in the second before it is
+// answered 429). A status holds the warnings that accumulated since the previous
+// status call: warnings[i] are those new at poll i+1.
 type fakeSumo struct {
 	id, key   string
 	keepAlive time.Duration
 	limitOnce bool
+	perSecond int
+	warnings  [][]string
+	recent    []time.Time // starts of the requests of the last second
+	rejected  int         // requests answered 429 for the rate limit
 
 	mu       sync.Mutex
 	messages []message
@@ -75,6 +83,11 @@ func (f *fakeSumo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.overLimit() {
+		f.rejected++
+		sumoError(w, http.StatusTooManyRequests, "rate.limit.exceeded", "Rate limit exceeded.")
+		return
+	}
 	switch {
 	case r.URL.Path == "/api/v1/collectors":
 		w.Write([]byte(`{"collectors":[{"id":1,"name":"shop"}]}`))
@@ -167,8 +180,12 @@ func (f *fakeSumo) jobCall(w http.ResponseWriter, r *http.Request) {
 		if j.aggregated && len(j.matches) > 0 {
 			records = 1
 		}
+		warnings := []string{}
+		if j.polls <= len(f.warnings) {
+			warnings = append(warnings, f.warnings[j.polls-1]...)
+		}
 		json.NewEncoder(w).Encode(map[string]any{"state": state, "messageCount": len(j.matches), "recordCount": records,
-			"histogramBuckets": []any{}, "pendingErrors": []string{}, "pendingWarnings": []string{}})
+			"histogramBuckets": []any{}, "pendingErrors": []string{}, "pendingWarnings": warnings})
 	case sub == "records":
 		recs := []any{}
 		if j.aggregated && len(j.matches) > 0 {
@@ -187,6 +204,26 @@ func (f *fakeSumo) jobCall(w http.ResponseWriter, r *http.Request) {
 	default:
 		http.NotFound(w, r)
 	}
+}
+
+// limitWindow is the fake's second: a little shorter, for the jitter between a
+// request leaving the client and reaching the server.
+const limitWindow = 950 * time.Millisecond
+
+// overLimit records a request and says whether it breaks the rate limit.
+func (f *fakeSumo) overLimit() bool {
+	if f.perSecond == 0 {
+		return false
+	}
+	now := time.Now()
+	keep := f.recent[:0]
+	for _, at := range f.recent {
+		if now.Sub(at) < limitWindow {
+			keep = append(keep, at)
+		}
+	}
+	f.recent = append(keep, now)
+	return len(keep) >= f.perSecond
 }
 
 // open counts the jobs not deleted.

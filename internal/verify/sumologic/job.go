@@ -74,8 +74,12 @@ type status struct {
 }
 
 // wait polls the job until it is done; polling also keeps it alive (Sumo Logic
-// cancels a job that is not polled for a while).
+// cancels a job that is not polled for a while). Each status holds the warnings
+// that accumulated since the previous one, so the status returned carries those
+// of every poll, each once, in the order they came.
 func (s *session) wait(ctx context.Context, job string) (status, error) {
+	var warnings []string
+	seen := map[string]bool{}
 	for {
 		resp, err := s.call(ctx, http.MethodGet, job, nil, http.StatusOK)
 		if err != nil {
@@ -83,8 +87,15 @@ func (s *session) wait(ctx context.Context, job string) (status, error) {
 		}
 		var st status
 		if err := json.Unmarshal(resp.body, &st); err != nil || st.State == "" {
-			return status{}, fmt.Errorf("sumologic: job status is not JSON with a state: %s", s.p.Redact(snippet(resp.body)))
+			return status{}, verify.Unavailable(fmt.Errorf("sumologic: job status is not JSON with a state: %s", s.p.Redact(snippet(resp.body))))
 		}
+		for _, w := range st.PendingWarnings {
+			if !seen[w] {
+				seen[w] = true
+				warnings = append(warnings, w)
+			}
+		}
+		st.PendingWarnings = warnings
 		switch {
 		case len(st.PendingErrors) > 0:
 			return st, fmt.Errorf("sumologic: search failed: %s", s.p.Redact(strings.Join(st.PendingErrors, "; ")))
@@ -94,7 +105,7 @@ func (s *session) wait(ctx context.Context, job string) (status, error) {
 			return st, nil
 		}
 		if err := sleep(ctx, s.p.poll); err != nil {
-			return st, fmt.Errorf("sumologic: search still %s: %w", strings.ToLower(st.State), err)
+			return st, verify.Unavailable(fmt.Errorf("sumologic: search still %s: %w", strings.ToLower(st.State), err))
 		}
 	}
 }
@@ -117,7 +128,7 @@ func (s *session) records(ctx context.Context, job string, n int) (verify.Result
 		} `json:"records"`
 	}
 	if err := json.Unmarshal(resp.body, &page); err != nil || len(page.Records) != 1 {
-		return verify.Result{}, fmt.Errorf("sumologic: records answer without its one record: %s", s.p.Redact(snippet(resp.body)))
+		return verify.Result{}, verify.Unavailable(fmt.Errorf("sumologic: records answer without its one record: %s", s.p.Redact(snippet(resp.body))))
 	}
 	return s.p.value(page.Records[0].Map)
 }
@@ -137,7 +148,7 @@ func (s *session) messages(ctx context.Context, job string, n int) (verify.Resul
 			} `json:"messages"`
 		}
 		if err := json.Unmarshal(resp.body, &page); err != nil || page.Messages == nil {
-			return verify.Result{}, fmt.Errorf("sumologic: messages answer is not a page of messages: %s", s.p.Redact(snippet(resp.body)))
+			return verify.Result{}, verify.Unavailable(fmt.Errorf("sumologic: messages answer is not a page of messages: %s", s.p.Redact(snippet(resp.body))))
 		}
 		for _, m := range page.Messages {
 			r.Lines = append(r.Lines, m.Map["_raw"])
@@ -165,41 +176,37 @@ type answer struct {
 	location string
 }
 
-// call sends one request, retrying 429 answers with backoff (honouring
-// Retry-After), and returns the answer when its status is want.
+// call sends one request and returns the answer when its status is want. The
+// provider's client retries 429s as their Retry-After says while the query's
+// time allows, and paces requests to Sumo Logic's documented limits.
 func (s *session) call(ctx context.Context, method, u string, body []byte, want int) (answer, error) {
-	backoff := 250 * time.Millisecond
-	for attempt := 0; ; attempt++ {
-		a, status, retryAfter, err := s.once(ctx, method, u, body)
-		if err != nil {
-			return answer{}, err
-		}
-		switch {
-		case status == want || (want == http.StatusOK && status == http.StatusNoContent):
-			return a, nil
-		case status == http.StatusTooManyRequests && attempt < s.p.retries:
-			if retryAfter > 0 {
-				backoff = retryAfter
-			}
-			if dl, ok := ctx.Deadline(); ok && time.Until(dl) < backoff {
-				return answer{}, fmt.Errorf("sumologic: rate limited (HTTP 429) for longer than the query may take (retry after %s)", backoff)
-			}
-			if err := sleep(ctx, backoff); err != nil {
-				return answer{}, fmt.Errorf("sumologic: rate limited (HTTP 429): %w", err)
-			}
-			backoff *= 2
-			continue
-		case status == http.StatusUnauthorized || status == http.StatusForbidden:
-			return answer{}, fmt.Errorf("sumologic: not authorised (HTTP %d): %s", status, s.p.Redact(message(a.body)))
-		}
-		return answer{}, fmt.Errorf("sumologic: %s %s: HTTP %d: %s", method, pathOf(u), status, s.p.Redact(message(a.body)))
+	a, resp, err := s.once(ctx, method, u, body)
+	if err != nil {
+		return answer{}, err
+	}
+	switch status := resp.StatusCode; {
+	case status == want || (want == http.StatusOK && status == http.StatusNoContent):
+		return a, nil
+	case status == http.StatusTooManyRequests:
+		return answer{}, verify.StatusError(resp, fmt.Errorf("sumologic: rate limited (HTTP 429) for longer than the query may take: %s", s.p.Redact(message(a.body))))
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		return answer{}, fmt.Errorf("sumologic: not authorised (HTTP %d): %s", status, s.p.Redact(message(a.body)))
+	case status/100 == 2:
+		return answer{}, verify.Unavailable(fmt.Errorf("sumologic: %s %s: HTTP %d instead of %d: %s", method, pathOf(u), status, want, s.p.Redact(message(a.body))))
+	default:
+		return answer{}, verify.StatusError(resp, fmt.Errorf("sumologic: %s %s: HTTP %d: %s", method, pathOf(u), status, s.p.Redact(message(a.body))))
 	}
 }
 
-func (s *session) once(ctx context.Context, method, u string, body []byte) (answer, int, time.Duration, error) {
-	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
+// once sends one request and reads its answer.
+func (s *session) once(ctx context.Context, method, u string, body []byte) (answer, *http.Response, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
-		return answer{}, 0, 0, fmt.Errorf("sumologic: %w", err)
+		return answer{}, nil, fmt.Errorf("sumologic: %w", err)
 	}
 	req.SetBasicAuth(s.p.id, s.p.key)
 	req.Header.Set("Accept", "application/json")
@@ -208,15 +215,14 @@ func (s *session) once(ctx context.Context, method, u string, body []byte) (answ
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return answer{}, 0, 0, fmt.Errorf("sumologic: %s", s.p.Redact(err.Error()))
+		return answer{}, nil, verify.CallError(err, "sumologic: "+s.p.Redact(err.Error()))
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
-		return answer{}, 0, 0, fmt.Errorf("sumologic: read answer (HTTP %d): %s", resp.StatusCode, s.p.Redact(err.Error()))
+		return answer{}, nil, verify.Unavailable(fmt.Errorf("sumologic: read answer (HTTP %d): %s", resp.StatusCode, s.p.Redact(err.Error())))
 	}
-	retry, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
-	return answer{body: b, location: resp.Header.Get("Location")}, resp.StatusCode, time.Duration(retry) * time.Second, nil
+	return answer{body: b, location: resp.Header.Get("Location")}, resp, nil
 }
 
 // message returns Sumo Logic's error message ({"code": ..., "message": ...}) or a

@@ -34,8 +34,17 @@ type Provider struct {
 	poll     time.Duration
 	pageSize int
 	maxLines int
-	retries  int
+	// perSecond and concurrent pace the provider's requests.
+	perSecond  float64
+	concurrent int
 }
+
+// Sumo Logic's documented API limits: four requests a second per user and ten
+// concurrent requests per access key; more are answered with HTTP 429.
+const (
+	requestsPerSecond  = 4
+	concurrentRequests = 10
+)
 
 var (
 	_ verify.Provider = (*Provider)(nil)
@@ -46,13 +55,16 @@ var (
 // (required); settings deployment (us1 by default; us2, eu, au, de, jp, ca, in,
 // kr, ch, fed) or a url, field (the record field holding the value; default the
 // only numeric one), pollInterval (default 1s), pageSize (messages per request,
-// default 1000, at most 10000) and maxLines (default 10000).
+// default 1000, at most 10000), maxLines (default 10000), requestsPerSecond and
+// concurrentRequests (the pace of the provider's requests; default Sumo Logic's
+// documented limits, 4 and 10).
 func New(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (*Provider, error) {
 	sec, err := deps.ResolveSecrets(ctx, ps.Credentials)
 	if err != nil {
 		return nil, fmt.Errorf("sumologic: %w", err)
 	}
-	p := &Provider{base: deployments["us1"], client: deps.Client(), secrets: sec, poll: time.Second, pageSize: 1000, maxLines: 10000, retries: 5}
+	p := &Provider{base: deployments["us1"], secrets: sec, poll: time.Second, pageSize: 1000, maxLines: 10000,
+		perSecond: requestsPerSecond, concurrent: concurrentRequests}
 	var ok bool
 	if p.id, ok = sec.Get("accessId"); !ok {
 		return nil, errors.New("sumologic: needs credentials.accessId")
@@ -72,6 +84,7 @@ func New(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (*Provider
 		}
 		p.base = strings.TrimSuffix(ps.URL, "/")
 	}
+	p.client = deps.Client(verify.Pace(p.perSecond, p.concurrent))
 	return p, nil
 }
 
@@ -91,6 +104,18 @@ func (p *Provider) set(k, v string) error {
 			return errors.New("not a positive duration")
 		}
 		p.poll = d
+	case "requestsPerSecond":
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f <= 0 {
+			return errors.New("not a positive number")
+		}
+		p.perSecond = f
+	case "concurrentRequests":
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return errors.New("not a positive count")
+		}
+		p.concurrent = n
 	case "pageSize", "maxLines":
 		n, err := strconv.Atoi(v)
 		if err != nil || n <= 0 || (k == "pageSize" && n > 10000) {
@@ -102,7 +127,7 @@ func (p *Provider) set(k, v string) error {
 			p.maxLines = n
 		}
 	default:
-		return errors.New("unknown (deployment, field, pollInterval, pageSize, maxLines)")
+		return errors.New("unknown (deployment, field, pollInterval, pageSize, maxLines, requestsPerSecond, concurrentRequests)")
 	}
 	return nil
 }

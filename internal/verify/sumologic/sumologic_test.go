@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,7 +20,9 @@ var end = time.Unix(1700000600, 0)
 
 func newProvider(t *testing.T, url string, settings map[string]string) *sumologic.Provider {
 	t.Helper()
-	s := map[string]string{"pollInterval": "10ms"}
+	// Polls and requests faster than Sumo Logic allows keep the tests short;
+	// TestPaceKeepsToTheDocumentedLimits runs at the default pace.
+	s := map[string]string{"pollInterval": "10ms", "requestsPerSecond": "1000"}
 	for k, v := range settings {
 		s[k] = v
 	}
@@ -115,6 +119,67 @@ func TestJobLifecycle(t *testing.T) {
 	})
 }
 
+// TestPendingWarningsOfEveryPoll checks that the warnings of every status poll
+// reach the result, each once: Sumo Logic's pendingWarnings hold only what
+// accumulated since the previous status call.
+func TestPendingWarningsOfEveryPoll(t *testing.T) {
+	f, srv := newFakeSumo(t)
+	seed(f)
+	f.warnings = [][]string{{"field x not found"}, {"partial results: a partition timed out"}, {"field x not found"}}
+	r, err := newProvider(t, srv.URL, nil).Query(context.Background(), q("_sourceCategory=shop/green error | count", false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"field x not found", "partial results: a partition timed out"}
+	if !slices.Equal(r.Warnings, want) {
+		t.Fatalf("warnings %q, want %q", r.Warnings, want)
+	}
+}
+
+// TestPaceKeepsToTheDocumentedLimits runs four queries at once on one provider
+// at its default pace against a Sumo Logic that enforces its documented four
+// requests a second: no request is refused, and every query answers.
+func TestPaceKeepsToTheDocumentedLimits(t *testing.T) {
+	f, srv := newFakeSumo(t)
+	seed(f)
+	f.perSecond = 4
+	p := newProvider(t, srv.URL, map[string]string{"requestsPerSecond": "4", "pollInterval": "100ms"}) // the default pace
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for range 4 {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			r, err := p.Query(ctx, q("_sourceCategory=shop/green error | count", false))
+			if err == nil && r.Value != 1 {
+				err = fmt.Errorf("value %v, want 1", r.Value)
+			}
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.rejected != 0 {
+		t.Fatalf("%d request(s) refused for the rate limit", f.rejected)
+	}
+}
+
 func TestBadAnswers(t *testing.T) {
 	verifytest.RunBadAnswers(t, func(url string) verify.Provider { return newProvider(t, url, nil) }, q("error | count", false), time.Second)
+}
+
+// TestRateLimits checks that Sumo Logic's 429 and the other refusals are
+// retried when the answer says, within the query's time.
+func TestRateLimits(t *testing.T) {
+	f, srv := newFakeSumo(t)
+	seed(f)
+	verifytest.RunRateLimits(t, func(url string) verify.Provider { return newProvider(t, url, nil) }, srv.URL,
+		q("_sourceCategory=shop/blue error | count", false))
 }

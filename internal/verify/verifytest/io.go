@@ -31,6 +31,7 @@ type IO struct {
 	now     time.Time
 	console []string
 	records []json.RawMessage
+	kinds   []string // the kind of each record
 }
 
 var _ verify.StepIO = (*IO)(nil)
@@ -92,14 +93,21 @@ func (f *IO) Record(ctx context.Context, kind, message string, data any) error {
 		return fmt.Errorf("record %s: %w", kind, err)
 	}
 	f.records = append(f.records, b)
+	f.kinds = append(f.kinds, kind)
 	return nil
 }
 
-// Records returns the kept records.
+// Records returns the kept records of a kind.
 func (f *IO) Records(ctx context.Context, kind string) ([]json.RawMessage, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]json.RawMessage(nil), f.records...), nil
+	var out []json.RawMessage
+	for i, r := range f.records {
+		if f.kinds[i] == kind {
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }
 
 // Measurements decodes the kept records.
@@ -108,7 +116,10 @@ func (f *IO) Measurements(t testing.TB) []verify.Measurement {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out []verify.Measurement
-	for _, r := range f.records {
+	for i, r := range f.records {
+		if f.kinds[i] != "measurement" {
+			continue
+		}
 		var m verify.Measurement
 		if err := json.Unmarshal(r, &m); err != nil {
 			t.Fatal(err)

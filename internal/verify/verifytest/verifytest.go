@@ -140,6 +140,10 @@ type BadAnswer struct {
 	// Want is a phrase the error must contain (lower case compare); "" checks only
 	// that there is an error.
 	Want string
+	// Provider says the error must be a *verify.ProviderError: the answer says
+	// the provider is unavailable or is not what its API documents, which is not
+	// a verdict about the canary.
+	Provider bool
 }
 
 // BadAnswers are the answers every HTTP provider must turn into errors.
@@ -149,33 +153,33 @@ func BadAnswers(slow time.Duration) []BadAnswer {
 			w.Header().Set("Content-Type", "text/html")
 			w.WriteHeader(http.StatusBadGateway)
 			w.Write([]byte("<html><body><h1>502 Bad Gateway</h1></body></html>"))
-		}, "502"},
+		}, "502", true},
 		{"html with 200", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/html")
 			w.Write([]byte("<html><body>login</body></html>"))
-		}, ""},
+		}, "", false},
 		{"wrong json", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
 			w.Write([]byte(`{"unexpected": [1, 2, 3]}`))
-		}, ""},
+		}, "", false},
 		{"truncated json", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
 			w.Write([]byte(`{"status":"success","data":{"resultType":"vec`))
-		}, ""},
-		{"empty body", func(w http.ResponseWriter, r *http.Request) {}, ""},
+		}, "", true},
+		{"empty body", func(w http.ResponseWriter, r *http.Request) {}, "", true},
 		{"server error", func(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "internal error", http.StatusInternalServerError)
-		}, "500"},
+		}, "500", true},
 		{"rate limited", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Retry-After", "1")
 			http.Error(w, "slow down", http.StatusTooManyRequests)
-		}, "429"},
+		}, "429", true},
 		{"timeout", func(w http.ResponseWriter, r *http.Request) {
 			select {
 			case <-time.After(slow):
 			case <-r.Context().Done():
 			}
-		}, ""},
+		}, "", true},
 	}
 }
 
@@ -195,6 +199,10 @@ func RunBadAnswers(t *testing.T, newProvider func(url string) verify.Provider, q
 			}
 			if b.Want != "" && !strings.Contains(strings.ToLower(err.Error()), b.Want) {
 				t.Fatalf("error %q does not mention %q", err, b.Want)
+			}
+			var pe *verify.ProviderError
+			if b.Provider && !errors.As(err, &pe) {
+				t.Fatalf("error %q is not a provider error", err)
 			}
 		})
 	}

@@ -115,7 +115,7 @@ func (p *Provider) Query(ctx context.Context, q verify.Query) (verify.Result, er
 		Data   json.RawMessage `json:"data"`
 	}
 	if err := json.Unmarshal(body, &a); err != nil || a.Status != "success" {
-		return verify.Result{}, fmt.Errorf("victorialogs: stats answer is not a successful API answer: %s", p.Redact(snippet(body)))
+		return verify.Result{}, verify.Unavailable(fmt.Errorf("victorialogs: stats answer is not a successful API answer: %s", p.Redact(snippet(body))))
 	}
 	r, err := prometheus.ParseData(a.Data)
 	if err != nil {
@@ -147,12 +147,12 @@ func (p *Provider) lines(ctx context.Context, q verify.Query) (verify.Result, er
 			Msg *string `json:"_msg"`
 		}
 		if err := json.Unmarshal(line, &e); err != nil || e.Msg == nil {
-			return verify.Result{}, fmt.Errorf("victorialogs: a log line that is not a JSON object with _msg: %s", p.Redact(snippet(line)))
+			return verify.Result{}, verify.Unavailable(fmt.Errorf("victorialogs: a log line that is not a JSON object with _msg: %s", p.Redact(snippet(line))))
 		}
 		r.Lines = append(r.Lines, *e.Msg)
 	}
 	if err := sc.Err(); err != nil {
-		return verify.Result{}, fmt.Errorf("victorialogs: read lines: %w", err)
+		return verify.Result{}, verify.Unavailable(fmt.Errorf("victorialogs: read lines: %w", err))
 	}
 	if len(r.Lines) > p.maxLines {
 		r.Lines = r.Lines[:p.maxLines]
@@ -175,20 +175,20 @@ func (p *Provider) post(ctx context.Context, path string, v url.Values) ([]byte,
 	p.authorise(req)
 	resp, err := p.client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("victorialogs: %s", p.Redact(err.Error()))
+		return nil, verify.CallError(err, "victorialogs: "+p.Redact(err.Error()))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
-		return nil, fmt.Errorf("victorialogs: read answer (HTTP %d): %s", resp.StatusCode, p.Redact(err.Error()))
+		return nil, verify.Unavailable(fmt.Errorf("victorialogs: read answer (HTTP %d): %s", resp.StatusCode, p.Redact(err.Error())))
 	}
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
 		return nil, fmt.Errorf("victorialogs: not authorised (HTTP %d): %s", resp.StatusCode, p.Redact(snippet(body)))
 	case resp.StatusCode/100 != 2:
-		return nil, fmt.Errorf("victorialogs: HTTP %d: %s", resp.StatusCode, p.Redact(snippet(body)))
+		return nil, verify.StatusError(resp, fmt.Errorf("victorialogs: HTTP %d: %s", resp.StatusCode, p.Redact(snippet(body))))
 	case looksLikeHTML(body):
-		return nil, fmt.Errorf("victorialogs: HTTP %d with an HTML page, not an API answer: %s", resp.StatusCode, p.Redact(snippet(body)))
+		return nil, verify.Unavailable(fmt.Errorf("victorialogs: HTTP %d with an HTML page, not an API answer: %s", resp.StatusCode, p.Redact(snippet(body))))
 	}
 	return body, nil
 }

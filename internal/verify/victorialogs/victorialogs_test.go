@@ -222,3 +222,11 @@ func TestLogJudgeOnRealLogs(t *testing.T) {
 		})
 	}
 }
+
+// TestRateLimits checks that 429 and 503 answers are retried when the answer
+// says, within the query's time.
+func TestRateLimits(t *testing.T) {
+	good := fakeServer(t, `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1700001800,"7"]}]}}`)
+	verifytest.RunRateLimits(t, func(url string) verify.Provider { return newProvider(t, url) }, good,
+		minute(`app:=shop | stats count() as n`, false, false))
+}
