@@ -333,9 +333,6 @@ func (p *Proxy) Close() error {
 		p.stdLn.Close()
 		p.std.Close()
 		p.wg.Wait()
-		if v := p.vhosts.Load(); v != nil {
-			p.vhosts.Store(nil)
-		}
 	})
 	return nil
 }
