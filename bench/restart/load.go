@@ -14,7 +14,7 @@ import (
 // result counts the answers of one mode's load.
 type result struct {
 	sent, ok, refused, status5xx, other int
-	p99                                 time.Duration
+	p50, p99                            time.Duration
 	firstErr                            string
 }
 
@@ -118,7 +118,7 @@ func (l *load) end() result {
 	defer l.mu.Unlock()
 	if n := len(l.lats); n > 0 {
 		slices.Sort(l.lats)
-		l.res.p99 = l.lats[n*99/100]
+		l.res.p50, l.res.p99 = l.lats[n/2], l.lats[n*99/100]
 	}
 	return l.res
 }

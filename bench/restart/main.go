@@ -44,16 +44,32 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	fmt.Printf("rate %d req/s open loop; %d server SIGKILL+restarts; %d router upgrades (separate mode)\n", o.rate, o.restarts, o.upgrades)
-	fmt.Printf("%-10s %8s %8s %8s %8s %8s %8s %10s\n", "router", "sent", "ok", "failed", "refused", "5xx", "other", "p99")
+	fmt.Printf("load average at start: %s\n", loadAverage())
+	fmt.Printf("%-10s %8s %8s %8s %8s %8s %8s %10s %10s\n", "router", "sent", "ok", "failed", "refused", "5xx", "other", "p50", "p99")
 	for _, mode := range strings.Split(o.modes, ",") {
 		res, err := runMode(ctx, o, strings.TrimSpace(mode))
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "restart:", mode+":", err)
 			os.Exit(1)
 		}
-		fmt.Printf("%-10s %8d %8d %8d %8d %8d %8d %10s\n", mode, res.sent, res.ok, res.failed(), res.refused, res.status5xx, res.other, res.p99.Round(10*time.Microsecond))
+		fmt.Printf("%-10s %8d %8d %8d %8d %8d %8d %10s %10s\n", mode, res.sent, res.ok, res.failed(), res.refused, res.status5xx, res.other,
+			res.p50.Round(10*time.Microsecond), res.p99.Round(10*time.Microsecond))
 		if res.firstErr != "" {
 			fmt.Printf("%-10s first failure: %s\n", "", res.firstErr)
 		}
 	}
+	fmt.Printf("load average at end: %s\n", loadAverage())
+}
+
+// loadAverage returns the 1, 5 and 15 minute load averages, for the record.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
