@@ -396,10 +396,23 @@ func (r *Router) resync(s *service) {
 }
 
 // applyEndpoints gives the proxy a slot's endpoints when they changed. Callers hold r.mu.
+//
+// It never leaves the service without any endpoint: when the platform reports no
+// ready instance in either slot (a health check flapping on a loaded machine, an
+// adoption in progress), the last endpoints stay, and passive health takes out
+// those that really are gone; answering from them beats answering 502 to everyone.
 func (r *Router) applyEndpoints(s *service, slot platform.Slot, eps []string) {
 	if !slot.Valid() || equal(s.eps[slot], eps) {
 		return
 	}
+	if len(eps) == 0 && len(s.eps[slot]) > 0 && len(s.eps[slot.Other()]) == 0 {
+		if !s.holding[slot] {
+			r.opts.Logger.Warn("router endpoints: no ready instance in either slot; keeping the last ones", "service", s.name, "slot", slot, "endpoints", s.eps[slot])
+			s.holding[slot] = true
+		}
+		return
+	}
+	s.holding[slot] = false
 	if err := s.px.SetEndpoints(slot, eps); err != nil {
 		r.opts.Logger.Warn("router endpoints", "service", s.name, "slot", slot, "err", err)
 		return

@@ -21,6 +21,7 @@ type service struct {
 	hosts   []string // Host / SNI names; none: the listen address's default service
 	px      *proxy.Proxy
 	eps     map[platform.Slot][]string
+	holding map[platform.Slot]bool // the slot keeps its last endpoints (see applyEndpoints)
 	keys    keySet
 	cancel  context.CancelFunc
 	resyncd chan struct{} // closed when the resync loop returned
@@ -44,7 +45,7 @@ func (r *Router) newService(name string, hosts []string) *service {
 	cfg.Service = name
 	cfg.Logger = r.opts.Logger.With("service", name)
 	s := &service{
-		name: name, hosts: hosts, px: proxy.New(cfg), eps: map[platform.Slot][]string{},
+		name: name, hosts: hosts, px: proxy.New(cfg), eps: map[platform.Slot][]string{}, holding: map[platform.Slot]bool{},
 		keys: newKeySet(1024), resyncd: make(chan struct{}),
 	}
 	if r.opts.Mirror.Percent > 0 {

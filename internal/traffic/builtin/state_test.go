@@ -65,3 +65,27 @@ func TestLoadState(t *testing.T) {
 		})
 	}
 }
+
+// TestNeverWithoutEndpoints: a platform reporting no ready instance in either
+// slot does not empty the proxy (users keep being answered); emptying one slot
+// while the other has instances applies.
+func TestNeverWithoutEndpoints(t *testing.T) {
+	green, blue := startBackend(t, "v1"), startBackend(t, "v2")
+	r := newRouter(t, builtin.Options{Resync: -1, Source: staticSource{{Service: "shop", Slot: platform.Green}: {green}}})
+	svc := traffic.ServiceRef{Service: "shop"}
+	if err := r.Ensure(t.Context(), traffic.Route{Service: svc}); err != nil {
+		t.Fatal(err)
+	}
+	r.EndpointsChanged(platform.SlotRef{Service: "shop", Slot: platform.Green}, nil)
+	if in, err := r.Instances("shop"); err != nil || len(in) != 1 || in[0].Addr != green {
+		t.Fatalf("instances after the platform reported none: %v, %v; want %s kept", in, err, green)
+	}
+	if v := countVersions(t, "http://"+r.Addr("shop")+"/", 5); v["v1"] != 5 {
+		t.Fatalf("answers while no instance was reported: %v", v)
+	}
+	r.EndpointsChanged(platform.SlotRef{Service: "shop", Slot: platform.Blue}, []string{blue})
+	r.EndpointsChanged(platform.SlotRef{Service: "shop", Slot: platform.Green}, nil)
+	if in, err := r.Instances("shop"); err != nil || len(in) != 1 || in[0].Addr != blue {
+		t.Fatalf("instances after green emptied with blue ready: %v, %v; want only %s", in, err, blue)
+	}
+}
