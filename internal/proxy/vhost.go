@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -27,6 +28,27 @@ func (v *vhosts) pick(host string) *Proxy {
 		if q := v.byHost[strings.ToLower(strings.TrimSuffix(host, "."))]; q != nil {
 			return q
 		}
+	}
+	return v.def
+}
+
+// pickBytes is pick for a fast-path Host header, without allocating for names
+// that are already lower case.
+func (v *vhosts) pickBytes(host []byte) *Proxy {
+	if len(v.byHost) == 0 {
+		return v.def
+	}
+	if i := bytes.LastIndexByte(host, ':'); i >= 0 && bytes.IndexByte(host[i:], ']') < 0 {
+		host = host[:i] // a port (an IPv6 literal's colons are inside brackets)
+	}
+	host = bytes.TrimSuffix(host, []byte("."))
+	for _, c := range host {
+		if 'A' <= c && c <= 'Z' {
+			return v.pick(string(host))
+		}
+	}
+	if q := v.byHost[string(host)]; q != nil {
+		return q
 	}
 	return v.def
 }
@@ -63,7 +85,7 @@ func (p *Proxy) dispatchFast(ctx *fasthttp.RequestCtx) bool {
 	if p.closing.Load() {
 		defer ctx.SetConnectionClose()
 	}
-	q := v.pick(string(ctx.Host()))
+	q := v.pickBytes(ctx.Host())
 	if q == nil {
 		ctx.Error(fmt.Sprintf("no service for host %q\n", ctx.Host()), fasthttp.StatusNotFound)
 		return true
