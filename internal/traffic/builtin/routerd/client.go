@@ -142,6 +142,9 @@ func (c *Client) start(ctx context.Context, upgrade bool) error {
 	}
 	cmd := exec.Command(c.opts.Executable, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	// A clean environment: nothing of the server's (database URLs, tokens) is
+	// handed to a process that outlives it.
+	cmd.Env, cmd.Dir = []string{"PATH=/usr/local/bin:/usr/bin:/bin"}, c.opts.Dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // not killed with the server's process group
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("router client: start %s: %w", c.opts.Executable, err)
