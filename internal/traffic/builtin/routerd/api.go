@@ -94,7 +94,9 @@ func (d *daemon) getState(w http.ResponseWriter, r *http.Request) {
 // EnsureRequest is the body of POST /v1/ensure: the route and the endpoints the
 // service starts with, so it never serves without them.
 type EnsureRequest struct {
-	Route     traffic.Route              `json:"route"`
+	// Route is the route of the service.
+	Route traffic.Route `json:"route"`
+	// Endpoints are each slot's instances.
 	Endpoints map[platform.Slot][]string `json:"endpoints,omitempty"`
 }
 

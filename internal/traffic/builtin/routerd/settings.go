@@ -15,11 +15,16 @@ import (
 // to the process, and back in the admin API's state so an adopting server can
 // tell a router started with other settings.
 type Settings struct {
-	Listen        string `json:"listen"`
-	Admin         string `json:"admin,omitempty"`
-	Mode          string `json:"mode,omitempty"`
-	TLSCert       string `json:"tlsCert,omitempty"`
-	TLSKey        string `json:"tlsKey,omitempty"`
+	// Listen is the address the services are served on.
+	Listen string `json:"listen"`
+	// Admin is the HTTP admin listener's address; empty: none.
+	Admin string `json:"admin,omitempty"`
+	// Mode is "" (http) or "tcp".
+	Mode string `json:"mode,omitempty"`
+	// TLSCert and TLSKey are the PEM files of the TLS listener; empty: plaintext only.
+	TLSCert string `json:"tlsCert,omitempty"`
+	TLSKey  string `json:"tlsKey,omitempty"`
+	// MirrorTo is the slot receiving MirrorPercent of the other slot's requests.
 	MirrorTo      string `json:"mirrorTo,omitempty"`
 	MirrorPercent int    `json:"mirrorPercent,omitempty"`
 }
