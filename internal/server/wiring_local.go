@@ -79,8 +79,8 @@ func (w *wiring) localEnv(name string, env *spec.Environment) (*localEnv, error)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if le, ok := w.locals[name]; ok {
-		if !reflect.DeepEqual(le.cfg, cfg) {
-			return nil, fmt.Errorf("local: environment %s: platform.local changed while the server runs; restart the server to apply it", name)
+		if !sameLocal(le.cfg, cfg) {
+			return nil, fmt.Errorf("local: environment %s: platform.local changed while the server runs (from %+v to %+v); restart the server to apply it", name, le.cfg, cfg)
 		}
 		return le, nil
 	}
@@ -109,6 +109,22 @@ func (w *wiring) localEnv(name string, env *spec.Environment) (*localEnv, error)
 	le.p = p
 	w.locals[name] = le
 	return le, nil
+}
+
+// sameLocal reports whether two platform.local blocks configure the same thing:
+// where a command was written (its position, which differs between the stored
+// document warmed at start-up and an execution's copy) does not count.
+func sameLocal(a, b spec.LocalPlatformSpec) bool {
+	strip := func(cs []spec.LocalCommand) []spec.LocalCommand {
+		out := make([]spec.LocalCommand, len(cs))
+		for i, c := range cs {
+			c.Pos = spec.Pos{}
+			out[i] = c
+		}
+		return out
+	}
+	a.Commands, b.Commands = strip(a.Commands), strip(b.Commands)
+	return reflect.DeepEqual(a, b)
 }
 
 // localCommands converts an environment's local.commands for the platform.

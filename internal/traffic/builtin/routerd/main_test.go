@@ -2,7 +2,6 @@ package routerd_test
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -32,18 +31,9 @@ func TestMain(m *testing.M) {
 
 // routerMain parses the flags routerd.Settings.Args writes and runs a router.
 func routerMain(args []string) int {
-	var o routerd.Options
-	fs := flag.NewFlagSet("router", flag.ContinueOnError)
-	fs.StringVar(&o.Dir, "dir", "", "")
-	fs.StringVar(&o.Settings.Listen, "listen", "", "")
-	fs.StringVar(&o.Settings.Admin, "admin", "", "")
-	fs.StringVar(&o.Settings.Mode, "mode", "", "")
-	fs.StringVar(&o.Settings.TLSCert, "tls-cert", "", "")
-	fs.StringVar(&o.Settings.TLSKey, "tls-key", "", "")
-	fs.StringVar(&o.Settings.MirrorTo, "mirror-to", "", "")
-	fs.IntVar(&o.Settings.MirrorPercent, "mirror-percent", 0, "")
-	fs.BoolVar(&o.Upgrade, "upgrade", false, "")
-	if err := fs.Parse(args); err != nil {
+	o, err := routerd.ParseArgs(args)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
