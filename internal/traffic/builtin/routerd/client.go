@@ -409,9 +409,16 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 // errHandingOver is wrapped by calls the router refused while handing over.
 var errHandingOver = errors.New("router is handing over")
 
-// retryable reports errors a moment later may not have.
+// retryable reports errors a moment later may not have: the router restarting
+// or handing over (its admin connections close). Every admin call is idempotent,
+// so repeating one whose answer was lost is safe.
 func retryable(err error) bool {
-	return errors.Is(err, errHandingOver) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNRESET)
+	for _, e := range []error{errHandingOver, syscall.ECONNREFUSED, syscall.ENOENT, syscall.ECONNRESET, syscall.EPIPE, io.EOF, io.ErrUnexpectedEOF} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // once makes one admin API call.
