@@ -98,13 +98,19 @@ func TestRouterProcessOutlivesServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var srv *child
 	t.Cleanup(func() {
 		if v, err := rc.State(context.Background()); err == nil {
 			syscall.Kill(v.PID, syscall.SIGTERM)
 		}
+		// The instances are stopped through their state dir once no server holds it.
+		srv.cmd.Process.Kill()
+		for syscall.Kill(srv.cmd.Process.Pid, 0) == nil && !exitedChild(srv.cmd.Process.Pid) {
+			time.Sleep(10 * time.Millisecond)
+		}
 		stopInstances(t, LocalStateDir(dataDir, "front"))
 	})
-	srv := startChild(t, dataDir, "", "SLUICE_TEST_ROUTER_EXE="+os.Args[0])
+	srv = startChild(t, dataDir, "", "SLUICE_TEST_ROUTER_EXE="+os.Args[0])
 	if _, err := srv.client.Apply(t.Context(), "front.yaml", []byte(routerDocs(listen)), false); err != nil {
 		t.Fatal(err)
 	}
@@ -152,6 +158,20 @@ func TestRouterProcessOutlivesServer(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("server did not stop")
 	}
+}
+
+// exitedChild reports whether pid is gone or a zombie.
+func exitedChild(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	for i := len(b) - 1; i > 0; i-- {
+		if b[i] == ')' && i+2 < len(b) {
+			return b[i+2] == 'Z'
+		}
+	}
+	return false
 }
 
 // getStatus returns the status of one GET.
