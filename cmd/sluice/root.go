@@ -76,7 +76,7 @@ func (a *app) rootCommand() *cobra.Command {
 	pf.StringVar(&a.user, "user", a.getenv("SLUICE_USER"), "who you are, sent to the server (env SLUICE_USER)")
 	pf.StringVarP(&a.output, "output", "o", "table", "output format: table, json or yaml")
 	pf.StringVar(&a.token, "token", "", "API token (default: env SLUICE_TOKEN, then the one saved by sluice login)")
-	root.AddCommand(a.serverCommand(), a.applyCommand(), a.validateCommand(), a.runCommand(),
+	root.AddCommand(a.serverCommand(), a.routerCommand(), a.applyCommand(), a.validateCommand(), a.runCommand(),
 		a.getCommand(), a.describeCommand(), a.historyCommand(), a.deleteCommand(), a.logsCommand())
 	root.AddCommand(a.actionCommands()...)
 	root.AddCommand(a.undoCommand())

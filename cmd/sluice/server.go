@@ -41,6 +41,9 @@ func (a *app) serverCommand() *cobra.Command {
 				scheme = "https://"
 			}
 			cfg.Ready = func(addr string) { cfg.Logger.Info("sluice server ready", "addr", scheme+addr) }
+			if exe, err := os.Executable(); err == nil {
+				cfg.RouterExecutable = exe // builtin routers run as `sluice router` processes
+			}
 			return server.Run(cmd.Context(), cfg)
 		},
 	}

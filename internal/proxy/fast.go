@@ -40,6 +40,12 @@ var hopHeaders = []string{"Keep-Alive", "Proxy-Connection", "Proxy-Authenticate"
 
 // handleFast proxies one HTTP/1.1 request.
 func (p *Proxy) handleFast(ctx *fasthttp.RequestCtx) {
+	if p.vhosts.Load() != nil && p.dispatchFast(ctx) {
+		return
+	}
+	if p.closing.Load() {
+		defer ctx.SetConnectionClose()
+	}
 	if ctx.Request.Header.ConnectionUpgrade() {
 		p.handleUpgrade(ctx)
 		return

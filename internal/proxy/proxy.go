@@ -36,8 +36,11 @@ type Proxy struct {
 	h2rp    http.Handler // net/http path to h2c instances
 	mirrorQ chan mirrorJob
 
+	vhosts atomic.Pointer[vhosts] // set by SetHosts: a front proxy's dispatch table
+
 	startOnce sync.Once
 	draining  atomic.Bool // set by Shutdown and Close: Serve loops end with ErrClosed
+	closing   atomic.Bool // set by Drain: HTTP/1.1 responses close their connection
 	done      chan struct{}
 	closeOnce sync.Once
 	wg        sync.WaitGroup
@@ -272,6 +275,14 @@ func (p *Proxy) track(c net.Conn, add bool) bool {
 func (p *Proxy) serveConn(c net.Conn) {
 	defer p.track(c, false)
 	if p.cfg.Mode == ModeTCP {
+		if v := p.vhosts.Load(); v != nil {
+			if v.def == nil {
+				c.Close()
+				return
+			}
+			v.def.serveTCP(c)
+			return
+		}
 		p.serveTCP(c)
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -149,6 +150,15 @@ func (v stdView) cookie(name string) string {
 // ServeHTTP proxies a request that arrived over HTTP/2 (or TLS HTTP/1.1 handed to
 // net/http); gRPC and, with UpstreamHTTP2, every request goes to instances over h2c.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if v := p.vhosts.Load(); v != nil {
+		q := v.pick(r.Host)
+		if q == nil {
+			http.Error(w, fmt.Sprintf("no service for host %q", r.Host), http.StatusNotFound)
+			return
+		}
+		q.ServeHTTP(w, r)
+		return
+	}
 	start := time.Now()
 	t := p.table.Load()
 	d := p.route(t, stdView{r})

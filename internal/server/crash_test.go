@@ -27,6 +27,9 @@ import (
 // SLUICE_TEST_SERVER_DIR set, the test binary runs a real sluice server in that
 // directory instead of the tests, so a test can SIGKILL it and start it again.
 func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "router" { // the router process of router_process_test.go
+		os.Exit(runChildRouter(os.Args[2:]))
+	}
 	if dir := os.Getenv("SLUICE_TEST_SERVER_DIR"); dir != "" {
 		os.Exit(runChildServer(dir))
 	}
@@ -49,7 +52,8 @@ func runChildServer(dir string) int {
 	defer stop()
 	lease, _ := time.ParseDuration(os.Getenv("SLUICE_TEST_LEASE"))
 	cfg := Config{Addr: "127.0.0.1:0", DataDir: dir, DatabaseURL: os.Getenv("SLUICE_TEST_DATABASE_URL"), Lease: lease,
-		Releases: os.Getenv("SLUICE_TEST_RELEASES"), ReleasesKubeconfig: os.Getenv("SLUICE_TEST_RELEASES_KUBECONFIG")}
+		Releases: os.Getenv("SLUICE_TEST_RELEASES"), ReleasesKubeconfig: os.Getenv("SLUICE_TEST_RELEASES_KUBECONFIG"),
+		RouterExecutable: os.Getenv("SLUICE_TEST_ROUTER_EXE")}
 	cfg.Ready = func(addr string) {
 		tmp := filepath.Join(dir, "addr.tmp")
 		os.WriteFile(tmp, []byte(addr), 0o600)

@@ -59,6 +59,11 @@ type Config struct {
 	// credentials when empty). See internal/release.
 	Releases           string
 	ReleasesKubeconfig string
+	// RouterExecutable is the sluice binary that runs an environment's builtin
+	// router as its own process (`sluice router`), which keeps serving while the
+	// server crashes, restarts or upgrades. Empty keeps every builtin router inside
+	// the server process, as does an environment's router.builtin.process: inprocess.
+	RouterExecutable string
 }
 
 // Run serves until ctx is done, then stops accepting requests, lets in-flight ones
@@ -96,6 +101,7 @@ func Run(ctx context.Context, cfg Config) error {
 
 	broker := events.New(st)
 	wiring := newWiring(cfg.DataDir, log)
+	wiring.routerExe = cfg.RouterExecutable
 	defer wiring.Close()
 	// Notifications fan out from the engine's durable events; the queue drains after
 	// the engine stops and before the store closes.

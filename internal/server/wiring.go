@@ -20,8 +20,11 @@ import (
 // talks to the same platform and router.
 type wiring struct {
 	dataDir string
-	log     *slog.Logger
-	output  atomic.Pointer[InstanceOutputFunc]
+	// routerExe is the sluice binary run as `sluice router` for builtin routers in
+	// their own process; empty keeps them in the server (Config.RouterExecutable).
+	routerExe string
+	log       *slog.Logger
+	output    atomic.Pointer[InstanceOutputFunc]
 
 	mu        sync.Mutex
 	recorders map[string]*recorder.Recorder

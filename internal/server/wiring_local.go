@@ -17,6 +17,7 @@ import (
 	"github.com/sluicehq/sluice/internal/spec"
 	"github.com/sluicehq/sluice/internal/traffic"
 	"github.com/sluicehq/sluice/internal/traffic/builtin"
+	"github.com/sluicehq/sluice/internal/traffic/builtin/routerd"
 )
 
 // InstanceOutputFunc receives every line an instance of a local platform prints; the
@@ -31,13 +32,29 @@ const closeTimeout = 10 * time.Second
 type localEnv struct {
 	cfg    spec.LocalPlatformSpec
 	p      *local.Platform
-	router atomic.Pointer[builtin.Router] // the environment's builtin router, once made
+	router atomic.Pointer[envRouter] // the environment's builtin router, once made
 }
+
+// envRouter is an environment's builtin router: in the server process
+// (builtin.Router) or a separate `sluice router` process (routerd.Client).
+type envRouter interface {
+	traffic.Router
+	EndpointsChanged(ref platform.SlotRef, endpoints []string)
+	Metrics(service string) (proxy.MetricsSnapshot, error)
+	Addr(service string) string
+	Restore(ctx context.Context) error
+	Close(ctx context.Context) error
+}
+
+var (
+	_ envRouter = (*builtin.Router)(nil)
+	_ envRouter = (*routerd.Client)(nil)
+)
 
 // routerEnv is the builtin router of one environment.
 type routerEnv struct {
 	cfg spec.BuiltinRouterSpec
-	r   *builtin.Router
+	r   envRouter
 }
 
 // SetInstanceOutput sends every instance line of every local platform to f as well as
@@ -62,8 +79,8 @@ func (w *wiring) localEnv(name string, env *spec.Environment) (*localEnv, error)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if le, ok := w.locals[name]; ok {
-		if !reflect.DeepEqual(le.cfg, cfg) {
-			return nil, fmt.Errorf("local: environment %s: platform.local changed while the server runs; restart the server to apply it", name)
+		if !sameLocal(le.cfg, cfg) {
+			return nil, fmt.Errorf("local: environment %s: platform.local changed while the server runs (from %+v to %+v); restart the server to apply it", name, le.cfg, cfg)
 		}
 		return le, nil
 	}
@@ -77,7 +94,7 @@ func (w *wiring) localEnv(name string, env *spec.Environment) (*localEnv, error)
 		Output:      w.instanceOutput(name),
 		OnEndpoints: func(ref platform.SlotRef, eps []string) {
 			if r := le.router.Load(); r != nil {
-				r.EndpointsChanged(ref, eps)
+				(*r).EndpointsChanged(ref, eps)
 			}
 		},
 		Logger: w.log.With("component", "local", "environment", name),
@@ -92,6 +109,22 @@ func (w *wiring) localEnv(name string, env *spec.Environment) (*localEnv, error)
 	le.p = p
 	w.locals[name] = le
 	return le, nil
+}
+
+// sameLocal reports whether two platform.local blocks configure the same thing:
+// where a command was written (its position, which differs between the stored
+// document warmed at start-up and an execution's copy) does not count.
+func sameLocal(a, b spec.LocalPlatformSpec) bool {
+	strip := func(cs []spec.LocalCommand) []spec.LocalCommand {
+		out := make([]spec.LocalCommand, len(cs))
+		for i, c := range cs {
+			c.Pos = spec.Pos{}
+			out[i] = c
+		}
+		return out
+	}
+	a.Commands, b.Commands = strip(a.Commands), strip(b.Commands)
+	return reflect.DeepEqual(a, b)
 }
 
 // localCommands converts an environment's local.commands for the platform.
@@ -135,24 +168,18 @@ func (w *wiring) builtinRouter(ctx context.Context, name string, env *spec.Envir
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if re, ok := w.routers[name]; ok {
-		if re.cfg != *cfg {
+		if !reflect.DeepEqual(re.cfg, *cfg) {
 			return nil, fmt.Errorf("builtin: environment %s: router.builtin changed from %+v to %+v while the server runs; restart the server to apply it", name, re.cfg, *cfg)
 		}
 		return re.r, nil
 	}
-	opts := builtin.Options{
-		Listen: cfg.Listen, Admin: cfg.Admin, Source: le.p,
-		Logger: w.log.With("component", "router", "environment", name),
-	}
-	if w.dataDir != "" {
-		opts.StateFile = filepath.Join(w.dataDir, "builtin", name+".json")
-	}
-	r, err := builtin.New(opts)
+	r, err := w.newEnvRouter(name, *cfg, le.p)
 	if err != nil {
 		return nil, fmt.Errorf("builtin: environment %s: %w", name, err)
 	}
-	le.router.Store(r)
-	// A restarted server serves the services it routed before, with their weights.
+	le.router.Store(&r)
+	// A restarted server serves the services it routed before, with their weights:
+	// it adopts the router process, or restores the in-process router's state.
 	if err := r.Restore(ctx); err != nil {
 		le.router.Store(nil)
 		r.Close(ctx) //nolint:errcheck // the restore error is the one to report
@@ -160,6 +187,34 @@ func (w *wiring) builtinRouter(ctx context.Context, name string, env *spec.Envir
 	}
 	w.routers[name] = &routerEnv{cfg: *cfg, r: r}
 	return r, nil
+}
+
+// newEnvRouter makes an environment's builtin router: a client of a separate
+// router process (the default when the server knows its executable and has a
+// data directory), or a router inside the server (process: inprocess).
+func (w *wiring) newEnvRouter(name string, cfg spec.BuiltinRouterSpec, src builtin.EndpointSource) (envRouter, error) {
+	settings := routerd.SettingsOf(cfg)
+	log := w.log.With("component", "router", "environment", name)
+	if cfg.Process != "inprocess" && w.routerExe != "" && w.dataDir != "" {
+		return routerd.NewClient(routerd.ClientOptions{
+			Dir: RouterDir(w.dataDir, name), Settings: settings, Executable: w.routerExe, Source: src, Logger: log,
+		})
+	}
+	pcfg, err := settings.ProxyConfig()
+	if err != nil {
+		return nil, err
+	}
+	opts := builtin.Options{Listen: cfg.Listen, Admin: cfg.Admin, Source: src, Proxy: pcfg, Mirror: settings.Mirror(), Logger: log}
+	if w.dataDir != "" {
+		opts.StateFile = filepath.Join(w.dataDir, "builtin", name+".json")
+	}
+	return builtin.New(opts)
+}
+
+// RouterDir is where the router process of an environment keeps its state and
+// sockets under a server's data directory.
+func RouterDir(dataDir, envName string) string {
+	return filepath.Join(dataDir, "router", envName)
 }
 
 // RouterMetrics returns the builtin router's per-slot counters of a service in an
@@ -241,7 +296,7 @@ func LocalStateDir(dataDir, envName string) string {
 func (w *wiring) Metrics(service string) (proxy.MetricsSnapshot, error) {
 	w.mu.Lock()
 	var found []string
-	var router *builtin.Router
+	var router envRouter
 	for name, re := range w.routers {
 		if re.r.Addr(service) != "" {
 			found, router = append(found, name), re.r

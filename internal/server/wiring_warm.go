@@ -24,7 +24,7 @@ func (w *wiring) Warm(ctx context.Context, st store.Store) (int, error) {
 	}
 	n := 0
 	for _, def := range defs {
-		if _, err := os.Stat(filepath.Join(w.dataDir, "builtin", def.Name+".json")); err != nil {
+		if !w.routedBefore(def.Name) {
 			continue // never routed by this server's data directory
 		}
 		env, err := spec.ParseEnvironment(def.Name+".yaml", []byte(def.Source))
@@ -42,4 +42,15 @@ func (w *wiring) Warm(ctx context.Context, st store.Store) (int, error) {
 		n++
 	}
 	return n, nil
+}
+
+// routedBefore reports whether an environment's builtin router (in the server or
+// in its own process) left state in the data directory.
+func (w *wiring) routedBefore(envName string) bool {
+	for _, p := range []string{filepath.Join(w.dataDir, "builtin", envName+".json"), filepath.Join(RouterDir(w.dataDir, envName), "state.json")} {
+		if _, err := os.Stat(p); err == nil {
+			return true
+		}
+	}
+	return false
 }

@@ -538,6 +538,34 @@ type RouterSpec struct {
 type BuiltinRouterSpec struct {
 	Listen string `yaml:"listen"`          // e.g. 127.0.0.1:8080
 	Admin  string `yaml:"admin,omitempty"` // admin/metrics listener
+	// Mode is http (the default: requests are split, and services sharing the
+	// listen address are chosen by Host / SNI) or tcp (whole connections are split;
+	// one service per address).
+	Mode string `yaml:"mode,omitempty"`
+	// TLS makes the listener accept TLS (next to plaintext) with these files; in
+	// http mode only.
+	TLS *BuiltinTLSSpec `yaml:"tls,omitempty"`
+	// Mirror copies a share of the requests routed to the other slot to one slot;
+	// the copies' answers are discarded. In http mode only.
+	Mirror *BuiltinMirrorSpec `yaml:"mirror,omitempty"`
+	// Process is separate (the default: the data plane runs as its own `sluice
+	// router` process that outlives server restarts) or inprocess (inside the
+	// server, as before; for tests and demos).
+	Process string `yaml:"process,omitempty"`
+}
+
+// BuiltinTLSSpec names the certificate and key files (PEM) of the builtin router's
+// TLS listener; several certificates are chosen by SNI.
+type BuiltinTLSSpec struct {
+	Cert string `yaml:"cert"` // PEM certificate chain file
+	Key  string `yaml:"key"`  // PEM private key file
+}
+
+// BuiltinMirrorSpec copies Percent of the requests routed to the other slot to
+// the slot To.
+type BuiltinMirrorSpec struct {
+	To      string `yaml:"to"`      // blue or green: the slot that receives the copies
+	Percent int    `yaml:"percent"` // 1-100
 }
 
 // IstioRouterSpec configures Gateway, DestinationRule and VirtualService.

@@ -76,6 +76,7 @@ func (v *validator) router(r *RouterSpec, platform string) {
 		if r.Builtin.Admin != "" {
 			v.hostPort(path+".builtin.admin", "builtin.admin", r.Builtin.Admin)
 		}
+		v.builtinRouter(path+".builtin", r.Builtin)
 	case "istio":
 		if r.Istio != nil {
 			v.oneOf(path+".istio.protocol", "istio protocol", r.Istio.Protocol, "http", "tcp", "tls")
@@ -197,5 +198,30 @@ func (v *validator) kubeSecretRef(path, name string, s *KubernetesSecretRef) {
 	}
 	if s.Namespace != "" {
 		v.name(path+".namespace", "secret namespace", s.Namespace)
+	}
+}
+
+// builtinRouter checks the builtin router's mode, TLS files, mirror and process.
+func (v *validator) builtinRouter(path string, b *BuiltinRouterSpec) {
+	v.oneOf(path+".mode", "builtin mode", b.Mode, "http", "tcp")
+	v.oneOf(path+".process", "builtin process", b.Process, "separate", "inprocess")
+	if b.TLS != nil {
+		v.nonEmpty(path+".tls.cert", "tls.cert must name a PEM certificate file", b.TLS.Cert)
+		v.nonEmpty(path+".tls.key", "tls.key must name a PEM private key file", b.TLS.Key)
+		if b.Mode == "tcp" {
+			v.report(path+".tls", "tls terminates HTTP; in tcp mode the router passes connections through untouched")
+		}
+	}
+	if m := b.Mirror; m != nil {
+		v.oneOf(path+".mirror.to", "mirror slot", m.To, "blue", "green")
+		if m.To == "" {
+			v.report(path+".mirror.to", "mirror.to must name the slot that receives the copies: blue or green")
+		}
+		if m.Percent < 1 || m.Percent > 100 {
+			v.report(path+".mirror.percent", "mirror.percent must be 1-100, got %d", m.Percent)
+		}
+		if b.Mode == "tcp" {
+			v.report(path+".mirror", "mirroring copies HTTP requests; it needs mode http")
+		}
 	}
 }

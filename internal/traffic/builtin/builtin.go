@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -20,7 +20,8 @@ import (
 var ErrNotEnsured = errors.New("service not ensured: run a service step first")
 
 // ErrAddressTaken is wrapped by Ensure when the listen address already serves
-// another service: the builtin router serves one service per listen address.
+// another service the request could not be told from: two services without hosts,
+// a host two services claim, or a second service in TCP mode.
 var ErrAddressTaken = errors.New("listen address already serves another service")
 
 // EndpointSource tells the router which host:port addresses serve a slot. The local
@@ -59,6 +60,13 @@ type Options struct {
 	StateFile string
 	// ShutdownGrace bounds how long Release waits for in-flight requests; 5s.
 	ShutdownGrace time.Duration
+	// Mirror, when its Percent is above 0, copies that share of the requests routed
+	// to the other slot to Mirror.Slot in every service (router.builtin.mirror).
+	Mirror proxy.Mirror
+	// Listeners are listening sockets inherited from a router process being
+	// replaced, by address (Listen or Admin as configured): they are used instead of
+	// binding the address again, so no connection is refused during the hand-over.
+	Listeners map[string]net.Listener
 	// Logger receives the router's own events; nothing is logged when nil.
 	Logger *slog.Logger
 }
@@ -68,8 +76,10 @@ type Options struct {
 type Router struct {
 	opts Options
 
-	mu       sync.Mutex
-	services map[string]*service
+	mu         sync.Mutex
+	services   map[string]*service
+	front      *front // the shared listener, while a service is ensured
+	generation uint64 // counts the changes recorded in the state file
 }
 
 var _ traffic.Router = (*Router)(nil)
@@ -88,11 +98,15 @@ func New(opts Options) (*Router, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if err := proxy.New(proxy.Config{}).SetMirror(opts.Mirror); err != nil {
+		return nil, fmt.Errorf("builtin: mirror: %w", err)
+	}
 	return &Router{opts: opts, services: map[string]*service{}}, nil
 }
 
-// Ensure starts, once, the proxy listener of the service (and the admin listener
-// when configured) and loads its endpoints from the source.
+// Ensure sets up the service on the router's listen address, once, loads its
+// endpoints from the source and then serves it: by Host (or TLS SNI) when the
+// route names hosts, otherwise as the address's default service.
 func (r *Router) Ensure(ctx context.Context, rt traffic.Route) error {
 	name := rt.Service.Service
 	if err := ctx.Err(); err != nil {
@@ -106,31 +120,58 @@ func (r *Router) Ensure(ctx context.Context, rt traffic.Route) error {
 		return fmt.Errorf("builtin: ensure %s: %w", name, err)
 	}
 	sticky := r.stickyCookie(rt.Sticky)
+	hosts := normalHosts(rt.Hosts)
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if err := r.checkHosts(name, hosts); err != nil {
+		return fmt.Errorf("builtin: ensure %s: %s: %w", name, r.opts.Listen, err)
+	}
 	if s, ok := r.services[name]; ok {
-		return r.setRouting(s, rules, sticky)
+		return r.reroute(s, rules, sticky, hosts)
 	}
-	for other := range r.services {
-		return fmt.Errorf("builtin: ensure %s: %s: %w (%s)", name, r.opts.Listen, ErrAddressTaken, other)
-	}
-	s, err := r.start(name)
-	if err != nil {
-		return fmt.Errorf("builtin: ensure %s: %w", name, err)
-	}
-	r.services[name] = s
+	s := r.newService(name, hosts)
 	r.resync(s)
 	if err := s.route(rules, sticky); err != nil {
-		delete(r.services, name)
-		s.stop(ctx, r.opts.ShutdownGrace) //nolint:errcheck // the rules error is the one to report
+		s.close()
 		return fmt.Errorf("builtin: ensure %s: %w", name, err)
+	}
+	if err := r.add(s); err != nil {
+		return fmt.Errorf("builtin: ensure %s: %w", name, err)
+	}
+	r.opts.Logger.Info("router listening", "service", name, "addr", r.front.addr(), "admin", r.front.adminAddr(), "hosts", hosts)
+	return nil
+}
+
+// add makes s served on the front listener (opening it first when needed) and
+// records it; on failure s is closed and nothing changed. Callers hold r.mu.
+func (r *Router) add(s *service) error {
+	r.services[s.name] = s
+	if err := r.attach(); err != nil {
+		delete(r.services, s.name)
+		s.close()
+		return err
 	}
 	if err := r.save(); err != nil {
-		delete(r.services, name)
-		s.stop(ctx, r.opts.ShutdownGrace) //nolint:errcheck // the state error is the one to report
-		return fmt.Errorf("builtin: ensure %s: %w", name, err)
+		delete(r.services, s.name)
+		r.attach() //nolint:errcheck // the front is open; this only removes s
+		s.close()
+		return err
 	}
-	r.opts.Logger.Info("router listening", "service", name, "addr", s.addr(), "admin", s.adminAddr())
+	return nil
+}
+
+// reroute replaces an ensured service's rules, sticky cookie and hosts. Callers
+// hold r.mu.
+func (r *Router) reroute(s *service, rules []proxy.Rule, sticky string, hosts []string) error {
+	prevHosts := s.hosts
+	s.hosts = hosts
+	if err := r.setRouting(s, rules, sticky); err != nil {
+		s.hosts = prevHosts
+		return err
+	}
+	if !equal(prevHosts, hosts) {
+		r.attach() //nolint:errcheck // the front is open: attach only swaps the host table
+	}
 	return nil
 }
 
@@ -176,27 +217,39 @@ func (r *Router) Weights(ctx context.Context, svc traffic.ServiceRef) (traffic.W
 	return s.px.Weights(), nil
 }
 
-// Release stops the service's listeners, letting in-flight requests finish for up
-// to Options.ShutdownGrace; releasing an unknown service succeeds.
+// Release stops serving the service, letting its in-flight requests finish for up
+// to Options.ShutdownGrace; the listener closes with the last service. Releasing
+// an unknown service succeeds.
 func (r *Router) Release(ctx context.Context, svc traffic.ServiceRef) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("builtin: release %s: %w", svc.Service, err)
 	}
 	r.mu.Lock()
 	s, ok := r.services[svc.Service]
-	delete(r.services, svc.Service)
-	var serr error
-	if ok {
-		serr = r.save()
-	}
-	r.mu.Unlock()
 	if !ok {
+		r.mu.Unlock()
 		return nil
 	}
+	delete(r.services, svc.Service)
+	serr := r.save()
+	var f *front
+	if len(r.services) == 0 {
+		f, r.front = r.front, nil
+	} else {
+		r.attach() //nolint:errcheck // the front is open: attach only swaps the host table
+	}
+	r.mu.Unlock()
 	if serr != nil {
 		r.opts.Logger.Warn("router state", "service", svc.Service, "err", serr)
 	}
-	if err := s.stop(ctx, r.opts.ShutdownGrace); err != nil {
+	if f != nil {
+		f.stopAccepting()
+	}
+	err := s.stop(ctx, r.opts.ShutdownGrace)
+	if f != nil {
+		f.close(ctx, r.opts.ShutdownGrace)
+	}
+	if err != nil {
 		return fmt.Errorf("builtin: release %s: %w", svc.Service, err)
 	}
 	r.opts.Logger.Info("router released", "service", svc.Service)
@@ -226,21 +279,23 @@ func (r *Router) Instances(service string) ([]proxy.InstanceHealth, error) {
 // Addr returns the address a service's proxy listens on, or "" when it is not
 // ensured.
 func (r *Router) Addr(service string) string {
-	s, err := r.lookup(service)
-	if err != nil {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.services[service]; !ok || r.front == nil {
 		return ""
 	}
-	return s.addr()
+	return r.front.addr()
 }
 
-// AdminAddr returns the address of a service's admin listener, or "" when there is
-// none.
+// AdminAddr returns the address of the admin listener serving a service, or ""
+// when there is none.
 func (r *Router) AdminAddr(service string) string {
-	s, err := r.lookup(service)
-	if err != nil {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.services[service]; !ok || r.front == nil {
 		return ""
 	}
-	return s.adminAddr()
+	return r.front.adminAddr()
 }
 
 // EndpointsChanged replaces a slot's endpoints in its service's proxy; it has the
@@ -253,21 +308,27 @@ func (r *Router) EndpointsChanged(ref platform.SlotRef, endpoints []string) {
 	if !ok {
 		return
 	}
-	r.apply(s, ref.Slot, endpoints)
+	r.applyEndpoints(s, ref.Slot, endpoints)
 }
 
 // Close stops every service's proxy, like Release, but keeps Options.StateFile as
 // it is, so a router made later on the same file restores them.
 func (r *Router) Close(ctx context.Context) error {
 	r.mu.Lock()
-	services := r.services
-	r.services = map[string]*service{}
+	services, f := r.services, r.front
+	r.services, r.front = map[string]*service{}, nil
 	r.mu.Unlock()
+	if f != nil {
+		f.stopAccepting()
+	}
 	var errs []error
 	for name, s := range services {
 		if err := s.stop(ctx, r.opts.ShutdownGrace); err != nil {
 			errs = append(errs, fmt.Errorf("builtin: close %s: %w", name, err))
 		}
+	}
+	if f != nil {
+		f.close(ctx, r.opts.ShutdownGrace)
 	}
 	return errors.Join(errs...)
 }
@@ -330,21 +391,39 @@ func (r *Router) resync(s *service) {
 		return
 	}
 	for _, slot := range []platform.Slot{platform.Green, platform.Blue} {
-		r.apply(s, slot, r.opts.Source.Endpoints(platform.SlotRef{Service: s.name, Slot: slot}))
+		r.applyEndpoints(s, slot, r.opts.Source.Endpoints(platform.SlotRef{Service: s.name, Slot: slot}))
 	}
 }
 
-// apply gives the proxy a slot's endpoints when they changed. Callers hold r.mu.
-func (r *Router) apply(s *service, slot platform.Slot, eps []string) {
+// applyEndpoints gives the proxy a slot's endpoints when they changed. Callers hold r.mu.
+//
+// It never leaves the service without any endpoint: when the platform reports no
+// ready instance in either slot (a health check flapping on a loaded machine, an
+// adoption in progress), the last endpoints stay, and passive health takes out
+// those that really are gone; answering from them beats answering 502 to everyone.
+func (r *Router) applyEndpoints(s *service, slot platform.Slot, eps []string) {
 	if !slot.Valid() || equal(s.eps[slot], eps) {
 		return
 	}
+	if len(eps) == 0 && len(s.eps[slot]) > 0 && len(s.eps[slot.Other()]) == 0 {
+		if !s.holding[slot] {
+			r.opts.Logger.Warn("router endpoints: no ready instance in either slot; keeping the last ones", "service", s.name, "slot", slot, "endpoints", s.eps[slot])
+			s.holding[slot] = true
+		}
+		return
+	}
+	s.holding[slot] = false
 	if err := s.px.SetEndpoints(slot, eps); err != nil {
 		r.opts.Logger.Warn("router endpoints", "service", s.name, "slot", slot, "err", err)
 		return
 	}
 	s.eps[slot] = append([]string(nil), eps...)
 	r.opts.Logger.Info("router endpoints", "service", s.name, "slot", slot, "endpoints", eps)
+	if r.services[s.name] == s {
+		if err := r.save(); err != nil {
+			r.opts.Logger.Warn("router state", "service", s.name, "err", err)
+		}
+	}
 }
 
 func equal(a, b []string) bool {
@@ -359,8 +438,13 @@ func equal(a, b []string) bool {
 	return true
 }
 
-// listen opens a listener and names the address in its error.
-func listen(what, addr string) (net.Listener, error) {
+// listen returns the listener inherited for addr, or opens one and names the
+// address in its error.
+func (r *Router) listen(what, addr string) (net.Listener, error) {
+	if ln, ok := r.opts.Listeners[addr]; ok && ln != nil {
+		delete(r.opts.Listeners, addr)
+		return ln, nil
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("%s listener on %s: %w", what, addr, err)
@@ -368,9 +452,61 @@ func listen(what, addr string) (net.Listener, error) {
 	return ln, nil
 }
 
-// serveAdmin serves the proxy's admin handler on ln.
-func serveAdmin(ln net.Listener, h http.Handler) *http.Server {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln) //nolint:errcheck // returns http.ErrServerClosed on stop
-	return srv
+// ListenerFiles returns duplicates of the listening sockets (the listen address
+// and the admin one, by address), for a process taking over from this one; empty
+// while no service is ensured. The caller closes the files.
+func (r *Router) ListenerFiles() (map[string]*os.File, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string]*os.File{}
+	if r.front == nil {
+		return out, nil
+	}
+	lns := map[string]net.Listener{r.opts.Listen: r.front.ln}
+	if r.front.adminLn != nil {
+		lns[r.opts.Admin] = r.front.adminLn
+	}
+	for addr, ln := range lns {
+		fl, ok := ln.(interface{ File() (*os.File, error) })
+		if !ok {
+			return nil, fmt.Errorf("builtin: listener %s cannot be passed on", addr)
+		}
+		f, err := fl.File()
+		if err != nil {
+			return nil, fmt.Errorf("builtin: listener %s: %w", addr, err)
+		}
+		out[addr] = f
+	}
+	return out, nil
+}
+
+// Drain hands the router's connections over after ListenerFiles went to another
+// process: it stops accepting, lets every client finish its current request (its
+// response asks it to reconnect, which reaches the new process), waits for the
+// connections to end for up to grace, then closes everything. The state file is
+// left as it is: it is the new process's now.
+func (r *Router) Drain(ctx context.Context, grace time.Duration) error {
+	r.mu.Lock()
+	services, f := r.services, r.front
+	r.services, r.front = map[string]*service{}, nil
+	r.opts.StateFile = ""
+	r.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
+	defer cancel()
+	var err error
+	if f != nil {
+		if f.cancel != nil {
+			f.cancel()
+			<-f.served
+		}
+		err = f.px.Drain(ctx)
+		f.close(ctx, grace)
+	}
+	for _, s := range services {
+		s.close()
+	}
+	if err != nil {
+		return fmt.Errorf("builtin: drain: %w", err)
+	}
+	return nil
 }
