@@ -322,6 +322,13 @@ type MetricCheck struct {
 	EffectSize *Ratio `yaml:"effectSize,omitempty"`
 	// Alpha bounds the sequential judge's chance of stopping a good canary (default 0.01).
 	Alpha Ratio `yaml:"alpha,omitempty"`
+	// MinRequests is the fewest canary requests before the sequential judge, or a
+	// threshold over counts, may pass; fewer is Inconclusive ("not enough
+	// evidence"), which fails the step. Default: sequential, derived from the
+	// test's power (57 at alpha 1%); threshold, 10.
+	MinRequests int `yaml:"minRequests,omitempty"`
+	// MinSamples is the fewest points of each slot mannwhitney compares (default 5).
+	MinSamples int `yaml:"minSamples,omitempty"`
 	// Critical, Group and Weight place the metric in the step's score: a critical
 	// metric that does not pass fails the score; metrics of a group share its weight.
 	Critical bool   `yaml:"critical,omitempty"`

@@ -87,6 +87,9 @@ type Measurement struct {
 	// Counted says whether the measurement counts toward the metric's limits (a
 	// sequential window without data does not).
 	Counted bool `json:"counted"`
+	// Evidence is the canary traffic the judge has seen and needs before a pass
+	// (sequential metrics, and thresholds over counts); see EvidenceNote.
+	Evidence *Evidence `json:"evidence,omitempty"`
 }
 
 // observe turns a provider's result into an observation.
