@@ -188,7 +188,7 @@ type Analysis struct {
 	// Interval is the time between measurements of threshold and mannwhitney
 	// metrics and log checks (default 30 s); sequential metrics are evaluated
 	// every second.
-	Interval Duration     `yaml:"interval,omitempty"`
+	Interval Duration      `yaml:"interval,omitempty"`
 	Metrics  []MetricCheck `yaml:"metrics,omitempty"`
 	Logs     []LogCheck    `yaml:"logs,omitempty"`
 	// AfterPromotion keeps the analysis running this long after a promote step
