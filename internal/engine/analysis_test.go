@@ -13,6 +13,7 @@ import (
 	"github.com/sluicehq/sluice/internal/engine/enginetest"
 	"github.com/sluicehq/sluice/internal/spec"
 	"github.com/sluicehq/sluice/internal/store"
+	"github.com/sluicehq/sluice/internal/verify"
 )
 
 // analysisRunner stands in for the verify runner of background analyses: it
@@ -132,7 +133,7 @@ func TestAnalysisResumesAfterRestart(t *testing.T) {
 	h := analysisHarness(t, r)
 	ex := h.Start("watched", nil)
 	deadline := time.Now().Add(10 * time.Second)
-	for strings.Count(h.Console(ex.ID), "errors on blue: measurement") < 3 && time.Now().Before(deadline) {
+	for len(h.Records(ex.ID, "measurement")) < 3 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	h.Engine.Close()
@@ -216,4 +217,37 @@ func TestAnalysisWatchesAfterPromotion(t *testing.T) {
 	if as == nil || !as.Done || as.PromotedAt == nil || done.UpdatedAt.Sub(*as.PromotedAt) < 300*time.Millisecond {
 		t.Fatalf("analysis state %+v; execution ended at %s", as, done.UpdatedAt)
 	}
+}
+
+// shortRunner records sequential measurements that lack evidence, then watches.
+type shortRunner struct{}
+
+func (shortRunner) Run(ctx context.Context, sc *engine.StepContext) error {
+	m := verify.Measurement{Metric: "errors-vs-live", Judge: "sequential", Verdict: verify.Inconclusive,
+		Evidence: &verify.Evidence{Requests: 9, Needed: 57}}
+	if err := sc.Record(ctx, "measurement", "", m); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestApprovalSaysNotEnoughEvidence: an approval step whose phase's analysis has
+// seen too few canary requests tells the approvers so, on the console and in the
+// execution's reason while it waits.
+func TestApprovalSaysNotEnoughEvidence(t *testing.T) {
+	h := newHarness(t)
+	h.Options.Steps = map[spec.StepType]engine.StepRunner{spec.StepVerify: shortRunner{}}
+	h.Options.EvidenceNote = verify.EvidenceNoteJSON
+	h.Restart()
+	h.Apply(enginetest.Environment + "  providers: [{name: prom, type: prometheus, url: http://127.0.0.1:9}]\n")
+	h.Apply(strings.Replace(analysisYAML, "        - name: soak\n          wait: 1h\n", "        - wait: 200ms\n        - approval: {approvers: [alice]}\n", 1))
+	ex := h.Start("watched", nil)
+	got := h.WaitFor(ex.ID, store.StatusWaiting)
+	const want = "errors-vs-live: not enough evidence: 9 requests on the canary (57 needed)"
+	if !strings.Contains(got.Reason, want) || !strings.Contains(h.Console(ex.ID), "before you approve: "+want) {
+		t.Fatalf("reason %q, console:\n%s", got.Reason, h.Console(ex.ID))
+	}
+	must(t, h.Engine.Rollback(context.Background(), ex.ID, "alice", "not enough evidence"))
+	h.Finish(ex.ID)
 }

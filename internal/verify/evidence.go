@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 )
@@ -51,4 +52,17 @@ func EvidenceNote(ms []Measurement) string {
 		}
 	}
 	return strings.Join(parts, "; ")
+}
+
+// EvidenceNoteJSON is EvidenceNote of recorded measurements as the journal holds
+// them (engine.Options.EvidenceNote); records that do not decode are skipped.
+func EvidenceNoteJSON(raws []json.RawMessage) string {
+	ms := make([]Measurement, 0, len(raws))
+	for _, raw := range raws {
+		var m Measurement
+		if json.Unmarshal(raw, &m) == nil {
+			ms = append(ms, m)
+		}
+	}
+	return EvidenceNote(ms)
 }
