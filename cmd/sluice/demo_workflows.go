@@ -167,6 +167,7 @@ func (d demoSetup) checkSteps() string {
             interval: 1s
             count: 3
             duration: 2s
+            window: 5s
             metrics:
               - name: error-rate
                 provider: router
