@@ -172,6 +172,7 @@ func (d demoSetup) checkSteps() string {
               - name: error-rate
                 provider: router
                 query: error_rate
+                minRequests: 3
                 failureCondition: result > 0.05
                 failureLimit: 0
 `)
