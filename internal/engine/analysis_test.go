@@ -21,6 +21,7 @@ import (
 // run recorded, and fails once failAt measurements exist (0: never).
 type analysisRunner struct {
 	failAt int
+	fail   chan struct{} // when set, fails once closed
 	mu     sync.Mutex
 	starts []analysisStart
 }
@@ -43,6 +44,13 @@ func (a *analysisRunner) Run(ctx context.Context, sc *engine.StepContext) error 
 	for i := len(prev); ; i++ {
 		if a.failAt > 0 && i >= a.failAt {
 			return errors.New("metric errors: Failed: canary worse than baseline")
+		}
+		if a.fail != nil {
+			select {
+			case <-a.fail:
+				return errors.New("metric errors: Failed: canary worse than baseline")
+			default:
+			}
 		}
 		sc.Console("info", "errors on blue: measurement %d", i)
 		if err := sc.Record(ctx, "measurement", "", map[string]int{"i": i}); err != nil {
@@ -192,10 +200,15 @@ spec:
 // afterPromotion once the new slot is live; the execution does not end before
 // the watch, and a failure during it rolls back to the old slot.
 func TestAnalysisWatchesAfterPromotion(t *testing.T) {
-	r := &analysisRunner{failAt: 20}
+	r := &analysisRunner{fail: make(chan struct{})}
 	h := analysisHarness(t, r)
 	h.Apply(watchYAML)
 	ex := h.Start("watch", nil)
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(h.Console(ex.ID), "after its promotion until") && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(r.fail) // the verdict comes during the watch
 	got := h.Finish(ex.ID)
 	var st engine.State
 	must(t, json.Unmarshal(got.State, &st))
@@ -207,6 +220,8 @@ func TestAnalysisWatchesAfterPromotion(t *testing.T) {
 	}
 
 	// A watch that passes ends the execution after it, not before.
+	h.Options.Steps = map[spec.StepType]engine.StepRunner{spec.StepVerify: &analysisRunner{}}
+	h.Restart()
 	ok := h.Start("watch", map[string]string{"watch": "300ms"})
 	done := h.Finish(ok.ID)
 	must(t, json.Unmarshal(done.State, &st))
