@@ -102,9 +102,15 @@ func analysisHarness(t *testing.T, r *analysisRunner) *harness {
 // step and its failure ends the hour-long wait step at once: the wait is failed,
 // the execution rolled back, the promote phase never ran.
 func TestAnalysisFailureEndsAWait(t *testing.T) {
-	r := &analysisRunner{failAt: 3}
+	r := &analysisRunner{fail: make(chan struct{})}
 	h := analysisHarness(t, r)
 	ex := h.Start("watched", nil)
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(h.Console(ex.ID), "analysis of phase canary: errors on blue: measurement 2") && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	waitStep(t, h, ex.ID, "p1.s3")
+	close(r.fail) // the verdict comes while the hour-long wait runs
 	got := h.Finish(ex.ID)
 	if got.Status != store.StatusRolledBack || !strings.Contains(got.Reason, "background analysis of phase canary failed") ||
 		!strings.Contains(got.Reason, "canary worse than baseline") {
