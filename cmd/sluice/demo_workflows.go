@@ -167,10 +167,12 @@ func (d demoSetup) checkSteps() string {
             interval: 1s
             count: 3
             duration: 2s
+            window: 5s
             metrics:
               - name: error-rate
                 provider: router
                 query: error_rate
+                minRequests: 3
                 failureCondition: result > 0.05
                 failureLimit: 0
 `)

@@ -39,6 +39,9 @@ func (r *run) advance(ctx context.Context) (store.Status, error) {
 	if err := r.pollControl(ctx); err != nil {
 		return r.interrupted(ctx, err)
 	}
+	if err := r.syncAnalyses(ctx); err != nil {
+		return r.afterAnalysis(ctx, err)
+	}
 	if r.st.Phase >= len(r.wf.Spec.Phases) {
 		r.console("", "info", "all %d phases succeeded", len(r.wf.Spec.Phases))
 		return store.StatusSucceeded, nil
@@ -57,7 +60,15 @@ func (r *run) advance(ctx context.Context) (store.Status, error) {
 	if ss.Status != store.StatusRunning {
 		r.startStep(ss)
 	}
-	err := r.runStep(ctx, step, ss)
+	sctx, cancel := context.WithCancelCause(ctx)
+	r.setStepCancel(cancel)
+	err := r.runStep(sctx, step, ss)
+	r.setStepCancel(nil)
+	cancel(nil)
+	var af *analysisFailed
+	if errors.As(context.Cause(sctx), &af) && ctx.Err() == nil {
+		return r.onAnalysisFailure(af)
+	}
 	switch {
 	case err == nil:
 		return r.finishStep(ctx, ss)
@@ -71,6 +82,23 @@ func (r *run) advance(ctx context.Context) (store.Status, error) {
 		return r.interrupted(ctx, err)
 	}
 	return r.onFailure(ctx, phase, step, ss, err)
+}
+
+// afterAnalysis handles what syncAnalyses returned: an analysis's failure, a
+// person's request during a watch after promotion, or the engine stopping.
+func (r *run) afterAnalysis(ctx context.Context, err error) (store.Status, error) {
+	var af *analysisFailed
+	switch {
+	case errors.As(err, &af):
+		return r.onAnalysisFailure(af)
+	case ctx.Err() != nil, errors.Is(err, errLostOwnership):
+		return r.ex.Status, err
+	}
+	var in *interrupt
+	if errors.As(err, &in) {
+		return r.interrupted(ctx, err)
+	}
+	return r.ex.Status, err
 }
 
 // startStep begins a new attempt of the current step. Its journal entry rides on the

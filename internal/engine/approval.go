@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -36,7 +37,12 @@ func (r *run) approval(ctx context.Context, s *spec.Step, ss *StepState) error {
 	}
 	if r.ex.Status != store.StatusWaiting {
 		r.console(ss.Key, "info", "waiting for approval from %s (%d needed)%s", strings.Join(a.Approvers, ", "), need, prefixed(": ", a.Message))
-		if err := r.setStatus(ctx, store.StatusWaiting, "waiting for approval of "+ss.Name); err != nil {
+		reason := "waiting for approval of " + ss.Name
+		if note := r.evidenceNote(ctx); note != "" {
+			r.console(ss.Key, "warn", "before you approve: %s", note)
+			reason += "; " + note
+		}
+		if err := r.setStatus(ctx, store.StatusWaiting, reason); err != nil {
 			return err
 		}
 	}
@@ -174,4 +180,26 @@ func prefixed(prefix, s string) string {
 		return ""
 	}
 	return prefix + s
+}
+
+// evidenceNote says where the measurements of the current phase lack the
+// evidence for a pass (Options.EvidenceNote), or "".
+func (r *run) evidenceNote(ctx context.Context) string {
+	if r.e.opt.EvidenceNote == nil {
+		return ""
+	}
+	journal, err := r.e.st.Journal(ctx, r.ex.ID)
+	if err != nil {
+		r.log.Warn("cannot read measurements for the approval", "err", err)
+		return ""
+	}
+	phase := fmt.Sprintf("%s/p%d.", r.ex.ID, r.st.Phase+1)
+	whole := fmt.Sprintf("%s/%s/", r.ex.ID, workflowScope)
+	var ms []json.RawMessage
+	for _, j := range journal {
+		if j.Kind == "record.measurement" && (strings.HasPrefix(j.Key, phase) || strings.HasPrefix(j.Key, whole)) {
+			ms = append(ms, j.Data)
+		}
+	}
+	return r.e.opt.EvidenceNote(ms)
 }

@@ -73,6 +73,12 @@ type Options struct {
 	// Steps adds runners for step types that live outside the engine (verify,
 	// loadtest). A type without a runner fails clearly when a workflow reaches it.
 	Steps map[spec.StepType]StepRunner
+	// EvidenceNote, when set, reads the measurements recorded in the current phase
+	// (its steps' and the analyses') and says where a judge lacks the evidence for
+	// a pass, e.g. "errors-vs-live: not enough evidence: 9 requests on the canary
+	// (57 needed)"; an approval step shows it to the people it waits for. The
+	// server sets verify.EvidenceNoteJSON.
+	EvidenceNote func(measurements []json.RawMessage) string
 }
 
 // Engine runs executions. Create it with New, call Recover once at start, Close at the end.

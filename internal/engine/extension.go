@@ -43,18 +43,30 @@ type StepContext struct {
 	LiveSlot        platform.Slot // the slot live now; empty on a first release
 	Variables       map[string]string
 	Runtime         Runtime
+	// Background is set for a phase's or workflow's background analysis, which
+	// runs next to the steps: it records under its own key (StepKey is
+	// "p2.analysis" or "analysis") and its console lines name it.
+	Background bool
 
-	r *run
+	r     *run
+	bgRun *bgIO // where a background analysis writes; nil for a step
 }
 
 // Console queues a console line of the step; Sleep and Record make it durable.
 func (sc *StepContext) Console(level, format string, args ...any) {
+	if sc.bgRun != nil {
+		sc.bgRun.console(level, format, args...)
+		return
+	}
 	sc.r.console(sc.StepKey, level, format, args...)
 }
 
 // Sleep waits until t while answering people's requests. It returns nil when t
 // passed, or an error (an interruption or the engine stopping) that Run must return.
 func (sc *StepContext) Sleep(ctx context.Context, t time.Time) error {
+	if sc.bgRun != nil {
+		return sc.bgRun.sleep(ctx, t)
+	}
 	if err := sc.r.flush(ctx); err != nil {
 		return err
 	}
@@ -64,6 +76,9 @@ func (sc *StepContext) Sleep(ctx context.Context, t time.Time) error {
 // Record durably journals one result of the step (a measurement, a load test
 // summary) and publishes it as an event of the given type with data as its payload.
 func (sc *StepContext) Record(ctx context.Context, kind, message string, data any) error {
+	if sc.bgRun != nil {
+		return sc.bgRun.record(ctx, sc.StepKey, kind, message, data)
+	}
 	raw, err := json.Marshal(data)
 	if err != nil {
 		return fmt.Errorf("record %s: %w", kind, err)
@@ -76,6 +91,9 @@ func (sc *StepContext) Record(ctx context.Context, kind, message string, data an
 // Records returns the data of what this attempt already recorded of a kind, in
 // order, so a resumed runner continues instead of starting over.
 func (sc *StepContext) Records(ctx context.Context, kind string) ([]json.RawMessage, error) {
+	if sc.bgRun != nil {
+		return sc.bgRun.records(ctx, kind)
+	}
 	journal, err := sc.r.e.st.Journal(ctx, sc.ExecutionID)
 	if err != nil {
 		return nil, fmt.Errorf("records: %w", err)

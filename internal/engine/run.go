@@ -43,6 +43,9 @@ type run struct {
 	cancel    context.CancelFunc // stops the run when its lease is lost
 	// pre holds the definitions prepared by Start, used once by load.
 	pre *prepared
+	// bgs are the background analyses running next to the steps (bg creates it).
+	bgOnce sync.Once
+	bgs    *background
 }
 
 // handler advances an execution from one status; it returns the next status.
@@ -76,7 +79,11 @@ func (r *run) loop(ctx context.Context) {
 	if err := r.e.redeliver(ctx, r); err != nil {
 		r.log.Warn("cannot read stored requests; they are delivered by the next poll", "err", err)
 	}
+	defer r.stopAnalyses()
 	for !r.ex.Status.Terminal() {
+		if r.ex.Status != store.StatusRunning && r.ex.Status != store.StatusWaiting {
+			r.stopAnalyses()
+		}
 		h, ok := handlers[r.ex.Status]
 		if !ok {
 			r.log.Error("no handler for status", "status", r.ex.Status)

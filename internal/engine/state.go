@@ -45,6 +45,9 @@ type State struct {
 	// it is written with the request's effect, so a server that takes the execution
 	// over delivers exactly the later ones.
 	RequestsDone int64 `json:"requestsDone,omitempty"`
+	// Analyses are the background analyses started so far, by scope key
+	// ("analysis" for the workflow's, "p2.analysis" for phase 2's).
+	Analyses map[string]*AnalysisState `json:"analyses,omitempty"`
 }
 
 // PhaseState is the status of one phase.

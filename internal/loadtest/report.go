@@ -46,6 +46,9 @@ type Report struct {
 	Latency      Latency          `json:"latencyMs"`
 	Passed       bool             `json:"passed,omitempty"`
 	Reason       string           `json:"reason,omitempty"` // why the final report failed
+	// StoppedEarly says why the load stopped before its duration: its error
+	// limit was broken beyond chance (see limitTest).
+	StoppedEarly string `json:"stoppedEarly,omitempty"`
 }
 
 // Limits are the thresholds a final report is judged against.

@@ -103,17 +103,21 @@ func (s *Step) Run(ctx context.Context, sc *engine.StepContext) error {
 		r.Slot, r.Target, r.Run = d.slot, d.target, prev.run+1
 		return r
 	}
-	final, err := s.load(ctx, sc, newGenerator(cfg), stamp)
+	final, err := s.load(ctx, sc, newGenerator(cfg), stamp, limitTest{limit: limits.MaxErrorRate})
 	if err != nil {
 		return err
 	}
 	return s.finish(ctx, sc, final, limits)
 }
 
+// earlyCheck is how often the running load is checked against its error limit.
+const earlyCheck = 250 * time.Millisecond
+
 // load runs the generator in the background and records its progress every interval
-// until it ends. An interruption (a rollback, an abort, the engine stopping) stops
-// every worker at once and is returned unchanged.
-func (s *Step) load(ctx context.Context, sc *engine.StepContext, g *generator, stamp func(Report) Report) (Report, error) {
+// until it ends, or until lt shows the error limit broken beyond chance: then the
+// load stops at once and the report says so. An interruption (a rollback, an abort,
+// the engine stopping) stops every worker at once and is returned unchanged.
+func (s *Step) load(ctx context.Context, sc *engine.StepContext, g *generator, stamp func(Report) Report, lt limitTest) (Report, error) {
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	start := time.Now()
@@ -140,8 +144,18 @@ func (s *Step) load(ctx context.Context, sc *engine.StepContext, g *generator, s
 		} else if end.Before(next) {
 			wake = end
 		}
+		if check := time.Now().Add(earlyCheck); check.Before(wake) {
+			wake = check
+		}
 		if err := sc.Sleep(ctx, wake); err != nil {
 			return stop(err)
+		}
+		if r := g.report(start); lt.broken(float64(r.Requests-r.Successes), float64(r.Requests)) {
+			cancel()
+			<-done
+			r = stamp(g.report(start))
+			r.StoppedEarly = earlyReason(r, lt.limit)
+			return r, nil
 		}
 		// Progress at or after the end would repeat the final report.
 		if now := time.Now(); !now.Before(next) && now.Before(end) {
@@ -160,6 +174,9 @@ func (s *Step) load(ctx context.Context, sc *engine.StepContext, g *generator, s
 func (s *Step) finish(ctx context.Context, sc *engine.StepContext, r Report, limits Limits) error {
 	r.Final = true
 	verdict := r.Judge(limits)
+	if r.StoppedEarly != "" {
+		verdict = &LimitError{Report: r, Reasons: []string{r.StoppedEarly}}
+	}
 	msg := r.Line() + ": passed"
 	if verdict != nil {
 		r.Reason = verdict.Error()

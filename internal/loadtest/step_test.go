@@ -182,13 +182,13 @@ func TestStepFailsWhenALimitIsBroken(t *testing.T) {
 			name:    "error rate",
 			handler: everyNth(5, func(w http.ResponseWriter) { w.WriteHeader(500) }),
 			step:    "{rate: 100, duration: 500ms, maxErrorRate: 5}",
-			want:    []string{"error rate 20.0% (10 of 50 requests: 5xx 10) is above maxErrorRate 5.0%"},
+			want:    []string{"error rate ", "requests: 5xx ", ") is above maxErrorRate 5.0%"},
 		},
 		{
 			name:    "any error when no error rate is allowed",
 			handler: everyNth(25, func(w http.ResponseWriter) { w.WriteHeader(404) }),
 			step:    "{rate: 100, duration: 500ms}",
-			want:    []string{"error rate 4.0% (2 of 50 requests: 4xx 2) is above maxErrorRate 0.0%"},
+			want:    []string{"stopped early after ", "(1 of ", "requests: 4xx 1) is above maxErrorRate 0.0% (no error is allowed)"},
 		},
 		{
 			name:    "p99",
@@ -455,5 +455,43 @@ func TestJudge(t *testing.T) {
 				t.Fatalf("error %v, want a LimitError saying %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestStepStopsEarlyWhenTheErrorLimitIsBroken: a target failing 30% of requests
+// against a 5% limit is stopped long before its 60 s, with a verdict naming the
+// numbers; the step fails (rolled back) and the record says it stopped early.
+func TestStepStopsEarlyWhenTheErrorLimitIsBroken(t *testing.T) {
+	h := newHarness(t, newInstances(t, 2, everyNthOf(10, 3, func(w http.ResponseWriter) { w.WriteHeader(503) })))
+	h.Apply(workflow("early", "{rate: 50, duration: 60s, maxErrorRate: 5}"))
+	id := h.run("early")
+	ex := h.Finish(id)
+	if ex.Status != store.StatusRolledBack {
+		t.Fatalf("%s (%s), want rolled back\n%s", ex.Status, ex.Reason, h.Console(id))
+	}
+	rs := h.reports(id)
+	final := rs[len(rs)-1]
+	if !final.Final || final.Passed || final.StoppedEarly == "" {
+		t.Fatalf("final report %+v, want a failed one stopped early", final)
+	}
+	// At 50/s, 60 s is 3,000 requests; the test needs a few dozen.
+	if final.Requests > 300 || h.in.total() > 400 {
+		t.Fatalf("load ran on for %d requests (%d sent) after its limit was broken", final.Requests, h.in.total())
+	}
+	for _, w := range []string{"stopped early after ", "is above maxErrorRate 5.0%", "requests: 5xx ", "beyond chance"} {
+		if !strings.Contains(ex.Reason, w) {
+			t.Errorf("reason %q does not say %q", ex.Reason, w)
+		}
+	}
+	t.Logf("%s", final.StoppedEarly)
+}
+
+// everyNthOf answers k of every n requests with bad, the others with 200.
+func everyNthOf(n, k int64, bad func(http.ResponseWriter)) http.HandlerFunc {
+	var count atomic.Int64
+	return func(w http.ResponseWriter, _ *http.Request) {
+		if count.Add(1)%n < k {
+			bad(w)
+		}
 	}
 }

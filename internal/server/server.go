@@ -184,6 +184,7 @@ func newEngine(cfg Config, st store.Store, w *wiring, pub engine.Publisher, log 
 	return engine.New(engine.Options{
 		Store: st, Resolver: w, Publisher: pub, Logger: log.With("component", "engine", "server", id),
 		CrashPoint: crash, Owner: id, Lease: cfg.Lease, Redact: secrets.Default.String,
+		EvidenceNote: verify.EvidenceNoteJSON,
 		Steps: map[spec.StepType]engine.StepRunner{
 			spec.StepLoadTest: loadtest.NewStep(w),
 			spec.StepVerify: verify.NewStep(providers.NewSource(

@@ -49,6 +49,18 @@ func (w *Workflow) CheckEnvironment(env *Environment) Problems {
 			missing(l.Pos, fmt.Sprintf("%s.verify.logs[%d].provider", path, i), "log check", l.Name, l.Provider)
 		}
 	})
+	w.eachAnalysis(func(path string, a *Analysis) {
+		for i := range a.Metrics {
+			m := &a.Metrics[i]
+			missing(m.Pos, fmt.Sprintf("%s.metrics[%d].provider", path, i), "metric", m.Name, m.Provider)
+			if msg := sequentialCounts(env, m); msg != "" {
+				add(m.Pos, fmt.Sprintf("%s.metrics[%d]", path, i), "%s", msg)
+			}
+		}
+		for i, l := range a.Logs {
+			missing(l.Pos, fmt.Sprintf("%s.logs[%d].provider", path, i), "log check", l.Name, l.Provider)
+		}
+	})
 	if msg := localArtifactProblem(w.Spec.Service.Artifact, env); msg != "" && !w.templated {
 		add(Pos{File: w.file}, "spec.service.artifact", "%s", msg)
 	}
@@ -100,6 +112,19 @@ func (w *Workflow) eachStep(fn func(path string, s *Step)) {
 	}
 	for i := range w.Spec.Rollback {
 		fn(fmt.Sprintf("spec.rollback[%d]", i), &w.Spec.Rollback[i])
+	}
+}
+
+// eachAnalysis calls fn for the workflow's background analysis and each
+// phase's, with its path.
+func (w *Workflow) eachAnalysis(fn func(path string, a *Analysis)) {
+	if w.Spec.Analysis != nil {
+		fn("spec.analysis", w.Spec.Analysis)
+	}
+	for i := range w.Spec.Phases {
+		if a := w.Spec.Phases[i].Analysis; a != nil {
+			fn(fmt.Sprintf("spec.phases[%d].analysis", i), a)
+		}
 	}
 }
 

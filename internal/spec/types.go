@@ -47,7 +47,10 @@ type WorkflowSpec struct {
 	Service     Service    `yaml:"service"`
 	// OnFailure is the workflow-wide failure strategy; the default is rollback.
 	OnFailure *Failure `yaml:"onFailure,omitempty"`
-	Phases    []Phase  `yaml:"phases"`
+	// Analysis is continuous verification of the whole workflow: from the first
+	// moment the new slot has traffic to the end of the last phase.
+	Analysis *Analysis `yaml:"analysis,omitempty"`
+	Phases   []Phase   `yaml:"phases"`
 	// Rollback replaces the default rollback (100% to the live slot, then scale the new
 	// slot down) when set.
 	Rollback []Step `yaml:"rollback,omitempty"`
@@ -171,7 +174,50 @@ type Phase struct {
 	Name      string   `yaml:"name"`
 	Steps     []Step   `yaml:"steps"`
 	OnFailure *Failure `yaml:"onFailure,omitempty"`
-	Pos       Pos      `yaml:"-"`
+	// Analysis is continuous verification of this phase: from the moment the new
+	// slot has traffic in it (its first traffic step, or its start when an earlier
+	// phase already sent some) to its end, whatever step is running.
+	Analysis *Analysis `yaml:"analysis,omitempty"`
+	Pos      Pos       `yaml:"-"`
+}
+
+// Analysis is continuous (background) verification: the metrics and log checks
+// of a verify step, measured from the moment the new slot has traffic until the
+// phase or workflow that declares them ends. The first Failed (or Error) verdict
+// rolls the execution back at once, whatever step is running; an Inconclusive one
+// pauses it for a person.
+type Analysis struct {
+	// Interval is the time between measurements of threshold and mannwhitney
+	// metrics and log checks (default 30 s); sequential metrics are evaluated
+	// every second.
+	Interval Duration      `yaml:"interval,omitempty"`
+	Metrics  []MetricCheck `yaml:"metrics,omitempty"`
+	Logs     []LogCheck    `yaml:"logs,omitempty"`
+	// AfterPromotion keeps the analysis running this long after a promote step
+	// of its phase (or workflow): the execution ends only after the watch, and a
+	// failure during it rolls back to the old slot.
+	AfterPromotion Duration `yaml:"afterPromotion,omitempty"`
+
+	// Window, Direction, Confidence, EffectSize and Alpha are the judges'
+	// parameters for metrics that do not set their own, as on a verify step.
+	Window     Duration `yaml:"window,omitempty"`
+	Direction  string   `yaml:"direction,omitempty"`
+	Confidence Ratio    `yaml:"confidence,omitempty"`
+	EffectSize *Ratio   `yaml:"effectSize,omitempty"`
+	Alpha      Ratio    `yaml:"alpha,omitempty"`
+}
+
+// AnalysisSpan is how long a background analysis is scheduled for; it ends
+// before that with its phase or workflow.
+const AnalysisSpan = Duration(30 * 24 * time.Hour)
+
+// VerifyStep is the analysis as the verify step that the engine runs in the
+// background, scheduled for AnalysisSpan.
+func (a *Analysis) VerifyStep() *VerifyStep {
+	return &VerifyStep{
+		Interval: a.Interval, Duration: AnalysisSpan, Metrics: a.Metrics, Logs: a.Logs,
+		Window: a.Window, Direction: a.Direction, Confidence: a.Confidence, EffectSize: a.EffectSize, Alpha: a.Alpha,
+	}
 }
 
 // StepType names what a step does.
@@ -352,6 +398,13 @@ type MetricCheck struct {
 	EffectSize *Ratio `yaml:"effectSize,omitempty"`
 	// Alpha bounds the sequential judge's chance of stopping a good canary (default 0.01).
 	Alpha Ratio `yaml:"alpha,omitempty"`
+	// MinRequests is the fewest canary requests before the sequential judge, or a
+	// threshold over counts, may pass; fewer is Inconclusive ("not enough
+	// evidence"), which fails the step. Default: sequential, derived from the
+	// test's power (57 at alpha 1%); threshold, 10.
+	MinRequests int `yaml:"minRequests,omitempty"`
+	// MinSamples is the fewest points of each slot mannwhitney compares (default 5).
+	MinSamples int `yaml:"minSamples,omitempty"`
 	// Critical, Group and Weight place the metric in the step's score: a critical
 	// metric that does not pass fails the score; metrics of a group share its weight.
 	Critical bool   `yaml:"critical,omitempty"`

@@ -210,6 +210,18 @@ func (v *validator) metricJudge(path string, m *MetricCheck) {
 			v.report(path+"."+f, "%s: %s is used by the mannwhitney judge only (this metric's judge is %s)", what, f, judge)
 		}
 	}
+	if m.MinRequests < 0 {
+		v.report(path+".minRequests", "%s: minRequests must not be negative", what)
+	}
+	if m.MinSamples < 0 {
+		v.report(path+".minSamples", "%s: minSamples must not be negative", what)
+	}
+	if judge == "mannwhitney" && v.present(path+".minRequests") {
+		v.report(path+".minRequests", "%s: minRequests is used by the sequential and threshold judges (mannwhitney counts points: minSamples)", what)
+	}
+	if judge != "mannwhitney" && v.present(path+".minSamples") {
+		v.report(path+".minSamples", "%s: minSamples is used by the mannwhitney judge only (this metric's judge is %s; use minRequests)", what, judge)
+	}
 	if judge != "sequential" && v.present(path+".alpha") {
 		v.report(path+".alpha", "%s: alpha is used by the sequential judge only (this metric's judge is %s; mannwhitney uses confidence)", what, judge)
 	}

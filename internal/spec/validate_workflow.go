@@ -15,6 +15,7 @@ func (v *validator) workflow(w *Workflow) {
 	v.variables(s.Variables)
 	v.service(&s.Service)
 	v.failure("spec.onFailure", s.OnFailure)
+	v.analysis("spec.analysis", s.Analysis, hasTraffic(s.Phases), "the workflow")
 	v.phases(s.Phases)
 	v.order(s.Phases)
 	for i := range s.Rollback {
@@ -155,6 +156,7 @@ func (v *validator) phases(phases []Phase) {
 			first[p.Name] = i
 		}
 		v.failure(path+".onFailure", p.OnFailure)
+		v.analysis(path+".analysis", p.Analysis, hasTraffic(phases[:i+1]), "phase "+p.Name)
 		if len(p.Steps) == 0 && v.present(path+".steps") {
 			v.report(path+".steps", "phase %s has no steps", p.Name)
 		}
@@ -170,4 +172,41 @@ func (v *validator) phases(phases []Phase) {
 			}
 		}
 	}
+}
+
+// analysis checks a background analysis: its metrics as a verify step's, and
+// that the new slot gets traffic by the end of its scope (otherwise there would
+// be nothing to watch).
+func (v *validator) analysis(path string, a *Analysis, traffic bool, scope string) {
+	if a == nil {
+		return
+	}
+	if len(a.Metrics) == 0 && len(a.Logs) == 0 {
+		if !v.badUnder(path) {
+			v.report(path, "analysis of %s has no metrics or logs to check", scope)
+		}
+		return
+	}
+	if !traffic {
+		v.report(path, "analysis of %s would never start: it watches the new slot from its first traffic or promote step, and %s has none", scope, scope)
+	}
+	if v.present(path+".interval") && a.Interval <= 0 {
+		v.report(path+".interval", "analysis interval must be longer than 0, e.g. 30s")
+	}
+	if a.AfterPromotion < 0 {
+		v.report(path+".afterPromotion", "afterPromotion must not be negative")
+	}
+	v.verify(path, a.VerifyStep())
+}
+
+// hasTraffic reports whether any of the phases sends the new slot traffic.
+func hasTraffic(phases []Phase) bool {
+	for _, p := range phases {
+		for _, s := range p.Steps {
+			if s.Traffic != nil || s.Promote != nil {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -57,7 +57,7 @@ func (a *analysis) measure(ctx context.Context, m *metric) error {
 	if err := a.io.Record(ctx, "measurement", "", ms); err != nil {
 		return err
 	}
-	if quiet := m.judge == JudgeSequential && ms.Verdict == Successful && ms.Index%sequentialConsoleEvery != 0; !quiet {
+	if quiet := m.judge == JudgeSequential && ms.Verdict != Failed && ms.Verdict != Error && ms.Index%sequentialConsoleEvery != 0; !quiet {
 		a.io.Console(levelOf(ms.Verdict), "%s", line)
 	}
 	for _, w := range append(ms.Canary.Warnings, baselineWarnings(ms)...) {
@@ -151,6 +151,12 @@ func (a *analysis) judge(m *metric, ms *Measurement, c, b *Result) {
 		if err != nil {
 			ms.Error = redact(m.provider, err.Error())
 		}
+		if c.Tally != nil {
+			ms.Evidence = &Evidence{Requests: c.Tally.Trials, Needed: float64(m.minRequests)}
+			if v == Successful && ms.Evidence.Short() {
+				ms.Verdict, ms.Counted, ms.Reason = Inconclusive, false, ms.Evidence.String()+"; "+why
+			}
+		}
 		if m.logs && len(c.Lines) > 0 {
 			ms.Templates = topTemplates(c.Lines, 5)
 			ms.Reason += "; " + describeTemplates(ms.Templates)
@@ -205,10 +211,7 @@ func judgeSequential(m *metric, ms *Measurement, c, b *Result) {
 	default:
 		next := m.seq.clone()
 		next.Observe(*c.Tally, *b.Tally)
-		ms.Verdict, ms.Reason = Successful, "sequential: "+next.Describe()
-		if next.Rejected() {
-			ms.Verdict = Failed
-		}
+		ms.Verdict, ms.Reason, ms.Evidence = next.Verdict(), "sequential: "+next.Describe(), next.Evidence()
 	}
 }
 

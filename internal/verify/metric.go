@@ -48,6 +48,7 @@ type metric struct {
 	every              time.Duration // between scheduled measurements
 	window             time.Duration // each measurement's window; 0 means every
 	n                  int           // scheduled measurements
+	minRequests        int           // fewest canary requests for a passing threshold over counts
 
 	next                       int // index of the next scheduled measurement
 	failed, inconclusive, errs int // counted verdicts; errs is consecutive
@@ -60,6 +61,8 @@ type metric struct {
 	onProviderError            string // the step's action for a provider that stays unavailable
 	providerDown               bool   // finished in Error because its provider stayed unavailable
 	skipped                    bool   // providerDown, and the step continues without it
+	starved                    bool   // finished Inconclusive for want of evidence
+	judged, short              int    // counted measurements; uncounted ones with too few requests
 }
 
 // newMetric prepares a metric check of step vs; its judge's parameters are the
@@ -71,6 +74,13 @@ func newMetric(m spec.MetricCheck, vs *spec.VerifyStep, p Provider, o *options) 
 		inconclusiveLimit: m.InconclusiveLimit, errorLimit: m.ConsecutiveErrorLimit,
 		group: scoreGroup(m.Name, m.Group), critical: m.Critical,
 		total: m.Total, cumulative: m.Counts == CountsCumulative, readings: map[string]Tally{},
+		minRequests: defaultMinRequests,
+	}
+	if m.MinRequests > 0 {
+		mt.minRequests = m.MinRequests
+	}
+	if m.MinSamples > 0 {
+		mt.compare.MinSample = m.MinSamples
 	}
 	if mt.judge == "" {
 		mt.judge = JudgeThreshold
@@ -176,7 +186,11 @@ func (m *metric) apply(ms Measurement, retry time.Duration) {
 		m.applySequential(ms)
 		return
 	}
+	if ms.Evidence.Short() && !ms.Counted {
+		m.short++
+	}
 	if ms.Counted {
+		m.judged++
 		switch ms.Verdict {
 		case Failed:
 			m.failed++
@@ -189,6 +203,9 @@ func (m *metric) apply(ms Measurement, retry time.Duration) {
 		m.finish(Failed, fmt.Sprintf("%d failed measurement(s) (limit %d)", m.failed, m.failureLimit))
 	case m.inconclusive > m.inconclusiveLimit:
 		m.finish(Inconclusive, fmt.Sprintf("%d inconclusive measurement(s) (limit %d)", m.inconclusive, m.inconclusiveLimit))
+	case m.next >= m.n && m.judged == 0 && m.short > 0:
+		m.finish(Inconclusive, fmt.Sprintf("every one of %d measurement(s) had too few requests, the last: %s", m.short, ms.Evidence))
+		m.starved = true
 	case m.next >= m.n:
 		m.finish(Successful, fmt.Sprintf("%d measurement(s), %d failed, %d inconclusive", m.n, m.failed, m.inconclusive))
 	}
@@ -204,6 +221,7 @@ func (m *metric) applySequential(ms Measurement) {
 		m.finish(Failed, "canary worse than baseline: "+m.seq.Describe())
 	case m.next >= m.n:
 		m.finish(m.seq.Verdict(), m.seq.Describe())
+		m.starved = m.verdict == Inconclusive
 	}
 }
 
@@ -241,6 +259,10 @@ type VerdictError struct {
 	// OnProviderError is the step's action for that (empty means pause).
 	ProviderDown    bool
 	OnProviderError string
+	// NotEnoughEvidence says an Inconclusive verdict came from too little canary
+	// traffic: that is not a pass, and not a question for a person either, so
+	// the step fails and the failure strategy applies (rollback by default).
+	NotEnoughEvidence bool
 }
 
 // Error describes the metric, its value and the condition or judge that failed.
@@ -256,6 +278,9 @@ func (e *VerdictError) Error() string {
 			return fmt.Sprintf("verify: the score is marginal, a person must decide: %s", e.Detail)
 		}
 		return fmt.Sprintf("verify: score: %s: %s", e.Verdict, e.Detail)
+	}
+	if e.NotEnoughEvidence {
+		return fmt.Sprintf("verify: metric %s: not enough evidence to pass: %s", e.Metric, e.Detail)
 	}
 	if e.Verdict == Inconclusive {
 		return fmt.Sprintf("verify: metric %s is inconclusive, a person must decide: %s", e.Metric, e.Detail)
@@ -273,6 +298,8 @@ func (e *VerdictError) Error() string {
 // the engine's ErrRollBack.
 func (e *VerdictError) Is(target error) bool {
 	switch {
+	case e.Verdict == Inconclusive && e.NotEnoughEvidence:
+		return false
 	case e.Verdict == Inconclusive:
 		return target == ErrInconclusive || target == engine.ErrNeedsDecision
 	case e.ProviderDown && e.providerAction() == spec.ProviderErrorRollback:
@@ -300,7 +327,8 @@ func (m *metric) verdictError() error {
 			d += fmt.Sprintf(", %s", l.Reason)
 		}
 	}
-	ve := &VerdictError{Verdict: m.verdict, Metric: m.name, Detail: d, ProviderDown: m.providerDown, OnProviderError: m.onProviderError}
+	ve := &VerdictError{Verdict: m.verdict, Metric: m.name, Detail: d, ProviderDown: m.providerDown,
+		OnProviderError: m.onProviderError, NotEnoughEvidence: m.starved}
 	if m.verdict != Error { // a provider's outage keeps its own words (metric X: Error: …)
 		ve.Words = m.words()
 	}

@@ -39,6 +39,9 @@ func sequentialParams(m spec.MetricCheck, vs *spec.VerifyStep, def SequentialPar
 	case vs.Alpha > 0:
 		p.Alpha = float64(vs.Alpha)
 	}
+	if m.MinRequests > 0 {
+		p.MinTrials = float64(m.MinRequests)
+	}
 	return p
 }
 

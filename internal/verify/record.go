@@ -95,6 +95,9 @@ type Measurement struct {
 	ProviderError bool `json:"providerError,omitempty"`
 	// RetryAfter is when the provider said it will answer again.
 	RetryAfter *time.Time `json:"retryAfter,omitempty"`
+	// Evidence is the canary traffic the judge has seen and needs before a pass
+	// (sequential metrics, and thresholds over counts); see EvidenceNote.
+	Evidence *Evidence `json:"evidence,omitempty"`
 }
 
 // observe turns a provider's result into an observation.

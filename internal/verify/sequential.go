@@ -14,13 +14,34 @@ type SequentialParams struct {
 	// Ratios are the alternatives (canary rate / baseline rate) the test mixes
 	// with equal weight; default 2, 3, 5, 8.
 	Ratios []float64
-	// MinTrials is the fewest canary trials for a pass; fewer at the end is
-	// Inconclusive. Default 1.
+	// MinTrials is the fewest canary trials for a pass; fewer is Inconclusive
+	// ("not enough evidence"). Zero (the default) derives it from the test's
+	// power: see NeededTrials.
 	MinTrials float64
 }
 
 // DefaultSequential are the sequential test's defaults.
-var DefaultSequential = SequentialParams{Alpha: 0.01, Ratios: []float64{2, 3, 5, 8}, MinTrials: 1}
+var DefaultSequential = SequentialParams{Alpha: 0.01, Ratios: []float64{2, 3, 5, 8}}
+
+// Power target of the derived minimum evidence: a canary failing powerRatio
+// times the baseline's rate, the baseline's rate counted as at least
+// powerFloor, must be expected to have reached the evidence bound.
+const (
+	powerRatio = 5
+	powerFloor = 0.02
+)
+
+// NeededTrials is the fewest canary trials after which the sequential test at
+// alpha would, on average, have stopped a canary failing 5 times as often as a
+// baseline whose event rate is baseRate (counted as at least 2%): the trials n
+// at which the expected log-likelihood ratio n·p·(ρ ln ρ − ρ + 1) of that canary
+// reaches ln(1/alpha). At alpha 1% and a baseline failing at most 2% it is 57,
+// so a canary failing 10% or more would have been caught by then.
+func NeededTrials(alpha, baseRate float64) float64 {
+	p := max(baseRate, powerFloor)
+	kl := p * (powerRatio*math.Log(powerRatio) - powerRatio + 1)
+	return math.Ceil(math.Log(1/alpha) / kl)
+}
 
 // Sequential is an always-valid test that a canary's event rate is higher than the
 // baseline's. Each window's events are split between canary and baseline; given
@@ -46,8 +67,8 @@ func NewSequential(p SequentialParams) *Sequential {
 	if len(p.Ratios) == 0 {
 		p.Ratios = DefaultSequential.Ratios
 	}
-	if p.MinTrials <= 0 {
-		p.MinTrials = DefaultSequential.MinTrials
+	if p.MinTrials < 0 {
+		p.MinTrials = 0
 	}
 	return &Sequential{p: p, logLR: make([]float64, len(p.Ratios))}
 }
@@ -89,15 +110,36 @@ func (s *Sequential) Statistic() float64 {
 func (s *Sequential) Rejected() bool { return s.Statistic() >= 1/s.p.Alpha }
 
 // Verdict returns Failed once rejected; otherwise Successful, or Inconclusive
-// while the canary has had fewer than MinTrials trials.
+// while the canary has had fewer trials than Needed.
 func (s *Sequential) Verdict() Verdict {
 	switch {
 	case s.Rejected():
 		return Failed
-	case s.canary.Trials < s.p.MinTrials:
+	case !s.Enough():
 		return Inconclusive
 	}
 	return Successful
+}
+
+// Needed is the fewest canary trials for a pass: MinTrials when set, else
+// NeededTrials at the baseline's rate so far.
+func (s *Sequential) Needed() float64 {
+	if s.p.MinTrials > 0 {
+		return s.p.MinTrials
+	}
+	base := 0.0
+	if s.baseline.Trials > 0 {
+		base = s.baseline.Events / s.baseline.Trials
+	}
+	return NeededTrials(s.p.Alpha, base)
+}
+
+// Enough reports whether the canary has had enough trials for a pass.
+func (s *Sequential) Enough() bool { return s.canary.Trials >= s.Needed() }
+
+// Evidence returns the canary's trials so far and the trials a pass needs.
+func (s *Sequential) Evidence() *Evidence {
+	return &Evidence{Requests: s.canary.Trials, Needed: s.Needed()}
 }
 
 // Totals returns the canary's and the baseline's tallies so far.
@@ -105,9 +147,13 @@ func (s *Sequential) Totals() (canary, baseline Tally) { return s.canary, s.base
 
 // Describe summarises the test's state for the console.
 func (s *Sequential) Describe() string {
-	return fmt.Sprintf("canary %g/%g (%s), baseline %g/%g (%s), evidence %.3g of %.3g needed",
+	d := fmt.Sprintf("canary %g/%g (%s), baseline %g/%g (%s), evidence %.3g of %.3g needed",
 		s.canary.Events, s.canary.Trials, rate(s.canary), s.baseline.Events, s.baseline.Trials, rate(s.baseline),
 		s.Statistic(), 1/s.p.Alpha)
+	if !s.Rejected() && !s.Enough() {
+		d += "; " + s.Evidence().String()
+	}
+	return d
 }
 
 func rate(t Tally) string {

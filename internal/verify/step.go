@@ -94,6 +94,9 @@ type Job struct {
 	Deadline        time.Time // the step's timeout, if any: no measurement is due after it
 	EnvironmentName string
 	Environment     *spec.Environment
+	// Background marks a phase's or workflow's background analysis, which runs
+	// until the engine stops it rather than for a count or duration.
+	Background bool
 }
 
 // Run runs one attempt of a verify step, continuing from its recorded
@@ -105,6 +108,7 @@ func (s *Step) Run(ctx context.Context, sc *engine.StepContext) error {
 	j := Job{
 		Verify: sc.Step.Verify, Service: sc.Service.Name, Canary: sc.NewSlot, Baseline: sc.LiveSlot,
 		Variables: sc.Variables, Started: sc.StartedAt, EnvironmentName: sc.EnvironmentName, Environment: sc.Environment,
+		Background: sc.Background,
 	}
 	if d := sc.Step.Timeout.Std(); d > 0 {
 		j.Deadline = sc.StartedAt.Add(d)
@@ -282,6 +286,11 @@ func announce(io StepIO, j Job, ms []*metric, begin time.Time) {
 		windows := ""
 		if m.window != m.every {
 			windows = " over " + WindowString(m.window) + " windows"
+		}
+		if j.Background {
+			io.Console("info", "watching %s on %s%s: %s judge, every %s%s from %s until its scope ends",
+				m.name, j.Canary, against, m.judge, m.every, windows, begin.Add(m.every).Format(time.TimeOnly))
+			continue
 		}
 		io.Console("info", "verifying %s on %s%s: %s judge, %d measurement(s) every %s%s from %s",
 			m.name, j.Canary, against, m.judge, m.n, m.every, windows, begin.Add(m.every).Format(time.TimeOnly))

@@ -53,7 +53,8 @@ func load(url string, rps int, stop <-chan struct{}) *sync.WaitGroup {
 // requests/s, 10% to blue; green fails one request in a hundred. A blue that
 // fails one in five must be stopped on its own within a bounded number of
 // evaluations (the test reports how long it took and how many of blue's requests
-// failed meanwhile); a blue as good as green must pass a short analysis.
+// failed meanwhile); a blue as good as green must pass an analysis long enough
+// for the judge's minimum evidence (57 canary requests; about 20/s here).
 func TestSequentialOnRealTraffic(t *testing.T) {
 	if testing.Short() {
 		t.Skip("sends real traffic for a few seconds")
@@ -65,7 +66,7 @@ func TestSequentialOnRealTraffic(t *testing.T) {
 		want      verify.Verdict
 	}{
 		{"bad canary (20% errors)", 5, 20 * time.Second, verify.Failed},
-		{"good canary (1% errors)", 100, 3 * time.Second, verify.Successful},
+		{"good canary (1% errors)", 100, 10 * time.Second, verify.Successful},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
