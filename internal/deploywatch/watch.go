@@ -42,6 +42,10 @@ type Watcher struct {
 	Interval time.Duration
 	Log      *slog.Logger
 	Now      func() time.Time
+
+	// claimed is the last delivery id each trigger claimed or found claimed, so a
+	// generation that already had its run costs no store write on every check.
+	claimed map[string]string
 }
 
 // Run checks every Interval until ctx ends; failures are logged and retried.
@@ -128,12 +132,17 @@ func (w *Watcher) check(ctx context.Context, def store.Definition, wf *spec.Work
 		return err // the next check, after this run ends
 	}
 	key := def.Name + "/" + t.Name
+	if w.claimed[key] == d.ID {
+		return nil
+	}
 	if _, err := w.Store.ClaimDelivery(ctx, store.Delivery{Trigger: key, ID: d.ID, At: w.now()}); err != nil {
 		if errors.Is(err, store.ErrDuplicate) {
+			w.remember(key, d.ID)
 			return nil // this generation already had its run (rolled back, perhaps)
 		}
 		return err
 	}
+	w.remember(key, d.ID)
 	ex, err := w.Engine.Start(ctx, engine.StartRequest{Workflow: def.Name, Version: def.Version, Variables: vars,
 		StartedBy: "trigger:" + key})
 	if err != nil {
@@ -153,6 +162,15 @@ func imageOf(dep *appsv1.Deployment, name string) (trigger.Push, error) {
 		}
 	}
 	return trigger.Push{}, fmt.Errorf("deployment %s has no container %q", dep.Name, name)
+}
+
+// remember notes the delivery id a trigger's generation claimed; Check runs on one
+// goroutine, so the map needs no lock.
+func (w *Watcher) remember(key, id string) {
+	if w.claimed == nil {
+		w.claimed = map[string]string{}
+	}
+	w.claimed[key] = id
 }
 
 func (w *Watcher) now() time.Time {
