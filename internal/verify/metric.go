@@ -62,6 +62,8 @@ type metric struct {
 	providerDown               bool   // finished in Error because its provider stayed unavailable
 	skipped                    bool   // providerDown, and the step continues without it
 	starved                    bool   // finished Inconclusive for want of evidence
+	fellBack                   bool   // skipped, and a builtin fallback stands in for it
+	fallback                   bool   // stands in for a skipped metric; has no fallback itself
 	judged, short              int    // counted measurements; uncounted ones with too few requests
 }
 

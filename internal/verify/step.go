@@ -129,6 +129,15 @@ func (s *Step) Analyse(ctx context.Context, j Job, io StepIO) error {
 	}
 	s.check(ctx, io, ms, j.Service)
 	begin := j.Started.Add(j.Verify.InitialDelay.Std())
+	// metrics skipped before a restart get their fallbacks back, with what those recorded
+	fbs, err := s.fallbacks(ctx, j, io, ms, begin)
+	if err != nil {
+		return err
+	}
+	if err := s.replay(ctx, io, fbs); err != nil {
+		return err
+	}
+	ms = append(ms, fbs...)
 	announce(io, j, ms, begin)
 	a := &analysis{s: s, j: j, io: io, begin: begin}
 	var sc *scored
@@ -155,6 +164,11 @@ func (s *Step) Analyse(ctx context.Context, j Job, io StepIO) error {
 		if err := a.measure(ctx, m); err != nil {
 			return err
 		}
+		fbs, err := s.fallbacks(ctx, j, io, []*metric{m}, begin)
+		if err != nil {
+			return err
+		}
+		ms = append(ms, fbs...)
 	}
 	if sc != nil {
 		return sc.conclude(io, ms)
@@ -164,17 +178,7 @@ func (s *Step) Analyse(ctx context.Context, j Job, io StepIO) error {
 
 // metrics prepares the step's metric and log checks with their providers.
 func (s *Step) metrics(ctx context.Context, j Job) ([]*metric, error) {
-	interval := j.Verify.Interval.Std()
-	span := j.Verify.Duration.Std()
-	if interval <= 0 {
-		interval = s.o.interval
-		if span > 0 && interval > span {
-			interval = span // the duration bounds the step
-		}
-	}
-	if span <= 0 {
-		span = time.Duration(max(j.Verify.Count, 1)) * interval
-	}
+	interval, span := s.schedule(j)
 	var out []*metric
 	windows := map[*metric]time.Duration{}
 	for _, mc := range j.Verify.Metrics {
@@ -214,6 +218,21 @@ func (s *Step) metrics(ctx context.Context, j Job) ([]*metric, error) {
 	return out, nil
 }
 
+// schedule is a step's measurement interval and the span its measurements cover.
+func (s *Step) schedule(j Job) (interval, span time.Duration) {
+	interval, span = j.Verify.Interval.Std(), j.Verify.Duration.Std()
+	if interval <= 0 {
+		interval = s.o.interval
+		if span > 0 && interval > span {
+			interval = span // the duration bounds the step
+		}
+	}
+	if span <= 0 {
+		span = time.Duration(max(j.Verify.Count, 1)) * interval
+	}
+	return interval, span
+}
+
 // replay applies the measurements an earlier run of this attempt recorded.
 func (s *Step) replay(ctx context.Context, io StepIO, ms []*metric) error {
 	recs, err := io.Records(ctx, "measurement")
@@ -224,6 +243,7 @@ func (s *Step) replay(ctx context.Context, io StepIO, ms []*metric) error {
 	for _, m := range ms {
 		byName[m.name] = m
 	}
+	applied := 0
 	for _, raw := range recs {
 		var r Measurement
 		if err := json.Unmarshal(raw, &r); err != nil {
@@ -231,10 +251,11 @@ func (s *Step) replay(ctx context.Context, io StepIO, ms []*metric) error {
 		}
 		if m := byName[r.Metric]; m != nil && !m.done {
 			m.apply(r, s.retryDelay(m))
+			applied++
 		}
 	}
-	if len(recs) > 0 {
-		io.Console("info", "resuming verification after %d recorded measurement(s)", len(recs))
+	if applied > 0 {
+		io.Console("info", "resuming verification after %d recorded measurement(s)", applied)
 	}
 	return nil
 }
