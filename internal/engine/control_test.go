@@ -178,12 +178,21 @@ func TestRollbackNeverClaimsSuccessWhileRouterFails(t *testing.T) {
 	waitStep(t, h, ex.ID, "p1.s3")
 	h.Recorder.FailWeightWrites(1 << 30)
 	must(t, h.Engine.Rollback(context.Background(), ex.ID, "alice", "bad"))
-	time.Sleep(200 * time.Millisecond)
-	got, err := h.Store.GetExecution(context.Background(), ex.ID)
-	must(t, err)
-	st := decodeState(t, got)
-	if got.Status != store.StatusRollingBack || st.Rollback == nil || !strings.Contains(st.Rollback.NeedsPerson, "router write failing") {
-		t.Fatalf("%s, rollback %+v: want rolling_back needing attention", got.Status, st.Rollback)
+	// wait until the rollback says it needs a person; it must never claim success
+	for deadline := time.Now().Add(time.Minute); ; {
+		got, err := h.Store.GetExecution(context.Background(), ex.ID)
+		must(t, err)
+		st := decodeState(t, got)
+		if got.Status.Terminal() {
+			t.Fatalf("%s while every router write fails: want rolling_back needing attention", got.Status)
+		}
+		if got.Status == store.StatusRollingBack && st.Rollback != nil && strings.Contains(st.Rollback.NeedsPerson, "router write failing") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s, rollback %+v: want rolling_back needing attention", got.Status, st.Rollback)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	wantErr(t, h.Engine.Rollback(context.Background(), ex.ID, "bob", "again"), engine.ErrInvalidState)
 	wantErr(t, h.Engine.Pause(context.Background(), ex.ID, "bob"), engine.ErrInvalidState)
