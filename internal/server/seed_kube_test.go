@@ -199,7 +199,7 @@ func (r *seedRun) goodRelease(t *testing.T) {
 	}
 	// Each check was judged on its provider's data for blue: six measurements of the
 	// error rate (Prometheus), the apdex score (New Relic) and exceptions (Sumo Logic).
-	if n := strings.Count(console, "error-rate on blue: 0 "); n < 6 {
+	if n := strings.Count(console, "error rate 0% on blue — limit 1% — passed"); n < 6 {
 		t.Errorf("%d measurements of blue's error rate at 0 on the console, want 6\n%s", n, console)
 	}
 	if n := countContaining(r.nrql(), "apdex(duration) FROM Transaction WHERE appName = 'shop' AND slot = 'blue'"); n < 6 {

@@ -79,7 +79,7 @@ func TestBackgroundAnalysisRollsBackDuringAWait(t *testing.T) {
 	if st.Rollback == nil || !st.Rollback.Traffic {
 		t.Fatalf("rollback %+v: traffic not restored\n%s", st.Rollback, console)
 	}
-	if !strings.Contains(console, "analysis of phase canary: errors-vs-live on ") {
+	if !strings.Contains(console, "analysis of phase canary: errors-vs-live ") || !strings.Contains(console, "% on blue (") {
 		t.Fatalf("console shows no measurement of the analysis:\n%s", console)
 	}
 	t.Logf("wait step ended %s after it began: %s", soak.FinishedAt.Sub(*soak.StartedAt).Round(time.Millisecond), soak.Message)
