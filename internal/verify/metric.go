@@ -288,8 +288,11 @@ func (e *VerdictError) Error() string {
 		return fmt.Sprintf("verify: metric %s is inconclusive, a person must decide: %s", e.Metric, e.Detail)
 	}
 	if e.ProviderDown {
-		return fmt.Sprintf("verify: metric %s: %s: its provider stayed unavailable, not a verdict about the canary (onProviderError: %s): %s",
-			e.Metric, e.Verdict, e.providerAction(), e.Detail)
+		return fmt.Sprintf("verify: %s could not be measured: its provider stayed unavailable, so this is no verdict about the canary (onProviderError: %s): %s",
+			e.Metric, e.providerAction(), e.Detail)
+	}
+	if e.Verdict == Error {
+		return fmt.Sprintf("verify: %s could not be measured: %s", e.Metric, e.Detail)
 	}
 	return fmt.Sprintf("verify: metric %s: %s: %s", e.Metric, e.Verdict, e.Detail)
 }

@@ -145,7 +145,7 @@ func TestProviderFaultsRollBackWithTrafficOnTheLiveSlot(t *testing.T) {
 			if got.Status != store.StatusRolledBack {
 				t.Fatalf("%s (%s), want rolled back\n%s", got.Status, got.Reason, console)
 			}
-			for _, want := range []string{"metric error-rate: Error", "consecutive errors"} {
+			for _, want := range []string{"error-rate could not be measured", "consecutive errors"} {
 				if !strings.Contains(got.Reason, want) {
 					t.Errorf("reason %q does not mention %q", got.Reason, want)
 				}
