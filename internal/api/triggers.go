@@ -99,12 +99,17 @@ func (h *handler) receive(ctx context.Context, key string, t spec.Trigger, r *ht
 	}
 	secret, err := h.TriggerSecret(ctx, t.Environment, t.Secret)
 	if err != nil {
+		// 401, not 503: an unauthenticated caller is only counted in the audit log,
+		// so a trigger whose secret is missing cannot be used to flood it
 		h.log.Error("api: trigger secret not available", "trigger", t.Name, "err", h.redact(err.Error()))
-		return trigger.Delivery{}, &apiError{status: http.StatusServiceUnavailable, code: CodeUnavailable,
-			msg: fmt.Sprintf("trigger %s cannot check signatures now: its secret is not available on this server", t.Name)}
+		return trigger.Delivery{}, unauthorized(fmt.Sprintf("trigger %s cannot check signatures: its secret is not available on this server", t.Name))
 	}
 	now := h.Now()
 	d, err := trigger.Receive(t, secret, trigger.Request{Header: r.Header, Query: r.URL.Query(), Body: body}, now)
+	if err == nil || errors.Is(err, trigger.ErrIgnored) {
+		// authentic from here on: the audit entry names the trigger, not "anonymous"
+		noteIdentity(ctx, Identity{User: "trigger:" + key, Method: "webhook"})
+	}
 	switch {
 	case errors.Is(err, trigger.ErrUnauthenticated), errors.Is(err, trigger.ErrStale):
 		return d, unauthorized(fmt.Sprintf("trigger %s: %v", t.Name, err))
@@ -113,8 +118,6 @@ func (h *handler) receive(ctx context.Context, key string, t spec.Trigger, r *ht
 	case err != nil:
 		return d, err
 	}
-	// authentic from here on: the audit entry names the trigger, not "anonymous"
-	noteIdentity(ctx, Identity{User: "trigger:" + key, Method: "webhook"})
 	first, err := h.Deliveries.ClaimDelivery(ctx, store.Delivery{Trigger: key, ID: d.ID, At: now})
 	if errors.Is(err, store.ErrDuplicate) {
 		return d, &apiError{status: http.StatusConflict, code: CodeConflict,
