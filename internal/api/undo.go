@@ -70,7 +70,7 @@ func (h *handler) undoService(ctx context.Context, env, name, who, reason string
 	if err != nil {
 		return UndoResponse{}, fmt.Errorf("undo: execution %s: %w", svc.ExecutionID, err)
 	}
-	cause := "undo by " + orAnonymous(who)
+	cause := "undo by " + who // never empty: the identity middleware names anonymous callers
 	if reason != "" {
 		cause += ": " + reason
 	}
@@ -123,11 +123,4 @@ func (h *handler) previousRelease(ctx context.Context, cur store.Execution) (sto
 	}
 	return store.Execution{}, &apiError{status: http.StatusConflict, code: CodeInvalidState,
 		msg: fmt.Sprintf("service %s has no earlier successful release in %s to go back to", cur.Service, cur.Environment)}
-}
-
-func orAnonymous(who string) string {
-	if who == "" {
-		return AnonymousUser
-	}
-	return who
 }

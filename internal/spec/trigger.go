@@ -51,9 +51,9 @@ type Trigger struct {
 // RegistryFields are the payload fields the registry trigger types offer.
 var RegistryFields = []string{"image", "repository", "tag", "digest", "pusher"}
 
-// IsRegistry reports whether the trigger's payload is a pushed image: a container
+// PushesImage reports whether the trigger's payload is a pushed image: a container
 // registry's push, or a new image in the team's Deployment.
-func (t Trigger) IsRegistry() bool {
+func (t Trigger) PushesImage() bool {
 	return t.Type == TriggerGitHub || t.Type == TriggerHarbor || t.Type == TriggerDockerHub || t.Type == TriggerDeployment
 }
 
@@ -106,9 +106,9 @@ func (v *validator) triggerVariables(p string, t *Trigger, declared map[string]b
 			v.report(p+".variables."+k, "trigger %s sets variable %s, which the workflow does not declare", t.Name, k)
 		case strings.TrimSpace(field) == "":
 			v.report(p+".variables."+k, "trigger %s: variable %s needs a payload field", t.Name, k)
-		case t.IsRegistry() && !slices.Contains(RegistryFields, field):
+		case t.PushesImage() && !slices.Contains(RegistryFields, field):
 			v.report(p+".variables."+k, "trigger %s: a %s payload offers %s, not %q", t.Name, t.Type, strings.Join(RegistryFields, ", "), field)
-		case !t.IsRegistry() && strings.Contains(field, ".."):
+		case !t.PushesImage() && strings.Contains(field, ".."):
 			v.report(p+".variables."+k, "trigger %s: payload path %q has an empty part", t.Name, field)
 		}
 	}
@@ -124,7 +124,7 @@ func (v *validator) triggerVariables(p string, t *Trigger, declared map[string]b
 
 // triggerTags checks the tag globs of a registry trigger.
 func (v *validator) triggerTags(p string, t *Trigger) {
-	if len(t.Tags) > 0 && !t.IsRegistry() {
+	if len(t.Tags) > 0 && !t.PushesImage() {
 		v.report(p+".tags", "tags filter registry pushes; trigger %s has type %s", t.Name, t.Type)
 		return
 	}
