@@ -18,6 +18,10 @@ type Deliveries interface {
 	ClaimDelivery(ctx context.Context, d store.Delivery) (store.Delivery, error)
 }
 
+// notSigned is the answer to a webhook for a trigger that does not exist or whose
+// signature is wrong: the same words, so the answer tells nothing about which.
+const notSigned = "not signed with the secret of such a trigger"
+
 // hookPrefix starts the path of every trigger's webhook: hookPrefix+WORKFLOW/TRIGGER.
 const hookPrefix = "/api/v1/hooks/"
 
@@ -68,10 +72,10 @@ func (h *handler) hook(w http.ResponseWriter, r *http.Request) {
 }
 
 // triggerOf reads the latest version of a workflow and its trigger called name. An
-// unknown workflow and an unknown trigger get the same answer.
+// unknown workflow or trigger is answered as a bad signature is (401), so a stranger
+// cannot list which workflows and triggers exist.
 func (h *handler) triggerOf(ctx context.Context, wfName, name string) (store.Definition, *spec.Workflow, spec.Trigger, error) {
-	missing := &apiError{status: http.StatusNotFound, code: CodeNotFound,
-		msg: fmt.Sprintf("no trigger %s on a workflow %s", name, wfName)}
+	missing := unauthorized(fmt.Sprintf("trigger %s/%s: %s", wfName, name, notSigned))
 	def, err := h.Store.GetDefinition(ctx, store.KindWorkflow, wfName, 0)
 	if errors.Is(err, store.ErrNotFound) {
 		return def, nil, spec.Trigger{}, missing
@@ -111,8 +115,11 @@ func (h *handler) receive(ctx context.Context, key string, t spec.Trigger, r *ht
 		noteIdentity(ctx, Identity{User: "trigger:" + key, Method: "webhook"})
 	}
 	switch {
-	case errors.Is(err, trigger.ErrUnauthenticated), errors.Is(err, trigger.ErrStale):
-		return d, unauthorized(fmt.Sprintf("trigger %s: %v", t.Name, err))
+	case errors.Is(err, trigger.ErrUnauthenticated):
+		h.log.Info("api: webhook refused", "trigger", key, "why", err.Error())
+		return d, unauthorized(fmt.Sprintf("trigger %s: %s", key, notSigned))
+	case errors.Is(err, trigger.ErrStale):
+		return d, unauthorized(fmt.Sprintf("trigger %s: %v", key, err))
 	case errors.Is(err, trigger.ErrPayload):
 		return d, badRequest("", "trigger %s: %v", t.Name, err)
 	case err != nil:

@@ -97,8 +97,14 @@ func TestWebhookStartsARun(t *testing.T) {
 	if code, b = h.do("POST", "/api/v1/hooks/shop/ci", string(body), signed("guessed", "build-88", body)...); code != http.StatusUnauthorized {
 		t.Fatalf("wrong key: %d %s", code, b)
 	}
-	if code, _ = h.do("POST", "/api/v1/hooks/shop/nope", string(body), signed(hookSecrets["SHOP_HOOK"], "x", body)...); code != http.StatusNotFound {
-		t.Fatalf("unknown trigger: %d", code)
+	// an unknown trigger is answered exactly as a bad signature: no list of triggers
+	_, wrongKey := h.do("POST", "/api/v1/hooks/shop/ci", string(body), signed("guessed", "build-91", body)...)
+	for _, path := range []string{"/api/v1/hooks/shop/nope", "/api/v1/hooks/nope/ci"} {
+		code, b := h.do("POST", path, string(body), signed(hookSecrets["SHOP_HOOK"], "x", body)...)
+		strip := func(b []byte, p string) string { return strings.ReplaceAll(string(b), strings.TrimPrefix(p, "/api/v1/hooks/"), "") }
+		if code != http.StatusUnauthorized || strip(b, path) != strip(wrongKey, "/api/v1/hooks/shop/ci") {
+			t.Fatalf("unknown trigger %s: %d %s, want the answer to a wrong key: %s", path, code, b, wrongKey)
+		}
 	}
 	other := []byte(`{"build": {}}`)
 	if code, b = h.do("POST", "/api/v1/hooks/shop/ci", string(other), signed(hookSecrets["SHOP_HOOK"], "build-89", other)...); code != http.StatusBadRequest ||
