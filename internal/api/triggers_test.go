@@ -101,7 +101,9 @@ func TestWebhookStartsARun(t *testing.T) {
 	_, wrongKey := h.do("POST", "/api/v1/hooks/shop/ci", string(body), signed("guessed", "build-91", body)...)
 	for _, path := range []string{"/api/v1/hooks/shop/nope", "/api/v1/hooks/nope/ci"} {
 		code, b := h.do("POST", path, string(body), signed(hookSecrets["SHOP_HOOK"], "x", body)...)
-		strip := func(b []byte, p string) string { return strings.ReplaceAll(string(b), strings.TrimPrefix(p, "/api/v1/hooks/"), "") }
+		strip := func(b []byte, p string) string {
+			return strings.ReplaceAll(string(b), strings.TrimPrefix(p, "/api/v1/hooks/"), "")
+		}
 		if code != http.StatusUnauthorized || strip(b, path) != strip(wrongKey, "/api/v1/hooks/shop/ci") {
 			t.Fatalf("unknown trigger %s: %d %s, want the answer to a wrong key: %s", path, code, b, wrongKey)
 		}
