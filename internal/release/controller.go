@@ -39,6 +39,11 @@ type Executions interface {
 	Events(ctx context.Context, executionID string, after int64, limit int) ([]store.Event, error)
 }
 
+// Definitions reads workflows and environments; the store is one.
+type Definitions interface {
+	GetDefinition(ctx context.Context, kind store.Kind, name string, version int64) (store.Definition, error)
+}
+
 // Controller starts a run for each new generation of a Release and keeps the
 // Release's status in step with it. Several servers may run one: a status update
 // that claims a generation carries the Release's resourceVersion, so exactly one of
@@ -49,6 +54,9 @@ type Controller struct {
 	Namespace string
 	Engine    Starter
 	Store     Executions
+	// Definitions tells which environment a Release's run would use, so that a
+	// Release starts runs only in environments that accept its namespace.
+	Definitions Definitions
 	// Interval is how often Releases are listed; one second when zero.
 	Interval time.Duration
 	Log      *slog.Logger
@@ -131,6 +139,9 @@ func (c *Controller) start(ctx context.Context, obj *unstructured.Unstructured, 
 		return err
 	}
 	req, err := startRequest(obj)
+	if err == nil {
+		err = c.admit(ctx, obj.GetNamespace(), &req)
+	}
 	if err == nil {
 		var ex store.Execution
 		if ex, err = c.Engine.Start(ctx, req); err == nil {

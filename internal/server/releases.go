@@ -32,7 +32,7 @@ func startReleases(ctx context.Context, cfg Config, eng *engine.Engine, st store
 	if ns == "*" {
 		ns = ""
 	}
-	c := &release.Controller{Client: dc, Namespace: ns, Engine: eng, Store: st,
+	c := &release.Controller{Client: dc, Namespace: ns, Engine: eng, Store: st, Definitions: st,
 		Log: log.With("component", "releases", "namespace", cfg.Releases)}
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup

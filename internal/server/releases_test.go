@@ -21,8 +21,28 @@ import (
 )
 
 // releaseFiles is a canary whose check step calls ${check}: a 2xx answer promotes
-// the release, a 500 rolls it back.
-const releaseFiles = crashEnvironment + `---
+// the release, a 500 rolls it back. Its environment takes Releases from namespace
+// NAMESPACE; workflow "elsewhere" runs in an environment that takes none.
+const releaseFiles = crashEnvironment + `  releaseNamespaces: [NAMESPACE]
+---
+apiVersion: sluice.dev/v1alpha1
+kind: Environment
+metadata: {name: other-team}
+spec:
+  platform: {type: recorder, recorder: {file: other.jsonl}}
+  router: {type: recorder, recorder: {file: other.jsonl}}
+---
+apiVersion: sluice.dev/v1alpha1
+kind: Workflow
+metadata: {name: elsewhere}
+spec:
+  environment: other-team
+  service: {name: shop, port: 8080, artifact: "shop:v1"}
+  phases:
+    - name: all
+      steps:
+        - deploy: {instances: 1}
+---
 apiVersion: sluice.dev/v1alpha1
 kind: Workflow
 metadata: {name: shop}
@@ -73,7 +93,7 @@ func TestReleaseResources(t *testing.T) {
 	defer check.Close()
 
 	c := startChild(t, t.TempDir(), "", "SLUICE_TEST_RELEASES="+ns, "SLUICE_TEST_RELEASES_KUBECONFIG="+kubeconfig)
-	if _, err := c.client.Apply(ctx, "shop.yaml", []byte(releaseFiles), false); err != nil {
+	if _, err := c.client.Apply(ctx, "shop.yaml", []byte(strings.ReplaceAll(releaseFiles, "NAMESPACE", ns)), false); err != nil {
 		t.Fatal(err)
 	}
 	releases := dc.Resource(release.GVR).Namespace(ns)
@@ -154,6 +174,15 @@ func TestReleaseResources(t *testing.T) {
 	}
 	if typo, _ := waitPhase("typo", release.PhaseFailed); !strings.Contains(typo.Message, "the run did not start") || !strings.Contains(typo.Message, "shpo") {
 		t.Fatalf("Release of an unknown workflow: %q", typo.Message)
+	}
+	// a Release may not start runs in an environment that does not take its namespace
+	obj = &unstructured.Unstructured{Object: map[string]any{"apiVersion": "sluice.dev/v1alpha1", "kind": "Release",
+		"metadata": map[string]any{"name": "trespass"}, "spec": map[string]any{"workflow": "elsewhere"}}}
+	if _, err := releases.Create(ctx, obj, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if trespass, _ := waitPhase("trespass", release.PhaseFailed); !strings.Contains(trespass.Message, "may not start runs in environment other-team") {
+		t.Fatalf("Release into an environment that does not take its namespace: %q", trespass.Message)
 	}
 	list, err := c.client.ListExecutions(ctx, client.ExecutionFilter{})
 	if err != nil || len(list) != 2 {

@@ -519,6 +519,10 @@ type EnvironmentSpec struct {
 	Providers []ProviderSpec `yaml:"providers,omitempty"`
 	// Notifications announce the environment's executions (see notify.go).
 	Notifications *NotificationsSpec `yaml:"notifications,omitempty"`
+	// ReleaseNamespaces are the Kubernetes namespaces whose Release resources may start
+	// runs in this environment. Empty: the kubernetes platform's namespace, and no
+	// namespace at all for other platforms.
+	ReleaseNamespaces []string `yaml:"releaseNamespaces,omitempty"`
 }
 
 // PlatformSpec chooses where instances run. Exactly the block named by Type may be set.

@@ -21,6 +21,9 @@ func (v *validator) environment(e *Environment) {
 	v.router(&e.Spec.Router, e.Spec.Platform.Type)
 	v.providers(e.Spec.Providers, e.Spec.Router.Type)
 	v.notifications(e.Spec.Notifications)
+	for i, ns := range e.Spec.ReleaseNamespaces {
+		v.name(fmt.Sprintf("spec.releaseNamespaces[%d]", i), "release namespace", ns)
+	}
 }
 
 // blockSet checks that only the block named by the type is set. blocks maps each
