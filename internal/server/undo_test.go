@@ -59,9 +59,7 @@ func TestUndo(t *testing.T) {
 	v1Slot := live().LiveSlot
 
 	v2 := release("v2", "1h")
-	for live().Artifact != "shop:v2" {
-		time.Sleep(20 * time.Millisecond) // v2 is live; its old slot waits an hour
-	}
+	waitPromoted(ctx, t, c.client, v2) // v2 is live; its old slot waits an hour
 	start := time.Now()
 	res, err := c.client.Undo(ctx, "prod", "shop", "checkout errors")
 	if err != nil || res.Mode != api.UndoSwitch || res.Execution != v2 {
