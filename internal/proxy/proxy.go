@@ -276,11 +276,7 @@ func (p *Proxy) serveConn(c net.Conn) {
 	defer p.track(c, false)
 	if p.cfg.Mode == ModeTCP {
 		if v := p.vhosts.Load(); v != nil {
-			if v.def == nil {
-				c.Close()
-				return
-			}
-			v.def.serveTCP(c)
+			v.serveTCPByName(c)
 			return
 		}
 		p.serveTCP(c)

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"io"
 	"net"
 	"time"
 )
@@ -8,7 +9,11 @@ import (
 // serveTCP proxies one connection in ModeTCP: the slot is chosen by weight when
 // the connection arrives, an instance by round robin; an instance that refuses the
 // connection is ejected and the next one is tried.
-func (p *Proxy) serveTCP(c net.Conn) {
+func (p *Proxy) serveTCP(c net.Conn) { p.serveTCPFrom(c, c) }
+
+// serveTCPFrom is serveTCP for a connection whose first bytes were already read:
+// r replays them, then reads the rest of c.
+func (p *Proxy) serveTCPFrom(c net.Conn, r io.Reader) {
 	start := time.Now()
 	t := p.table.Load()
 	chosen := t.weighted()
@@ -34,7 +39,7 @@ func (p *Proxy) serveTCP(c net.Conn) {
 		m.observeLatency(time.Since(start))
 		m.inflight.Add(1)
 		in.inflight.Add(1)
-		toUp, toClient := splice(c, c, up, up)
+		toUp, toClient := splice(c, r, up, up)
 		in.inflight.Add(-1)
 		m.inflight.Add(-1)
 		m.bytesIn.Add(uint64(toUp))

@@ -597,7 +597,8 @@ type BuiltinRouterSpec struct {
 	Admin  string `yaml:"admin,omitempty"` // admin/metrics listener
 	// Mode is http (the default: requests are split, and services sharing the
 	// listen address are chosen by Host / SNI) or tcp (whole connections are split;
-	// one service per address).
+	// services sharing the address are chosen by the TLS ClientHello's server name,
+	// passed through untouched).
 	Mode string `yaml:"mode,omitempty"`
 	// TLS makes the listener accept TLS (next to plaintext) with these files; in
 	// http mode only.

@@ -146,9 +146,6 @@ func (r *Router) checkHosts(name string, hosts []string) error {
 		if o.name == name {
 			continue
 		}
-		if r.opts.Proxy.Mode == proxy.ModeTCP {
-			return fmt.Errorf("%w (%s; TCP mode serves one service per address)", ErrAddressTaken, o.name)
-		}
 		if len(hosts) == 0 && len(o.hosts) == 0 {
 			return fmt.Errorf("%w (%s; give the services hosts to share the address)", ErrAddressTaken, o.name)
 		}
