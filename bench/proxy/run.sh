@@ -3,11 +3,14 @@
 # split and upstream keep-alive. Each proxy is pinned to CPU 0; wrk and the two
 # backends share CPU 1. Both proxies run side by side and are measured in
 # alternating rounds.
-# Usage: [ROUNDS=3] [CONNS=64] [IDLE_WAIT=0] bench/proxy/run.sh [duration, default 10s]
+# Each backend kind (BACKENDS: fasthttp, the repository's backend answering 1 KiB; static,
+# nginx serving a 1 KiB file) is measured at each concurrency (CONNS).
+# Usage: [ROUNDS=3] [CONNS="64 256"] [BACKENDS="fasthttp static"] [IDLE_WAIT=0] bench/proxy/run.sh [duration, default 10s]
 set -euo pipefail
 
 DUR=${1:-10s}
-CONNS=${CONNS:-64}
+CONNS=${CONNS:-64 256}
+BACKENDS=${BACKENDS:-fasthttp static}
 ROUNDS=${ROUNDS:-3}
 IDLE_WAIT=${IDLE_WAIT:-0} # seconds to wait for an idle machine before each round
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -39,8 +42,57 @@ BLUE=127.0.0.1:19002
 NGINX_ADDR=127.0.0.1:18080
 SLUICE_ADDR=127.0.0.1:18081
 
-taskset -c 1 "$WORK/backend" -listen "$GREEN" -name green & PIDS+=($!)
-taskset -c 1 "$WORK/backend" -listen "$BLUE" -name blue & PIDS+=($!)
+# start_backends starts the two backends of a kind on CPU 1 and records their pids.
+BACKEND_PIDS=()
+start_backends() { # kind
+	case "$1" in
+	fasthttp)
+		taskset -c 1 "$WORK/backend" -listen "$GREEN" -name green & BACKEND_PIDS+=($!)
+		taskset -c 1 "$WORK/backend" -listen "$BLUE" -name blue & BACKEND_PIDS+=($!)
+		;;
+	static)
+		mkdir -p "$WORK/static/logs" "$WORK/static/www"
+		head -c 1024 /dev/zero | tr '\0' x >"$WORK/static/www/index.html"
+		cat >"$WORK/static/nginx.conf" <<CONF
+daemon off;
+master_process off;
+worker_processes 1;
+pid $WORK/static/nginx.pid;
+error_log $WORK/static/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+	access_log off;
+	client_body_temp_path $WORK/static/body;
+	proxy_temp_path $WORK/static/proxy;
+	fastcgi_temp_path $WORK/static/fastcgi;
+	uwsgi_temp_path $WORK/static/uwsgi;
+	scgi_temp_path $WORK/static/scgi;
+	keepalive_requests 1000000;
+	server { listen $GREEN; root $WORK/static/www; add_header X-Slot green; }
+	server { listen $BLUE; root $WORK/static/www; add_header X-Slot blue; }
+}
+CONF
+		taskset -c 1 "$NGINX" -p "$WORK/static" -c "$WORK/static/nginx.conf" & BACKEND_PIDS+=($!)
+		;;
+	*) echo "unknown backend kind $1 (use fasthttp or static)" >&2; exit 2 ;;
+	esac
+	PIDS+=("${BACKEND_PIDS[@]}")
+	for a in "$GREEN" "$BLUE"; do wait_port "$a"; done
+}
+stop_backends() {
+	for pid in "${BACKEND_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+	for pid in "${BACKEND_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+	BACKEND_PIDS=()
+}
+
+wait_port() {
+	for _ in $(seq 1 100); do
+		curl -fsS -o /dev/null "http://$1/" && return 0
+		sleep 0.1
+	done
+	echo "nothing answers on $1" >&2
+	exit 1
+}
 
 mkdir -p "$WORK/nginx/logs"
 cat >"$WORK/nginx/nginx.conf" <<CONF
@@ -75,15 +127,8 @@ CONF
 taskset -c 0 "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" & NGINX_PID=$!; PIDS+=($!)
 GOMAXPROCS=1 taskset -c 0 "$WORK/sluiceproxy" -listen "$SLUICE_ADDR" -green "$GREEN" -blue "$BLUE" -blue-weight 10 & SLUICE_PID=$!; PIDS+=($!)
 
-wait_port() {
-	for _ in $(seq 1 100); do
-		curl -fsS -o /dev/null "http://$1/" && return 0
-		sleep 0.1
-	done
-	echo "nothing answers on $1" >&2
-	exit 1
-}
-for a in "$GREEN" "$BLUE" "$NGINX_ADDR" "$SLUICE_ADDR"; do wait_port "$a"; done
+start_backends "${BACKENDS%% *}"
+for a in "$NGINX_ADDR" "$SLUICE_ADDR"; do wait_port "$a"; done
 
 # to_ms converts a wrk latency ("812.00us", "1.52ms", "1.01s") to milliseconds.
 to_ms() {
@@ -113,10 +158,10 @@ proc_jiffies() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 run() { # name addr round pid
 	wait_idle
-	taskset -c 1 wrk -t1 -c"$CONNS" -d2s "http://$2/" >/dev/null # warm the pools
+	taskset -c 1 wrk -t1 -c"$CONN" -d2s "http://$2/" >/dev/null # warm the pools
 	local b0 t0 p0 b1 t1 p1
 	read -r b0 t0 < <(cpu0); p0=$(proc_jiffies "$4")
-	taskset -c 1 wrk -t1 -c"$CONNS" -d"$DUR" --latency "http://$2/" >"$WORK/$1.$3.txt"
+	taskset -c 1 wrk -t1 -c"$CONN" -d"$DUR" --latency "http://$2/" >"$WORK/$1.$3.txt"
 	read -r b1 t1 < <(cpu0); p1=$(proc_jiffies "$4")
 	# Share of CPU 0 used by anything but the proxy under test during the round.
 	local others
@@ -127,32 +172,50 @@ run() { # name addr round pid
 	p50=$(to_ms "$(awk '$1 == "50%" {print $2}' "$WORK/$1.$3.txt")")
 	p99=$(to_ms "$(awk '$1 == "99%" {print $2}' "$WORK/$1.$3.txt")")
 	errs=$(awk '/Non-2xx|Socket errors/ {printf "%s ", $0}' "$WORK/$1.$3.txt")
-	printf '%-8s %5s %12s %10s %10s %8s%%  %s\n' "$1" "$3" "$rps" "$p50" "$p99" "$others" "${errs:-none}" | tee -a "$WORK/results"
+	printf '%-8s %5s %12s %10s %10s %8s%%  %s\n' "$1" "$3" "$rps" "$p50" "$p99" "$others" "${errs:-none}" | tee -a "$RESULTS"
 }
 
-echo
-echo "weighted 90/10 split, 1 KiB responses, wrk -t1 -c$CONNS -d$DUR --latency;"
-echo "proxy on CPU 0 (sluice with GOMAXPROCS=1, nginx with 1 worker); wrk and backends on CPU 1"
-printf '%-8s %5s %12s %10s %10s %9s  %s\n' proxy round "requests/s" "p50 ms" "p99 ms" "others" errors
-# Alternate the order each round so a neighbour's load hits both alike.
-for r in $(seq 1 "$ROUNDS"); do
-	if [ $((r % 2)) -eq 1 ]; then
-		run nginx "$NGINX_ADDR" "$r" "$NGINX_PID"; run sluice "$SLUICE_ADDR" "$r" "$SLUICE_PID"
-	else
-		run sluice "$SLUICE_ADDR" "$r" "$SLUICE_PID"; run nginx "$NGINX_ADDR" "$r" "$NGINX_PID"
-	fi
+# measure runs ROUNDS alternating rounds of both proxies and prints the cleanest
+# rounds and the ratios for one backend kind and concurrency.
+measure() { # kind
+	RESULTS="$WORK/results.$1.$CONN"
+	echo
+	echo "backends: $1; weighted 90/10 split, 1 KiB responses, wrk -t1 -c$CONN -d$DUR --latency;"
+	echo "proxy on CPU 0 (sluice with GOMAXPROCS=1, nginx with 1 worker); wrk and backends on CPU 1"
+	printf '%-8s %5s %12s %10s %10s %9s  %s\n' proxy round "requests/s" "p50 ms" "p99 ms" "others" errors
+	# Alternate the order each round so a neighbour's load hits both alike.
+	for r in $(seq 1 "$ROUNDS"); do
+		if [ $((r % 2)) -eq 1 ]; then
+			run nginx "$NGINX_ADDR" "$r" "$NGINX_PID"; run sluice "$SLUICE_ADDR" "$r" "$SLUICE_PID"
+		else
+			run sluice "$SLUICE_ADDR" "$r" "$SLUICE_PID"; run nginx "$NGINX_ADDR" "$r" "$NGINX_PID"
+		fi
+	done
+	local n_rps n_p50 n_p99 n_oth s_rps s_p50 s_p99 s_oth
+	read -r n_rps n_p50 n_p99 n_oth <<<"$(summary nginx)"
+	read -r s_rps s_p50 s_p99 s_oth <<<"$(summary sluice)"
+	echo "(others: share of CPU 0 used by other processes during the round; it should be near 0)"
+	printf 'cleanest rounds: nginx %s req/s, p50 %s ms, p99 %s ms (others %s%%); sluice %s req/s, p50 %s ms, p99 %s ms (others %s%%)\n' \
+		"$n_rps" "$n_p50" "$n_p99" "$n_oth" "$s_rps" "$s_p50" "$s_p99" "$s_oth"
+	awk -v k="$1" -v c="$CONN" -v sr="$s_rps" -v nr="$n_rps" -v s50="$s_p50" -v n50="$n_p50" -v s99="$s_p99" -v n99="$n_p99" 'BEGIN {
+		printf "%-8s %5s %10.2fx %8.2fx %8.2fx\n", k, c, sr / nr, s50 / n50, s99 / n99 }' >>"$WORK/ratios"
+	tail -1 "$WORK/ratios" | awk '{printf "sluice/nginx: throughput %s, p50 %s, p99 %s (below 1 is better for latency)\n", $3, $4, $5}'
+}
+
+# summary: a proxy's cleanest round of the current set, the one in which other
+# processes used the least of CPU 0 (ties: the faster one).
+summary() { # name -> "rps p50 p99 others"
+	grep "^$1 " "$RESULTS" | tr -d '%' | sort -k6,6n -k3,3nr | awk 'NR == 1 {print $3, $4, $5, $6}'
+}
+
+first=1
+for kind in $BACKENDS; do
+	[ $first -eq 1 ] || { stop_backends; start_backends "$kind"; }
+	first=0
+	for CONN in $CONNS; do measure "$kind"; done
 done
 
-# Summary: each proxy's cleanest round, the one in which other processes used
-# the least of CPU 0 (ties: the faster one).
-summary() { # name -> "rps p50 p99 others" of its cleanest round
-	grep "^$1 " "$WORK/results" | tr -d '%' | sort -k6,6n -k3,3nr | awk 'NR == 1 {print $3, $4, $5, $6}'
-}
-read -r N_RPS N_P50 N_P99 N_OTH <<<"$(summary nginx)"
-read -r S_RPS S_P50 S_P99 S_OTH <<<"$(summary sluice)"
-echo "(others: share of CPU 0 used by other processes during the round; it should be near 0)"
 echo
-printf 'cleanest rounds: nginx %s req/s, p50 %s ms, p99 %s ms (others %s%%); sluice %s req/s, p50 %s ms, p99 %s ms (others %s%%)\n' \
-	"$N_RPS" "$N_P50" "$N_P99" "$N_OTH" "$S_RPS" "$S_P50" "$S_P99" "$S_OTH"
-awk -v sr="$S_RPS" -v nr="$N_RPS" -v s50="$S_P50" -v n50="$N_P50" -v s99="$S_P99" -v n99="$N_P99" 'BEGIN {
-	printf "sluice/nginx: throughput %.2fx, p50 %.2fx, p99 %.2fx (below 1 is better for latency)\n", sr / nr, s50 / n50, s99 / n99 }'
+echo "sluice/nginx, cleanest round of each set (throughput above 1 is better; latency below 1):"
+printf '%-8s %5s %11s %9s %9s\n' backend conns throughput p50 p99
+cat "$WORK/ratios"
