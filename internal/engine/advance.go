@@ -13,23 +13,23 @@ import (
 
 // begin decides which slot is live and which one the new version goes to.
 func (r *run) begin(ctx context.Context) (store.Status, error) {
-	svc, err := r.e.st.GetService(ctx, r.ex.Environment, r.ex.Service)
+	svc, err := r.e.store.GetService(ctx, r.ex.Environment, r.ex.Service)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 	case err != nil:
 		return store.StatusPending, fmt.Errorf("service %s: %w", r.ex.Service, err)
 	default:
 		if s := platform.Slot(svc.LiveSlot); s.Valid() {
-			r.st.LiveSlot, r.st.LiveArtifact, r.st.LiveInstances = s, svc.Artifact, svc.Instances
+			r.state.LiveSlot, r.state.LiveArtifact, r.state.LiveInstances = s, svc.Artifact, svc.Instances
 		}
 	}
-	if r.st.LiveSlot == "" {
-		r.st.NewSlot = platform.Green
-		r.console("", "info", "first release of %s in %s: staging it in %s", r.ex.Service, r.ex.Environment, r.st.NewSlot)
+	if r.state.LiveSlot == "" {
+		r.state.NewSlot = platform.Green
+		r.console("", "info", "first release of %s in %s: staging it in %s", r.ex.Service, r.ex.Environment, r.state.NewSlot)
 	} else {
-		r.st.NewSlot = r.st.LiveSlot.Other()
+		r.state.NewSlot = r.state.LiveSlot.Other()
 		r.console("", "info", "%s is live for %s in %s (%s); staging the new version in %s",
-			r.st.LiveSlot, r.ex.Service, r.ex.Environment, svc.Artifact, r.st.NewSlot)
+			r.state.LiveSlot, r.ex.Service, r.ex.Environment, svc.Artifact, r.state.NewSlot)
 	}
 	return store.StatusRunning, nil
 }
@@ -42,20 +42,20 @@ func (r *run) advance(ctx context.Context) (store.Status, error) {
 	if err := r.syncAnalyses(ctx); err != nil {
 		return r.afterAnalysis(ctx, err)
 	}
-	if r.st.Phase >= len(r.wf.Spec.Phases) {
+	if r.state.Phase >= len(r.wf.Spec.Phases) {
 		r.console("", "info", "all %d phases succeeded", len(r.wf.Spec.Phases))
 		return store.StatusSucceeded, nil
 	}
-	phase := &r.wf.Spec.Phases[r.st.Phase]
-	ps := &r.st.Phases[r.st.Phase]
-	if r.st.Step >= len(phase.Steps) {
+	phase := &r.wf.Spec.Phases[r.state.Phase]
+	ps := &r.state.Phases[r.state.Phase]
+	if r.state.Step >= len(phase.Steps) {
 		r.next()
 		return store.StatusRunning, r.commit(ctx, nil)
 	}
-	step, ss := &phase.Steps[r.st.Step], r.st.current()
+	step, ss := &phase.Steps[r.state.Step], r.state.current()
 	if ps.Status == store.StatusPending {
 		ps.Status = store.StatusRunning
-		r.console("", "info", "phase %d/%d: %s", r.st.Phase+1, len(r.wf.Spec.Phases), ps.Name)
+		r.console("", "info", "phase %d/%d: %s", r.state.Phase+1, len(r.wf.Spec.Phases), ps.Name)
 	}
 	if ss.Status != store.StatusRunning {
 		r.startStep(ss)
@@ -135,14 +135,14 @@ func (r *run) endStep(ss *StepState, s store.Status, msg string) {
 
 // next moves the cursor to the following step, closing the phase after its last one.
 func (r *run) next() {
-	ps := &r.st.Phases[r.st.Phase]
-	r.st.Step++
-	if r.st.Step < len(ps.Steps) {
+	ps := &r.state.Phases[r.state.Phase]
+	r.state.Step++
+	if r.state.Step < len(ps.Steps) {
 		return
 	}
 	ps.Status = store.StatusSucceeded
-	r.st.Phase++
-	r.st.Step = 0
+	r.state.Phase++
+	r.state.Step = 0
 }
 
 // attemptKey is the idempotency prefix of the current attempt of a step.
@@ -167,26 +167,26 @@ func (r *run) interrupted(ctx context.Context, err error) (store.Status, error) 
 
 // abortNote records an abort on the console and the current step.
 func (r *run) abortNote(in *interrupt) {
-	if r.st.Phase < len(r.st.Phases) && r.st.current().Status == store.StatusRunning {
-		r.endStep(r.st.current(), store.StatusAborted, in.Error())
+	if r.state.Phase < len(r.state.Phases) && r.state.current().Status == store.StatusRunning {
+		r.endStep(r.state.current(), store.StatusAborted, in.Error())
 	}
 	r.ex.Reason = in.Error()
 	left := "unchanged"
-	if r.st.Weights != nil {
-		left = r.st.Weights.String()
+	if r.state.Weights != nil {
+		left = r.state.Weights.String()
 	}
 	r.console("", "warn", "aborted (%s); traffic is left as it is: %s", in.Error(), left)
 }
 
 // startRollback marks the current step and phase and records why the rollback began.
 func (r *run) startRollback(reason error) {
-	if r.st.Phase < len(r.st.Phases) {
-		if cur := r.st.current(); cur.Status == store.StatusRunning {
+	if r.state.Phase < len(r.state.Phases) {
+		if cur := r.state.current(); cur.Status == store.StatusRunning {
 			r.endStep(cur, store.StatusAborted, reason.Error())
 		}
-		r.st.Phases[r.st.Phase].Status = store.StatusFailed
+		r.state.Phases[r.state.Phase].Status = store.StatusFailed
 	}
-	r.st.Rollback = &RollbackState{Reason: reason.Error(), Status: store.StatusRunning}
+	r.state.Rollback = &RollbackState{Reason: reason.Error(), Status: store.StatusRunning}
 	r.ex.Reason = reason.Error()
 	r.console("", "warn", "rolling back: %s", reason)
 }
@@ -232,12 +232,12 @@ func (r *run) onFailure(ctx context.Context, phase *spec.Phase, step *spec.Step,
 		return store.StatusRunning, r.commit(ctx, nil, r.journal(r.attemptKey(ss), "step.finished", map[string]string{"status": "failed", "error": cause.Error()}))
 	case spec.ActionPause:
 		r.endStep(ss, store.StatusFailed, cause.Error())
-		r.st.PausedFor = "failure"
+		r.state.PausedFor = "failure"
 		r.ex.Reason = reason + "; waiting for a person to retry, resume, roll back or abort"
 		return store.StatusPaused, nil
 	case spec.ActionFail:
 		r.endStep(ss, store.StatusFailed, cause.Error())
-		r.st.Phases[r.st.Phase].Status = store.StatusFailed
+		r.state.Phases[r.state.Phase].Status = store.StatusFailed
 		r.ex.Reason = reason
 		return store.StatusFailed, nil
 	default:

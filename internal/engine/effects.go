@@ -94,7 +94,7 @@ func (r *run) setWeights(ctx context.Context, step, key string, w traffic.Weight
 		if got != w {
 			return fmt.Errorf("router reads back %s after writing %s", got, w)
 		}
-		r.st.Weights = &got
+		r.state.Weights = &got
 		r.event("weights", step, "router reads back "+got.String(), got)
 		return nil
 	})

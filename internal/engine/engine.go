@@ -83,12 +83,12 @@ type Options struct {
 
 // Engine runs executions. Create it with New, call Recover once at start, Close at the end.
 type Engine struct {
-	opt  Options
-	st   store.Store
-	log  *slog.Logger
-	base context.Context
-	stop context.CancelFunc
-	wg   sync.WaitGroup
+	opt   Options
+	store store.Store
+	log   *slog.Logger
+	base  context.Context
+	stop  context.CancelFunc
+	wg    sync.WaitGroup
 
 	mu      sync.Mutex
 	runs    map[string]*run
@@ -138,7 +138,7 @@ func New(opt Options) (*Engine, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &Engine{
-		opt: opt, st: opt.Store, log: opt.Logger, base: ctx, stop: cancel,
+		opt: opt, store: opt.Store, log: opt.Logger, base: ctx, stop: cancel,
 		runs: map[string]*run{}, driving: map[serviceKey]string{}, output: map[string]*outputBuffer{},
 	}
 	e.wg.Add(3)
@@ -170,7 +170,7 @@ func (e *Engine) handBack(ids []string) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, err := e.st.RenewLeases(ctx, e.opt.Owner, ids, e.opt.Now().UTC()); err != nil {
+	if _, err := e.store.RenewLeases(ctx, e.opt.Owner, ids, e.opt.Now().UTC()); err != nil {
 		e.log.Warn("cannot hand executions back", "count", len(ids), "err", err)
 	}
 }
@@ -223,7 +223,7 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (store.Execution, 
 		ev.Message += ": " + req.Cause
 	}
 	c := &store.Commit{Execution: &ex, Create: true, Events: []store.Event{ev}}
-	if err := e.st.Commit(ctx, c); err != nil {
+	if err := e.store.Commit(ctx, c); err != nil {
 		return store.Execution{}, err
 	}
 	e.publish(c.Events)

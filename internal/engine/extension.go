@@ -85,7 +85,7 @@ func (sc *StepContext) Record(ctx context.Context, kind, message string, data an
 	}
 	b := json.RawMessage(sc.r.e.opt.Redact(string(raw)))
 	sc.r.event(kind, sc.StepKey, message, b)
-	return sc.r.commit(ctx, nil, sc.r.journal(sc.r.attemptKey(sc.r.st.current()), "record."+kind, b))
+	return sc.r.commit(ctx, nil, sc.r.journal(sc.r.attemptKey(sc.r.state.current()), "record."+kind, b))
 }
 
 // Records returns the data of what this attempt already recorded of a kind, in
@@ -94,11 +94,11 @@ func (sc *StepContext) Records(ctx context.Context, kind string) ([]json.RawMess
 	if sc.bgRun != nil {
 		return sc.bgRun.records(ctx, kind)
 	}
-	journal, err := sc.r.e.st.Journal(ctx, sc.ExecutionID)
+	journal, err := sc.r.e.store.Journal(ctx, sc.ExecutionID)
 	if err != nil {
 		return nil, fmt.Errorf("records: %w", err)
 	}
-	key := sc.r.attemptKey(sc.r.st.current())
+	key := sc.r.attemptKey(sc.r.state.current())
 	var out []json.RawMessage
 	for _, j := range journal {
 		if j.Key == key && j.Kind == "record."+kind {
@@ -114,7 +114,7 @@ func extensionStep(sr StepRunner) stepFunc {
 		sc := &StepContext{
 			ExecutionID: r.ex.ID, EnvironmentName: r.ex.Environment, Environment: r.env,
 			Service: r.wf.Spec.Service, Step: s, StepKey: ss.Key, Attempt: ss.Attempt, StartedAt: *ss.StartedAt,
-			NewSlot: r.st.NewSlot, LiveSlot: r.st.slot(spec.RoleLive), Variables: r.ex.Variables,
+			NewSlot: r.state.NewSlot, LiveSlot: r.state.slot(spec.RoleLive), Variables: r.ex.Variables,
 			Runtime: r.rt, r: r,
 		}
 		if err := r.flush(ctx); err != nil { // show the step before the runner's first wait

@@ -100,7 +100,7 @@ func (e *Engine) writeBuffer(ctx context.Context, id string, buf *outputBuffer) 
 			Message: fmt.Sprintf("… %d more lines of instance output not shown", buf.dropped)})
 	}
 	c := &store.Commit{ExecutionID: id, Events: evs}
-	if err := e.st.Commit(ctx, c); err != nil {
+	if err := e.store.Commit(ctx, c); err != nil {
 		e.log.Warn("cannot write instance output", "execution", id, "err", err)
 		return
 	}

@@ -18,7 +18,7 @@ import (
 type run struct {
 	e      *Engine
 	ex     store.Execution
-	st     State
+	state  State
 	wf     *spec.Workflow
 	env    *spec.Environment
 	rt     Runtime
@@ -119,7 +119,7 @@ func (r *run) loop(ctx context.Context) {
 // execution comes with its definitions prepared and has no journal yet.
 func (r *run) load(ctx context.Context) error {
 	if len(r.ex.State) > 0 {
-		if err := json.Unmarshal(r.ex.State, &r.st); err != nil {
+		if err := json.Unmarshal(r.ex.State, &r.state); err != nil {
 			return fmt.Errorf("decode state: %w", err)
 		}
 	}
@@ -135,7 +135,7 @@ func (r *run) load(ctx context.Context) error {
 	if fresh {
 		return nil
 	}
-	journal, err := r.e.st.Journal(ctx, r.ex.ID)
+	journal, err := r.e.store.Journal(ctx, r.ex.ID)
 	if err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
@@ -204,7 +204,7 @@ func (r *run) event(typ, step, msg string, data any) {
 
 // commit writes the state, the queued events and journal entries in one transaction.
 func (r *run) commit(ctx context.Context, svc *store.ServiceState, journal ...store.JournalEntry) error {
-	b, err := json.Marshal(&r.st)
+	b, err := json.Marshal(&r.state)
 	if err != nil {
 		return fmt.Errorf("engine: encode state: %w", err)
 	}
@@ -213,7 +213,7 @@ func (r *run) commit(ctx context.Context, svc *store.ServiceState, journal ...st
 	ex.Reason = r.e.opt.Redact(ex.Reason)
 	entries := append(append(make([]store.JournalEntry, 0, len(r.pending)+len(journal)), r.pending...), journal...)
 	c := &store.Commit{Execution: &ex, Journal: entries, Events: r.events, Service: svc}
-	if err := r.e.st.Commit(ctx, c); err != nil {
+	if err := r.e.store.Commit(ctx, c); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return fmt.Errorf("%w: %v", errLostOwnership, err)
 		}
@@ -238,7 +238,7 @@ func (r *run) flush(ctx context.Context) error {
 		return nil
 	}
 	c := &store.Commit{ExecutionID: r.ex.ID, Events: r.events}
-	if err := r.e.st.Commit(ctx, c); err != nil {
+	if err := r.e.store.Commit(ctx, c); err != nil {
 		return fmt.Errorf("engine: write console of %s: %w", r.ex.ID, err)
 	}
 	r.events = nil
