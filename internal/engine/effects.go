@@ -14,7 +14,7 @@ import (
 // effect performs one side effect at most once per key. Its intent is journaled
 // before the call and its outcome after; a call interrupted by a crash is repeated
 // with the same key on resume, and the platform or router makes the repeat a no-op.
-// do may change r.st: the change is committed together with the outcome.
+// do may change r.state: the change is committed together with the outcome.
 func (r *run) effect(ctx context.Context, key string, do func(ctx context.Context, key string) error) error {
 	if r.done[key] {
 		return nil
