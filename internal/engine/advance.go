@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/events"
 	"github.com/sluicehq/sluice/internal/platform"
 	"github.com/sluicehq/sluice/internal/spec"
 	"github.com/sluicehq/sluice/internal/store"
@@ -109,8 +110,8 @@ func (r *run) startStep(ss *StepState) {
 	ss.Attempt++
 	ss.Status, ss.StartedAt, ss.FinishedAt, ss.Message = store.StatusRunning, &now, nil, ""
 	ss.Deadline = nil
-	r.event("step", ss.Key, fmt.Sprintf("▶ %s (%s)", ss.Name, ss.Type), map[string]any{"status": ss.Status, "attempt": ss.Attempt})
-	r.pending = append(r.pending, r.journal(r.attemptKey(ss), "step.started", nil))
+	r.event(events.TypeStep, ss.Key, fmt.Sprintf("▶ %s (%s)", ss.Name, ss.Type), events.StepData{Status: ss.Status, Attempt: ss.Attempt})
+	r.pending = append(r.pending, r.journal(r.attemptKey(ss), events.KindStepStarted, nil))
 }
 
 // finishStep records a successful step and moves the cursor; the record rides on the
@@ -118,7 +119,7 @@ func (r *run) startStep(ss *StepState) {
 func (r *run) finishStep(ctx context.Context, ss *StepState) (store.Status, error) {
 	r.endStep(ss, store.StatusSucceeded, ss.Message)
 	r.next()
-	r.pending = append(r.pending, r.journal(r.attemptKey(ss), "step.finished", map[string]string{"status": "succeeded"}))
+	r.pending = append(r.pending, r.journal(r.attemptKey(ss), events.KindStepFinished, events.StepFinishedData{Status: store.StatusSucceeded}))
 	return store.StatusRunning, nil
 }
 
@@ -130,7 +131,7 @@ func (r *run) endStep(ss *StepState, s store.Status, msg string) {
 	if ss.StartedAt != nil {
 		text += fmt.Sprintf(" in %s", now.Sub(*ss.StartedAt).Round(time.Millisecond))
 	}
-	r.event("step", ss.Key, text, map[string]any{"status": s, "attempt": ss.Attempt, "message": msg})
+	r.event(events.TypeStep, ss.Key, text, events.StepData{Status: s, Attempt: ss.Attempt, Message: msg})
 }
 
 // next moves the cursor to the following step, closing the phase after its last one.
@@ -229,7 +230,7 @@ func (r *run) onFailure(ctx context.Context, phase *spec.Phase, step *spec.Step,
 		r.endStep(ss, store.StatusFailed, cause.Error()+" (ignored)")
 		r.console(ss.Key, "warn", "failure of %s ignored as the workflow says", ss.Name)
 		r.next()
-		return store.StatusRunning, r.commit(ctx, nil, r.journal(r.attemptKey(ss), "step.finished", map[string]string{"status": "failed", "error": cause.Error()}))
+		return store.StatusRunning, r.commit(ctx, nil, r.journal(r.attemptKey(ss), events.KindStepFinished, events.StepFinishedData{Status: store.StatusFailed, Error: cause.Error()}))
 	case spec.ActionPause:
 		r.endStep(ss, store.StatusFailed, cause.Error())
 		r.state.PausedFor = "failure"
@@ -258,7 +259,7 @@ func (r *run) retryLater(ctx context.Context, ss *StepState, f spec.Failure, cau
 	r.endStep(ss, store.StatusPending, cause.Error())
 	ss.Deadline = &until
 	r.console(ss.Key, "warn", "retrying %s in %s (attempt %d of %d)", ss.Name, backoff, ss.Attempt+1, f.Retries+1)
-	if err := r.commit(ctx, nil, r.journal(r.attemptKey(ss), "step.finished", map[string]string{"status": "failed", "error": cause.Error()})); err != nil {
+	if err := r.commit(ctx, nil, r.journal(r.attemptKey(ss), events.KindStepFinished, events.StepFinishedData{Status: store.StatusFailed, Error: cause.Error()})); err != nil {
 		return r.ex.Status, err
 	}
 	if err := r.block(ctx, until, nil); err != nil {

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/events"
 	"github.com/sluicehq/sluice/internal/spec"
 	"github.com/sluicehq/sluice/internal/store"
 )
@@ -305,7 +306,7 @@ type bgIO struct {
 }
 
 func (b *bgIO) console(level, format string, args ...any) {
-	ev := store.Event{ExecutionID: b.exID, At: b.e.opt.Now().UTC(), Type: "console", Level: level,
+	ev := store.Event{ExecutionID: b.exID, At: b.e.opt.Now().UTC(), Type: string(events.TypeConsole), Level: level,
 		Message: b.e.opt.Redact(b.label + ": " + fmt.Sprintf(format, args...))}
 	c := &store.Commit{ExecutionID: b.exID, Events: []store.Event{ev}}
 	if err := b.e.store.Commit(context.Background(), c); err != nil {
@@ -326,7 +327,7 @@ func (b *bgIO) sleep(ctx context.Context, t time.Time) error {
 	}
 }
 
-func (b *bgIO) record(ctx context.Context, step, kind, message string, data any) error {
+func (b *bgIO) record(ctx context.Context, step string, kind events.Type, message string, data any) error {
 	raw, err := json.Marshal(data)
 	if err != nil {
 		return fmt.Errorf("record %s: %w", kind, err)
@@ -334,8 +335,8 @@ func (b *bgIO) record(ctx context.Context, step, kind, message string, data any)
 	body := json.RawMessage(b.e.opt.Redact(string(raw)))
 	now := b.e.opt.Now().UTC()
 	c := &store.Commit{ExecutionID: b.exID,
-		Journal: []store.JournalEntry{{Key: b.key, Kind: "record." + kind, Data: body, At: now}},
-		Events:  []store.Event{{ExecutionID: b.exID, At: now, Type: kind, Step: step, Level: "info", Message: b.e.opt.Redact(message), Data: body}},
+		Journal: []store.JournalEntry{{Key: b.key, Kind: string(events.RecordKind(kind)), Data: body, At: now}},
+		Events:  []store.Event{{ExecutionID: b.exID, At: now, Type: string(kind), Step: step, Level: string(events.LevelInfo), Message: b.e.opt.Redact(message), Data: body}},
 	}
 	if err := b.e.store.Commit(ctx, c); err != nil {
 		return fmt.Errorf("record %s: %w", kind, err)
@@ -344,14 +345,14 @@ func (b *bgIO) record(ctx context.Context, step, kind, message string, data any)
 	return nil
 }
 
-func (b *bgIO) records(ctx context.Context, kind string) ([]json.RawMessage, error) {
+func (b *bgIO) records(ctx context.Context, kind events.Type) ([]json.RawMessage, error) {
 	journal, err := b.e.store.Journal(ctx, b.exID)
 	if err != nil {
 		return nil, fmt.Errorf("records: %w", err)
 	}
 	var out []json.RawMessage
 	for _, j := range journal {
-		if j.Key == b.key && j.Kind == "record."+kind {
+		if j.Key == b.key && events.Kind(j.Kind) == events.RecordKind(kind) {
 			out = append(out, j.Data)
 		}
 	}

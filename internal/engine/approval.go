@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/sluicehq/sluice/internal/events"
 	"github.com/sluicehq/sluice/internal/spec"
 	"github.com/sluicehq/sluice/internal/store"
 )
@@ -114,8 +115,8 @@ func (r *run) decide(ctx context.Context, ss *StepState, a *spec.ApprovalStep, n
 	if !d.Approve {
 		verb = "rejected"
 	}
-	r.console(ss.Key, "info", "%s by %s%s", verb, d.By, prefixed(": ", d.Comment))
-	if err := r.commit(ctx, nil, r.journal(r.attemptKey(ss)+"/decision", "decision", rec)); err != nil {
+	r.eventAt(events.LevelInfo, events.TypeDecision, ss.Key, fmt.Sprintf("%s by %s%s", verb, d.By, prefixed(": ", d.Comment)), rec)
+	if err := r.commit(ctx, nil, r.journal(r.attemptKey(ss)+"/decision", events.KindDecision, rec)); err != nil {
 		r.state.Approvals = r.state.Approvals[:len(r.state.Approvals)-1]
 		return false, err
 	}
@@ -171,8 +172,8 @@ func (r *run) timedOut(step string) bool {
 func (r *run) recordTimeout(ctx context.Context, ss *StepState, a *spec.ApprovalStep, action spec.TimeoutAction) error {
 	rec := ApprovalRecord{Step: ss.Key, Approve: action == spec.TimeoutContinue, By: "timeout", Comment: "no decision within " + a.Timeout.Std().String(), At: r.e.opt.Now().UTC(), Timeout: true}
 	r.state.Approvals = append(r.state.Approvals, rec)
-	r.console(ss.Key, "warn", "no decision on %s within %s: %s", ss.Name, a.Timeout.Std(), action)
-	return r.commit(ctx, nil, r.journal(r.attemptKey(ss)+"/timeout", "decision", rec))
+	r.eventAt(events.LevelWarn, events.TypeDecision, ss.Key, fmt.Sprintf("no decision on %s within %s: %s", ss.Name, a.Timeout.Std(), action), rec)
+	return r.commit(ctx, nil, r.journal(r.attemptKey(ss)+"/timeout", events.KindDecision, rec))
 }
 
 func prefixed(prefix, s string) string {
@@ -197,7 +198,7 @@ func (r *run) evidenceNote(ctx context.Context) string {
 	whole := fmt.Sprintf("%s/%s/", r.ex.ID, workflowScope)
 	var ms []json.RawMessage
 	for _, j := range journal {
-		if j.Kind == "record.measurement" && (strings.HasPrefix(j.Key, phase) || strings.HasPrefix(j.Key, whole)) {
+		if events.Kind(j.Kind) == events.RecordKind(events.TypeMeasurement) && (strings.HasPrefix(j.Key, phase) || strings.HasPrefix(j.Key, whole)) {
 			ms = append(ms, j.Data)
 		}
 	}

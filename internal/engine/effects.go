@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/events"
 	"github.com/sluicehq/sluice/internal/platform"
 	"github.com/sluicehq/sluice/internal/store"
 	"github.com/sluicehq/sluice/internal/traffic"
@@ -20,23 +21,23 @@ func (r *run) effect(ctx context.Context, key string, do func(ctx context.Contex
 		return nil
 	}
 	if !r.intent[key] {
-		if err := r.commit(ctx, nil, r.journal(key, "effect.intent", nil)); err != nil {
+		if err := r.commit(ctx, nil, r.journal(key, events.KindEffectIntent, nil)); err != nil {
 			return err
 		}
 		r.intent[key] = true
-		r.crash("effect.intent")
+		r.crash(string(events.KindEffectIntent))
 	}
 	if err := r.callRetrying(ctx, key, do); err != nil {
 		return err
 	}
 	r.crash("effect.applied")
 	svc := r.svc
-	if err := r.commit(ctx, svc, r.journal(key, "effect.done", nil)); err != nil {
+	if err := r.commit(ctx, svc, r.journal(key, events.KindEffectDone, nil)); err != nil {
 		return err
 	}
 	r.svc = nil
 	r.done[key] = true
-	r.crash("effect.done")
+	r.crash(string(events.KindEffectDone))
 	return nil
 }
 
@@ -95,7 +96,7 @@ func (r *run) setWeights(ctx context.Context, step, key string, w traffic.Weight
 			return fmt.Errorf("router reads back %s after writing %s", got, w)
 		}
 		r.state.Weights = &got
-		r.event("weights", step, "router reads back "+got.String(), got)
+		r.event(events.TypeWeights, step, "router reads back "+got.String(), got)
 		return nil
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/events"
 	"github.com/sluicehq/sluice/internal/platform"
 	"github.com/sluicehq/sluice/internal/spec"
 	"github.com/sluicehq/sluice/internal/store"
@@ -217,7 +218,7 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (store.Execution, 
 		Variables: p.values, StartedBy: req.StartedBy, CreatedAt: now, UpdatedAt: now,
 		Status: store.StatusPending, State: state, Owner: e.opt.Owner, LeaseUntil: now.Add(e.opt.Lease),
 	}
-	ev := store.Event{ExecutionID: ex.ID, At: now, Type: "status", Level: "info",
+	ev := store.Event{ExecutionID: ex.ID, At: now, Type: string(events.TypeStatus), Level: string(events.LevelInfo),
 		Message: fmt.Sprintf("execution of %s v%d started by %s", ex.Workflow, ex.WorkflowVersion, orAnonymous(req.StartedBy))}
 	if req.Cause != "" {
 		ev.Message += ": " + req.Cause

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/events"
 	"github.com/sluicehq/sluice/internal/platform"
 	"github.com/sluicehq/sluice/internal/spec"
 )
@@ -74,8 +75,9 @@ func (sc *StepContext) Sleep(ctx context.Context, t time.Time) error {
 }
 
 // Record durably journals one result of the step (a measurement, a load test
-// summary) and publishes it as an event of the given type with data as its payload.
-func (sc *StepContext) Record(ctx context.Context, kind, message string, data any) error {
+// summary) and publishes it as an event of the given type with data as its payload
+// (the payload events.Types names for kind).
+func (sc *StepContext) Record(ctx context.Context, kind events.Type, message string, data any) error {
 	if sc.bgRun != nil {
 		return sc.bgRun.record(ctx, sc.StepKey, kind, message, data)
 	}
@@ -85,12 +87,12 @@ func (sc *StepContext) Record(ctx context.Context, kind, message string, data an
 	}
 	b := json.RawMessage(sc.r.e.opt.Redact(string(raw)))
 	sc.r.event(kind, sc.StepKey, message, b)
-	return sc.r.commit(ctx, nil, sc.r.journal(sc.r.attemptKey(sc.r.state.current()), "record."+kind, b))
+	return sc.r.commit(ctx, nil, sc.r.journal(sc.r.attemptKey(sc.r.state.current()), events.RecordKind(kind), b))
 }
 
 // Records returns the data of what this attempt already recorded of a kind, in
 // order, so a resumed runner continues instead of starting over.
-func (sc *StepContext) Records(ctx context.Context, kind string) ([]json.RawMessage, error) {
+func (sc *StepContext) Records(ctx context.Context, kind events.Type) ([]json.RawMessage, error) {
 	if sc.bgRun != nil {
 		return sc.bgRun.records(ctx, kind)
 	}
@@ -101,7 +103,7 @@ func (sc *StepContext) Records(ctx context.Context, kind string) ([]json.RawMess
 	key := sc.r.attemptKey(sc.r.state.current())
 	var out []json.RawMessage
 	for _, j := range journal {
-		if j.Key == key && j.Kind == "record."+kind {
+		if j.Key == key && events.Kind(j.Kind) == events.RecordKind(kind) {
 			out = append(out, j.Data)
 		}
 	}
