@@ -201,7 +201,7 @@ func (d *demoRun) runFollow(ctx context.Context, workflow string, vars map[strin
 			asked.Do(func() { go d.decide(ctx, ex.ID) })
 		case eventStatus(e) == store.StatusRollingBack:
 			d.failedAt = e.At
-		case events.Type(e.Type) == events.TypeWeights && !d.failedAt.IsZero() && d.restoredAt.IsZero():
+		case e.Type == events.TypeWeights && !d.failedAt.IsZero() && d.restoredAt.IsZero():
 			d.restoredAt = e.At
 		}
 	}
@@ -210,7 +210,7 @@ func (d *demoRun) runFollow(ctx context.Context, workflow string, vars map[strin
 
 // eventStatus returns the status a status event moves to, or "".
 func eventStatus(e api.Event) store.Status {
-	if events.Type(e.Type) != events.TypeStatus {
+	if e.Type != events.TypeStatus {
 		return ""
 	}
 	var v events.StatusData

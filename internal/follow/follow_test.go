@@ -11,6 +11,7 @@ import (
 
 	"github.com/sluicehq/sluice/internal/api"
 	"github.com/sluicehq/sluice/internal/engine"
+	"github.com/sluicehq/sluice/internal/events"
 	"github.com/sluicehq/sluice/internal/golden"
 	"github.com/sluicehq/sluice/internal/store"
 )
@@ -41,7 +42,7 @@ func seedState() engine.State {
 	}}
 }
 
-func ev(d time.Duration, typ, step, msg string, data any) api.Event {
+func ev(d time.Duration, typ events.Type, step, msg string, data any) api.Event {
 	b, _ := json.Marshal(data)
 	return api.Event{ExecutionID: "x1y2z3", At: at(d), Type: typ, Step: step, Level: "info", Message: msg, Data: b}
 }

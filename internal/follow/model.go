@@ -103,7 +103,7 @@ func deref(t *time.Time) time.Time {
 // should be read again (a step or the execution changed status, so deadlines and
 // phase statuses may have too).
 func (v *View) Apply(e api.Event) bool {
-	switch events.Type(e.Type) {
+	switch e.Type {
 	case events.TypeStatus:
 		var d events.StatusData
 		if json.Unmarshal(e.Data, &d) == nil && d.Status != "" {
@@ -184,7 +184,7 @@ func detailOf(e api.Event) string {
 		return firstLine(e.Message)
 	}
 	var ms verify.Measurement
-	if events.Type(e.Type) != events.TypeMeasurement || json.Unmarshal(e.Data, &ms) != nil || ms.Metric == "" {
+	if e.Type != events.TypeMeasurement || json.Unmarshal(e.Data, &ms) != nil || ms.Metric == "" {
 		return ""
 	}
 	return verify.Describe(ms)
