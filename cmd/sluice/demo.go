@@ -20,6 +20,7 @@ import (
 
 	"github.com/sluicehq/sluice/internal/api"
 	"github.com/sluicehq/sluice/internal/client"
+	"github.com/sluicehq/sluice/internal/events"
 	"github.com/sluicehq/sluice/internal/platform/local"
 	"github.com/sluicehq/sluice/internal/server"
 	"github.com/sluicehq/sluice/internal/store"
@@ -200,7 +201,7 @@ func (d *demoRun) runFollow(ctx context.Context, workflow string, vars map[strin
 			asked.Do(func() { go d.decide(ctx, ex.ID) })
 		case eventStatus(e) == store.StatusRollingBack:
 			d.failedAt = e.At
-		case e.Type == "weights" && !d.failedAt.IsZero() && d.restoredAt.IsZero():
+		case e.Type == events.TypeWeights && !d.failedAt.IsZero() && d.restoredAt.IsZero():
 			d.restoredAt = e.At
 		}
 	}
@@ -209,12 +210,10 @@ func (d *demoRun) runFollow(ctx context.Context, workflow string, vars map[strin
 
 // eventStatus returns the status a status event moves to, or "".
 func eventStatus(e api.Event) store.Status {
-	if e.Type != "status" {
+	if e.Type != events.TypeStatus {
 		return ""
 	}
-	var v struct {
-		Status store.Status `json:"status"`
-	}
+	var v events.StatusData
 	if json.Unmarshal(e.Data, &v) != nil {
 		return ""
 	}

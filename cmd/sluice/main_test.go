@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"net/http/httptest"
 	"os"
@@ -17,11 +16,10 @@ import (
 	"github.com/sluicehq/sluice/internal/api"
 	"github.com/sluicehq/sluice/internal/engine"
 	"github.com/sluicehq/sluice/internal/events"
+	"github.com/sluicehq/sluice/internal/golden"
 	"github.com/sluicehq/sluice/internal/store"
 	"github.com/sluicehq/sluice/internal/store/sqlite"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 // engineSpy is a recording stand-in for the engine. Start stores the execution and,
 // when script is set, runs it in the background.
@@ -138,26 +136,8 @@ func TestValidate(t *testing.T) {
 			if code != tt.wantCode {
 				t.Fatalf("exit %d, want %d; stderr %s", code, tt.wantCode, errb.String())
 			}
-			golden(t, "validate-"+tt.name, out.String()+"--- stderr\n"+errb.String())
+			golden.Check(t, filepath.Join("testdata", "validate-"+tt.name+".golden"), []byte(out.String()+"--- stderr\n"+errb.String()))
 		})
-	}
-}
-
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test -update creates it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("output differs from %s (go test -update rewrites it)\n--- got\n%s\n--- want\n%s", path, got, want)
 	}
 }
 

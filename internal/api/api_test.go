@@ -2,11 +2,9 @@ package api_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -21,12 +19,11 @@ import (
 	"github.com/sluicehq/sluice/internal/api"
 	"github.com/sluicehq/sluice/internal/engine"
 	"github.com/sluicehq/sluice/internal/events"
+	"github.com/sluicehq/sluice/internal/golden"
 	"github.com/sluicehq/sluice/internal/spec"
 	"github.com/sluicehq/sluice/internal/store"
 	"github.com/sluicehq/sluice/internal/store/sqlite"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current responses")
 
 // clock is the fixed time of every write in these tests.
 var clock = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -196,25 +193,6 @@ func (h *harness) commit(ex *store.Execution, status store.Status, evs ...store.
 	h.broker.Publish(c.Events...)
 }
 
-func golden(t *testing.T, name string, status int, body []byte) {
-	t.Helper()
-	got := fmt.Appendf(nil, "HTTP %d\n%s", status, body)
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("response differs from %s (go test -update rewrites it)\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
-}
-
 func readFile(t *testing.T, name string) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", name))
@@ -276,7 +254,7 @@ func TestGolden(t *testing.T) {
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
 			status, body := h.do(s.method, s.path, s.body, s.hdr...)
-			golden(t, s.name, status, body)
+			golden.Check(t, filepath.Join("testdata", s.name+".golden"), fmt.Appendf(nil, "HTTP %d\n%s", status, body))
 		})
 	}
 }

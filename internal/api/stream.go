@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/events"
 	"github.com/sluicehq/sluice/internal/secrets"
 	"github.com/sluicehq/sluice/internal/store"
 )
@@ -175,7 +176,7 @@ func (h *handler) pump(ctx context.Context, sw *sseWriter, ex store.Execution, l
 			if err := sw.event(e); err != nil {
 				return last, err
 			}
-			last, check = e.Seq, e.Type == "status"
+			last, check = e.Seq, events.Type(e.Type) == events.TypeStatus
 		case <-beat.C:
 			if err := sw.write(": heartbeat\n\n"); err != nil {
 				return last, err

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/events"
 	"github.com/sluicehq/sluice/internal/store"
 )
 
@@ -85,7 +86,7 @@ type Event struct {
 	ExecutionID string          `json:"executionId"`
 	Seq         int64           `json:"seq"`
 	At          time.Time       `json:"at"`
-	Type        string          `json:"type"`
+	Type        events.Type     `json:"type"` // one of events.Types; Data is its payload
 	Step        string          `json:"step,omitempty"`
 	Level       string          `json:"level,omitempty"`
 	Message     string          `json:"message,omitempty"`
@@ -205,7 +206,7 @@ func executionOf(e store.Execution, withState bool) Execution {
 }
 
 func eventOf(e store.Event) Event {
-	out := Event{ExecutionID: e.ExecutionID, Seq: e.Seq, At: e.At, Type: e.Type, Step: e.Step,
+	out := Event{ExecutionID: e.ExecutionID, Seq: e.Seq, At: e.At, Type: events.Type(e.Type), Step: e.Step,
 		Level: e.Level, Message: e.Message}
 	if len(e.Data) > 0 && json.Valid(e.Data) {
 		out.Data = e.Data

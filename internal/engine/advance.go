@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/events"
 	"github.com/sluicehq/sluice/internal/platform"
 	"github.com/sluicehq/sluice/internal/spec"
 	"github.com/sluicehq/sluice/internal/store"
@@ -13,23 +14,23 @@ import (
 
 // begin decides which slot is live and which one the new version goes to.
 func (r *run) begin(ctx context.Context) (store.Status, error) {
-	svc, err := r.e.st.GetService(ctx, r.ex.Environment, r.ex.Service)
+	svc, err := r.e.store.GetService(ctx, r.ex.Environment, r.ex.Service)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 	case err != nil:
 		return store.StatusPending, fmt.Errorf("service %s: %w", r.ex.Service, err)
 	default:
 		if s := platform.Slot(svc.LiveSlot); s.Valid() {
-			r.st.LiveSlot, r.st.LiveArtifact, r.st.LiveInstances = s, svc.Artifact, svc.Instances
+			r.state.LiveSlot, r.state.LiveArtifact, r.state.LiveInstances = s, svc.Artifact, svc.Instances
 		}
 	}
-	if r.st.LiveSlot == "" {
-		r.st.NewSlot = platform.Green
-		r.console("", "info", "first release of %s in %s: staging it in %s", r.ex.Service, r.ex.Environment, r.st.NewSlot)
+	if r.state.LiveSlot == "" {
+		r.state.NewSlot = platform.Green
+		r.console("", "info", "first release of %s in %s: staging it in %s", r.ex.Service, r.ex.Environment, r.state.NewSlot)
 	} else {
-		r.st.NewSlot = r.st.LiveSlot.Other()
+		r.state.NewSlot = r.state.LiveSlot.Other()
 		r.console("", "info", "%s is live for %s in %s (%s); staging the new version in %s",
-			r.st.LiveSlot, r.ex.Service, r.ex.Environment, svc.Artifact, r.st.NewSlot)
+			r.state.LiveSlot, r.ex.Service, r.ex.Environment, svc.Artifact, r.state.NewSlot)
 	}
 	return store.StatusRunning, nil
 }
@@ -42,20 +43,20 @@ func (r *run) advance(ctx context.Context) (store.Status, error) {
 	if err := r.syncAnalyses(ctx); err != nil {
 		return r.afterAnalysis(ctx, err)
 	}
-	if r.st.Phase >= len(r.wf.Spec.Phases) {
+	if r.state.Phase >= len(r.wf.Spec.Phases) {
 		r.console("", "info", "all %d phases succeeded", len(r.wf.Spec.Phases))
 		return store.StatusSucceeded, nil
 	}
-	phase := &r.wf.Spec.Phases[r.st.Phase]
-	ps := &r.st.Phases[r.st.Phase]
-	if r.st.Step >= len(phase.Steps) {
+	phase := &r.wf.Spec.Phases[r.state.Phase]
+	ps := &r.state.Phases[r.state.Phase]
+	if r.state.Step >= len(phase.Steps) {
 		r.next()
 		return store.StatusRunning, r.commit(ctx, nil)
 	}
-	step, ss := &phase.Steps[r.st.Step], r.st.current()
+	step, ss := &phase.Steps[r.state.Step], r.state.current()
 	if ps.Status == store.StatusPending {
 		ps.Status = store.StatusRunning
-		r.console("", "info", "phase %d/%d: %s", r.st.Phase+1, len(r.wf.Spec.Phases), ps.Name)
+		r.console("", "info", "phase %d/%d: %s", r.state.Phase+1, len(r.wf.Spec.Phases), ps.Name)
 	}
 	if ss.Status != store.StatusRunning {
 		r.startStep(ss)
@@ -109,8 +110,8 @@ func (r *run) startStep(ss *StepState) {
 	ss.Attempt++
 	ss.Status, ss.StartedAt, ss.FinishedAt, ss.Message = store.StatusRunning, &now, nil, ""
 	ss.Deadline = nil
-	r.event("step", ss.Key, fmt.Sprintf("▶ %s (%s)", ss.Name, ss.Type), map[string]any{"status": ss.Status, "attempt": ss.Attempt})
-	r.pending = append(r.pending, r.journal(r.attemptKey(ss), "step.started", nil))
+	r.event(events.TypeStep, ss.Key, fmt.Sprintf("▶ %s (%s)", ss.Name, ss.Type), events.StepData{Status: ss.Status, Attempt: ss.Attempt})
+	r.pending = append(r.pending, r.journal(r.attemptKey(ss), events.KindStepStarted, nil))
 }
 
 // finishStep records a successful step and moves the cursor; the record rides on the
@@ -118,7 +119,7 @@ func (r *run) startStep(ss *StepState) {
 func (r *run) finishStep(ctx context.Context, ss *StepState) (store.Status, error) {
 	r.endStep(ss, store.StatusSucceeded, ss.Message)
 	r.next()
-	r.pending = append(r.pending, r.journal(r.attemptKey(ss), "step.finished", map[string]string{"status": "succeeded"}))
+	r.pending = append(r.pending, r.journal(r.attemptKey(ss), events.KindStepFinished, events.StepFinishedData{Status: store.StatusSucceeded}))
 	return store.StatusRunning, nil
 }
 
@@ -130,19 +131,19 @@ func (r *run) endStep(ss *StepState, s store.Status, msg string) {
 	if ss.StartedAt != nil {
 		text += fmt.Sprintf(" in %s", now.Sub(*ss.StartedAt).Round(time.Millisecond))
 	}
-	r.event("step", ss.Key, text, map[string]any{"status": s, "attempt": ss.Attempt, "message": msg})
+	r.event(events.TypeStep, ss.Key, text, events.StepData{Status: s, Attempt: ss.Attempt, Message: msg})
 }
 
 // next moves the cursor to the following step, closing the phase after its last one.
 func (r *run) next() {
-	ps := &r.st.Phases[r.st.Phase]
-	r.st.Step++
-	if r.st.Step < len(ps.Steps) {
+	ps := &r.state.Phases[r.state.Phase]
+	r.state.Step++
+	if r.state.Step < len(ps.Steps) {
 		return
 	}
 	ps.Status = store.StatusSucceeded
-	r.st.Phase++
-	r.st.Step = 0
+	r.state.Phase++
+	r.state.Step = 0
 }
 
 // attemptKey is the idempotency prefix of the current attempt of a step.
@@ -167,26 +168,26 @@ func (r *run) interrupted(ctx context.Context, err error) (store.Status, error) 
 
 // abortNote records an abort on the console and the current step.
 func (r *run) abortNote(in *interrupt) {
-	if r.st.Phase < len(r.st.Phases) && r.st.current().Status == store.StatusRunning {
-		r.endStep(r.st.current(), store.StatusAborted, in.Error())
+	if r.state.Phase < len(r.state.Phases) && r.state.current().Status == store.StatusRunning {
+		r.endStep(r.state.current(), store.StatusAborted, in.Error())
 	}
 	r.ex.Reason = in.Error()
 	left := "unchanged"
-	if r.st.Weights != nil {
-		left = r.st.Weights.String()
+	if r.state.Weights != nil {
+		left = r.state.Weights.String()
 	}
 	r.console("", "warn", "aborted (%s); traffic is left as it is: %s", in.Error(), left)
 }
 
 // startRollback marks the current step and phase and records why the rollback began.
 func (r *run) startRollback(reason error) {
-	if r.st.Phase < len(r.st.Phases) {
-		if cur := r.st.current(); cur.Status == store.StatusRunning {
+	if r.state.Phase < len(r.state.Phases) {
+		if cur := r.state.current(); cur.Status == store.StatusRunning {
 			r.endStep(cur, store.StatusAborted, reason.Error())
 		}
-		r.st.Phases[r.st.Phase].Status = store.StatusFailed
+		r.state.Phases[r.state.Phase].Status = store.StatusFailed
 	}
-	r.st.Rollback = &RollbackState{Reason: reason.Error(), Status: store.StatusRunning}
+	r.state.Rollback = &RollbackState{Reason: reason.Error(), Status: store.StatusRunning}
 	r.ex.Reason = reason.Error()
 	r.console("", "warn", "rolling back: %s", reason)
 }
@@ -229,15 +230,15 @@ func (r *run) onFailure(ctx context.Context, phase *spec.Phase, step *spec.Step,
 		r.endStep(ss, store.StatusFailed, cause.Error()+" (ignored)")
 		r.console(ss.Key, "warn", "failure of %s ignored as the workflow says", ss.Name)
 		r.next()
-		return store.StatusRunning, r.commit(ctx, nil, r.journal(r.attemptKey(ss), "step.finished", map[string]string{"status": "failed", "error": cause.Error()}))
+		return store.StatusRunning, r.commit(ctx, nil, r.journal(r.attemptKey(ss), events.KindStepFinished, events.StepFinishedData{Status: store.StatusFailed, Error: cause.Error()}))
 	case spec.ActionPause:
 		r.endStep(ss, store.StatusFailed, cause.Error())
-		r.st.PausedFor = "failure"
+		r.state.PausedFor = "failure"
 		r.ex.Reason = reason + "; waiting for a person to retry, resume, roll back or abort"
 		return store.StatusPaused, nil
 	case spec.ActionFail:
 		r.endStep(ss, store.StatusFailed, cause.Error())
-		r.st.Phases[r.st.Phase].Status = store.StatusFailed
+		r.state.Phases[r.state.Phase].Status = store.StatusFailed
 		r.ex.Reason = reason
 		return store.StatusFailed, nil
 	default:
@@ -258,7 +259,7 @@ func (r *run) retryLater(ctx context.Context, ss *StepState, f spec.Failure, cau
 	r.endStep(ss, store.StatusPending, cause.Error())
 	ss.Deadline = &until
 	r.console(ss.Key, "warn", "retrying %s in %s (attempt %d of %d)", ss.Name, backoff, ss.Attempt+1, f.Retries+1)
-	if err := r.commit(ctx, nil, r.journal(r.attemptKey(ss), "step.finished", map[string]string{"status": "failed", "error": cause.Error()})); err != nil {
+	if err := r.commit(ctx, nil, r.journal(r.attemptKey(ss), events.KindStepFinished, events.StepFinishedData{Status: store.StatusFailed, Error: cause.Error()})); err != nil {
 		return r.ex.Status, err
 	}
 	if err := r.block(ctx, until, nil); err != nil {

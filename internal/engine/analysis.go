@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/events"
 	"github.com/sluicehq/sluice/internal/spec"
 	"github.com/sluicehq/sluice/internal/store"
 )
@@ -82,7 +83,7 @@ func (r *run) scopes() []analysisScope {
 
 // newSlotServes reports whether the new slot has traffic now.
 func (r *run) newSlotServes() bool {
-	return r.st.Promoted || r.st.Weights != nil && r.st.Weights.Of(r.st.NewSlot) > 0
+	return r.state.Promoted || r.state.Weights != nil && r.state.Weights.Of(r.state.NewSlot) > 0
 }
 
 // syncAnalyses starts the analyses whose scope is running and whose new slot has
@@ -98,7 +99,7 @@ func (r *run) syncAnalyses(ctx context.Context) error {
 		switch {
 		case as != nil && as.Done:
 			r.stopAnalysis(sc.key)
-		case r.st.Phase >= sc.end:
+		case r.state.Phase >= sc.end:
 			if as != nil {
 				if err := r.watchAfterPromotion(ctx, sc, as, runner); err != nil {
 					return err
@@ -107,18 +108,18 @@ func (r *run) syncAnalyses(ctx context.Context) error {
 				r.stopAnalysis(sc.key)
 				r.console("", "info", "%s ended with its scope", scopeText(sc))
 			}
-		case r.st.Phase >= sc.first && r.newSlotServes():
+		case r.state.Phase >= sc.first && r.newSlotServes():
 			if as == nil {
 				as = &AnalysisState{StartedAt: r.e.opt.Now().UTC()}
-				if r.st.Analyses == nil {
-					r.st.Analyses = map[string]*AnalysisState{}
+				if r.state.Analyses == nil {
+					r.state.Analyses = map[string]*AnalysisState{}
 				}
-				r.st.Analyses[sc.key] = as
+				r.state.Analyses[sc.key] = as
 				if err := r.commit(ctx, nil); err != nil {
 					return err
 				}
 			}
-			if r.st.Promoted && as.PromotedAt == nil {
+			if r.state.Promoted && as.PromotedAt == nil {
 				now := r.e.opt.Now().UTC()
 				as.PromotedAt = &now
 			}
@@ -134,7 +135,7 @@ func (r *run) syncAnalyses(ctx context.Context) error {
 // once the new slot was promoted within the scope; the execution waits meanwhile
 // and a failure ends the wait.
 func (r *run) watchAfterPromotion(ctx context.Context, sc analysisScope, as *AnalysisState, runner StepRunner) error {
-	if sc.a.AfterPromotion <= 0 || !r.st.Promoted {
+	if sc.a.AfterPromotion <= 0 || !r.state.Promoted {
 		return nil
 	}
 	if as.PromotedAt == nil {
@@ -148,7 +149,7 @@ func (r *run) watchAfterPromotion(ctx context.Context, sc analysisScope, as *Ana
 	if err := r.startAnalysis(ctx, sc, as, runner); err != nil {
 		return err
 	}
-	r.console("", "info", "%s watches %s after its promotion until %s", scopeText(sc), r.st.NewSlot, until.Format(time.TimeOnly))
+	r.console("", "info", "%s watches %s after its promotion until %s", scopeText(sc), r.state.NewSlot, until.Format(time.TimeOnly))
 	if err := r.commit(ctx, nil); err != nil {
 		return err
 	}
@@ -179,11 +180,11 @@ func (r *run) startAnalysis(ctx context.Context, sc analysisScope, as *AnalysisS
 	bsc := &StepContext{
 		ExecutionID: r.ex.ID, EnvironmentName: r.ex.Environment, Environment: r.env,
 		Service: r.wf.Spec.Service, Step: &spec.Step{Name: sc.key, Verify: sc.a.VerifyStep()},
-		StepKey: sc.key, Attempt: 1, StartedAt: as.StartedAt, NewSlot: r.st.NewSlot,
-		LiveSlot: r.st.slot(spec.RoleOld), Variables: r.ex.Variables, Runtime: r.rt, Background: true,
+		StepKey: sc.key, Attempt: 1, StartedAt: as.StartedAt, NewSlot: r.state.NewSlot,
+		LiveSlot: r.state.slot(spec.RoleOld), Variables: r.ex.Variables, Runtime: r.rt, Background: true,
 		bgRun: &bgIO{e: r.e, exID: r.ex.ID, key: fmt.Sprintf("%s/%s/a1", r.ex.ID, sc.key), label: scopeText(sc)},
 	}
-	r.console("", "info", "%s starts: watching %s in the background", scopeText(sc), r.st.NewSlot)
+	r.console("", "info", "%s starts: watching %s in the background", scopeText(sc), r.state.NewSlot)
 	b.wg.Go(func() {
 		err := runner.Run(actx, bsc)
 		if actx.Err() != nil {
@@ -205,10 +206,10 @@ func scopeText(sc analysisScope) string {
 }
 
 func (r *run) analysisState(key string) *AnalysisState {
-	if r.st.Analyses == nil {
+	if r.state.Analyses == nil {
 		return nil
 	}
-	return r.st.Analyses[key]
+	return r.state.Analyses[key]
 }
 
 // bg returns the run's background analyses, created on first use.
@@ -279,14 +280,14 @@ func (r *run) stopAnalyses() {
 // a person decides an inconclusive one, any other rolls back.
 func (r *run) onAnalysisFailure(f *analysisFailed) (store.Status, error) {
 	r.stopAnalyses()
-	if r.st.Phase < len(r.st.Phases) {
-		if cur := r.st.current(); cur.Status == store.StatusRunning {
+	if r.state.Phase < len(r.state.Phases) {
+		if cur := r.state.current(); cur.Status == store.StatusRunning {
 			r.endStep(cur, store.StatusFailed, f.Error())
 		}
 	}
 	r.console("", "error", "%v", f)
 	if errors.Is(f.err, ErrNeedsDecision) {
-		r.st.PausedFor = "failure"
+		r.state.PausedFor = "failure"
 		r.ex.Reason = f.Error() + "; waiting for a person to retry, resume, roll back or abort"
 		return store.StatusPaused, nil
 	}
@@ -305,10 +306,10 @@ type bgIO struct {
 }
 
 func (b *bgIO) console(level, format string, args ...any) {
-	ev := store.Event{ExecutionID: b.exID, At: b.e.opt.Now().UTC(), Type: "console", Level: level,
+	ev := store.Event{ExecutionID: b.exID, At: b.e.opt.Now().UTC(), Type: string(events.TypeConsole), Level: level,
 		Message: b.e.opt.Redact(b.label + ": " + fmt.Sprintf(format, args...))}
 	c := &store.Commit{ExecutionID: b.exID, Events: []store.Event{ev}}
-	if err := b.e.st.Commit(context.Background(), c); err != nil {
+	if err := b.e.store.Commit(context.Background(), c); err != nil {
 		b.e.log.Warn("analysis console line not written", "execution", b.exID, "err", err)
 		return
 	}
@@ -326,7 +327,7 @@ func (b *bgIO) sleep(ctx context.Context, t time.Time) error {
 	}
 }
 
-func (b *bgIO) record(ctx context.Context, step, kind, message string, data any) error {
+func (b *bgIO) record(ctx context.Context, step string, kind events.Type, message string, data any) error {
 	raw, err := json.Marshal(data)
 	if err != nil {
 		return fmt.Errorf("record %s: %w", kind, err)
@@ -334,24 +335,24 @@ func (b *bgIO) record(ctx context.Context, step, kind, message string, data any)
 	body := json.RawMessage(b.e.opt.Redact(string(raw)))
 	now := b.e.opt.Now().UTC()
 	c := &store.Commit{ExecutionID: b.exID,
-		Journal: []store.JournalEntry{{Key: b.key, Kind: "record." + kind, Data: body, At: now}},
-		Events:  []store.Event{{ExecutionID: b.exID, At: now, Type: kind, Step: step, Level: "info", Message: b.e.opt.Redact(message), Data: body}},
+		Journal: []store.JournalEntry{{Key: b.key, Kind: string(events.RecordKind(kind)), Data: body, At: now}},
+		Events:  []store.Event{{ExecutionID: b.exID, At: now, Type: string(kind), Step: step, Level: string(events.LevelInfo), Message: b.e.opt.Redact(message), Data: body}},
 	}
-	if err := b.e.st.Commit(ctx, c); err != nil {
+	if err := b.e.store.Commit(ctx, c); err != nil {
 		return fmt.Errorf("record %s: %w", kind, err)
 	}
 	b.e.publish(c.Events)
 	return nil
 }
 
-func (b *bgIO) records(ctx context.Context, kind string) ([]json.RawMessage, error) {
-	journal, err := b.e.st.Journal(ctx, b.exID)
+func (b *bgIO) records(ctx context.Context, kind events.Type) ([]json.RawMessage, error) {
+	journal, err := b.e.store.Journal(ctx, b.exID)
 	if err != nil {
 		return nil, fmt.Errorf("records: %w", err)
 	}
 	var out []json.RawMessage
 	for _, j := range journal {
-		if j.Key == b.key && j.Kind == "record."+kind {
+		if j.Key == b.key && events.Kind(j.Kind) == events.RecordKind(kind) {
 			out = append(out, j.Data)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/sluicehq/sluice/internal/events"
 	"github.com/sluicehq/sluice/internal/spec"
 	"github.com/sluicehq/sluice/internal/store"
 )
@@ -69,10 +70,10 @@ func isInterrupt(err error) bool {
 // approvalDecider returns the decision handler of the approval step under the cursor,
 // or nil when the cursor is not on a running approval.
 func (r *run) approvalDecider(ctx context.Context) func(Decision) (bool, error) {
-	if r.st.Phase >= len(r.wf.Spec.Phases) || r.st.Step >= len(r.wf.Spec.Phases[r.st.Phase].Steps) {
+	if r.state.Phase >= len(r.wf.Spec.Phases) || r.state.Step >= len(r.wf.Spec.Phases[r.state.Phase].Steps) {
 		return nil
 	}
-	s, ss := &r.wf.Spec.Phases[r.st.Phase].Steps[r.st.Step], r.st.current()
+	s, ss := &r.wf.Spec.Phases[r.state.Phase].Steps[r.state.Step], r.state.current()
 	if s.Approval == nil || ss.Status != store.StatusRunning {
 		return nil
 	}
@@ -83,7 +84,7 @@ func (r *run) approvalDecider(ctx context.Context) func(Decision) (bool, error) 
 // approvalOutcome reports whether the recorded decisions settle the step, and how.
 func (r *run) approvalOutcome(step string, need int) (bool, error) {
 	n := 0
-	for _, rec := range r.st.Approvals {
+	for _, rec := range r.state.Approvals {
 		if rec.Step != step || rec.Timeout {
 			continue
 		}
@@ -103,20 +104,20 @@ func (r *run) decide(ctx context.Context, ss *StepState, a *spec.ApprovalStep, n
 	if d.Approve && a.ForbidSelfApproval && d.By == r.ex.StartedBy {
 		return false, fmt.Errorf("%w: %s started this execution and may not approve it (forbidSelfApproval)", ErrForbidden, d.By)
 	}
-	for _, rec := range r.st.Approvals {
+	for _, rec := range r.state.Approvals {
 		if rec.Step == ss.Key && rec.By == d.By {
 			return false, fmt.Errorf("%w: %s already decided on %s", ErrInvalidState, d.By, ss.Name)
 		}
 	}
 	rec := ApprovalRecord{Step: ss.Key, Approve: d.Approve, By: d.By, Comment: d.Comment, At: r.e.opt.Now().UTC()}
-	r.st.Approvals = append(r.st.Approvals, rec)
+	r.state.Approvals = append(r.state.Approvals, rec)
 	verb := "approved"
 	if !d.Approve {
 		verb = "rejected"
 	}
-	r.console(ss.Key, "info", "%s by %s%s", verb, d.By, prefixed(": ", d.Comment))
-	if err := r.commit(ctx, nil, r.journal(r.attemptKey(ss)+"/decision", "decision", rec)); err != nil {
-		r.st.Approvals = r.st.Approvals[:len(r.st.Approvals)-1]
+	r.eventAt(events.LevelInfo, events.TypeDecision, ss.Key, fmt.Sprintf("%s by %s%s", verb, d.By, prefixed(": ", d.Comment)), rec)
+	if err := r.commit(ctx, nil, r.journal(r.attemptKey(ss)+"/decision", events.KindDecision, rec)); err != nil {
+		r.state.Approvals = r.state.Approvals[:len(r.state.Approvals)-1]
 		return false, err
 	}
 	done, _ := r.approvalOutcome(ss.Key, need)
@@ -164,15 +165,15 @@ func (r *run) approvalTimedOut(ctx context.Context, ss *StepState, a *spec.Appro
 
 // timedOut reports whether the step's timeout was already recorded (before a restart).
 func (r *run) timedOut(step string) bool {
-	return slices.ContainsFunc(r.st.Approvals, func(a ApprovalRecord) bool { return a.Step == step && a.Timeout })
+	return slices.ContainsFunc(r.state.Approvals, func(a ApprovalRecord) bool { return a.Step == step && a.Timeout })
 }
 
 // recordTimeout journals that nobody decided in time.
 func (r *run) recordTimeout(ctx context.Context, ss *StepState, a *spec.ApprovalStep, action spec.TimeoutAction) error {
 	rec := ApprovalRecord{Step: ss.Key, Approve: action == spec.TimeoutContinue, By: "timeout", Comment: "no decision within " + a.Timeout.Std().String(), At: r.e.opt.Now().UTC(), Timeout: true}
-	r.st.Approvals = append(r.st.Approvals, rec)
-	r.console(ss.Key, "warn", "no decision on %s within %s: %s", ss.Name, a.Timeout.Std(), action)
-	return r.commit(ctx, nil, r.journal(r.attemptKey(ss)+"/timeout", "decision", rec))
+	r.state.Approvals = append(r.state.Approvals, rec)
+	r.eventAt(events.LevelWarn, events.TypeDecision, ss.Key, fmt.Sprintf("no decision on %s within %s: %s", ss.Name, a.Timeout.Std(), action), rec)
+	return r.commit(ctx, nil, r.journal(r.attemptKey(ss)+"/timeout", events.KindDecision, rec))
 }
 
 func prefixed(prefix, s string) string {
@@ -188,16 +189,16 @@ func (r *run) evidenceNote(ctx context.Context) string {
 	if r.e.opt.EvidenceNote == nil {
 		return ""
 	}
-	journal, err := r.e.st.Journal(ctx, r.ex.ID)
+	journal, err := r.e.store.Journal(ctx, r.ex.ID)
 	if err != nil {
 		r.log.Warn("cannot read measurements for the approval", "err", err)
 		return ""
 	}
-	phase := fmt.Sprintf("%s/p%d.", r.ex.ID, r.st.Phase+1)
+	phase := fmt.Sprintf("%s/p%d.", r.ex.ID, r.state.Phase+1)
 	whole := fmt.Sprintf("%s/%s/", r.ex.ID, workflowScope)
 	var ms []json.RawMessage
 	for _, j := range journal {
-		if j.Kind == "record.measurement" && (strings.HasPrefix(j.Key, phase) || strings.HasPrefix(j.Key, whole)) {
+		if events.Kind(j.Kind) == events.RecordKind(events.TypeMeasurement) && (strings.HasPrefix(j.Key, phase) || strings.HasPrefix(j.Key, whole)) {
 			ms = append(ms, j.Data)
 		}
 	}

@@ -169,7 +169,7 @@ func (r *run) pollControl(ctx context.Context) error {
 func (r *run) holdPaused(ctx context.Context, c control) error {
 	prev := r.ex.Status
 	r.consume(c.seq)
-	r.st.PausedFor = "request"
+	r.state.PausedFor = "request"
 	r.console("", "warn", "paused by %s", orAnonymous(c.by))
 	if err := r.setStatus(ctx, store.StatusPaused, "paused by "+orAnonymous(c.by)); err != nil {
 		c.reply <- err
@@ -184,7 +184,7 @@ func (r *run) holdPaused(ctx context.Context, c control) error {
 			switch c.kind {
 			case ctrlResume:
 				r.consume(c.seq)
-				r.st.PausedFor = ""
+				r.state.PausedFor = ""
 				r.console("", "info", "resumed by %s", orAnonymous(c.by))
 				err := r.setStatus(ctx, prev, "")
 				c.reply <- err
@@ -217,7 +217,7 @@ func (r *run) paused(ctx context.Context) (store.Status, error) {
 
 // answerPaused applies one request to a paused execution; ok reports a status change.
 func (r *run) answerPaused(ctx context.Context, c control) (store.Status, bool) {
-	afterFailure := r.st.PausedFor == "failure"
+	afterFailure := r.state.PausedFor == "failure"
 	r.consume(c.seq) // a refusal below consumes it too
 	switch {
 	case c.kind == ctrlRollback:
@@ -229,11 +229,11 @@ func (r *run) answerPaused(ctx context.Context, c control) (store.Status, bool) 
 		r.abortNote(&interrupt{kind: c.kind, by: c.by, reason: c.reason})
 		return store.StatusAborted, true
 	case c.kind == ctrlRetry && afterFailure:
-		cur := r.st.current()
+		cur := r.state.current()
 		cur.Status, cur.Deadline = store.StatusPending, nil
 		r.console(cur.Key, "info", "retry of %s requested by %s", cur.Name, orAnonymous(c.by))
 	case c.kind == ctrlResume && afterFailure:
-		cur := r.st.current()
+		cur := r.state.current()
 		r.console(cur.Key, "warn", "%s skipped the failed step %s", orAnonymous(c.by), cur.Name)
 		r.next()
 	case c.kind == ctrlResume:
@@ -242,7 +242,7 @@ func (r *run) answerPaused(ctx context.Context, c control) (store.Status, bool) 
 		r.refuse(c, "use resume, retry, rollback or abort")
 		return "", false
 	}
-	r.st.PausedFor = ""
+	r.state.PausedFor = ""
 	r.ex.Reason = ""
 	c.reply <- nil
 	return store.StatusRunning, true

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/events"
 	"github.com/sluicehq/sluice/internal/platform"
 	"github.com/sluicehq/sluice/internal/store"
 	"github.com/sluicehq/sluice/internal/traffic"
@@ -14,29 +15,29 @@ import (
 // effect performs one side effect at most once per key. Its intent is journaled
 // before the call and its outcome after; a call interrupted by a crash is repeated
 // with the same key on resume, and the platform or router makes the repeat a no-op.
-// do may change r.st: the change is committed together with the outcome.
+// do may change r.state: the change is committed together with the outcome.
 func (r *run) effect(ctx context.Context, key string, do func(ctx context.Context, key string) error) error {
 	if r.done[key] {
 		return nil
 	}
 	if !r.intent[key] {
-		if err := r.commit(ctx, nil, r.journal(key, "effect.intent", nil)); err != nil {
+		if err := r.commit(ctx, nil, r.journal(key, events.KindEffectIntent, nil)); err != nil {
 			return err
 		}
 		r.intent[key] = true
-		r.crash("effect.intent")
+		r.crash(string(events.KindEffectIntent))
 	}
 	if err := r.callRetrying(ctx, key, do); err != nil {
 		return err
 	}
 	r.crash("effect.applied")
 	svc := r.svc
-	if err := r.commit(ctx, svc, r.journal(key, "effect.done", nil)); err != nil {
+	if err := r.commit(ctx, svc, r.journal(key, events.KindEffectDone, nil)); err != nil {
 		return err
 	}
 	r.svc = nil
 	r.done[key] = true
-	r.crash("effect.done")
+	r.crash(string(events.KindEffectDone))
 	return nil
 }
 
@@ -94,8 +95,8 @@ func (r *run) setWeights(ctx context.Context, step, key string, w traffic.Weight
 		if got != w {
 			return fmt.Errorf("router reads back %s after writing %s", got, w)
 		}
-		r.st.Weights = &got
-		r.event("weights", step, "router reads back "+got.String(), got)
+		r.state.Weights = &got
+		r.event(events.TypeWeights, step, "router reads back "+got.String(), got)
 		return nil
 	})
 }

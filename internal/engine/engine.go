@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/events"
 	"github.com/sluicehq/sluice/internal/platform"
 	"github.com/sluicehq/sluice/internal/spec"
 	"github.com/sluicehq/sluice/internal/store"
@@ -83,12 +84,12 @@ type Options struct {
 
 // Engine runs executions. Create it with New, call Recover once at start, Close at the end.
 type Engine struct {
-	opt  Options
-	st   store.Store
-	log  *slog.Logger
-	base context.Context
-	stop context.CancelFunc
-	wg   sync.WaitGroup
+	opt   Options
+	store store.Store
+	log   *slog.Logger
+	base  context.Context
+	stop  context.CancelFunc
+	wg    sync.WaitGroup
 
 	mu      sync.Mutex
 	runs    map[string]*run
@@ -138,7 +139,7 @@ func New(opt Options) (*Engine, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &Engine{
-		opt: opt, st: opt.Store, log: opt.Logger, base: ctx, stop: cancel,
+		opt: opt, store: opt.Store, log: opt.Logger, base: ctx, stop: cancel,
 		runs: map[string]*run{}, driving: map[serviceKey]string{}, output: map[string]*outputBuffer{},
 	}
 	e.wg.Add(3)
@@ -170,7 +171,7 @@ func (e *Engine) handBack(ids []string) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, err := e.st.RenewLeases(ctx, e.opt.Owner, ids, e.opt.Now().UTC()); err != nil {
+	if _, err := e.store.RenewLeases(ctx, e.opt.Owner, ids, e.opt.Now().UTC()); err != nil {
 		e.log.Warn("cannot hand executions back", "count", len(ids), "err", err)
 	}
 }
@@ -217,13 +218,13 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (store.Execution, 
 		Variables: p.values, StartedBy: req.StartedBy, CreatedAt: now, UpdatedAt: now,
 		Status: store.StatusPending, State: state, Owner: e.opt.Owner, LeaseUntil: now.Add(e.opt.Lease),
 	}
-	ev := store.Event{ExecutionID: ex.ID, At: now, Type: "status", Level: "info",
+	ev := store.Event{ExecutionID: ex.ID, At: now, Type: string(events.TypeStatus), Level: string(events.LevelInfo),
 		Message: fmt.Sprintf("execution of %s v%d started by %s", ex.Workflow, ex.WorkflowVersion, orAnonymous(req.StartedBy))}
 	if req.Cause != "" {
 		ev.Message += ": " + req.Cause
 	}
 	c := &store.Commit{Execution: &ex, Create: true, Events: []store.Event{ev}}
-	if err := e.st.Commit(ctx, c); err != nil {
+	if err := e.store.Commit(ctx, c); err != nil {
 		return store.Execution{}, err
 	}
 	e.publish(c.Events)

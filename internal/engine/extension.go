@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/events"
 	"github.com/sluicehq/sluice/internal/platform"
 	"github.com/sluicehq/sluice/internal/spec"
 )
@@ -74,8 +75,9 @@ func (sc *StepContext) Sleep(ctx context.Context, t time.Time) error {
 }
 
 // Record durably journals one result of the step (a measurement, a load test
-// summary) and publishes it as an event of the given type with data as its payload.
-func (sc *StepContext) Record(ctx context.Context, kind, message string, data any) error {
+// summary) and publishes it as an event of the given type with data as its payload
+// (the payload events.Types names for kind).
+func (sc *StepContext) Record(ctx context.Context, kind events.Type, message string, data any) error {
 	if sc.bgRun != nil {
 		return sc.bgRun.record(ctx, sc.StepKey, kind, message, data)
 	}
@@ -85,23 +87,23 @@ func (sc *StepContext) Record(ctx context.Context, kind, message string, data an
 	}
 	b := json.RawMessage(sc.r.e.opt.Redact(string(raw)))
 	sc.r.event(kind, sc.StepKey, message, b)
-	return sc.r.commit(ctx, nil, sc.r.journal(sc.r.attemptKey(sc.r.st.current()), "record."+kind, b))
+	return sc.r.commit(ctx, nil, sc.r.journal(sc.r.attemptKey(sc.r.state.current()), events.RecordKind(kind), b))
 }
 
 // Records returns the data of what this attempt already recorded of a kind, in
 // order, so a resumed runner continues instead of starting over.
-func (sc *StepContext) Records(ctx context.Context, kind string) ([]json.RawMessage, error) {
+func (sc *StepContext) Records(ctx context.Context, kind events.Type) ([]json.RawMessage, error) {
 	if sc.bgRun != nil {
 		return sc.bgRun.records(ctx, kind)
 	}
-	journal, err := sc.r.e.st.Journal(ctx, sc.ExecutionID)
+	journal, err := sc.r.e.store.Journal(ctx, sc.ExecutionID)
 	if err != nil {
 		return nil, fmt.Errorf("records: %w", err)
 	}
-	key := sc.r.attemptKey(sc.r.st.current())
+	key := sc.r.attemptKey(sc.r.state.current())
 	var out []json.RawMessage
 	for _, j := range journal {
-		if j.Key == key && j.Kind == "record."+kind {
+		if j.Key == key && events.Kind(j.Kind) == events.RecordKind(kind) {
 			out = append(out, j.Data)
 		}
 	}
@@ -114,7 +116,7 @@ func extensionStep(sr StepRunner) stepFunc {
 		sc := &StepContext{
 			ExecutionID: r.ex.ID, EnvironmentName: r.ex.Environment, Environment: r.env,
 			Service: r.wf.Spec.Service, Step: s, StepKey: ss.Key, Attempt: ss.Attempt, StartedAt: *ss.StartedAt,
-			NewSlot: r.st.NewSlot, LiveSlot: r.st.slot(spec.RoleLive), Variables: r.ex.Variables,
+			NewSlot: r.state.NewSlot, LiveSlot: r.state.slot(spec.RoleLive), Variables: r.ex.Variables,
 			Runtime: r.rt, r: r,
 		}
 		if err := r.flush(ctx); err != nil { // show the step before the runner's first wait

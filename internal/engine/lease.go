@@ -46,7 +46,7 @@ func (e *Engine) renew(ctx context.Context) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	renewed, err := e.st.RenewLeases(ctx, e.opt.Owner, ids, e.opt.Now().Add(e.opt.Lease).UTC())
+	renewed, err := e.store.RenewLeases(ctx, e.opt.Owner, ids, e.opt.Now().Add(e.opt.Lease).UTC())
 	if err != nil {
 		return err
 	}
@@ -75,7 +75,7 @@ func (e *Engine) stopRuns(lost func(id string) bool) {
 // and drives them.
 func (e *Engine) claim(ctx context.Context, own bool) (int, error) {
 	now := e.opt.Now()
-	claimed, err := e.st.ClaimExecutions(ctx, store.ClaimRequest{
+	claimed, err := e.store.ClaimExecutions(ctx, store.ClaimRequest{
 		Owner: e.opt.Owner, Now: now.UTC(), Until: now.Add(e.opt.Lease).UTC(), Own: own,
 	})
 	if err != nil {

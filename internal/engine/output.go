@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/events"
 	"github.com/sluicehq/sluice/internal/store"
 )
 
@@ -43,12 +44,12 @@ func (e *Engine) InstanceOutput(environment, service, slot string, instance int,
 		buf.dropped++
 		return
 	}
-	level := "info"
+	level := events.LevelInfo
 	if stream == "stderr" {
-		level = "warn"
+		level = events.LevelWarn
 	}
 	buf.events = append(buf.events, store.Event{
-		ExecutionID: id, At: e.opt.Now().UTC(), Type: "output", Step: slot, Level: level,
+		ExecutionID: id, At: e.opt.Now().UTC(), Type: string(events.TypeOutput), Step: slot, Level: string(level),
 		Message: fmt.Sprintf("%s/%d: %s", slot, instance, line),
 	})
 }
@@ -96,11 +97,11 @@ func (e *Engine) flushOutputOf(ctx context.Context, id string) {
 func (e *Engine) writeBuffer(ctx context.Context, id string, buf *outputBuffer) {
 	evs := buf.events
 	if buf.dropped > 0 {
-		evs = append(evs, store.Event{ExecutionID: id, At: e.opt.Now().UTC(), Type: "output", Level: "warn",
+		evs = append(evs, store.Event{ExecutionID: id, At: e.opt.Now().UTC(), Type: string(events.TypeOutput), Level: string(events.LevelWarn),
 			Message: fmt.Sprintf("… %d more lines of instance output not shown", buf.dropped)})
 	}
 	c := &store.Commit{ExecutionID: id, Events: evs}
-	if err := e.st.Commit(ctx, c); err != nil {
+	if err := e.store.Commit(ctx, c); err != nil {
 		e.log.Warn("cannot write instance output", "execution", id, "err", err)
 		return
 	}

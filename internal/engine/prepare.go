@@ -26,7 +26,7 @@ type prepared struct {
 func (e *Engine) prepare(ctx context.Context, workflow string, wversion int64, vars map[string]string, eversion int64) (*prepared, error) {
 	p := &prepared{}
 	var err error
-	if p.wdef, err = e.st.GetDefinition(ctx, store.KindWorkflow, workflow, wversion); err != nil {
+	if p.wdef, err = e.store.GetDefinition(ctx, store.KindWorkflow, workflow, wversion); err != nil {
 		return nil, fmt.Errorf("workflow %q: %w", workflow, err)
 	}
 	tmpl, err := e.defs.workflow(p.wdef)
@@ -37,7 +37,7 @@ func (e *Engine) prepare(ctx context.Context, workflow string, wversion int64, v
 		return nil, err
 	}
 	name := p.wf.Spec.Environment
-	if p.edef, err = e.st.GetDefinition(ctx, store.KindEnvironment, name, eversion); err != nil {
+	if p.edef, err = e.store.GetDefinition(ctx, store.KindEnvironment, name, eversion); err != nil {
 		return nil, fmt.Errorf("environment %q: %w", name, err)
 	}
 	if p.env, err = e.defs.environment(p.edef); err != nil {

@@ -45,7 +45,7 @@ func (e *Engine) request(ctx context.Context, id string, c control) (store.Reque
 		}
 		req.Data = raw
 	}
-	if err := e.st.AddRequest(ctx, &req); err != nil {
+	if err := e.store.AddRequest(ctx, &req); err != nil {
 		return req, e.refusedUpFront(ctx, id, c, err)
 	}
 	if r := e.runOf(id); r != nil {
@@ -60,7 +60,7 @@ func (e *Engine) refusedUpFront(ctx context.Context, id string, c control, err e
 		return fmt.Errorf("execution %s: %w", id, err)
 	}
 	status := "finished"
-	if ex, gerr := e.st.GetExecution(ctx, id); gerr == nil {
+	if ex, gerr := e.store.GetExecution(ctx, id); gerr == nil {
 		status = string(ex.Status)
 	}
 	return fmt.Errorf("%w: execution %s is %s; %s is not possible", ErrInvalidState, id, status, c.kind)
@@ -75,7 +75,7 @@ func (e *Engine) await(ctx context.Context, req store.Request) (store.Request, e
 	poll := time.NewTicker(max(e.opt.PollInterval/2, 10*time.Millisecond))
 	defer poll.Stop()
 	for {
-		rs, err := e.st.Requests(ctx, req.ExecutionID, req.Seq-1)
+		rs, err := e.store.Requests(ctx, req.ExecutionID, req.Seq-1)
 		if err != nil {
 			return req, fmt.Errorf("engine: read request %s#%d: %w", req.ExecutionID, req.Seq, err)
 		}
@@ -127,7 +127,7 @@ func (e *Engine) requestLoop() {
 		if e.Active() == 0 {
 			continue
 		}
-		pending, err := e.st.PendingRequests(e.base, e.opt.Owner)
+		pending, err := e.store.PendingRequests(e.base, e.opt.Owner)
 		if err != nil {
 			e.log.Warn("cannot read pending requests", "err", err)
 			continue
@@ -182,9 +182,9 @@ func (e *Engine) deliver(r *run, req store.Request) {
 // made durable.
 func (e *Engine) redeliver(ctx context.Context, r *run) error {
 	r.reqMu.Lock()
-	r.delivered, r.reqReady = r.st.RequestsDone, true
+	r.delivered, r.reqReady = r.state.RequestsDone, true
 	r.reqMu.Unlock()
-	reqs, err := e.st.Requests(ctx, r.ex.ID, r.st.RequestsDone)
+	reqs, err := e.store.Requests(ctx, r.ex.ID, r.state.RequestsDone)
 	if err != nil {
 		return fmt.Errorf("requests: %w", err)
 	}
@@ -206,7 +206,7 @@ func (e *Engine) answer(req store.Request, err error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, err := e.st.AnswerRequest(ctx, a); err != nil {
+	if _, err := e.store.AnswerRequest(ctx, a); err != nil {
 		e.log.Warn("cannot record the answer to a request", "execution", req.ExecutionID, "request", req.Seq, "err", err)
 	}
 	e.answers.wake(req.ExecutionID, req.Seq)
@@ -243,7 +243,7 @@ func (c control) name() string {
 // consume records, in the state the next commit writes, that the run has acted on a
 // request; a run that takes the execution over delivers only later ones.
 func (r *run) consume(seq int64) {
-	if seq > r.st.RequestsDone {
-		r.st.RequestsDone = seq
+	if seq > r.state.RequestsDone {
+		r.state.RequestsDone = seq
 	}
 }

@@ -15,13 +15,13 @@ import (
 // the workflow has them, otherwise all traffic back to the live slot (written, read
 // back, retried until it holds), then the new slot scaled down.
 func (r *run) rollback(ctx context.Context) (store.Status, error) {
-	if r.st.Rollback == nil {
-		r.st.Rollback = &RollbackState{Reason: r.ex.Reason, Status: store.StatusRunning}
+	if r.state.Rollback == nil {
+		r.state.Rollback = &RollbackState{Reason: r.ex.Reason, Status: store.StatusRunning}
 	}
 	if len(r.wf.Spec.Rollback) > 0 {
 		return r.explicitRollback(ctx)
 	}
-	rb := r.st.Rollback
+	rb := r.state.Rollback
 	if !rb.Traffic {
 		if err := r.restoreTraffic(ctx); err != nil {
 			return r.rollbackStopped(err)
@@ -35,10 +35,10 @@ func (r *run) rollback(ctx context.Context) (store.Status, error) {
 	}
 	rb.Status = store.StatusRolledBack
 	r.ex.Reason = rb.Reason
-	if live := r.st.LiveSlot; live.Valid() {
-		r.console("", "info", "rolled back: all traffic on %s (live), %s scaled down", live, r.st.NewSlot)
+	if live := r.state.LiveSlot; live.Valid() {
+		r.console("", "info", "rolled back: all traffic on %s (live), %s scaled down", live, r.state.NewSlot)
 	} else {
-		r.console("", "info", "rolled back: %s scaled down", r.st.NewSlot)
+		r.console("", "info", "rolled back: %s scaled down", r.state.NewSlot)
 	}
 	return store.StatusRolledBack, nil
 }
@@ -48,7 +48,7 @@ func (r *run) rollbackStopped(err error) (store.Status, error) {
 	var in *interrupt
 	if errors.As(err, &in) && in.kind == ctrlAbort {
 		r.consume(in.seq)
-		r.ex.Reason = fmt.Sprintf("rollback aborted (%s): traffic may not be on the live slot: %s", in.Error(), r.st.Rollback.NeedsPerson)
+		r.ex.Reason = fmt.Sprintf("rollback aborted (%s): traffic may not be on the live slot: %s", in.Error(), r.state.Rollback.NeedsPerson)
 		r.console("", "error", "%s", r.ex.Reason)
 		return store.StatusAborted, nil
 	}
@@ -58,21 +58,21 @@ func (r *run) rollbackStopped(err error) (store.Status, error) {
 // restoreTraffic sends all traffic to the live slot, retrying with backoff for as long
 // as the router refuses; only an abort or the engine stopping ends it unfinished.
 func (r *run) restoreTraffic(ctx context.Context) error {
-	rb := r.st.Rollback
-	live := r.st.LiveSlot
+	rb := r.state.Rollback
+	live := r.state.LiveSlot
 	if !live.Valid() {
 		r.console("", "info", "first release: there is no live slot to send traffic back to")
 		rb.Traffic = true
 		return r.commit(ctx, nil)
 	}
-	if r.st.OldScaledDown {
+	if r.state.OldScaledDown {
 		rb.NeedsPerson = fmt.Sprintf("%s was already scaled down; deploy it again before sending traffic to it", live)
 		r.console("", "error", "cannot restore traffic: %s", rb.NeedsPerson)
 		return r.commit(ctx, nil)
 	}
-	if r.st.Promoted { // the old slot is live again, with what it ran before
-		r.svc = r.serviceState(live, r.st.LiveInstances)
-		r.svc.Artifact = r.st.LiveArtifact
+	if r.state.Promoted { // the old slot is live again, with what it ran before
+		r.svc = r.serviceState(live, r.state.LiveInstances)
+		r.svc.Artifact = r.state.LiveArtifact
 	}
 	key := fmt.Sprintf("%s/rollback/weights", r.ex.ID)
 	err := r.retryRouter(ctx, "restore traffic to "+string(live), func() error {
@@ -82,7 +82,7 @@ func (r *run) restoreTraffic(ctx context.Context) error {
 		return err
 	}
 	r.svc = nil
-	r.st.Promoted = false
+	r.state.Promoted = false
 	rb.Traffic, rb.NeedsPerson = true, ""
 	return r.commit(ctx, nil)
 }
@@ -90,7 +90,7 @@ func (r *run) restoreTraffic(ctx context.Context) error {
 // retryRouter runs a rollback's router call until it succeeds, with backoff, loudly:
 // only an abort, a lost lease or the engine stopping ends it unfinished.
 func (r *run) retryRouter(ctx context.Context, what string, call func() error) error {
-	rb := r.st.Rollback
+	rb := r.state.Rollback
 	backoff := r.e.opt.RetryBackoff
 	for {
 		err := call()
@@ -103,7 +103,7 @@ func (r *run) retryRouter(ctx context.Context, what string, call func() error) e
 		}
 		rb.Attempts++
 		rb.NeedsPerson = fmt.Sprintf("router write failing: %v", err)
-		r.console("rollback", "error", "NEEDS ATTENTION: cannot %s (attempt %d): %v; retrying in %s. %s keeps its current weight.", what, rb.Attempts, err, backoff, r.st.LiveSlot)
+		r.console("rollback", "error", "NEEDS ATTENTION: cannot %s (attempt %d): %v; retrying in %s. %s keeps its current weight.", what, rb.Attempts, err, backoff, r.state.LiveSlot)
 		if err := r.commit(ctx, nil); err != nil {
 			return err
 		}
@@ -121,7 +121,7 @@ func (r *run) dropMatchRules(ctx context.Context) error {
 	for i, ph := range r.wf.Spec.Phases {
 		for j := range ph.Steps {
 			s := &ph.Steps[j]
-			if s.Service == nil || s.Service.Routing == nil || len(s.Service.Routing.Match) == 0 || r.st.Phases[i].Steps[j].Status == store.StatusPending {
+			if s.Service == nil || s.Service.Routing == nil || len(s.Service.Routing.Match) == 0 || r.state.Phases[i].Steps[j].Status == store.StatusPending {
 				continue
 			}
 			rt := r.route(s.Service)
@@ -129,7 +129,7 @@ func (r *run) dropMatchRules(ctx context.Context) error {
 			key := fmt.Sprintf("%s/rollback/route-%s", r.ex.ID, stepKey(i, j))
 			err := r.retryRouter(ctx, "remove the A/B rules", func() error {
 				return r.effect(ctx, key, func(ctx context.Context, key string) error {
-					r.console("rollback", "info", "removing the A/B rules that sent matching requests to %s", r.st.NewSlot)
+					r.console("rollback", "info", "removing the A/B rules that sent matching requests to %s", r.state.NewSlot)
 					rt.Key = key
 					return r.rt.Router.Ensure(ctx, rt)
 				})
@@ -145,18 +145,18 @@ func (r *run) dropMatchRules(ctx context.Context) error {
 // scaleDownNew scales the new slot to zero; a failure is reported but does not undo
 // the rollback, since traffic is already safe.
 func (r *run) scaleDownNew(ctx context.Context) {
-	rb := r.st.Rollback
+	rb := r.state.Rollback
 	key := fmt.Sprintf("%s/rollback/scale", r.ex.ID)
 	var err error
 	for attempt := 1; attempt <= 3; attempt++ {
-		if err = r.scaleTo(ctx, "rollback", key, r.st.NewSlot, 0); err == nil || ctx.Err() != nil {
+		if err = r.scaleTo(ctx, "rollback", key, r.state.NewSlot, 0); err == nil || ctx.Err() != nil {
 			break
 		}
 		r.sleepPlain(ctx, r.e.opt.RetryBackoff*time.Duration(attempt))
 	}
 	if err != nil {
-		rb.NeedsPerson = fmt.Sprintf("%s was not scaled down: %v", platform.SlotRef{Service: r.ex.Service, Slot: r.st.NewSlot}, err)
-		r.console("rollback", "error", "traffic is safe on %s but %s", r.st.LiveSlot, rb.NeedsPerson)
+		rb.NeedsPerson = fmt.Sprintf("%s was not scaled down: %v", platform.SlotRef{Service: r.ex.Service, Slot: r.state.NewSlot}, err)
+		r.console("rollback", "error", "traffic is safe on %s but %s", r.state.LiveSlot, rb.NeedsPerson)
 		rb.Reason += "; " + rb.NeedsPerson
 	}
 	rb.ScaledDown = err == nil
@@ -164,7 +164,7 @@ func (r *run) scaleDownNew(ctx context.Context) {
 
 // explicitRollback runs the workflow's own rollback steps in order.
 func (r *run) explicitRollback(ctx context.Context) (store.Status, error) {
-	rb := r.st.Rollback
+	rb := r.state.Rollback
 	for rb.Step < len(r.wf.Spec.Rollback) {
 		s := &r.wf.Spec.Rollback[rb.Step]
 		ss := &StepState{Key: fmt.Sprintf("rb.s%d", rb.Step+1), Name: s.DisplayName(), Type: string(s.Type()), Status: store.StatusRunning, Attempt: 1}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/events"
 	"github.com/sluicehq/sluice/internal/spec"
 	"github.com/sluicehq/sluice/internal/store"
 )
@@ -18,7 +19,7 @@ import (
 type run struct {
 	e      *Engine
 	ex     store.Execution
-	st     State
+	state  State
 	wf     *spec.Workflow
 	env    *spec.Environment
 	rt     Runtime
@@ -119,7 +120,7 @@ func (r *run) loop(ctx context.Context) {
 // execution comes with its definitions prepared and has no journal yet.
 func (r *run) load(ctx context.Context) error {
 	if len(r.ex.State) > 0 {
-		if err := json.Unmarshal(r.ex.State, &r.st); err != nil {
+		if err := json.Unmarshal(r.ex.State, &r.state); err != nil {
 			return fmt.Errorf("decode state: %w", err)
 		}
 	}
@@ -135,15 +136,15 @@ func (r *run) load(ctx context.Context) error {
 	if fresh {
 		return nil
 	}
-	journal, err := r.e.st.Journal(ctx, r.ex.ID)
+	journal, err := r.e.store.Journal(ctx, r.ex.ID)
 	if err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
 	for _, j := range journal {
-		switch j.Kind {
-		case "effect.intent":
+		switch events.Kind(j.Kind) {
+		case events.KindEffectIntent:
 			r.intent[j.Key] = true
-		case "effect.done":
+		case events.KindEffectDone:
 			r.done[j.Key] = true
 		}
 	}
@@ -188,23 +189,29 @@ func (r *run) failLoad(ctx context.Context, cause error) {
 // console queues a console line; it becomes durable with the next commit.
 func (r *run) console(step, level, format string, args ...any) {
 	r.events = append(r.events, store.Event{
-		ExecutionID: r.ex.ID, At: r.e.opt.Now().UTC(), Type: "console", Step: step,
+		ExecutionID: r.ex.ID, At: r.e.opt.Now().UTC(), Type: string(events.TypeConsole), Step: step,
 		Level: level, Message: r.e.opt.Redact(fmt.Sprintf(format, args...)),
 	})
 }
 
-// event queues a structured event (status, step, weights) with data.
-func (r *run) event(typ, step, msg string, data any) {
-	b, _ := json.Marshal(data) // data is always a plain struct or map
+// event queues a structured event (status, step, weights) with data, its payload
+// as events.Types says.
+func (r *run) event(typ events.Type, step, msg string, data any) {
+	r.eventAt(events.LevelInfo, typ, step, msg, data)
+}
+
+// eventAt queues a structured event at a level.
+func (r *run) eventAt(level events.Level, typ events.Type, step, msg string, data any) {
+	b, _ := json.Marshal(data) // data is always a plain struct
 	r.events = append(r.events, store.Event{
-		ExecutionID: r.ex.ID, At: r.e.opt.Now().UTC(), Type: typ, Step: step,
-		Level: "info", Message: r.e.opt.Redact(msg), Data: json.RawMessage(r.e.opt.Redact(string(b))),
+		ExecutionID: r.ex.ID, At: r.e.opt.Now().UTC(), Type: string(typ), Step: step,
+		Level: string(level), Message: r.e.opt.Redact(msg), Data: json.RawMessage(r.e.opt.Redact(string(b))),
 	})
 }
 
 // commit writes the state, the queued events and journal entries in one transaction.
 func (r *run) commit(ctx context.Context, svc *store.ServiceState, journal ...store.JournalEntry) error {
-	b, err := json.Marshal(&r.st)
+	b, err := json.Marshal(&r.state)
 	if err != nil {
 		return fmt.Errorf("engine: encode state: %w", err)
 	}
@@ -213,7 +220,7 @@ func (r *run) commit(ctx context.Context, svc *store.ServiceState, journal ...st
 	ex.Reason = r.e.opt.Redact(ex.Reason)
 	entries := append(append(make([]store.JournalEntry, 0, len(r.pending)+len(journal)), r.pending...), journal...)
 	c := &store.Commit{Execution: &ex, Journal: entries, Events: r.events, Service: svc}
-	if err := r.e.st.Commit(ctx, c); err != nil {
+	if err := r.e.store.Commit(ctx, c); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return fmt.Errorf("%w: %v", errLostOwnership, err)
 		}
@@ -238,7 +245,7 @@ func (r *run) flush(ctx context.Context) error {
 		return nil
 	}
 	c := &store.Commit{ExecutionID: r.ex.ID, Events: r.events}
-	if err := r.e.st.Commit(ctx, c); err != nil {
+	if err := r.e.store.Commit(ctx, c); err != nil {
 		return fmt.Errorf("engine: write console of %s: %w", r.ex.ID, err)
 	}
 	r.events = nil
@@ -254,18 +261,18 @@ func (r *run) setStatus(ctx context.Context, s store.Status, reason string) erro
 	if reason != "" && s != store.StatusRunning && s != store.StatusSucceeded {
 		msg += ": " + reason
 	}
-	r.event("status", "", msg, map[string]string{"status": string(s), "from": string(prev), "reason": reason})
-	return r.commit(ctx, nil, r.journal("", "status", map[string]string{"status": string(s), "reason": reason}))
+	r.event(events.TypeStatus, "", msg, events.StatusData{Status: s, From: prev, Reason: reason})
+	return r.commit(ctx, nil, r.journal("", events.KindStatus, events.JournalStatusData{Status: s, Reason: reason}))
 }
 
 // journal builds a journal entry.
-func (r *run) journal(key, kind string, data any) store.JournalEntry {
+func (r *run) journal(key string, kind events.Kind, data any) store.JournalEntry {
 	var b json.RawMessage
 	if data != nil {
 		raw, _ := json.Marshal(data)
 		b = json.RawMessage(r.e.opt.Redact(string(raw)))
 	}
-	return store.JournalEntry{Key: key, Kind: kind, Data: b, At: r.e.opt.Now().UTC()}
+	return store.JournalEntry{Key: key, Kind: string(kind), Data: b, At: r.e.opt.Now().UTC()}
 }
 
 // crash calls the test crash hook.

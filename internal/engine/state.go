@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/events"
 	"github.com/sluicehq/sluice/internal/platform"
 	"github.com/sluicehq/sluice/internal/spec"
 	"github.com/sluicehq/sluice/internal/store"
@@ -84,14 +85,7 @@ type RollbackState struct {
 }
 
 // ApprovalRecord is one decision on an approval step.
-type ApprovalRecord struct {
-	Step    string    `json:"step"`
-	Approve bool      `json:"approve"`
-	By      string    `json:"by"`
-	Comment string    `json:"comment,omitempty"`
-	At      time.Time `json:"at"`
-	Timeout bool      `json:"timeout,omitempty"` // decided by the step's timeout, not a person
-}
+type ApprovalRecord = events.DecisionData
 
 // stepKey names a step within its execution: phase and step, 1-based.
 func stepKey(phase, step int) string { return fmt.Sprintf("p%d.s%d", phase+1, step+1) }

@@ -64,7 +64,7 @@ func (r *run) deadline(ss *StepState, d time.Duration) time.Time {
 
 func (r *run) deploy(ctx context.Context, s *spec.Step, ss *StepState) error {
 	d := s.Deploy
-	slot := r.st.slot(d.Slot)
+	slot := r.state.slot(d.Slot)
 	if !slot.Valid() {
 		return fmt.Errorf("deploy: there is no %s slot", d.Slot)
 	}
@@ -124,7 +124,7 @@ func (r *run) instances(ctx context.Context, q spec.Quantity) (int, string, erro
 	if live <= 0 {
 		live = 1
 	}
-	if slot := r.st.slot(spec.RoleLive); slot.Valid() {
+	if slot := r.state.slot(spec.RoleLive); slot.Valid() {
 		st, err := r.rt.Platform.Status(ctx, platform.SlotRef{Service: r.ex.Service, Slot: slot})
 		if err != nil {
 			return 0, "", fmt.Errorf("status of live slot %s: %w", slot, err)
@@ -140,10 +140,10 @@ func (r *run) instances(ctx context.Context, q spec.Quantity) (int, string, erro
 func (r *run) route(s *spec.ServiceStep) traffic.Route {
 	rt := traffic.Route{
 		Service: traffic.ServiceRef{Service: r.ex.Service}, Port: r.wf.Spec.Service.Port,
-		Hosts: s.Hosts, Gateway: s.Gateway, Type: s.Type, Live: r.st.slot(spec.RoleLive),
+		Hosts: s.Hosts, Gateway: s.Gateway, Type: s.Type, Live: r.state.slot(spec.RoleLive),
 	}
 	if rg := s.Routing; rg != nil {
-		rt.MatchSlot, rt.Sticky = r.st.NewSlot, rg.Sticky
+		rt.MatchSlot, rt.Sticky = r.state.NewSlot, rg.Sticky
 		for _, m := range rg.Match {
 			rt.Match = append(rt.Match, traffic.Match{Header: m.Header, Cookie: m.Cookie, Value: m.Value})
 		}
@@ -168,20 +168,20 @@ func (r *run) service(ctx context.Context, s *spec.Step, ss *StepState) error {
 
 func (r *run) traffic(ctx context.Context, s *spec.Step, ss *StepState) error {
 	pct := int(s.Traffic.Weight)
-	if r.st.slot(spec.RoleLive) == "" && pct < 100 {
-		r.console(ss.Key, "warn", "no live slot yet (first release): sending all traffic to %s instead of %d%%", r.st.NewSlot, pct)
+	if r.state.slot(spec.RoleLive) == "" && pct < 100 {
+		r.console(ss.Key, "warn", "no live slot yet (first release): sending all traffic to %s instead of %d%%", r.state.NewSlot, pct)
 		pct = 100
 	}
-	return r.setWeights(ctx, ss.Key, r.attemptKey(ss)+"/weights", traffic.Split(r.st.NewSlot, pct))
+	return r.setWeights(ctx, ss.Key, r.attemptKey(ss)+"/weights", traffic.Split(r.state.NewSlot, pct))
 }
 
 func (r *run) promote(ctx context.Context, s *spec.Step, ss *StepState) error {
-	st, err := r.rt.Platform.Status(ctx, platform.SlotRef{Service: r.ex.Service, Slot: r.st.NewSlot})
+	st, err := r.rt.Platform.Status(ctx, platform.SlotRef{Service: r.ex.Service, Slot: r.state.NewSlot})
 	if err != nil {
-		return fmt.Errorf("status of %s: %w", r.st.NewSlot, err)
+		return fmt.Errorf("status of %s: %w", r.state.NewSlot, err)
 	}
-	r.svc = r.serviceState(r.st.NewSlot, st.Desired)
-	err = r.setWeights(ctx, ss.Key, r.attemptKey(ss)+"/promote", traffic.All(r.st.NewSlot))
+	r.svc = r.serviceState(r.state.NewSlot, st.Desired)
+	err = r.setWeights(ctx, ss.Key, r.attemptKey(ss)+"/promote", traffic.All(r.state.NewSlot))
 	if err != nil {
 		r.svc = nil
 		return err
@@ -189,9 +189,9 @@ func (r *run) promote(ctx context.Context, s *spec.Step, ss *StepState) error {
 	if err := r.promoted(ctx, ss); err != nil {
 		return err
 	}
-	if !r.st.Promoted {
-		r.st.Promoted = true
-		r.console(ss.Key, "info", "%s is now live for %s", r.st.NewSlot, r.ex.Service)
+	if !r.state.Promoted {
+		r.state.Promoted = true
+		r.console(ss.Key, "info", "%s is now live for %s", r.state.NewSlot, r.ex.Service)
 		return r.commit(ctx, nil)
 	}
 	return nil
@@ -202,7 +202,7 @@ func (r *run) scaleDown(ctx context.Context, s *spec.Step, ss *StepState) error 
 	if role == "" {
 		role = spec.RoleOld
 	}
-	slot := r.st.slot(role)
+	slot := r.state.slot(role)
 	if !slot.Valid() {
 		r.console(ss.Key, "info", "no %s slot to scale down", role)
 		return nil
@@ -217,14 +217,14 @@ func (r *run) scaleDown(ctx context.Context, s *spec.Step, ss *StepState) error 
 			return err
 		}
 	}
-	if slot == r.st.LiveSlot && !r.st.Promoted {
+	if slot == r.state.LiveSlot && !r.state.Promoted {
 		return fmt.Errorf("scaledown: %s still serves users; promote first", slot)
 	}
 	if err := r.scaleTo(ctx, ss.Key, r.attemptKey(ss)+"/scale", slot, 0); err != nil {
 		return err
 	}
-	if slot == r.st.LiveSlot && !r.st.OldScaledDown {
-		r.st.OldScaledDown = true
+	if slot == r.state.LiveSlot && !r.state.OldScaledDown {
+		r.state.OldScaledDown = true
 		return r.commit(ctx, nil)
 	}
 	return nil

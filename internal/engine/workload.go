@@ -36,7 +36,7 @@ func (r *run) promoted(ctx context.Context, ss *StepState) error {
 	if !ok {
 		return nil
 	}
-	ref := platform.SlotRef{Service: r.ex.Service, Slot: r.st.NewSlot}
+	ref := platform.SlotRef{Service: r.ex.Service, Slot: r.state.NewSlot}
 	return r.effect(ctx, r.attemptKey(ss)+"/promoted", func(ctx context.Context, key string) error {
 		if err := p.Promoted(ctx, ref, key); err != nil {
 			return fmt.Errorf("promoted %s: %w", ref, err)

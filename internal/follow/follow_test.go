@@ -3,9 +3,7 @@ package follow
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,10 +11,10 @@ import (
 
 	"github.com/sluicehq/sluice/internal/api"
 	"github.com/sluicehq/sluice/internal/engine"
+	"github.com/sluicehq/sluice/internal/events"
+	"github.com/sluicehq/sluice/internal/golden"
 	"github.com/sluicehq/sluice/internal/store"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 var t0 = time.Date(2026, 11, 26, 9, 30, 0, 0, time.UTC)
 
@@ -44,7 +42,7 @@ func seedState() engine.State {
 	}}
 }
 
-func ev(d time.Duration, typ, step, msg string, data any) api.Event {
+func ev(d time.Duration, typ events.Type, step, msg string, data any) api.Event {
 	b, _ := json.Marshal(data)
 	return api.Event{ExecutionID: "x1y2z3", At: at(d), Type: typ, Step: step, Level: "info", Message: msg, Data: b}
 }
@@ -122,7 +120,7 @@ func TestTreeGolden(t *testing.T) {
 			fmt.Fprintln(&out, l)
 		}
 	}
-	golden(t, "tree.golden", out.Bytes())
+	golden.Check(t, filepath.Join("testdata", "tree.golden"), out.Bytes())
 }
 
 // TestNarrowAndColour cuts lines to the width and colours only the symbols.
@@ -171,30 +169,13 @@ func TestScreen(t *testing.T) {
 	record("resize: full redraw")
 	must(t, scr.Close(v, at(2*time.Second)))
 	record("close")
-	golden(t, "screen.golden", []byte(strings.Join(steps, "\n")+"\n"))
+	golden.Check(t, filepath.Join("testdata", "screen.golden"), []byte(strings.Join(steps, "\n")+"\n"))
 }
 
 func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
-	}
-}
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	p := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(p, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (run with -update to accept):\n%s", name, got)
 	}
 }
 

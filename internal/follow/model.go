@@ -8,6 +8,7 @@ import (
 
 	"github.com/sluicehq/sluice/internal/api"
 	"github.com/sluicehq/sluice/internal/engine"
+	"github.com/sluicehq/sluice/internal/events"
 	"github.com/sluicehq/sluice/internal/store"
 	"github.com/sluicehq/sluice/internal/verify"
 )
@@ -103,21 +104,21 @@ func deref(t *time.Time) time.Time {
 // phase statuses may have too).
 func (v *View) Apply(e api.Event) bool {
 	switch e.Type {
-	case "status":
-		var d struct{ Status, Reason string }
+	case events.TypeStatus:
+		var d events.StatusData
 		if json.Unmarshal(e.Data, &d) == nil && d.Status != "" {
-			v.Status, v.Reason = store.Status(d.Status), d.Reason
+			v.Status, v.Reason = d.Status, d.Reason
 		}
 		return true
-	case "step":
+	case events.TypeStep:
 		v.applyStep(e)
 		return true
-	case "weights":
-		var w Weights
+	case events.TypeWeights:
+		var w events.WeightsData
 		if json.Unmarshal(e.Data, &w) == nil {
-			v.Weights = &w
+			v.Weights = &Weights{Blue: w.Blue, Green: w.Green}
 		}
-	case "loadtest", "measurement":
+	case events.TypeLoadTest, events.TypeMeasurement:
 		if s := v.steps[e.Step]; s != nil {
 			if d := detailOf(e); d != "" {
 				s.Detail = d
@@ -132,14 +133,12 @@ func (v *View) applyStep(e api.Event) {
 	if s == nil {
 		return
 	}
-	var d struct {
-		Status string `json:"status"`
-	}
+	var d events.StepData
 	if json.Unmarshal(e.Data, &d) != nil || d.Status == "" {
 		return
 	}
 	was := s.Status
-	s.Status = store.Status(d.Status)
+	s.Status = d.Status
 	switch {
 	case s.Status != store.StatusRunning:
 		s.Finished = e.At
@@ -185,7 +184,7 @@ func detailOf(e api.Event) string {
 		return firstLine(e.Message)
 	}
 	var ms verify.Measurement
-	if e.Type != "measurement" || json.Unmarshal(e.Data, &ms) != nil || ms.Metric == "" {
+	if e.Type != events.TypeMeasurement || json.Unmarshal(e.Data, &ms) != nil || ms.Metric == "" {
 		return ""
 	}
 	return verify.Describe(ms)

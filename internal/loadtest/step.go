@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/internal/engine"
+	"github.com/sluicehq/sluice/internal/events"
 	"github.com/sluicehq/sluice/internal/platform"
 	"github.com/sluicehq/sluice/internal/spec"
 )
@@ -24,7 +25,7 @@ const (
 )
 
 // RecordKind is the kind of the step's records and the type of their events.
-const RecordKind = "loadtest"
+const RecordKind = events.TypeLoadTest
 
 // TargetSource gives the addresses (host:port) of the ready instances of a slot.
 type TargetSource interface {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/events"
 	"github.com/sluicehq/sluice/internal/store"
 )
 
@@ -107,18 +108,16 @@ func (e *execution) readState(raw json.RawMessage) error {
 // observe takes one event's facts. Events whose data does not decode are skipped:
 // they are the console's, not the metrics'.
 func (e *execution) observe(ev store.Event) {
-	switch ev.Type {
-	case "status":
-		var d struct {
-			Status store.Status `json:"status"`
-		}
+	switch events.Type(ev.Type) {
+	case events.TypeStatus:
+		var d events.StatusData
 		if json.Unmarshal(ev.Data, &d) == nil && d.Status == store.StatusRollingBack {
 			e.rollbacks++
 			e.rollbackStarted = ev.At
 		}
-	case "weights":
+	case events.TypeWeights:
 		e.observeWeights(ev)
-	case "measurement":
+	case events.TypeMeasurement:
 		e.observeMeasurement(ev)
 	}
 }
@@ -126,10 +125,7 @@ func (e *execution) observe(ev store.Event) {
 // observeWeights closes an open rollback when the router reads back all traffic on
 // one slot, and notes the promotion when it first reads back 100% on the new slot.
 func (e *execution) observeWeights(ev store.Event) {
-	var w struct {
-		Blue  int `json:"blue"`
-		Green int `json:"green"`
-	}
+	var w events.WeightsData
 	if json.Unmarshal(ev.Data, &w) != nil {
 		return
 	}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/events"
 	"github.com/sluicehq/sluice/internal/spec"
 	"github.com/sluicehq/sluice/internal/store"
 )
@@ -116,7 +117,7 @@ func (d *Dispatcher) Publish(evs ...store.Event) {
 		return
 	}
 	for _, e := range evs {
-		if e.Type != "status" && e.Type != "step" {
+		if events.Type(e.Type) != events.TypeStatus && events.Type(e.Type) != events.TypeStep {
 			continue
 		}
 		select {
@@ -225,19 +226,20 @@ func (d *Dispatcher) environment(ctx context.Context, ex store.Execution) (*spec
 // triggerOf says which trigger an event is, if any, with the step and reason.
 // A failed step is a candidate for verification_failed; its type decides.
 func triggerOf(e store.Event) (trigger, step, reason string) {
-	var d struct{ Status, From, Reason, Message string }
-	if json.Unmarshal(e.Data, &d) != nil {
-		return "", "", ""
-	}
-	if e.Type == "step" {
-		if d.Status == string(store.StatusFailed) {
+	if events.Type(e.Type) == events.TypeStep {
+		var d events.StepData
+		if json.Unmarshal(e.Data, &d) == nil && d.Status == store.StatusFailed {
 			return spec.TriggerVerificationFailed, e.Step, d.Message
 		}
 		return "", "", ""
 	}
-	switch store.Status(d.Status) {
+	var d events.StatusData
+	if json.Unmarshal(e.Data, &d) != nil {
+		return "", "", ""
+	}
+	switch d.Status {
 	case store.StatusRunning:
-		if d.From == string(store.StatusPending) {
+		if d.From == store.StatusPending {
 			return spec.TriggerStarted, "", ""
 		}
 	case store.StatusWaiting:

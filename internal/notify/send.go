@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/events"
 	"github.com/sluicehq/sluice/internal/spec"
 	"github.com/sluicehq/sluice/internal/store"
 )
@@ -96,7 +97,7 @@ func (d *Dispatcher) fail(j job, cause error) {
 	msg := d.o.Redact(fmt.Sprintf("notification %s (%s) of %q failed: %v; the execution goes on",
 		j.notifier.Label(), j.notifier.Type, j.msg.Trigger, cause))
 	d.o.Logger.Warn(msg, "execution", j.msg.ExecutionID)
-	ev := store.Event{ExecutionID: j.msg.ExecutionID, At: d.o.Now().UTC(), Type: "console", Level: "warn", Message: msg}
+	ev := store.Event{ExecutionID: j.msg.ExecutionID, At: d.o.Now().UTC(), Type: string(events.TypeConsole), Level: string(events.LevelWarn), Message: msg}
 	c := &store.Commit{ExecutionID: j.msg.ExecutionID, Events: []store.Event{ev}}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(d.ctx), d.o.Timeout)
 	defer cancel()

@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/sluicehq/sluice/internal/engine"
+	"github.com/sluicehq/sluice/internal/events"
 	"github.com/sluicehq/sluice/internal/store"
 )
 
@@ -239,7 +240,7 @@ func (c *Controller) verdicts(ctx context.Context, id string) ([]Verdict, error)
 		}
 		for _, ev := range evs {
 			c.seen[id] = ev.Seq
-			if ev.Type != "measurement" {
+			if events.Type(ev.Type) != events.TypeMeasurement {
 				continue
 			}
 			var m struct {

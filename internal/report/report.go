@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/internal/engine"
+	"github.com/sluicehq/sluice/internal/events"
 	"github.com/sluicehq/sluice/internal/store"
 	"github.com/sluicehq/sluice/internal/traffic"
 	"github.com/sluicehq/sluice/internal/verify"
@@ -175,13 +176,13 @@ func (r *Report) events(evs []store.Event, names map[string]string) {
 	byMetric := map[string]*Verdict{}
 	var order []string
 	for _, e := range evs {
-		switch e.Type {
-		case "weights":
+		switch events.Type(e.Type) {
+		case events.TypeWeights:
 			var w traffic.Weights
 			if json.Unmarshal(e.Data, &w) == nil {
 				r.Traffic = append(r.Traffic, Move{At: e.At, Step: e.Step, StepName: orString(names[e.Step], e.Step), Green: w.Green, Blue: w.Blue})
 			}
-		case "measurement":
+		case events.TypeMeasurement:
 			var ms verify.Measurement
 			if json.Unmarshal(e.Data, &ms) != nil || ms.Metric == "" {
 				continue
@@ -224,7 +225,7 @@ func (r *Report) rollback(st engine.State, evs []store.Event, names map[string]s
 	r.Rollback = rb
 	began := -1
 	for i, e := range evs {
-		if e.Type == "status" && statusOf(e) == store.StatusRollingBack {
+		if events.Type(e.Type) == events.TypeStatus && statusOf(e) == store.StatusRollingBack {
 			at := e.At
 			rb.Began, began = &at, i
 			break
@@ -236,7 +237,7 @@ func (r *Report) rollback(st engine.State, evs []store.Event, names map[string]s
 	rb.failedStep(evs[:began], names)
 	for _, e := range evs[began:] {
 		var w traffic.Weights
-		if e.Type != "weights" || json.Unmarshal(e.Data, &w) != nil || st.LiveSlot == "" || w.Of(st.LiveSlot) != 100 {
+		if events.Type(e.Type) != events.TypeWeights || json.Unmarshal(e.Data, &w) != nil || st.LiveSlot == "" || w.Of(st.LiveSlot) != 100 {
 			continue
 		}
 		at := e.At
@@ -256,7 +257,7 @@ func (r *Report) rollback(st engine.State, evs []store.Event, names map[string]s
 func (rb *Rollback) failedStep(evs []store.Event, names map[string]string) {
 	for i := len(evs) - 1; i >= 0; i-- {
 		e := evs[i]
-		if e.Type == "step" && statusOf(e) == store.StatusFailed {
+		if events.Type(e.Type) == events.TypeStep && statusOf(e) == store.StatusFailed {
 			rb.Step, rb.StepName = e.Step, names[e.Step]
 			break
 		}
@@ -267,7 +268,7 @@ func (rb *Rollback) failedStep(evs []store.Event, names map[string]string) {
 	for i := len(evs) - 1; i >= 0; i-- {
 		e := evs[i]
 		var ms verify.Measurement
-		if e.Type != "measurement" || e.Step != rb.Step || json.Unmarshal(e.Data, &ms) != nil || ms.Verdict == verify.Successful {
+		if events.Type(e.Type) != events.TypeMeasurement || e.Step != rb.Step || json.Unmarshal(e.Data, &ms) != nil || ms.Verdict == verify.Successful {
 			continue
 		}
 		rb.Evidence = verify.Describe(ms)
@@ -280,12 +281,16 @@ func (rb *Rollback) failedStep(evs []store.Event, names map[string]string) {
 	}
 }
 
+// statusOf is the status a status or step event moves to, or "".
 func statusOf(e store.Event) store.Status {
-	var d struct {
-		Status string `json:"status"`
+	if events.Type(e.Type) == events.TypeStep {
+		var d events.StepData
+		_ = json.Unmarshal(e.Data, &d)
+		return d.Status
 	}
+	var d events.StatusData
 	_ = json.Unmarshal(e.Data, &d)
-	return store.Status(d.Status)
+	return d.Status
 }
 
 // sortedKeys returns a map's keys in order.

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/events"
 	"github.com/sluicehq/sluice/internal/platform"
 )
 
@@ -54,7 +55,7 @@ func (a *analysis) measure(ctx context.Context, m *metric) error {
 	ms.Summary = m.summarize(ms, c, b)
 	line := consoleLine(ms)
 	// The record carries the data for charts; the console line is for people.
-	if err := a.io.Record(ctx, "measurement", "", ms); err != nil {
+	if err := a.io.Record(ctx, events.TypeMeasurement, "", ms); err != nil {
 		return err
 	}
 	if quiet := m.judge == JudgeSequential && ms.Verdict != Failed && ms.Verdict != Error && ms.Index%sequentialConsoleEvery != 0; !quiet {
@@ -89,7 +90,7 @@ func (a *analysis) skip(ctx context.Context, m *metric) error {
 	msg := fmt.Sprintf("%s skipped: its provider %s stayed unavailable (%s); onProviderError: continue treats it as not failing",
 		m.name, m.providerName, m.why)
 	a.io.Console("warn", "%s", msg)
-	return a.io.Record(ctx, "skipped", msg, Skipped{Metric: m.name, Provider: m.providerName, Reason: m.why})
+	return a.io.Record(ctx, events.TypeSkipped, msg, Skipped{Metric: m.name, Provider: m.providerName, Reason: m.why})
 }
 
 // Skipped is the record (kind "skipped") of a metric that a verify step with

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/internal/engine"
+	"github.com/sluicehq/sluice/internal/events"
 	"github.com/sluicehq/sluice/internal/platform"
 	"github.com/sluicehq/sluice/internal/spec"
 )
@@ -78,9 +79,9 @@ type StepIO interface {
 	// Sleep waits until t, or returns the interruption that must end the step.
 	Sleep(ctx context.Context, t time.Time) error
 	// Record durably stores one result of the step.
-	Record(ctx context.Context, kind, message string, data any) error
+	Record(ctx context.Context, kind events.Type, message string, data any) error
 	// Records returns what an earlier run of the same attempt stored.
-	Records(ctx context.Context, kind string) ([]json.RawMessage, error)
+	Records(ctx context.Context, kind events.Type) ([]json.RawMessage, error)
 }
 
 // Job is what one verify step attempt measures.
@@ -235,7 +236,7 @@ func (s *Step) schedule(j Job) (interval, span time.Duration) {
 
 // replay applies the measurements an earlier run of this attempt recorded.
 func (s *Step) replay(ctx context.Context, io StepIO, ms []*metric) error {
-	recs, err := io.Records(ctx, "measurement")
+	recs, err := io.Records(ctx, events.TypeMeasurement)
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
 	}

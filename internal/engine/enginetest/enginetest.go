@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/internal/engine"
+	"github.com/sluicehq/sluice/internal/events"
 	"github.com/sluicehq/sluice/internal/recorder"
 	"github.com/sluicehq/sluice/internal/spec"
 	"github.com/sluicehq/sluice/internal/store"
@@ -191,7 +192,7 @@ func (h *Harness) Console(id string) string {
 }
 
 // Records returns the data a step runner recorded of a kind, in order.
-func (h *Harness) Records(id, kind string) []json.RawMessage {
+func (h *Harness) Records(id string, kind events.Type) []json.RawMessage {
 	h.T.Helper()
 	j, err := h.Store.Journal(context.Background(), id)
 	if err != nil {
@@ -199,7 +200,7 @@ func (h *Harness) Records(id, kind string) []json.RawMessage {
 	}
 	var out []json.RawMessage
 	for _, e := range j {
-		if e.Kind == "record."+kind {
+		if events.Kind(e.Kind) == events.RecordKind(kind) {
 			out = append(out, e.Data)
 		}
 	}

@@ -2,8 +2,6 @@ package kubernetes_test
 
 import (
 	"context"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,12 +16,11 @@ import (
 	k8s "k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
 
+	"github.com/sluicehq/sluice/internal/golden"
 	"github.com/sluicehq/sluice/internal/platform"
 	"github.com/sluicehq/sluice/internal/platform/kubernetes"
 	"github.com/sluicehq/sluice/internal/platform/platformtest"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // Images of the simulated nodes: kwok makes any pod Ready except those of images from
 // registry.invalid, which wait in ImagePullBackOff (see scripts/kube.sh).
@@ -215,24 +212,7 @@ func TestGolden(t *testing.T) {
 				}
 				out = append(out, b...)
 			}
-			golden(t, filepath.Join("testdata", tc.name+".yaml"), out)
+			golden.Check(t, filepath.Join("testdata", tc.name+".yaml"), out)
 		})
-	}
-}
-
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(want) != string(got) {
-		t.Errorf("%s differs (run go test -update if the change is intended):\n--- got\n%s\n--- want\n%s", path, got, want)
 	}
 }

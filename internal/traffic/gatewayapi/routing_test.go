@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"sigs.k8s.io/yaml"
 
+	"github.com/sluicehq/sluice/internal/golden"
 	"github.com/sluicehq/sluice/internal/platform"
 	"github.com/sluicehq/sluice/internal/traffic"
 	"github.com/sluicehq/sluice/internal/traffic/gatewayapi"
@@ -60,7 +61,7 @@ func TestGoldenMatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "testdata/route-match.yaml", b)
+	golden.Check(t, "testdata/route-match.yaml", b)
 }
 
 // TestMatchRulesOnControlPlane writes the rules to the real API server (which checks

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,13 +16,12 @@ import (
 	"k8s.io/client-go/dynamic"
 	"sigs.k8s.io/yaml"
 
+	"github.com/sluicehq/sluice/internal/golden"
 	"github.com/sluicehq/sluice/internal/platform"
 	"github.com/sluicehq/sluice/internal/traffic"
 	"github.com/sluicehq/sluice/internal/traffic/istio"
 	"github.com/sluicehq/sluice/internal/traffic/traffictest"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 var vsGVR = schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "virtualservices"}
 
@@ -103,7 +101,7 @@ func TestAdopt(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the adopted virtual service is gone after Release: %v", err)
 	}
-	golden(t, "testdata/adopt-after.yaml", bytes.ReplaceAll(specYAML(t, got), []byte(ns), []byte("NAMESPACE")))
+	golden.Check(t, "testdata/adopt-after.yaml", bytes.ReplaceAll(specYAML(t, got), []byte(ns), []byte("NAMESPACE")))
 }
 
 func TestGolden(t *testing.T) {
@@ -136,7 +134,7 @@ func TestGolden(t *testing.T) {
 				}
 				out = append(out, b...)
 			}
-			golden(t, filepath.Join("testdata", tc.name+".yaml"), out)
+			golden.Check(t, filepath.Join("testdata", tc.name+".yaml"), out)
 		})
 	}
 }
@@ -161,23 +159,6 @@ func specYAML(t *testing.T, u *unstructured.Unstructured) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(want) != string(got) {
-		t.Errorf("%s differs (run go test -update if the change is intended):\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
 }
 
 // TestReleaseRemovesItsGateway checks that a Gateway named by the route (the workflow's

@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"sigs.k8s.io/yaml"
 
+	"github.com/sluicehq/sluice/internal/golden"
 	"github.com/sluicehq/sluice/internal/platform"
 	"github.com/sluicehq/sluice/internal/traffic"
 	"github.com/sluicehq/sluice/internal/traffic/istio"
@@ -61,7 +62,7 @@ func TestGoldenMatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "testdata/http-match.yaml", b)
+	golden.Check(t, "testdata/http-match.yaml", b)
 }
 
 // TestCookieRegexMatches checks the regular expression written for a cookie rule

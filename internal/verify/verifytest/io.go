@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/events"
 	"github.com/sluicehq/sluice/internal/verify"
 )
 
@@ -31,7 +32,7 @@ type IO struct {
 	now     time.Time
 	console []string
 	records []json.RawMessage
-	kinds   []string // the kind of each record
+	kinds   []events.Type // the kind of each record
 }
 
 var _ verify.StepIO = (*IO)(nil)
@@ -82,7 +83,7 @@ func (f *IO) Sleep(ctx context.Context, t time.Time) error {
 }
 
 // Record keeps a record, or fails with ErrCrash once FailAt records exist.
-func (f *IO) Record(ctx context.Context, kind, message string, data any) error {
+func (f *IO) Record(ctx context.Context, kind events.Type, message string, data any) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.FailAt > 0 && len(f.records) >= f.FailAt {
@@ -98,7 +99,7 @@ func (f *IO) Record(ctx context.Context, kind, message string, data any) error {
 }
 
 // Records returns the kept records of a kind.
-func (f *IO) Records(ctx context.Context, kind string) ([]json.RawMessage, error) {
+func (f *IO) Records(ctx context.Context, kind events.Type) ([]json.RawMessage, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out []json.RawMessage

@@ -4,6 +4,7 @@
 import { api, eventsURL } from '../api.js';
 import { h, replace, badge, slotPill, fmtDateTime, terminal, link } from '../dom.js';
 import { EventStream } from '../stream.js';
+import { EventType } from '../kinds.js';
 import { workflowModel, substitute, thresholds } from '../yaml.js';
 import { Pipeline } from './pipeline.js';
 import { Console } from './console.js';
@@ -16,7 +17,8 @@ export function executionView({ root, params, query }) {
   return () => page.destroy();
 }
 
-const refreshOn = new Set(['status', 'step', 'weights', 'approval', 'rollback']);
+// A change of status, step, traffic or a decision on an approval re-reads the execution.
+const refreshOn = new Set([EventType.STATUS, EventType.STEP, EventType.WEIGHTS, EventType.DECISION]);
 
 class ExecutionPage {
   constructor(root, id, action) {
@@ -65,8 +67,8 @@ class ExecutionPage {
 
   onEvent(ev) {
     this.console.add(ev);
-    if (ev.type === 'weights') { this.traffic.add(ev); this.measurements.addMove(ev); }
-    if (ev.type === 'measurement') { this.measurements.add(ev); if (this.ex?.status === 'waiting') this.renderApproval(this.ex); }
+    if (ev.type === EventType.WEIGHTS) { this.traffic.add(ev); this.measurements.addMove(ev); }
+    if (ev.type === EventType.MEASUREMENT) { this.measurements.add(ev); if (this.ex?.status === 'waiting') this.renderApproval(this.ex); }
     if (refreshOn.has(ev.type)) this.scheduleRefresh();
   }
 
