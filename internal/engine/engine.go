@@ -44,7 +44,13 @@ type Options struct {
 	Logger    *slog.Logger // nil: discard
 	// NewID returns a new execution ID; nil uses a random 12-character ID.
 	NewID func() string
-	// Now is the clock; nil uses time.Now.
+	// Clock tells the time and drives every timer of the engine (waits, timeouts,
+	// backoffs, polls, lease renewals); nil uses WallClock. Tests inject a fake one
+	// (enginetest.Clock) and advance it instead of sleeping.
+	Clock Clock
+	// Now, when set, reads the time instead of Clock.Now while timers still follow
+	// Clock; nil uses Clock.Now. Set Clock instead: a Now without a Clock makes
+	// timers and timestamps disagree.
 	Now func() time.Time
 	// CrashPoint, when set, is called at every journal boundary with its name
 	// (step.started, effect.intent, effect.applied, effect.done, step.finished); tests
@@ -109,8 +115,11 @@ func New(opt Options) (*Engine, error) {
 	if opt.NewID == nil {
 		opt.NewID = randomID
 	}
+	if opt.Clock == nil {
+		opt.Clock = WallClock{}
+	}
 	if opt.Now == nil {
-		opt.Now = time.Now
+		opt.Now = opt.Clock.Now
 	}
 	if opt.CrashPoint == nil {
 		opt.CrashPoint = func(string) {}

@@ -70,9 +70,10 @@ func (e *Engine) refusedUpFront(ctx context.Context, id string, c control, err e
 func (e *Engine) await(ctx context.Context, req store.Request) (store.Request, error) {
 	wake := e.answers.watch(req.ExecutionID, req.Seq)
 	defer e.answers.unwatch(req.ExecutionID, req.Seq, wake)
-	limit := time.NewTimer(requestWait)
+	limit := e.opt.Clock.NewTimer(requestWait)
 	defer limit.Stop()
-	poll := time.NewTicker(max(e.opt.PollInterval/2, 10*time.Millisecond))
+	every := max(e.opt.PollInterval/2, 10*time.Millisecond)
+	poll := e.opt.Clock.NewTimer(every)
 	defer poll.Stop()
 	for {
 		rs, err := e.st.Requests(ctx, req.ExecutionID, req.Seq-1)
@@ -84,8 +85,9 @@ func (e *Engine) await(ctx context.Context, req store.Request) (store.Request, e
 		}
 		select {
 		case <-wake:
-		case <-poll.C:
-		case <-limit.C:
+		case <-poll.C():
+			poll.Reset(every)
+		case <-limit.C():
 			return req, fmt.Errorf("%w: %s of execution %s (request %d)", ErrRequestPending, req.Kind, req.ExecutionID, req.Seq)
 		case <-ctx.Done():
 			return req, ctx.Err()
@@ -116,14 +118,15 @@ func (e *Engine) runOf(id string) *run {
 // request accepted by another server is carried out here within PollInterval.
 func (e *Engine) requestLoop() {
 	defer e.wg.Done()
-	t := time.NewTicker(e.opt.PollInterval)
+	t := e.opt.Clock.NewTimer(e.opt.PollInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-e.base.Done():
 			return
-		case <-t.C:
+		case <-t.C():
 		}
+		t.Reset(e.opt.PollInterval)
 		if e.Active() == 0 {
 			continue
 		}
