@@ -114,9 +114,10 @@ func TestApprovalTimeout(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.action, func(t *testing.T) {
-			h := newHarness(t)
-			h.Apply(strings.Replace(canaryYAML, `approvers: [alice, "group:sre"]`, `approvers: [alice], timeout: 20ms, onTimeout: `+tc.action, 1))
+			h, clk := newClockHarness(t)
+			h.Apply(strings.Replace(canaryYAML, `approvers: [alice, "group:sre"]`, `approvers: [alice], timeout: 30m, onTimeout: `+tc.action, 1))
 			ex := h.Start("shop", map[string]string{"artifact": "shop:v1"})
+			advance(t, clk, 5*time.Millisecond, 30*time.Minute) // the wait, then no decision for half an hour
 			got := h.Finish(ex.ID)
 			if got.Status != tc.want {
 				t.Fatalf("%s (%s), want %s\n%s", got.Status, got.Reason, tc.want, h.Console(ex.ID))
