@@ -58,6 +58,11 @@ type Options struct {
 	CrashPoint func(point string)
 	// PollInterval is how often readiness is polled; default 200ms.
 	PollInterval time.Duration
+	// RequestPoll is how often the engine reads the requests other servers stored for
+	// the executions it drives; default PollInterval. WakeRequests reads them at once,
+	// so a server whose store announces new requests (PostgreSQL's LISTEN/NOTIFY)
+	// polls only as the fallback.
+	RequestPoll time.Duration
 	// RetryBackoff is the first delay between router write retries; default 200ms,
 	// doubled up to MaxBackoff.
 	RetryBackoff time.Duration
@@ -102,6 +107,8 @@ type Engine struct {
 	defs    definitions
 	output  map[string]*outputBuffer
 	answers waiters // callers waiting here for a request's answer
+	// wakeRequests makes requestLoop read stored requests now (WakeRequests).
+	wakeRequests chan struct{}
 }
 
 // New returns an engine; it starts nothing until Start or Recover.
@@ -127,6 +134,9 @@ func New(opt Options) (*Engine, error) {
 	if opt.PollInterval <= 0 {
 		opt.PollInterval = 200 * time.Millisecond
 	}
+	if opt.RequestPoll <= 0 {
+		opt.RequestPoll = opt.PollInterval
+	}
 	if opt.RetryBackoff <= 0 {
 		opt.RetryBackoff = 200 * time.Millisecond
 	}
@@ -149,6 +159,7 @@ func New(opt Options) (*Engine, error) {
 	e := &Engine{
 		opt: opt, st: opt.Store, log: opt.Logger, base: ctx, stop: cancel,
 		runs: map[string]*run{}, driving: map[serviceKey]string{}, output: map[string]*outputBuffer{},
+		wakeRequests: make(chan struct{}, 1),
 	}
 	e.wg.Add(3)
 	go e.writeOutput()

@@ -16,7 +16,8 @@ import (
 //  1. request stores it (store.AddRequest numbers it per execution) and, when this
 //     engine drives the execution, hands it to the run at once;
 //  2. otherwise requestLoop, on the server that drives the execution, finds it among
-//     the unanswered requests within PollInterval and hands it over;
+//     the unanswered requests and hands it over: at once when the store announces it
+//     (WakeRequests; PostgreSQL's LISTEN/NOTIFY), else within RequestPoll;
 //  3. the run carries it out and records the last request it consumed in its state, in
 //     the same commit as the request's effect, so a server that takes the execution
 //     over delivers exactly the requests not yet consumed (also those answered but
@@ -114,19 +115,34 @@ func (e *Engine) runOf(id string) *run {
 	return e.runs[id]
 }
 
+// Owner is the name this engine's server holds execution leases under.
+func (e *Engine) Owner() string { return e.opt.Owner }
+
+// WakeRequests tells the engine that requests were stored for executions it may
+// drive: it reads and delivers them at once instead of at its next RequestPoll. It
+// never blocks; wakes that come while a read is due merge into it.
+func (e *Engine) WakeRequests() {
+	select {
+	case e.wakeRequests <- struct{}{}:
+	default:
+	}
+}
+
 // requestLoop delivers the requests stored for executions this engine drives, so a
-// request accepted by another server is carried out here within PollInterval.
+// request accepted by another server is carried out here when WakeRequests says so,
+// or within RequestPoll.
 func (e *Engine) requestLoop() {
 	defer e.wg.Done()
-	t := e.opt.Clock.NewTimer(e.opt.PollInterval)
+	t := e.opt.Clock.NewTimer(e.opt.RequestPoll)
 	defer t.Stop()
 	for {
 		select {
 		case <-e.base.Done():
 			return
 		case <-t.C():
+			t.Reset(e.opt.RequestPoll)
+		case <-e.wakeRequests:
 		}
-		t.Reset(e.opt.PollInterval)
 		if e.Active() == 0 {
 			continue
 		}
