@@ -54,7 +54,7 @@ func runChildServer(dir string) int {
 	requestPoll, _ := time.ParseDuration(os.Getenv("SLUICE_TEST_REQUEST_POLL"))
 	cfg := Config{Addr: "127.0.0.1:0", DataDir: dir, DatabaseURL: os.Getenv("SLUICE_TEST_DATABASE_URL"), Lease: lease,
 		RequestPoll: requestPoll,
-		Releases: os.Getenv("SLUICE_TEST_RELEASES"), ReleasesKubeconfig: os.Getenv("SLUICE_TEST_RELEASES_KUBECONFIG"),
+		Releases:    os.Getenv("SLUICE_TEST_RELEASES"), ReleasesKubeconfig: os.Getenv("SLUICE_TEST_RELEASES_KUBECONFIG"),
 		RouterExecutable: os.Getenv("SLUICE_TEST_ROUTER_EXE")}
 	cfg.Ready = func(addr string) {
 		tmp := filepath.Join(dir, "addr.tmp")
