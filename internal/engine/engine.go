@@ -38,7 +38,7 @@ type Publisher interface {
 
 // Options configures an Engine. Store and Resolver are required.
 type Options struct {
-	Store     store.Store
+	Store     Store
 	Resolver  Resolver
 	Publisher Publisher    // nil: events are only stored
 	Logger    *slog.Logger // nil: discard
@@ -95,7 +95,7 @@ type Options struct {
 // Engine runs executions. Create it with New, call Recover once at start, Close at the end.
 type Engine struct {
 	opt  Options
-	st   store.Store
+	st   Store
 	log  *slog.Logger
 	base context.Context
 	stop context.CancelFunc
