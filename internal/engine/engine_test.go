@@ -247,13 +247,9 @@ func TestInstanceOutputReachesTheConsole(t *testing.T) {
 	for i := range 300 {
 		h.Engine.InstanceOutput("test", "shop", "blue", 1, "stderr", fmt.Sprintf("line %d", i))
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(h.Console(ex.ID), "more lines of instance output not shown") {
-		if time.Now().After(deadline) {
-			t.Fatalf("instance output never reached the console:\n%s", h.Console(ex.ID))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	h.Await("instance output reaches the console", 5*time.Second, func() bool {
+		return strings.Contains(h.Console(ex.ID), "more lines of instance output not shown")
+	})
 	console := h.Console(ex.ID)
 	if !strings.Contains(console, "blue/0: listening on :8080") || strings.Contains(console, "not ours") {
 		t.Fatalf("console:\n%s", console)

@@ -51,7 +51,7 @@ func (h *harness) engineOn(st store.Store, owner string, lease time.Duration, cl
 	h.T.Helper()
 	eng, err := engine.New(engine.Options{
 		Store: st, Resolver: enginetest.Resolver{Runtime: engine.Runtime{Platform: h.Recorder, Router: h.Recorder}}, Owner: owner, Lease: lease,
-		PollInterval: 5 * time.Millisecond, RetryBackoff: 5 * time.Millisecond, Clock: clk,
+		PollInterval: 5 * time.Millisecond, RetryBackoff: 5 * time.Millisecond, Clock: clk, Publisher: h.Publisher(),
 	})
 	if err != nil {
 		h.T.Fatal(err)
@@ -126,21 +126,14 @@ func TestALostLeaseStopsTheFormerOwner(t *testing.T) {
 // drives it) and returns it.
 func (h *harness) finish2(eng *engine.Engine, id string) store.Execution {
 	h.T.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		ex, err := h.Store.GetExecution(context.Background(), id)
-		must(h.T, err)
-		if ex.Status.Terminal() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			must(h.T, eng.Wait(ctx, id))
-			return ex
-		}
-		if time.Now().After(deadline) {
-			h.T.Fatalf("execution %s is still %s\n%s", id, ex.Status, h.Console(id))
-		}
-		time.Sleep(5 * time.Millisecond)
+	var ex store.Execution
+	if !h.Within(15*time.Second, func() bool { ex = h.Get(id); return ex.Status.Terminal() }) {
+		h.T.Fatalf("execution %s is still %s\n%s", id, ex.Status, h.Console(id))
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	must(h.T, eng.Wait(ctx, id))
+	return ex
 }
 
 func TestCloseHandsExecutionsBack(t *testing.T) {

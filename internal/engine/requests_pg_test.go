@@ -58,6 +58,7 @@ func (s *pgServers) engine(owner string, requestPoll time.Duration) *engine.Engi
 	eng, err := engine.New(engine.Options{
 		Store: s.st, Resolver: enginetest.Resolver{Runtime: engine.Runtime{Platform: s.h.Recorder, Router: s.h.Recorder}},
 		Owner: owner, PollInterval: 5 * time.Millisecond, RetryBackoff: 5 * time.Millisecond, RequestPoll: requestPoll,
+		Publisher: s.h.Publisher(),
 	})
 	must(s.h.T, err)
 	s.h.T.Cleanup(eng.Close)
