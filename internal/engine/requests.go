@@ -128,6 +128,13 @@ func (e *Engine) WakeRequests() {
 	}
 }
 
+// WakeAnswer tells the engine that a request's answer was stored, by this server or
+// another: a caller waiting here for it gets it at once instead of at its next poll.
+// It never blocks.
+func (e *Engine) WakeAnswer(execution string, seq int64) {
+	e.answers.wake(execution, seq)
+}
+
 // requestLoop delivers the requests stored for executions this engine drives, so a
 // request accepted by another server is carried out here when WakeRequests says so,
 // or within RequestPoll.

@@ -17,7 +17,8 @@ import (
 )
 
 // pgServers is two engines on one PostgreSQL schema: a drives the executions and
-// LISTENs for requests, b is the server people's requests reach.
+// LISTENs for requests, b is the server people's requests reach, which LISTENs for
+// their answers.
 type pgServers struct {
 	h     *harness
 	st    *postgres.Store
@@ -27,8 +28,9 @@ type pgServers struct {
 }
 
 // newPGServers starts a with the given request poll and a listener that waits retry
-// before reconnecting.
-func newPGServers(t *testing.T, requestPoll, retry time.Duration) *pgServers {
+// before reconnecting, and b with the given poll (its wait for answers polls at half
+// of it).
+func newPGServers(t *testing.T, requestPoll, bPoll, retry time.Duration) *pgServers {
 	t.Helper()
 	dsn := pgtest.DSN(t)
 	st, err := postgres.Open(context.Background(), dsn)
@@ -41,23 +43,29 @@ func newPGServers(t *testing.T, requestPoll, retry time.Duration) *pgServers {
 	h.Engine.Close()
 	h.Apply(canaryYAML)
 	s := &pgServers{h: h, st: st, admin: admin, owner: fmt.Sprintf("listen-a-%d", time.Now().UnixNano())}
-	s.a = s.engine(s.owner, requestPoll)
-	s.b = s.engine(s.owner+"-b", 0)
+	s.a = s.engine(s.owner, 5*time.Millisecond, requestPoll)
+	s.b = s.engine(s.owner+"-b", bPoll, 0)
+	s.listen(t, postgres.RequestListener{Owner: s.owner, Wake: s.a.WakeRequests, Retry: retry})
+	s.listen(t, postgres.RequestListener{Owner: s.owner + "-b", Wake: s.b.WakeRequests, Answered: s.b.WakeAnswer})
+	return s
+}
+
+// listen runs a listener until the test ends.
+func (s *pgServers) listen(t *testing.T, l postgres.RequestListener) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		st.ListenRequests(ctx, postgres.RequestListener{Owner: s.owner, Wake: s.a.WakeRequests, Retry: retry})
+		s.st.ListenRequests(ctx, l)
 	}()
 	t.Cleanup(func() { cancel(); <-done })
-	return s
 }
 
-func (s *pgServers) engine(owner string, requestPoll time.Duration) *engine.Engine {
+func (s *pgServers) engine(owner string, poll, requestPoll time.Duration) *engine.Engine {
 	s.h.T.Helper()
 	eng, err := engine.New(engine.Options{
 		Store: s.st, Resolver: enginetest.Resolver{Runtime: engine.Runtime{Platform: s.h.Recorder, Router: s.h.Recorder}},
-		Owner: owner, PollInterval: 5 * time.Millisecond, RetryBackoff: 5 * time.Millisecond, RequestPoll: requestPoll,
+		Owner: owner, PollInterval: poll, RetryBackoff: 5 * time.Millisecond, RequestPoll: requestPoll,
 		Publisher: s.h.Publisher(),
 	})
 	must(s.h.T, err)
@@ -105,10 +113,12 @@ func (s *pgServers) start(t *testing.T) store.Execution {
 
 // TestNotifyWakesTheOwnerOnPostgreSQL: a server that polls for requests only once an
 // hour carries out requests sent to another server anyway, because the NOTIFY of
-// AddRequest wakes it; a lost LISTEN connection is reopened and wakes it again. A
-// request not carried out within requestWait would fail with ErrRequestPending.
+// AddRequest wakes it; a lost LISTEN connection is reopened and wakes it again. The
+// other server, which polls for answers only every half hour, returns each answer
+// because the NOTIFY of AnswerRequest wakes it. A request not carried out and
+// answered within requestWait would fail with ErrRequestPending.
 func TestNotifyWakesTheOwnerOnPostgreSQL(t *testing.T) {
-	s := newPGServers(t, time.Hour, 10*time.Millisecond)
+	s := newPGServers(t, time.Hour, time.Hour, 10*time.Millisecond)
 	first := s.listener(t, true, 0)
 	ex := s.start(t)
 	must(t, s.b.Decide(context.Background(), ex.ID, engine.Decision{Approve: true, By: "alice"}))
@@ -129,7 +139,7 @@ func TestNotifyWakesTheOwnerOnPostgreSQL(t *testing.T) {
 // back for an hour, the owner still carries out a request sent to another server,
 // through its RequestPoll.
 func TestPollingDeliversWhileTheListenerIsDown(t *testing.T) {
-	s := newPGServers(t, 20*time.Millisecond, time.Hour)
+	s := newPGServers(t, 20*time.Millisecond, 5*time.Millisecond, time.Hour)
 	s.cut(t, s.listener(t, true, 0))
 	s.listener(t, false, 0)
 	ex := s.start(t)

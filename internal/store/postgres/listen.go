@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -22,6 +24,10 @@ type RequestListener struct {
 	// Wake is called for each such request, and after every (re)connection, since
 	// requests stored while nobody listened were not announced. It must not block.
 	Wake func()
+	// Answered, when set, is called with each request's execution and number when
+	// some server stores its answer (AnswerRequest), so the server where a person's
+	// request came in returns the answer at once. It must not block.
+	Answered func(execution string, seq int64)
 	// Logger reports lost connections; nil discards.
 	Logger *slog.Logger
 	// Retry is the first delay before reconnecting a lost connection, doubled on
@@ -31,7 +37,8 @@ type RequestListener struct {
 
 // ListenRequests keeps a connection of its own LISTENing on RequestChannel and calls
 // l.Wake whenever AddRequest (on any server sharing the database) stores a request
-// for an execution l.Owner drives, until ctx ends. A lost connection is reopened with
+// for an execution l.Owner drives, and on AnswerChannel for l.Answered, until ctx
+// ends. A lost connection is reopened with
 // backoff; meanwhile the server's own polling delivers requests, only later.
 func (s *Store) ListenRequests(ctx context.Context, l RequestListener) {
 	if l.Logger == nil {
@@ -76,8 +83,14 @@ func (s *Store) listenOnce(ctx context.Context, l RequestListener, listening fun
 		defer cancel()
 		conn.Close(closing)
 	}()
-	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{RequestChannel}.Sanitize()); err != nil {
-		return fmt.Errorf("postgres: listen: %w", err)
+	channels := []string{RequestChannel}
+	if l.Answered != nil {
+		channels = append(channels, AnswerChannel)
+	}
+	for _, ch := range channels {
+		if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{ch}.Sanitize()); err != nil {
+			return fmt.Errorf("postgres: listen: %w", err)
+		}
 	}
 	listening()
 	l.Wake() // requests stored while nobody listened
@@ -86,10 +99,25 @@ func (s *Store) listenOnce(ctx context.Context, l RequestListener, listening fun
 		if err != nil {
 			return fmt.Errorf("postgres: listen: %w", err)
 		}
-		if n.Payload == l.Owner {
+		switch {
+		case n.Channel == RequestChannel && n.Payload == l.Owner:
 			l.Wake()
+		case n.Channel == AnswerChannel:
+			if execution, seq, ok := answerOf(n.Payload); ok {
+				l.Answered(execution, seq)
+			}
 		}
 	}
+}
+
+// answerOf parses the payload of an AnswerChannel notification.
+func answerOf(payload string) (string, int64, bool) {
+	i := strings.LastIndexByte(payload, '/')
+	if i < 0 {
+		return "", 0, false
+	}
+	seq, err := strconv.ParseInt(payload[i+1:], 10, 64)
+	return payload[:i], seq, err == nil
 }
 
 // truncate cuts s to at most n bytes, as PostgreSQL does to identifiers.
