@@ -39,7 +39,7 @@ const MaxBodyBytes = 4 << 20
 
 // Deps is what the API needs to serve.
 type Deps struct {
-	Store  store.Store
+	Store  Store
 	Engine Engine
 	// Broker streams console events; when nil the API makes one over Store, which only
 	// sees events by polling.

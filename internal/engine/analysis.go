@@ -317,14 +317,7 @@ func (b *bgIO) console(level, format string, args ...any) {
 }
 
 func (b *bgIO) sleep(ctx context.Context, t time.Time) error {
-	timer := time.NewTimer(time.Until(t))
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return sleepUntil(ctx, b.e.opt.Clock, t)
 }
 
 func (b *bgIO) record(ctx context.Context, step string, kind events.Type, message string, data any) error {

@@ -105,10 +105,9 @@ func TestAnalysisFailureEndsAWait(t *testing.T) {
 	r := &analysisRunner{fail: make(chan struct{})}
 	h := analysisHarness(t, r)
 	ex := h.Start("watched", nil)
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(h.Console(ex.ID), "analysis of phase canary: errors on blue: measurement 2") && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	h.Await("the analysis measures twice", 10*time.Second, func() bool {
+		return strings.Contains(h.Console(ex.ID), "analysis of phase canary: errors on blue: measurement 2")
+	})
 	waitStep(t, h, ex.ID, "p1.s3")
 	close(r.fail) // the verdict comes while the hour-long wait runs
 	got := h.Finish(ex.ID)
@@ -146,10 +145,7 @@ func TestAnalysisResumesAfterRestart(t *testing.T) {
 	r := &analysisRunner{}
 	h := analysisHarness(t, r)
 	ex := h.Start("watched", nil)
-	deadline := time.Now().Add(10 * time.Second)
-	for len(h.Records(ex.ID, "measurement")) < 3 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	h.Await("three measurements recorded", 10*time.Second, func() bool { return len(h.Records(ex.ID, "measurement")) >= 3 })
 	h.Engine.Close()
 
 	r2 := &analysisRunner{failAt: 6}
@@ -210,10 +206,9 @@ func TestAnalysisWatchesAfterPromotion(t *testing.T) {
 	h := analysisHarness(t, r)
 	h.Apply(watchYAML)
 	ex := h.Start("watch", nil)
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(h.Console(ex.ID), "after its promotion until") && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	h.Await("the watch after promotion begins", 10*time.Second, func() bool {
+		return strings.Contains(h.Console(ex.ID), "after its promotion until")
+	})
 	close(r.fail) // the verdict comes during the watch
 	got := h.Finish(ex.ID)
 	var st engine.State

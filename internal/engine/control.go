@@ -96,9 +96,9 @@ func (r *run) refuse(c control, why string) {
 func (r *run) block(ctx context.Context, until time.Time, decide func(Decision) (bool, error)) error {
 	var timeout <-chan time.Time
 	if !until.IsZero() {
-		t := time.NewTimer(time.Until(until))
+		t := r.e.opt.Clock.NewTimer(until.Sub(r.e.opt.Clock.Now()))
 		defer t.Stop()
-		timeout = t.C
+		timeout = t.C()
 	}
 	for {
 		select {

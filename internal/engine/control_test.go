@@ -62,17 +62,13 @@ func liveGreen(t *testing.T, h *harness) {
 
 func waitStep(t *testing.T, h *harness, id, key string) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		ex, err := h.Store.GetExecution(context.Background(), id)
-		must(t, err)
-		st := decodeState(t, ex)
-		if st.Phase < len(st.Phases) && st.Phases[st.Phase].Steps[st.Step].Key == key && st.Phases[st.Phase].Steps[st.Step].Status == store.StatusRunning {
-			return
-		}
-		time.Sleep(2 * time.Millisecond)
+	running := func() bool {
+		st := decodeState(t, h.Get(id))
+		return st.Phase < len(st.Phases) && st.Phases[st.Phase].Steps[st.Step].Key == key && st.Phases[st.Phase].Steps[st.Step].Status == store.StatusRunning
 	}
-	t.Fatalf("step %s never ran\n%s", key, h.Console(id))
+	if !h.Within(5*time.Second, running) {
+		t.Fatalf("step %s never ran\n%s", key, h.Console(id))
+	}
 }
 
 func TestRollbackOnRequestInterruptsAWait(t *testing.T) {
@@ -121,15 +117,16 @@ func TestAbortLeavesTrafficAsItIs(t *testing.T) {
 }
 
 func TestPauseResumeDuringWait(t *testing.T) {
-	h := newHarness(t)
-	h.Apply(strings.Replace(longWaitYAML, "wait: 1h", "wait: 300ms", 1))
+	h, clk := newClockHarness(t)
+	h.Apply(longWaitYAML)
 	liveGreen(t, h)
 	ex := h.Start("slow", nil)
-	waitStep(t, h, ex.ID, "p1.s3")
+	clk.WaitForTimer(t, time.Hour) // the soak waits
 	must(t, h.Engine.Pause(context.Background(), ex.ID, "alice"))
 	h.WaitFor(ex.ID, store.StatusPaused)
+	clk.Advance(2 * time.Hour) // the soak's end passes while paused
+	// The run answers this after the advance, so by then it has seen the time pass.
 	wantErr(t, h.Engine.Retry(context.Background(), ex.ID, "alice"), engine.ErrInvalidState)
-	time.Sleep(400 * time.Millisecond) // the wait's deadline passes while paused
 	if ex, _ := h.Store.GetExecution(context.Background(), ex.ID); ex.Status != store.StatusPaused {
 		t.Fatalf("paused execution moved on to %s", ex.Status)
 	}
@@ -179,21 +176,14 @@ func TestRollbackNeverClaimsSuccessWhileRouterFails(t *testing.T) {
 	h.Recorder.FailWeightWrites(1 << 30)
 	must(t, h.Engine.Rollback(context.Background(), ex.ID, "alice", "bad"))
 	// wait until the rollback says it needs a person; it must never claim success
-	for deadline := time.Now().Add(time.Minute); ; {
-		got, err := h.Store.GetExecution(context.Background(), ex.ID)
-		must(t, err)
+	h.Await("the rollback needs a person", time.Minute, func() bool {
+		got := h.Get(ex.ID)
 		st := decodeState(t, got)
 		if got.Status.Terminal() {
 			t.Fatalf("%s while every router write fails: want rolling_back needing attention", got.Status)
 		}
-		if got.Status == store.StatusRollingBack && st.Rollback != nil && strings.Contains(st.Rollback.NeedsPerson, "router write failing") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s, rollback %+v: want rolling_back needing attention", got.Status, st.Rollback)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return got.Status == store.StatusRollingBack && st.Rollback != nil && strings.Contains(st.Rollback.NeedsPerson, "router write failing")
+	})
 	wantErr(t, h.Engine.Rollback(context.Background(), ex.ID, "bob", "again"), engine.ErrInvalidState)
 	wantErr(t, h.Engine.Pause(context.Background(), ex.ID, "bob"), engine.ErrInvalidState)
 	h.Recorder.FailWeightWrites(0)

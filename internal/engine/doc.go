@@ -8,4 +8,8 @@
 // to followers) and StepRunner (step types that live outside it, such as verify and
 // loadtest). People's requests (approve, rollback, pause, ...) are stored before they
 // are delivered, so any server sharing the store accepts them (requests.go).
+//
+// It also declares the part of the store it uses (Store, store.go) and its Clock
+// (clock.go), which tells the time and drives every timer, so tests advance a fake
+// clock (enginetest.Clock) instead of sleeping.
 package engine

@@ -39,13 +39,19 @@ type Publisher interface {
 
 // Options configures an Engine. Store and Resolver are required.
 type Options struct {
-	Store     store.Store
+	Store     Store
 	Resolver  Resolver
 	Publisher Publisher    // nil: events are only stored
 	Logger    *slog.Logger // nil: discard
 	// NewID returns a new execution ID; nil uses a random 12-character ID.
 	NewID func() string
-	// Now is the clock; nil uses time.Now.
+	// Clock tells the time and drives every timer of the engine (waits, timeouts,
+	// backoffs, polls, lease renewals); nil uses WallClock. Tests inject a fake one
+	// (enginetest.Clock) and advance it instead of sleeping.
+	Clock Clock
+	// Now, when set, reads the time instead of Clock.Now while timers still follow
+	// Clock; nil uses Clock.Now. Set Clock instead: a Now without a Clock makes
+	// timers and timestamps disagree.
 	Now func() time.Time
 	// CrashPoint, when set, is called at every journal boundary with its name
 	// (step.started, effect.intent, effect.applied, effect.done, step.finished); tests
@@ -53,6 +59,11 @@ type Options struct {
 	CrashPoint func(point string)
 	// PollInterval is how often readiness is polled; default 200ms.
 	PollInterval time.Duration
+	// RequestPoll is how often the engine reads the requests other servers stored for
+	// the executions it drives; default PollInterval. WakeRequests reads them at once,
+	// so a server whose store announces new requests (PostgreSQL's LISTEN/NOTIFY)
+	// polls only as the fallback.
+	RequestPoll time.Duration
 	// RetryBackoff is the first delay between router write retries; default 200ms,
 	// doubled up to MaxBackoff.
 	RetryBackoff time.Duration
@@ -85,7 +96,7 @@ type Options struct {
 // Engine runs executions. Create it with New, call Recover once at start, Close at the end.
 type Engine struct {
 	opt   Options
-	store store.Store
+	store Store
 	log   *slog.Logger
 	base  context.Context
 	stop  context.CancelFunc
@@ -97,6 +108,8 @@ type Engine struct {
 	defs    definitions
 	output  map[string]*outputBuffer
 	answers waiters // callers waiting here for a request's answer
+	// wakeRequests makes requestLoop read stored requests now (WakeRequests).
+	wakeRequests chan struct{}
 }
 
 // New returns an engine; it starts nothing until Start or Recover.
@@ -110,14 +123,20 @@ func New(opt Options) (*Engine, error) {
 	if opt.NewID == nil {
 		opt.NewID = randomID
 	}
+	if opt.Clock == nil {
+		opt.Clock = WallClock{}
+	}
 	if opt.Now == nil {
-		opt.Now = time.Now
+		opt.Now = opt.Clock.Now
 	}
 	if opt.CrashPoint == nil {
 		opt.CrashPoint = func(string) {}
 	}
 	if opt.PollInterval <= 0 {
 		opt.PollInterval = 200 * time.Millisecond
+	}
+	if opt.RequestPoll <= 0 {
+		opt.RequestPoll = opt.PollInterval
 	}
 	if opt.RetryBackoff <= 0 {
 		opt.RetryBackoff = 200 * time.Millisecond
@@ -141,6 +160,7 @@ func New(opt Options) (*Engine, error) {
 	e := &Engine{
 		opt: opt, store: opt.Store, log: opt.Logger, base: ctx, stop: cancel,
 		runs: map[string]*run{}, driving: map[serviceKey]string{}, output: map[string]*outputBuffer{},
+		wakeRequests: make(chan struct{}, 1),
 	}
 	e.wg.Add(3)
 	go e.writeOutput()

@@ -114,9 +114,10 @@ func TestApprovalTimeout(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.action, func(t *testing.T) {
-			h := newHarness(t)
-			h.Apply(strings.Replace(canaryYAML, `approvers: [alice, "group:sre"]`, `approvers: [alice], timeout: 20ms, onTimeout: `+tc.action, 1))
+			h, clk := newClockHarness(t)
+			h.Apply(strings.Replace(canaryYAML, `approvers: [alice, "group:sre"]`, `approvers: [alice], timeout: 30m, onTimeout: `+tc.action, 1))
 			ex := h.Start("shop", map[string]string{"artifact": "shop:v1"})
+			advance(t, clk, 5*time.Millisecond, 30*time.Minute) // the wait, then no decision for half an hour
 			got := h.Finish(ex.ID)
 			if got.Status != tc.want {
 				t.Fatalf("%s (%s), want %s\n%s", got.Status, got.Reason, tc.want, h.Console(ex.ID))
@@ -246,13 +247,9 @@ func TestInstanceOutputReachesTheConsole(t *testing.T) {
 	for i := range 300 {
 		h.Engine.InstanceOutput("test", "shop", "blue", 1, "stderr", fmt.Sprintf("line %d", i))
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(h.Console(ex.ID), "more lines of instance output not shown") {
-		if time.Now().After(deadline) {
-			t.Fatalf("instance output never reached the console:\n%s", h.Console(ex.ID))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	h.Await("instance output reaches the console", 5*time.Second, func() bool {
+		return strings.Contains(h.Console(ex.ID), "more lines of instance output not shown")
+	})
 	console := h.Console(ex.ID)
 	if !strings.Contains(console, "blue/0: listening on :8080") || strings.Contains(console, "not ours") {
 		t.Fatalf("console:\n%s", console)

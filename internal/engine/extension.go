@@ -62,6 +62,15 @@ func (sc *StepContext) Console(level, format string, args ...any) {
 	sc.r.console(sc.StepKey, level, format, args...)
 }
 
+// Now is the engine's time (its Clock). A runner computes the times it passes to
+// Sleep from it, so a test's fake clock drives the runner as it drives the engine.
+func (sc *StepContext) Now() time.Time {
+	if sc.bgRun != nil {
+		return sc.bgRun.e.opt.Now()
+	}
+	return sc.r.e.opt.Now()
+}
+
 // Sleep waits until t while answering people's requests. It returns nil when t
 // passed, or an error (an interruption or the engine stopping) that Run must return.
 func (sc *StepContext) Sleep(ctx context.Context, t time.Time) error {

@@ -53,11 +53,7 @@ func TestExtensionStepResumesFromItsRecords(t *testing.T) {
 	h.Restart()
 	h.Apply(extensionYAML)
 	ex := h.Start("ext", nil)
-	deadline := time.Now().Add(5 * time.Second)
-	for n := 0; n < 3 && time.Now().Before(deadline); {
-		n = strings.Count(h.Console(ex.ID), "measured")
-		time.Sleep(5 * time.Millisecond)
-	}
+	h.Await("three measurements", 5*time.Second, func() bool { return strings.Count(h.Console(ex.ID), "measured") >= 3 })
 	h.Engine.Close()
 
 	// A new engine with a runner that needs only a few more measurements resumes

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/sluicehq/sluice/internal/engine"
 	"github.com/sluicehq/sluice/internal/engine/enginetest"
@@ -107,3 +108,23 @@ spec:
         - promote: {}
         - scaledown: {delay: 5ms}
 `
+
+// newClockHarness runs on SQLite with a fake clock that the test advances. Its
+// polls and backoffs take a second, so they are told apart from the waits a test
+// advances through.
+func newClockHarness(t *testing.T) (*harness, *enginetest.Clock) {
+	t.Helper()
+	clk := enginetest.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	h := &harness{enginetest.New(t, engine.Options{Clock: clk, PollInterval: time.Second, RetryBackoff: time.Second})}
+	return h, clk
+}
+
+// advance waits until the engine waits for each span in turn and moves the clock
+// past it.
+func advance(t *testing.T, clk *enginetest.Clock, spans ...time.Duration) {
+	t.Helper()
+	for _, d := range spans {
+		clk.WaitForTimer(t, d)
+		clk.Advance(d)
+	}
+}

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"time"
 
 	"github.com/sluicehq/sluice/internal/store"
 )
@@ -11,15 +10,16 @@ import (
 // lease, it stops every run: another server may own them by now.
 func (e *Engine) leaseLoop() {
 	defer e.wg.Done()
-	t := time.NewTicker(e.opt.Lease / 5)
+	t := e.opt.Clock.NewTimer(e.opt.Lease / 5)
 	defer t.Stop()
 	lastRenewal := e.opt.Now()
 	for {
 		select {
 		case <-e.base.Done():
 			return
-		case <-t.C:
+		case <-t.C():
 		}
+		t.Reset(e.opt.Lease / 5)
 		if err := e.renew(e.base); err != nil {
 			e.log.Warn("cannot renew execution leases", "err", err)
 			if e.opt.Now().Sub(lastRenewal) > e.opt.Lease {

@@ -43,9 +43,15 @@ spec:
 
 func (h *harness) engineAs(st store.Store, owner string, lease time.Duration) *engine.Engine {
 	h.T.Helper()
+	return h.engineOn(st, owner, lease, nil)
+}
+
+// engineOn is engineAs on a clock; nil is the wall clock.
+func (h *harness) engineOn(st store.Store, owner string, lease time.Duration, clk engine.Clock) *engine.Engine {
+	h.T.Helper()
 	eng, err := engine.New(engine.Options{
 		Store: st, Resolver: enginetest.Resolver{Runtime: engine.Runtime{Platform: h.Recorder, Router: h.Recorder}}, Owner: owner, Lease: lease,
-		PollInterval: 5 * time.Millisecond, RetryBackoff: 5 * time.Millisecond,
+		PollInterval: 5 * time.Millisecond, RetryBackoff: 5 * time.Millisecond, Clock: clk, Publisher: h.Publisher(),
 	})
 	if err != nil {
 		h.T.Fatal(err)
@@ -61,15 +67,18 @@ func TestTakeoverAfterTheOwnerDies(t *testing.T) {
 			h.Engine.Close()
 			h.Apply(leaseWorkflow)
 			const lease = 300 * time.Millisecond
-			a := h.engineAs(h.Store, "server-a", lease)
+			clk := enginetest.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+			a := h.engineOn(h.Store, "server-a", lease, clk)
 			ex, err := a.Start(context.Background(), engine.StartRequest{Workflow: "ha"})
 			must(t, err)
-			waitStep(t, h, ex.ID, "p1.s3")
-			a.Close() // the owner stops renewing, as if killed
-			died := time.Now()
+			clk.WaitForTimer(t, 600*time.Millisecond) // a drives the wait step
+			a.Close()                                 // the owner stops renewing, as if killed
+			died := clk.Now()
 
-			b := h.engineAs(h.Store, "server-b", lease)
+			b := h.engineOn(h.Store, "server-b", lease, clk)
 			h.Engine = b
+			// b claims at its next lease round and finishes what is left of the wait
+			advance(t, clk, lease/5, 600*time.Millisecond-lease/5)
 			got := h.finish2(b, ex.ID)
 			if got.Status != store.StatusSucceeded || got.Owner != "server-b" {
 				t.Fatalf("%s owned by %s (%s)", got.Status, got.Owner, got.Reason)
@@ -77,34 +86,36 @@ func TestTakeoverAfterTheOwnerDies(t *testing.T) {
 			if d := h.duplicateEffects(); len(d) > 0 {
 				t.Fatalf("effects applied twice: %v", d)
 			}
-			t.Logf("taken over and finished %s after the owner died (lease %s)", time.Since(died).Round(time.Millisecond), lease)
+			t.Logf("taken over and finished %s (engine time) after the owner died (lease %s)", clk.Now().Sub(died), lease)
 		})
 	}
 }
 
 func TestALostLeaseStopsTheFormerOwner(t *testing.T) {
-	h := newHarness(t)
+	h, clk := newClockHarness(t)
 	h.Engine.Close()
 	h.Apply(leaseWorkflow)
 	const lease = 300 * time.Millisecond
 	flaky := &flakyRenewals{Store: h.Store}
-	a := h.engineAs(flaky, "server-a", lease)
+	a := h.engineOn(flaky, "server-a", lease, clk)
 	ex, err := a.Start(context.Background(), engine.StartRequest{Workflow: "ha"})
 	must(t, err)
-	waitStep(t, h, ex.ID, "p1.s3")
-	flaky.broken.Store(true) // server-a is cut off from the database but keeps running
+	clk.WaitForTimer(t, 600*time.Millisecond) // a drives the wait step
+	flaky.broken.Store(true)                  // server-a is cut off from the database but keeps running
 
-	b := h.engineAs(h.Store, "server-b", lease)
+	b := h.engineOn(h.Store, "server-b", lease, clk)
+	// Lease rounds pass until a's lease lapses, b takes the execution over and
+	// finishes it, and a, whose renewals failed for a whole lease, lets go.
+	// a, failing fast, may go round much faster than b, so the limit is real time.
+	for limit := time.Now().Add(10 * time.Second); !h.Get(ex.ID).Status.Terminal() || a.Active() != 0; {
+		if time.Now().After(limit) {
+			t.Fatalf("at %s: %s, former owner drives %d executions", clk.Now(), h.Get(ex.ID).Status, a.Active())
+		}
+		advance(t, clk, lease/5)
+	}
 	got := h.finish2(b, ex.ID)
 	if got.Status != store.StatusSucceeded || got.Owner != "server-b" {
 		t.Fatalf("%s owned by %s", got.Status, got.Owner)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for a.Active() != 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the former owner still drives the execution")
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 	if d := h.duplicateEffects(); len(d) > 0 {
 		t.Fatalf("effects applied twice: %v", d)
@@ -115,40 +126,34 @@ func TestALostLeaseStopsTheFormerOwner(t *testing.T) {
 // drives it) and returns it.
 func (h *harness) finish2(eng *engine.Engine, id string) store.Execution {
 	h.T.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		ex, err := h.Store.GetExecution(context.Background(), id)
-		must(h.T, err)
-		if ex.Status.Terminal() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			must(h.T, eng.Wait(ctx, id))
-			return ex
-		}
-		if time.Now().After(deadline) {
-			h.T.Fatalf("execution %s is still %s\n%s", id, ex.Status, h.Console(id))
-		}
-		time.Sleep(5 * time.Millisecond)
+	var ex store.Execution
+	if !h.Within(15*time.Second, func() bool { ex = h.Get(id); return ex.Status.Terminal() }) {
+		h.T.Fatalf("execution %s is still %s\n%s", id, ex.Status, h.Console(id))
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	must(h.T, eng.Wait(ctx, id))
+	return ex
 }
 
 func TestCloseHandsExecutionsBack(t *testing.T) {
-	h := newHarness(t)
+	h, clk := newClockHarness(t)
 	h.Engine.Close()
 	h.Apply(leaseWorkflow)
 	const lease = 5 * time.Second
-	a := h.engineAs(h.Store, "server-a", lease)
+	a := h.engineOn(h.Store, "server-a", lease, clk)
 	ex, err := a.Start(context.Background(), engine.StartRequest{Workflow: "ha"})
 	must(t, err)
-	waitStep(t, h, ex.ID, "p1.s3")
-	b := h.engineAs(h.Store, "server-b", lease)
-	start := time.Now()
-	a.Close() // a graceful shutdown ends a's lease at once
+	clk.WaitForTimer(t, 600*time.Millisecond) // a drives the wait step
+	b := h.engineOn(h.Store, "server-b", lease, clk)
+	start := clk.Now()
+	a.Close()                // a graceful shutdown ends a's lease at once
+	advance(t, clk, lease/5) // b's next claim, well before a's lease would lapse
 	got := h.finish2(b, ex.ID)
 	if got.Status != store.StatusSucceeded || got.Owner != "server-b" {
 		t.Fatalf("%s owned by %s", got.Status, got.Owner)
 	}
-	if took := time.Since(start); took >= lease {
+	if took := clk.Now().Sub(start); took >= lease {
 		t.Fatalf("takeover after a graceful shutdown took %s, as long as a lapsed lease", took)
 	}
 }

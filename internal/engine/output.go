@@ -57,15 +57,16 @@ func (e *Engine) InstanceOutput(environment, service, slot string, instance int,
 // writeOutput flushes instance output every outputBatch until the engine closes.
 func (e *Engine) writeOutput() {
 	defer e.wg.Done()
-	t := time.NewTicker(outputBatch)
+	t := e.opt.Clock.NewTimer(outputBatch)
 	defer t.Stop()
 	for {
 		select {
 		case <-e.base.Done():
 			e.flushOutput(context.Background())
 			return
-		case <-t.C:
+		case <-t.C():
 			e.flushOutput(e.base)
+			t.Reset(outputBatch)
 		}
 	}
 }

@@ -16,7 +16,8 @@ import (
 //  1. request stores it (store.AddRequest numbers it per execution) and, when this
 //     engine drives the execution, hands it to the run at once;
 //  2. otherwise requestLoop, on the server that drives the execution, finds it among
-//     the unanswered requests within PollInterval and hands it over;
+//     the unanswered requests and hands it over: at once when the store announces it
+//     (WakeRequests; PostgreSQL's LISTEN/NOTIFY), else within RequestPoll;
 //  3. the run carries it out and records the last request it consumed in its state, in
 //     the same commit as the request's effect, so a server that takes the execution
 //     over delivers exactly the requests not yet consumed (also those answered but
@@ -70,9 +71,10 @@ func (e *Engine) refusedUpFront(ctx context.Context, id string, c control, err e
 func (e *Engine) await(ctx context.Context, req store.Request) (store.Request, error) {
 	wake := e.answers.watch(req.ExecutionID, req.Seq)
 	defer e.answers.unwatch(req.ExecutionID, req.Seq, wake)
-	limit := time.NewTimer(requestWait)
+	limit := e.opt.Clock.NewTimer(requestWait)
 	defer limit.Stop()
-	poll := time.NewTicker(max(e.opt.PollInterval/2, 10*time.Millisecond))
+	every := max(e.opt.PollInterval/2, 10*time.Millisecond)
+	poll := e.opt.Clock.NewTimer(every)
 	defer poll.Stop()
 	for {
 		rs, err := e.store.Requests(ctx, req.ExecutionID, req.Seq-1)
@@ -84,8 +86,9 @@ func (e *Engine) await(ctx context.Context, req store.Request) (store.Request, e
 		}
 		select {
 		case <-wake:
-		case <-poll.C:
-		case <-limit.C:
+		case <-poll.C():
+			poll.Reset(every)
+		case <-limit.C():
 			return req, fmt.Errorf("%w: %s of execution %s (request %d)", ErrRequestPending, req.Kind, req.ExecutionID, req.Seq)
 		case <-ctx.Done():
 			return req, ctx.Err()
@@ -112,17 +115,40 @@ func (e *Engine) runOf(id string) *run {
 	return e.runs[id]
 }
 
+// Owner is the name this engine's server holds execution leases under.
+func (e *Engine) Owner() string { return e.opt.Owner }
+
+// WakeRequests tells the engine that requests were stored for executions it may
+// drive: it reads and delivers them at once instead of at its next RequestPoll. It
+// never blocks; wakes that come while a read is due merge into it.
+func (e *Engine) WakeRequests() {
+	select {
+	case e.wakeRequests <- struct{}{}:
+	default:
+	}
+}
+
+// WakeAnswer tells the engine that a request's answer was stored, by this server or
+// another: a caller waiting here for it gets it at once instead of at its next poll.
+// It never blocks.
+func (e *Engine) WakeAnswer(execution string, seq int64) {
+	e.answers.wake(execution, seq)
+}
+
 // requestLoop delivers the requests stored for executions this engine drives, so a
-// request accepted by another server is carried out here within PollInterval.
+// request accepted by another server is carried out here when WakeRequests says so,
+// or within RequestPoll.
 func (e *Engine) requestLoop() {
 	defer e.wg.Done()
-	t := time.NewTicker(e.opt.PollInterval)
+	t := e.opt.Clock.NewTimer(e.opt.RequestPoll)
 	defer t.Stop()
 	for {
 		select {
 		case <-e.base.Done():
 			return
-		case <-t.C:
+		case <-t.C():
+			t.Reset(e.opt.RequestPoll)
+		case <-e.wakeRequests:
 		}
 		if e.Active() == 0 {
 			continue

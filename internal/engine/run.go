@@ -280,12 +280,5 @@ func (r *run) crash(point string) { r.e.opt.CrashPoint(point) }
 
 // sleepPlain waits d or until ctx ends; it reports whether the time passed.
 func (r *run) sleepPlain(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+	return sleepUntil(ctx, r.e.opt.Clock, r.e.opt.Clock.Now().Add(d)) == nil
 }

@@ -51,9 +51,11 @@ func runChildServer(dir string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	lease, _ := time.ParseDuration(os.Getenv("SLUICE_TEST_LEASE"))
+	requestPoll, _ := time.ParseDuration(os.Getenv("SLUICE_TEST_REQUEST_POLL"))
 	cfg := Config{Addr: "127.0.0.1:0", DataDir: dir, DatabaseURL: os.Getenv("SLUICE_TEST_DATABASE_URL"), Lease: lease,
 		Releases: os.Getenv("SLUICE_TEST_RELEASES"), ReleasesKubeconfig: os.Getenv("SLUICE_TEST_RELEASES_KUBECONFIG"),
 		RouterExecutable: os.Getenv("SLUICE_TEST_ROUTER_EXE")}
+	cfg.RequestPoll = requestPoll
 	cfg.Ready = func(addr string) {
 		tmp := filepath.Join(dir, "addr.tmp")
 		os.WriteFile(tmp, []byte(addr), 0o600)

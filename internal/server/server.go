@@ -43,6 +43,10 @@ type Config struct {
 	// Lease is how long a server's claim on an execution lasts without renewal; when a
 	// server dies, another takes its executions over after at most this long. Default 15s.
 	Lease time.Duration
+	// RequestPoll is how often the engine reads people's requests stored by other
+	// servers (default 200ms); on PostgreSQL the server LISTENs for them and this
+	// poll is the fallback while that connection is down.
+	RequestPoll time.Duration
 	// CrashAt names a journal boundary ("effect.applied") and, after a colon, its
 	// occurrence ("effect.applied:3"); the process kills itself there with SIGKILL.
 	// It exists for crash tests; it is read from SLUICE_TEST_CRASH_AT when empty.
@@ -112,6 +116,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer eng.Close()
+	defer listenRequests(ctx, st, eng, log)()
 	wiring.SetInstanceOutput(eng.InstanceOutput)
 	if n, err := wiring.Warm(ctx, st); err != nil {
 		log.Warn("cannot restore builtin routers", "err", err)
@@ -183,7 +188,7 @@ func newEngine(cfg Config, st store.Store, w *wiring, pub engine.Publisher, log 
 	}
 	return engine.New(engine.Options{
 		Store: st, Resolver: w, Publisher: pub, Logger: log.With("component", "engine", "server", id),
-		CrashPoint: crash, Owner: id, Lease: cfg.Lease, Redact: secrets.Default.String,
+		CrashPoint: crash, Owner: id, Lease: cfg.Lease, Redact: secrets.Default.String, RequestPoll: cfg.RequestPoll,
 		EvidenceNote: verify.EvidenceNoteJSON,
 		Steps: map[spec.StepType]engine.StepRunner{
 			spec.StepLoadTest: loadtest.NewStep(w),

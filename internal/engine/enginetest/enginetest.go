@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -42,8 +43,82 @@ type Harness struct {
 	Engine   *engine.Engine
 	Dir      string
 	// Options are used by every (re)start; Store and Resolver are filled in, and
-	// PollInterval and RetryBackoff default to 5ms.
+	// PollInterval and RetryBackoff default to 5ms. The harness also receives what
+	// Publisher receives, to wake its waits.
 	Options engine.Options
+
+	changes changes
+}
+
+// changes is a Publisher that wakes the harness's waits whenever an engine makes
+// events durable: every status, step, console line and record is one.
+type changes struct {
+	mu sync.Mutex
+	ch chan struct{} // closed at the next publish
+}
+
+// Publish wakes every wait.
+func (c *changes) Publish(...store.Event) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ch != nil {
+		close(c.ch)
+		c.ch = nil
+	}
+}
+
+// next returns a channel closed at the next publish.
+func (c *changes) next() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ch == nil {
+		c.ch = make(chan struct{})
+	}
+	return c.ch
+}
+
+// publishers passes events to each of its publishers.
+type publishers []engine.Publisher
+
+func (ps publishers) Publish(evs ...store.Event) {
+	for _, p := range ps {
+		p.Publish(evs...)
+	}
+}
+
+// Publisher returns the publisher an engine the test makes itself should have, so
+// the harness's waits see its events.
+func (h *Harness) Publisher() engine.Publisher {
+	if h.Options.Publisher == nil {
+		return &h.changes
+	}
+	return publishers{h.Options.Publisher, &h.changes}
+}
+
+// Await waits until cond holds, checking it at the start and after each event an
+// engine of the harness makes durable, and fails the test naming what after limit.
+func (h *Harness) Await(what string, limit time.Duration, cond func() bool) {
+	h.T.Helper()
+	if !h.Within(limit, cond) {
+		h.T.Fatalf("%s: not within %s", what, limit)
+	}
+}
+
+// Within is Await that reports whether cond held within limit instead of failing.
+func (h *Harness) Within(limit time.Duration, cond func() bool) bool {
+	giveUp := time.NewTimer(limit)
+	defer giveUp.Stop()
+	for {
+		changed := h.changes.next()
+		if cond() {
+			return true
+		}
+		select {
+		case <-changed:
+		case <-giveUp.C:
+			return false
+		}
+	}
 }
 
 // New starts an engine on a new SQLite store and applies Environment.
@@ -83,6 +158,7 @@ func (h *Harness) Restart() {
 	}
 	opts := h.Options
 	opts.Store = h.Store
+	opts.Publisher = h.Publisher()
 	if opts.Resolver == nil {
 		opts.Resolver = Resolver{engine.Runtime{Platform: h.Recorder, Router: h.Recorder}}
 	}
@@ -154,17 +230,11 @@ func (h *Harness) Settle(id string) store.Execution {
 
 func (h *Harness) poll(id string, limit time.Duration, done func(store.Execution) bool) store.Execution {
 	h.T.Helper()
-	deadline := time.Now().Add(limit)
-	for {
-		ex := h.Get(id)
-		if done(ex) {
-			return ex
-		}
-		if time.Now().After(deadline) {
-			h.T.Fatalf("execution %s is still %s (%s)\nconsole:\n%s", id, ex.Status, ex.Reason, h.Console(id))
-		}
-		time.Sleep(2 * time.Millisecond)
+	var ex store.Execution
+	if !h.Within(limit, func() bool { ex = h.Get(id); return done(ex) }) {
+		h.T.Fatalf("execution %s is still %s (%s)\nconsole:\n%s", id, ex.Status, ex.Reason, h.Console(id))
 	}
+	return ex
 }
 
 // Finish waits until the engine lets go of the execution and returns it.

@@ -19,6 +19,11 @@ const requestColumnsR = `r.execution_id, r.seq, r.kind, r.by_name, r.reason, r.d
 // request with the owner of its execution as payload.
 const RequestChannel = "sluice_requests"
 
+// AnswerChannel is the LISTEN/NOTIFY channel on which AnswerRequest announces a
+// request's first answer with "<execution>/<seq>" as payload, so the server where the
+// request came in returns the answer at once.
+const AnswerChannel = "sluice_answers"
+
 // AddRequest stores a request to a non-terminal execution and assigns its Seq; the
 // execution row is locked so concurrent requests get consecutive numbers.
 func (s *Store) AddRequest(ctx context.Context, r *store.Request) error {
@@ -78,8 +83,10 @@ func (s *Store) PendingRequests(ctx context.Context, owner string) ([]store.Requ
 
 // AnswerRequest records a request's first outcome and returns the stored request.
 func (s *Store) AnswerRequest(ctx context.Context, a store.RequestAnswer) (store.Request, error) {
-	_, err := s.pool.Exec(ctx, `UPDATE requests SET answered = true, refusal = $1, outcome = $2, answered_at = $3
-		WHERE execution_id = $4 AND seq = $5 AND NOT answered`, a.Refusal, a.Outcome, encodeTime(a.At), a.ExecutionID, a.Seq)
+	_, err := s.pool.Exec(ctx, `WITH answered AS (UPDATE requests SET answered = true, refusal = $1, outcome = $2, answered_at = $3
+		WHERE execution_id = $4 AND seq = $5 AND NOT answered RETURNING execution_id)
+		SELECT pg_notify($6, $4 || '/' || $5::text) FROM answered`,
+		a.Refusal, a.Outcome, encodeTime(a.At), a.ExecutionID, a.Seq, AnswerChannel)
 	if err != nil {
 		return store.Request{}, fmt.Errorf("postgres: answer request %s#%d: %w", a.ExecutionID, a.Seq, err)
 	}
