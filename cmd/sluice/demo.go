@@ -20,6 +20,7 @@ import (
 
 	"github.com/sluicehq/sluice/internal/api"
 	"github.com/sluicehq/sluice/internal/client"
+	"github.com/sluicehq/sluice/internal/envrun"
 	"github.com/sluicehq/sluice/internal/platform/local"
 	"github.com/sluicehq/sluice/internal/server"
 	"github.com/sluicehq/sluice/internal/store"
@@ -339,7 +340,7 @@ func (d *demoRun) cleanup() error {
 // stopInstances adopts the instances the embedded server left running (its local
 // platform keeps them for a restart) and stops them all.
 func stopInstances(dataDir string) error {
-	stateDir := server.LocalStateDir(dataDir, demoEnv)
+	stateDir := envrun.LocalStateDir(dataDir, demoEnv)
 	if _, err := os.Stat(stateDir); err != nil {
 		return nil // the platform never started
 	}

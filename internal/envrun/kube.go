@@ -1,4 +1,4 @@
-package server
+package envrun
 
 import (
 	"context"
@@ -19,11 +19,6 @@ import (
 // The kubernetes platform and the istio and gatewayapi routers hold no state of their
 // own (everything lives in the API server), so each Resolve builds them afresh; their
 // constructors make no request.
-func init() {
-	platformTypes["kubernetes"] = (*wiring).kubernetesPlatform
-	routerTypes["istio"] = (*wiring).istioRouter
-	routerTypes["gatewayapi"] = (*wiring).gatewayAPIRouter
-}
 
 // kubeConfig returns the API server configuration of an environment: its kubernetes
 // platform's kubeconfig and context, or the pod's service account when there is none.
@@ -46,11 +41,19 @@ func kubeNamespace(env *spec.Environment, routerNS string) string {
 	return ""
 }
 
-func (w *wiring) kubernetesPlatform(_ context.Context, name string, env *spec.Environment) (platform.Platform, error) {
-	k := env.Spec.Platform.Kubernetes
-	if k == nil {
-		return nil, errors.New("kubernetes: the environment has no kubernetes block")
+// validateKubernetes checks that the kubernetes platform has its block.
+func validateKubernetes(env *spec.Environment) error {
+	if env.Spec.Platform.Kubernetes == nil {
+		return errors.New("kubernetes: the environment has no kubernetes block (platform.kubernetes with a namespace)")
 	}
+	return nil
+}
+
+func (w *Runtimes) kubernetesPlatform(_ context.Context, name string, env *spec.Environment) (platform.Platform, error) {
+	if err := validateKubernetes(env); err != nil {
+		return nil, err
+	}
+	k := env.Spec.Platform.Kubernetes
 	cfg, err := kubeConfig(env)
 	if err != nil {
 		return nil, err
@@ -61,27 +64,46 @@ func (w *wiring) kubernetesPlatform(_ context.Context, name string, env *spec.En
 	})
 }
 
-func (w *wiring) istioRouter(_ context.Context, name string, env *spec.Environment) (traffic.Router, error) {
+// istioOptions are the istio router's options from an environment's router.istio.
+func istioOptions(env *spec.Environment) istio.Options {
 	c := env.Spec.Router.Istio
 	if c == nil {
 		c = &spec.IstioRouterSpec{}
 	}
+	return istio.Options{
+		Namespace: kubeNamespace(env, c.Namespace), Gateway: c.Gateway, Hosts: c.Hosts,
+		VirtualService: c.VirtualService, Route: c.Route, Protocol: c.Protocol, Split: c.Split,
+	}
+}
+
+// validateIstio checks router.istio as the istio router will.
+func validateIstio(env *spec.Environment) error {
+	return istioOptions(env).Validate()
+}
+
+func (w *Runtimes) istioRouter(_ context.Context, name string, env *spec.Environment) (traffic.Router, error) {
 	cfg, err := kubeConfig(env)
 	if err != nil {
 		return nil, fmt.Errorf("istio: %w", err)
 	}
-	return istio.New(cfg, istio.Options{
-		Namespace: kubeNamespace(env, c.Namespace), Gateway: c.Gateway, Hosts: c.Hosts,
-		VirtualService: c.VirtualService, Route: c.Route, Protocol: c.Protocol, Split: c.Split,
-		Log: w.log.With("environment", name, "router", "istio"),
-	})
+	opts := istioOptions(env)
+	opts.Log = w.log.With("environment", name, "router", "istio")
+	return istio.New(cfg, opts)
 }
 
-func (w *wiring) gatewayAPIRouter(_ context.Context, name string, env *spec.Environment) (traffic.Router, error) {
-	c := env.Spec.Router.GatewayAPI
-	if c == nil {
-		return nil, errors.New("gatewayapi: the environment has no gatewayapi block (a gateway is required)")
+// validateGatewayAPI checks that the gatewayapi router has its block.
+func validateGatewayAPI(env *spec.Environment) error {
+	if env.Spec.Router.GatewayAPI == nil {
+		return errors.New("gatewayapi: the environment has no gatewayapi block (a gateway is required)")
 	}
+	return nil
+}
+
+func (w *Runtimes) gatewayAPIRouter(_ context.Context, name string, env *spec.Environment) (traffic.Router, error) {
+	if err := validateGatewayAPI(env); err != nil {
+		return nil, err
+	}
+	c := env.Spec.Router.GatewayAPI
 	cfg, err := kubeConfig(env)
 	if err != nil {
 		return nil, fmt.Errorf("gatewayapi: %w", err)

@@ -1,4 +1,4 @@
-package server
+package envrun
 
 import (
 	"context"
@@ -9,19 +9,33 @@ import (
 	"sync/atomic"
 
 	"github.com/sluicehq/sluice/internal/engine"
-	"github.com/sluicehq/sluice/internal/platform"
 	"github.com/sluicehq/sluice/internal/recorder"
+	"github.com/sluicehq/sluice/internal/secrets"
 	"github.com/sluicehq/sluice/internal/spec"
-	"github.com/sluicehq/sluice/internal/traffic"
+	"github.com/sluicehq/sluice/internal/verify"
+	"github.com/sluicehq/sluice/internal/verify/providers"
 )
 
-// wiring is the one place where platform and router types become implementations.
+// Options configure the runtimes of a server.
+type Options struct {
+	// DataDir keeps the state of local platforms, builtin routers and recorders;
+	// empty keeps none (tests).
+	DataDir string
+	// RouterExecutable is the sluice binary run as `sluice router` for builtin
+	// routers in their own process; empty keeps them in the server.
+	RouterExecutable string
+	// Logger receives the runtimes' logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Runtimes turns environments into their runtimes with the kinds of a Registry.
 // It keeps one instance per configuration so every execution of an environment
-// talks to the same platform and router.
-type wiring struct {
+// talks to the same platform and router. It implements engine.Resolver.
+type Runtimes struct {
+	reg     *Registry
 	dataDir string
 	// routerExe is the sluice binary run as `sluice router` for builtin routers in
-	// their own process; empty keeps them in the server (Config.RouterExecutable).
+	// their own process; empty keeps them in the server (Options.RouterExecutable).
 	routerExe string
 	log       *slog.Logger
 	output    atomic.Pointer[InstanceOutputFunc]
@@ -32,69 +46,58 @@ type wiring struct {
 	routers   map[string]*routerEnv // by environment name
 }
 
-var _ engine.Resolver = (*wiring)(nil)
+var _ engine.Resolver = (*Runtimes)(nil)
 
-func newWiring(dataDir string, log *slog.Logger) *wiring {
-	return &wiring{
-		dataDir: dataDir, log: log, recorders: map[string]*recorder.Recorder{},
-		locals: map[string]*localEnv{}, routers: map[string]*routerEnv{},
+// New returns the runtimes of the types in reg; it starts nothing until an
+// environment is resolved.
+func New(reg *Registry, opts Options) *Runtimes {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Runtimes{
+		reg: reg, dataDir: opts.DataDir, routerExe: opts.RouterExecutable, log: log,
+		recorders: map[string]*recorder.Recorder{}, locals: map[string]*localEnv{}, routers: map[string]*routerEnv{},
 	}
 }
 
-// platformTypes and routerTypes list every type the spec accepts, with the
-// constructor of those this build has; a nil constructor is a clear error.
-var (
-	platformTypes = map[string]func(w *wiring, ctx context.Context, name string, env *spec.Environment) (platform.Platform, error){
-		"recorder":   (*wiring).recorderPlatform,
-		"local":      (*wiring).localPlatform,
-		"kubernetes": nil,
-	}
-	routerTypes = map[string]func(w *wiring, ctx context.Context, name string, env *spec.Environment) (traffic.Router, error){
-		"recorder":   (*wiring).recorderRouter,
-		"builtin":    (*wiring).builtinRouter,
-		"istio":      nil,
-		"gatewayapi": nil,
-	}
-)
-
-func (w *wiring) recorderPlatform(_ context.Context, _ string, env *spec.Environment) (platform.Platform, error) {
-	return w.recorder(env.Spec.Platform.Recorder)
-}
-
-func (w *wiring) recorderRouter(_ context.Context, _ string, env *spec.Environment) (traffic.Router, error) {
-	return w.recorder(env.Spec.Router.Recorder)
-}
-
-// Resolve returns the platform and router of an environment.
-func (w *wiring) Resolve(ctx context.Context, name string, env *spec.Environment) (engine.Runtime, error) {
-	newPlatform, ok := platformTypes[env.Spec.Platform.Type]
-	if !ok {
-		return engine.Runtime{}, fmt.Errorf("platform type %q is unknown", env.Spec.Platform.Type)
-	}
-	if newPlatform == nil {
-		return engine.Runtime{}, fmt.Errorf("platform type %q is not available in this build of sluice yet", env.Spec.Platform.Type)
-	}
-	newRouter, ok := routerTypes[env.Spec.Router.Type]
-	if !ok {
-		return engine.Runtime{}, fmt.Errorf("router type %q is unknown", env.Spec.Router.Type)
-	}
-	if newRouter == nil {
-		return engine.Runtime{}, fmt.Errorf("router type %q is not available in this build of sluice yet", env.Spec.Router.Type)
-	}
-	p, err := newPlatform(w, ctx, name, env)
+// Resolve returns the platform and router of an environment; its settings are
+// checked by their kinds first.
+func (w *Runtimes) Resolve(ctx context.Context, name string, env *spec.Environment) (engine.Runtime, error) {
+	pk, err := w.reg.platform(env)
 	if err != nil {
 		return engine.Runtime{}, err
 	}
-	r, err := newRouter(w, ctx, name, env)
+	rk, err := w.reg.router(env)
+	if err != nil {
+		return engine.Runtime{}, err
+	}
+	p, err := pk.New(w, ctx, name, env)
+	if err != nil {
+		return engine.Runtime{}, err
+	}
+	r, err := rk.New(w, ctx, name, env)
 	if err != nil {
 		return engine.Runtime{}, err
 	}
 	return engine.Runtime{Platform: p, Router: r}, nil
 }
 
+// Providers returns the source of every environment's verification providers,
+// built with the registry's provider kinds: builtin providers read the router of
+// their own environment, credentials naming Kubernetes Secrets are read with the
+// platform's kubeconfig, and every resolved credential is masked from then on.
+func (w *Runtimes) Providers() *providers.Source {
+	return providers.NewSource(w.reg.Providers,
+		verify.Deps{Metrics: w, Register: secrets.Default.Add},
+		providers.PerEnvironmentMetrics(func(env string) verify.MetricsSource { return w.RouterMetricsOf(env) }),
+		providers.PerEnvironmentSecrets(w.kubeSecretsOf),
+	)
+}
+
 // recorder opens (once) the recording file of an environment; relative paths are in
 // the data directory.
-func (w *wiring) recorder(cfg *spec.RecorderSpec) (*recorder.Recorder, error) {
+func (w *Runtimes) recorder(cfg *spec.RecorderSpec) (*recorder.Recorder, error) {
 	if cfg == nil || cfg.File == "" {
 		return nil, fmt.Errorf("recorder: a file is required")
 	}
@@ -115,10 +118,10 @@ func (w *wiring) recorder(cfg *spec.RecorderSpec) (*recorder.Recorder, error) {
 	return r, nil
 }
 
-// Close releases what the wiring opened: builtin routers stop their proxies, local
-// platforms stop supervising but leave their instances running, so the next server
-// on the same data directory adopts them.
-func (w *wiring) Close() {
+// Close releases what the runtimes opened: builtin routers stop their proxies,
+// local platforms stop supervising but leave their instances running, so the next
+// server on the same data directory adopts them.
+func (w *Runtimes) Close() {
 	w.closeBuiltin()
 	w.mu.Lock()
 	defer w.mu.Unlock()
