@@ -102,7 +102,8 @@ func Run(ctx context.Context, cfg Config) error {
 	broker := events.New(st)
 	// Environments become their platforms, routers and providers with the kinds
 	// of this build's registry.
-	runtimes := envrun.New(envrun.Builtin(), envrun.Options{DataDir: cfg.DataDir, RouterExecutable: cfg.RouterExecutable, Logger: log})
+	registry := envrun.Builtin()
+	runtimes := envrun.New(registry, envrun.Options{DataDir: cfg.DataDir, RouterExecutable: cfg.RouterExecutable, Logger: log})
 	defer runtimes.Close()
 	// Notifications fan out from the engine's durable events; the queue drains after
 	// the engine stops and before the store closes.
@@ -131,6 +132,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Store: st, Engine: eng, Broker: broker, Logger: log.With("component", "api"), StreamsDone: streamsDone,
 	}
 	deps.DryRun = runtimes.DryRun(st)
+	deps.CheckSettings = registry.CheckDocuments
 	deps.TriggerSecret = runtimes.TriggerSecret(st)
 	sec.apply(&deps)
 	flushRejections := countRejections(&deps, log)
