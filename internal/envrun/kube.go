@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	k8s "k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/sluicehq/sluice/internal/platform"
@@ -28,6 +29,20 @@ func kubeConfig(env *spec.Environment) (*rest.Config, error) {
 		return kubernetes.RESTConfig("", "")
 	}
 	return kubernetes.RESTConfig(k.Kubeconfig, k.Context)
+}
+
+// clientset returns a client of the environment's API server (kubeConfig); it
+// makes no request until it is used.
+func clientset(env *spec.Environment) (k8s.Interface, error) {
+	cfg, err := kubeConfig(env)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := k8s.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	return cs, nil
 }
 
 // kubeNamespace is the router's namespace, else the platform's.

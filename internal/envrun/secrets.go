@@ -46,13 +46,9 @@ func (w *Runtimes) kubeSecretsOf(envName string, env *spec.Environment) (verify.
 	if env == nil || env.Spec.Platform.Type != "kubernetes" || env.Spec.Platform.Kubernetes == nil {
 		return nil, fmt.Errorf("environment %s is not on the kubernetes platform, so it cannot read Kubernetes Secrets", envName)
 	}
-	cfg, err := kubeConfig(env)
+	cs, err := clientset(env)
 	if err != nil {
-		return nil, err
-	}
-	cs, err := k8s.NewForConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("kubernetes: client for secrets: %w", err)
+		return nil, fmt.Errorf("kubernetes secrets: %w", err)
 	}
 	return kubeSecrets{client: cs}, nil
 }

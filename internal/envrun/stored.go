@@ -7,7 +7,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	k8s "k8s.io/client-go/kubernetes"
 
 	"github.com/sluicehq/sluice/internal/deploywatch"
 	"github.com/sluicehq/sluice/internal/spec"
@@ -47,13 +46,9 @@ func Deployments(st Definitions) deploywatch.Deployments {
 		if env == nil || env.Spec.Platform.Kubernetes == nil {
 			return nil, fmt.Errorf("environment %s is not a stored kubernetes environment", environment)
 		}
-		cfg, err := kubeConfig(env)
+		cs, err := clientset(env)
 		if err != nil {
 			return nil, err
-		}
-		cs, err := k8s.NewForConfig(cfg)
-		if err != nil {
-			return nil, fmt.Errorf("kubernetes client: %w", err)
 		}
 		return cs.AppsV1().Deployments(env.Spec.Platform.Kubernetes.Namespace).Get(ctx, name, metav1.GetOptions{})
 	}
