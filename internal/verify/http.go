@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/sluicehq/sluice/internal/spec"
 )
 
 // HTTP is what every HTTP provider shares around the shared retrying client:
@@ -123,7 +125,18 @@ func FieldErrorf(field, format string, args ...any) error {
 	return &FieldError{Field: field, Err: fmt.Errorf(format, args...)}
 }
 
-// CheckDeps are the Deps with which a provider's Validate runs its constructor:
+// SpecCheck returns the check of a provider type's spec: its constructor, which
+// makes no request, run with CheckDeps, so the check is exactly the
+// constructor's and reads no credential. The constructor's *FieldError names
+// the field at fault.
+func SpecCheck[P any](newProvider func(context.Context, spec.ProviderSpec, Deps) (P, error)) func(spec.ProviderSpec) error {
+	return func(ps spec.ProviderSpec) error {
+		_, err := newProvider(context.Background(), ps, CheckDeps())
+		return err
+	}
+}
+
+// CheckDeps are the Deps with which SpecCheck runs a constructor:
 // every credential resolves to a placeholder without reading an environment
 // variable, a file or a Secret, nothing is registered, and the client sends
 // nothing (constructors make no request anyway).

@@ -65,12 +65,6 @@ func New(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (*Provider
 	return p, nil
 }
 
-// Validate checks a spec as New does, without reading its credentials.
-func Validate(ps spec.ProviderSpec) error {
-	_, err := New(context.Background(), ps, verify.CheckDeps())
-	return err
-}
-
 // Redact hides the provider's keys in text.
 func (p *Provider) Redact(s string) string { return p.secrets.Redact(s) }
 

@@ -34,26 +34,31 @@ type Kind struct {
 type Kinds map[string]Kind
 
 // Types are the provider types of this build: every type the workflow format
-// knows (spec.ProviderTypes), each checked by its own package.
+// knows (spec.ProviderTypes). A type's check is its own constructor's (SpecCheck),
+// but for builtin, which takes nothing to construct.
 var Types = Kinds{
 	"builtin":      {Validate: builtin.Validate, New: newBuiltin},
-	"prometheus":   {Validate: prometheus.Validate, New: provider(prometheus.New)},
-	"http":         {Validate: httpjson.Validate, New: provider(httpjson.New)},
-	"loki":         {Validate: loki.Validate, New: provider(loki.New)},
-	"datadog":      {Validate: datadog.Validate, New: provider(datadog.New)},
-	"newrelic":     {Validate: newrelic.Validate, New: provider(newrelic.New)},
-	"sumologic":    {Validate: sumologic.Validate, New: provider(sumologic.New)},
-	"victorialogs": {Validate: victorialogs.Validate, New: provider(victorialogs.New)},
+	"prometheus":   kindOf(prometheus.New),
+	"http":         kindOf(httpjson.New),
+	"loki":         kindOf(loki.New),
+	"datadog":      kindOf(datadog.New),
+	"newrelic":     kindOf(newrelic.New),
+	"sumologic":    kindOf(sumologic.New),
+	"victorialogs": kindOf(victorialogs.New),
 }
 
-// provider adapts a package's constructor of its own provider type.
-func provider[P verify.Provider](f func(context.Context, spec.ProviderSpec, verify.Deps) (P, error)) func(context.Context, spec.ProviderSpec, verify.Deps) (verify.Provider, error) {
-	return func(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error) {
-		p, err := f(ctx, ps, deps)
-		if err != nil {
-			return nil, err
-		}
-		return p, nil
+// kindOf is the kind of a provider package: its constructor, and as its check
+// the same constructor run without credentials or requests (verify.SpecCheck).
+func kindOf[P verify.Provider](newProvider func(context.Context, spec.ProviderSpec, verify.Deps) (P, error)) Kind {
+	return Kind{
+		Validate: verify.SpecCheck(newProvider),
+		New: func(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error) {
+			p, err := newProvider(ctx, ps, deps)
+			if err != nil {
+				return nil, err
+			}
+			return p, nil
+		},
 	}
 }
 

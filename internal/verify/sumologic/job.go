@@ -104,7 +104,7 @@ func (s *session) wait(ctx context.Context, job string) (status, error) {
 		case st.State == stateDone || st.State == stateForcePaused:
 			return st, nil
 		}
-		if err := sleep(ctx, s.p.poll); err != nil {
+		if err := verify.Sleep(ctx, s.p.poll); err != nil {
 			return st, verify.Unavailable(fmt.Errorf("sumologic: search still %s: %w", strings.ToLower(st.State), err))
 		}
 	}
@@ -235,15 +235,4 @@ func pathOf(u string) string {
 		return u[i:]
 	}
 	return u
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

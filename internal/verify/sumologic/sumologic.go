@@ -86,12 +86,6 @@ func New(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (*Provider
 	return p, nil
 }
 
-// Validate checks a spec as New does, without reading its credentials.
-func Validate(ps spec.ProviderSpec) error {
-	_, err := New(context.Background(), ps, verify.CheckDeps())
-	return err
-}
-
 func (p *Provider) set(k, v string) error {
 	switch k {
 	case "deployment":
