@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/internal/client"
-	"github.com/sluicehq/sluice/internal/server"
+	"github.com/sluicehq/sluice/internal/envrun"
 	"github.com/sluicehq/sluice/internal/store"
 	"github.com/sluicehq/sluice/internal/traffic/builtin/routerd"
 )
@@ -172,7 +172,7 @@ func zombie(pid int) bool {
 
 // routerClient reads the state of the environment's router process.
 func (b *bench) routerClient() (*routerd.Client, error) {
-	return routerd.NewClient(routerd.ClientOptions{Dir: server.RouterDir(b.data, b.env), Settings: routerd.Settings{Listen: b.listen}})
+	return routerd.NewClient(routerd.ClientOptions{Dir: envrun.RouterDir(b.data, b.env), Settings: routerd.Settings{Listen: b.listen}})
 }
 
 // upgradeRouter runs `sluice router --upgrade` and waits until it serves.
@@ -182,7 +182,7 @@ func (b *bench) upgradeRouter(ctx context.Context, n int) error {
 		return err
 	}
 	defer logf.Close()
-	cmd := exec.Command(b.o.sluice, "router", "--dir", server.RouterDir(b.data, b.env), "--upgrade")
+	cmd := exec.Command(b.o.sluice, "router", "--dir", envrun.RouterDir(b.data, b.env), "--upgrade")
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
@@ -277,7 +277,7 @@ func (b *bench) cleanup() {
 		}
 		cancel()
 	}
-	stopInstances(filepath.Join(server.LocalStateDir(b.data, b.env), "slots"))
+	stopInstances(filepath.Join(envrun.LocalStateDir(b.data, b.env), "slots"))
 	if b.o.keep {
 		fmt.Fprintln(os.Stderr, "kept", b.dir)
 		return

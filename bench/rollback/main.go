@@ -23,6 +23,7 @@ import (
 
 	"github.com/sluicehq/sluice/internal/api"
 	"github.com/sluicehq/sluice/internal/client"
+	"github.com/sluicehq/sluice/internal/envrun"
 	"github.com/sluicehq/sluice/internal/platform/local"
 	"github.com/sluicehq/sluice/internal/sampleapp"
 	"github.com/sluicehq/sluice/internal/server"
@@ -298,7 +299,7 @@ func startServer(ctx context.Context, dir string) (string, func() error, error) 
 
 // stopInstances stops the sample apps the server's local platform left running.
 func stopInstances(dataDir string) error {
-	stateDir := server.LocalStateDir(dataDir, envName)
+	stateDir := envrun.LocalStateDir(dataDir, envName)
 	if _, err := os.Stat(stateDir); err != nil {
 		return nil
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sluicehq/sluice/internal/api"
 	"github.com/sluicehq/sluice/internal/client"
+	"github.com/sluicehq/sluice/internal/envrun"
 	"github.com/sluicehq/sluice/internal/spec"
 )
 
@@ -132,6 +133,13 @@ func (a *app) validateFile(name string) (int, []spec.Document) {
 	case err != nil:
 		fmt.Fprintf(a.stdout, "%s: %v\n", name, err)
 		return 1, nil
+	}
+	// The settings of platforms, routers and providers, checked by their kinds.
+	if ps := envrun.Builtin().CheckDocuments(docs); len(ps) > 0 {
+		for _, p := range ps {
+			fmt.Fprintln(a.stdout, problemLine(p.Pos.File, p.Pos.Line, p.Pos.Column, p.Message))
+		}
+		return len(ps), nil
 	}
 	for _, d := range docs {
 		fmt.Fprintf(a.stdout, "%s: %s %s is valid\n", name, d.Kind, d.Name)

@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/sluicehq/sluice/internal/api"
 	"github.com/sluicehq/sluice/internal/client"
+	"github.com/sluicehq/sluice/internal/envrun"
 	"github.com/sluicehq/sluice/internal/events"
 	"github.com/sluicehq/sluice/internal/platform/local"
 	"github.com/sluicehq/sluice/internal/server"
@@ -95,8 +95,7 @@ func (a *app) demo(ctx context.Context, o demoOptions) (err error) {
 	return d.story(ctx)
 }
 
-// start runs the embedded server, probes what this build can run and applies the
-// demo's documents.
+// start runs the embedded server and applies the demo's documents.
 func (d *demoRun) start(ctx context.Context) error {
 	var err error
 	if d.set.listen, err = freeLoopback(); err != nil {
@@ -113,15 +112,7 @@ func (d *demoRun) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if d.set.verify, d.set.loadtest, err = d.probe(ctx); err != nil {
-		return err
-	}
 	d.load = newDemoTraffic("http://" + d.set.listen + "/")
-	if !d.set.verify {
-		if d.set.checkURL, err = d.emb.serveCheck(d.load.checkHandler("v2")); err != nil {
-			return err
-		}
-	}
 	if _, err := d.c.Apply(ctx, "demo.yaml", []byte(d.set.documents()), false); err != nil {
 		return fmt.Errorf("demo: apply the demo's documents: %w", err)
 	}
@@ -136,21 +127,6 @@ func (d *demoRun) banner() {
   router admin    http://%s/weights   /metrics   /instances
   data and logs   %s   (server.log)
 `, d.emb.url, d.emb.url, d.set.listen, d.set.admin, d.dir)
-	if !d.set.verify || !d.set.loadtest {
-		fmt.Fprintf(d.out, "  note            this build has no %s step; the demo uses %s instead\n",
-			missingSteps(d.set), "a pause and its own check of the errors users see through the router")
-	}
-}
-
-func missingSteps(s demoSetup) string {
-	var m []string
-	if !s.loadtest {
-		m = append(m, "loadtest")
-	}
-	if !s.verify {
-		m = append(m, "verify")
-	}
-	return strings.Join(m, " or ")
 }
 
 // story releases v1, then runs the canary of v2 and judges the outcome.
@@ -292,33 +268,6 @@ func versionOf(artifact string) string {
 	return artifact
 }
 
-// probe runs a throwaway execution to learn whether this build runs verify and
-// loadtest steps.
-func (d *demoRun) probe(ctx context.Context) (verify, loadtest bool, err error) {
-	if _, err := d.c.Apply(ctx, "probe.yaml", []byte(probeDocuments), false); err != nil {
-		return false, false, fmt.Errorf("demo: apply the probe: %w", err)
-	}
-	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	ex, err := d.c.Run(pctx, "demo-probe", 0, nil)
-	if err != nil {
-		return false, false, fmt.Errorf("demo: run the probe: %w", err)
-	}
-	verify, loadtest = true, true
-	for e, err := range d.c.Follow(pctx, ex.ID, 0) {
-		if err != nil {
-			return false, false, fmt.Errorf("demo: follow the probe: %w", err)
-		}
-		if strings.Contains(e.Message, "verify step: not available") {
-			verify = false
-		}
-		if strings.Contains(e.Message, "loadtest step: not available") {
-			loadtest = false
-		}
-	}
-	return verify, loadtest, nil
-}
-
 // cleanup stops the server, then every instance it left running for adoption, and
 // removes the temporary directory unless --keep.
 func (d *demoRun) cleanup() error {
@@ -338,7 +287,7 @@ func (d *demoRun) cleanup() error {
 // stopInstances adopts the instances the embedded server left running (its local
 // platform keeps them for a restart) and stops them all.
 func stopInstances(dataDir string) error {
-	stateDir := server.LocalStateDir(dataDir, demoEnv)
+	stateDir := envrun.LocalStateDir(dataDir, demoEnv)
 	if _, err := os.Stat(stateDir); err != nil {
 		return nil // the platform never started
 	}
@@ -360,7 +309,6 @@ type embedded struct {
 	cancel context.CancelFunc
 	done   chan error
 	log    *os.File
-	checks []*http.Server
 }
 
 // startEmbedded runs server.Run on a free loopback port with its data in dir and its
@@ -396,23 +344,8 @@ func startEmbedded(ctx context.Context, dir string) (*embedded, error) {
 	}
 }
 
-// serveCheck serves h on a free loopback port and returns its URL.
-func (e *embedded) serveCheck(h http.Handler) (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("demo: check listener: %w", err)
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	e.checks = append(e.checks, srv)
-	go srv.Serve(ln) //nolint:errcheck // ends at stop
-	return "http://" + ln.Addr().String() + "/check", nil
-}
-
 // stop ends the server (bounded) and closes its log.
 func (e *embedded) stop() error {
-	for _, s := range e.checks {
-		s.Close()
-	}
 	e.cancel()
 	var err error
 	select {

@@ -22,7 +22,6 @@ type demoTraffic struct {
 
 	mu     sync.Mutex
 	window map[string]*answers // since the last report
-	total  map[string]*answers
 }
 
 // answers counts one version's responses.
@@ -31,7 +30,7 @@ type answers struct{ ok, failed int }
 func newDemoTraffic(url string) *demoTraffic {
 	return &demoTraffic{
 		url: url, client: &http.Client{Timeout: 2 * time.Second},
-		window: map[string]*answers{}, total: map[string]*answers{},
+		window: map[string]*answers{},
 	}
 }
 
@@ -70,17 +69,15 @@ func (d *demoTraffic) one(ctx context.Context) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for _, m := range []map[string]*answers{d.window, d.total} {
-		a := m[version]
-		if a == nil {
-			a = &answers{}
-			m[version] = a
-		}
-		if ok {
-			a.ok++
-		} else {
-			a.failed++
-		}
+	a := d.window[version]
+	if a == nil {
+		a = &answers{}
+		d.window[version] = a
+	}
+	if ok {
+		a.ok++
+	} else {
+		a.failed++
 	}
 }
 
@@ -107,25 +104,6 @@ func (d *demoTraffic) report() string {
 		return "no answers"
 	}
 	return strings.Join(parts, " · ")
-}
-
-// checkHandler is the demo's own canary check, used in builds without verify steps:
-// it fails when the version answered more than 5% errors through the router.
-func (d *demoTraffic) checkHandler(version string) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		d.mu.Lock()
-		a := d.total[version]
-		d.mu.Unlock()
-		switch {
-		case a == nil || a.ok+a.failed == 0:
-			http.Error(w, fmt.Sprintf("no data: %s has not answered through the router yet", version), http.StatusServiceUnavailable)
-		case a.failed*20 > a.ok+a.failed:
-			http.Error(w, fmt.Sprintf("%s answered %d%% errors (%d of %d requests through the router), above 5%%",
-				version, a.failed*100/(a.ok+a.failed), a.failed, a.ok+a.failed), http.StatusInternalServerError)
-		default:
-			fmt.Fprintf(w, "%s answered %d of %d requests through the router without error\n", version, a.ok, a.ok+a.failed)
-		}
-	})
 }
 
 // routerWeights reads the split the router applies from its admin endpoint.

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
 )
 
 // demoEnv and demoService name what the demo releases.
@@ -15,12 +14,9 @@ const (
 
 // demoSetup is what the demo's documents need to know.
 type demoSetup struct {
-	exe      string // this very binary (or a copy its instances' user can run): the command the environment allows
-	listen   string // the builtin router's listen address
-	admin    string // its admin address
-	verify   bool   // this build runs verify steps
-	loadtest bool   // this build runs loadtest steps
-	checkURL string // the demo's own check, used when verify is not available
+	exe    string // this very binary (or a copy its instances' user can run): the command the environment allows
+	listen string // the builtin router's listen address
+	admin  string // its admin address
 }
 
 // yamlString returns s as a YAML double-quoted scalar.
@@ -141,12 +137,9 @@ func (d demoSetup) serviceBlock(artifact string) string {
 }
 
 // checkSteps are the canary's checks: a load test and verification of the builtin
-// router's metrics, or, in a build without them, a pause and the demo's own check of
-// the error rate it observes through the router.
+// router's metrics.
 func (d demoSetup) checkSteps() string {
-	var b strings.Builder
-	if d.loadtest {
-		b.WriteString(`        - name: load-test
+	return `        - name: load-test
           loadtest:
             target: new
             rate: 40
@@ -154,14 +147,7 @@ func (d demoSetup) checkSteps() string {
             duration: 3s
             maxErrorRate: 5%
             maxP99: 500ms
-`)
-	} else {
-		b.WriteString(`        - name: let-traffic-flow
-          wait: 3s
-`)
-	}
-	if d.verify {
-		b.WriteString(`        - name: verify-canary
+        - name: verify-canary
           verify:
             initialDelay: 1s
             interval: 1s
@@ -175,63 +161,5 @@ func (d demoSetup) checkSteps() string {
                 minRequests: 3
                 failureCondition: result > 0.05
                 failureLimit: 0
-`)
-	} else {
-		fmt.Fprintf(&b, `        - name: check-canary
-          webhook:
-            url: %s
-            method: GET
-`, d.checkURL)
-	}
-	return b.String()
-}
-
-// probeDocuments is a throwaway environment and workflow that tell whether this build
-// runs verify and loadtest steps: a step type it lacks fails with "not available".
-const probeDocuments = `apiVersion: sluice.dev/v1alpha1
-kind: Environment
-metadata:
-  name: demo-probe
-spec:
-  platform:
-    type: recorder
-    recorder: {file: probe.jsonl}
-  router:
-    type: recorder
-    recorder: {file: probe.jsonl}
-  providers:
-    - name: probe
-      type: http
-      url: http://127.0.0.1:9/
----
-apiVersion: sluice.dev/v1alpha1
-kind: Workflow
-metadata:
-  name: demo-probe
-spec:
-  environment: demo-probe
-  service:
-    name: probe
-    port: 8080
-    artifact: probe
-  phases:
-    - name: probe
-      steps:
-        - deploy:
-            instances: 1
-        - name: loadtest
-          onFailure: ignore
-          loadtest:
-            duration: 100ms
-        - name: verify
-          timeout: 2s
-          onFailure: ignore
-          verify:
-            interval: 100ms
-            count: 1
-            metrics:
-              - name: probe
-                provider: probe
-                query: probe
-                failureCondition: result > 1
 `
+}

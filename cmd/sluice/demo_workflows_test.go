@@ -1,25 +1,16 @@
 package main
 
 import (
-	"fmt"
 	"testing"
 
 	"github.com/sluicehq/sluice/internal/spec"
 )
 
-// TestDemoDocumentsAreValid checks the demo's documents in every build shape (with and
-// without verify and loadtest), and the probe, with the same checks the server runs.
+// TestDemoDocumentsAreValid checks the demo's documents with the same checks the
+// server runs.
 func TestDemoDocumentsAreValid(t *testing.T) {
-	for _, verify := range []bool{false, true} {
-		for _, loadtest := range []bool{false, true} {
-			t.Run(fmt.Sprintf("verify=%v/loadtest=%v", verify, loadtest), func(t *testing.T) {
-				d := demoSetup{exe: "/opt/it's here/sluice", listen: "127.0.0.1:18080", admin: "127.0.0.1:18081",
-					verify: verify, loadtest: loadtest, checkURL: "http://127.0.0.1:18082/check"}
-				checkDocuments(t, "demo.yaml", d.documents(), 3)
-			})
-		}
-	}
-	checkDocuments(t, "probe.yaml", probeDocuments, 2)
+	d := demoSetup{exe: "/opt/it's here/sluice", listen: "127.0.0.1:18080", admin: "127.0.0.1:18081"}
+	checkDocuments(t, "demo.yaml", d.documents(), 3)
 }
 
 func checkDocuments(t *testing.T, file, src string, n int) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sluicehq/sluice/internal/api"
 	"github.com/sluicehq/sluice/internal/engine"
+	"github.com/sluicehq/sluice/internal/envrun"
 	"github.com/sluicehq/sluice/internal/events"
 	"github.com/sluicehq/sluice/internal/golden"
 	"github.com/sluicehq/sluice/internal/store"
@@ -100,7 +101,8 @@ func newCLI(t *testing.T) *cli {
 	c := &cli{t: t, store: st, spy: &engineSpy{store: st}}
 	c.broker = events.New(st, events.WithPollInterval(0))
 	srv := httptest.NewServer(api.New(api.Deps{Store: st, Engine: c.spy, Broker: c.broker,
-		Now: func() time.Time { return testNow }, StatusPoll: 20 * time.Millisecond}))
+		Now: func() time.Time { return testNow }, StatusPoll: 20 * time.Millisecond,
+		CheckSettings: envrun.Builtin().CheckDocuments})) // as the server does
 	t.Cleanup(func() {
 		srv.Close()
 		_ = st.Close()

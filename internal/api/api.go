@@ -76,6 +76,11 @@ type Deps struct {
 	// systems it would deploy to (a server-side dry run on Kubernetes); its error fails
 	// the apply. Nil checks nothing beyond validation.
 	DryRun func(ctx context.Context, doc spec.Document) error
+	// CheckSettings, when set, checks the platform, router and provider settings
+	// of every environment of an apply (dry run or not) with the kinds that will
+	// build them (envrun.Registry.CheckDocuments), so bad settings fail the apply
+	// with their positions instead of a release; nil checks nothing beyond the spec.
+	CheckSettings func(docs []spec.Document) spec.Problems
 	// RateLimit bounds each API token's and web session's requests when Auth is set;
 	// DefaultRateLimit when zero, none when PerSecond is negative.
 	RateLimit RateLimit

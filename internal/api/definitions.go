@@ -62,6 +62,12 @@ func (h *handler) storeDocuments(w http.ResponseWriter, r *http.Request, docs []
 		h.fail(w, r, err)
 		return
 	}
+	if h.CheckSettings != nil {
+		if ps := h.CheckSettings(docs); len(ps) > 0 {
+			h.fail(w, r, ps)
+			return
+		}
+	}
 	resp := ApplyResponse{DryRun: dryRun, Results: make([]ApplyResult, 0, len(docs))}
 	for _, doc := range docs {
 		res, err := h.applyOne(r, doc, dryRun)

@@ -15,7 +15,8 @@ import (
 	"github.com/sluicehq/sluice/internal/traffic"
 )
 
-// ErrUnavailable says a step type is valid but this build cannot run it yet.
+// ErrUnavailable says a step type is valid but the engine was built without its
+// runner (Options.Steps: the server always gives verify and loadtest runners).
 var ErrUnavailable = errors.New("not available in this build")
 
 // stepFunc runs one attempt of one step. It must be safe to call again after a crash:
@@ -32,14 +33,6 @@ var stepRunners = map[spec.StepType]stepFunc{
 	spec.StepWait:      (*run).wait,
 	spec.StepApproval:  (*run).approval,
 	spec.StepWebhook:   (*run).webhook,
-	spec.StepVerify:    unavailable("verification providers"),
-	spec.StepLoadTest:  unavailable("the load generator"),
-}
-
-func unavailable(what string) stepFunc {
-	return func(r *run, ctx context.Context, s *spec.Step, ss *StepState) error {
-		return fmt.Errorf("%s step: %w: it needs %s, which this version of sluice does not have yet", s.Type(), ErrUnavailable, what)
-	}
 }
 
 // runStep dispatches to the runner of the step's type.

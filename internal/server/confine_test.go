@@ -14,6 +14,7 @@ import (
 
 	"github.com/sluicehq/sluice/internal/api"
 	"github.com/sluicehq/sluice/internal/client"
+	"github.com/sluicehq/sluice/internal/envrun"
 	"github.com/sluicehq/sluice/internal/platform/local"
 	"github.com/sluicehq/sluice/internal/sampleapp"
 	"github.com/sluicehq/sluice/internal/secrets"
@@ -179,7 +180,7 @@ func TestDeployerCannotTakeOverTheMachine(t *testing.T) {
 	}
 	t.Cleanup(func() {
 		stop()
-		stopInstances(t, LocalStateDir(dataDir, "lockdown"))
+		stopInstances(t, envrun.LocalStateDir(dataDir, "lockdown"))
 	})
 	var addr string
 	select {
@@ -262,7 +263,7 @@ func TestDeployerCannotTakeOverTheMachine(t *testing.T) {
 	})
 
 	stop()
-	stopInstances(t, LocalStateDir(dataDir, "lockdown"))
+	stopInstances(t, envrun.LocalStateDir(dataDir, "lockdown"))
 	db := readAll(t, dataDir, "sluice.db")
 	for name, secret := range map[string]string{"server-only": serverOnly, "known": known, "own": own} {
 		for where, text := range map[string]string{"API": consoleAPI, "event stream": consoleStream, "server log": logBuf.String()} {

@@ -1,3 +1,3 @@
-// Package server assembles a running sluice: the store, the engine, the wiring of
-// platforms, routers and providers, the event broker and the HTTP API.
+// Package server assembles a running sluice: the store, the engine, the runtimes
+// of environments (internal/envrun), the event broker and the HTTP API.
 package server

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/internal/engine"
+	"github.com/sluicehq/sluice/internal/envrun"
 	"github.com/sluicehq/sluice/internal/notify"
 	"github.com/sluicehq/sluice/internal/secrets"
 	"github.com/sluicehq/sluice/internal/store"
@@ -25,16 +26,16 @@ func (f fanout) Publish(evs ...store.Event) {
 }
 
 // notifications starts the dispatcher of the environments' notifiers, whose secrets
-// w resolves, and returns
+// rt resolves, and returns
 // the engine's Publisher: every durable event goes to the broker (console, UI,
 // CLI) and then to the dispatcher, which never blocks it. A notifier's failure is
 // written to the execution's console and published to the broker. stop gives
 // queued notifications up to notifyDrain; call it after the engine has closed.
-func notifications(st store.Store, broker engine.Publisher, w *wiring, log *slog.Logger) (pub engine.Publisher, stop func()) {
+func notifications(st store.Store, broker engine.Publisher, rt *envrun.Runtimes, log *slog.Logger) (pub engine.Publisher, stop func()) {
 	d := notify.New(notify.Options{
 		Store:   st,
 		Console: broker.Publish,
-		Resolve: w.resolveSecret, // registers values with secrets.Default
+		Resolve: rt.ResolveSecret, // registers values with secrets.Default
 		Redact:  secrets.Default.String,
 		Logger:  log.With("component", "notify"),
 	})

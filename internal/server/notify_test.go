@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/internal/engine"
+	"github.com/sluicehq/sluice/internal/envrun"
 	"github.com/sluicehq/sluice/internal/events"
 	"github.com/sluicehq/sluice/internal/notify"
 	"github.com/sluicehq/sluice/internal/secrets"
@@ -88,7 +89,7 @@ func TestNotificationsFromTheEngine(t *testing.T) {
 	}
 	log := slog.New(slog.DiscardHandler)
 	broker := events.New(st)
-	w := newWiring(dir, log)
+	w := envrun.New(envrun.Builtin(), envrun.Options{DataDir: dir, Logger: log})
 	defer w.Close()
 	pub, stop := notifications(st, broker, w, log)
 	eng, err := engine.New(engine.Options{Store: st, Resolver: w, Publisher: pub, Redact: secrets.Default.String})

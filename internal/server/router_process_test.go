@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/envrun"
 	"github.com/sluicehq/sluice/internal/platform"
 	"github.com/sluicehq/sluice/internal/traffic"
 	"github.com/sluicehq/sluice/internal/traffic/builtin/routerd"
@@ -94,7 +96,7 @@ func TestRouterProcessOutlivesServer(t *testing.T) {
 	t.Cleanup(func() { os.RemoveAll(base) })
 	os.Chmod(base, 0o755)
 	dataDir, listen := filepath.Join(base, "data"), freeAddr(t)
-	rc, err := routerd.NewClient(routerd.ClientOptions{Dir: RouterDir(dataDir, "front"), Settings: routerd.Settings{Listen: listen}})
+	rc, err := routerd.NewClient(routerd.ClientOptions{Dir: envrun.RouterDir(dataDir, "front"), Settings: routerd.Settings{Listen: listen}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +110,7 @@ func TestRouterProcessOutlivesServer(t *testing.T) {
 		for syscall.Kill(srv.cmd.Process.Pid, 0) == nil && !exitedChild(srv.cmd.Process.Pid) {
 			time.Sleep(10 * time.Millisecond)
 		}
-		stopInstances(t, LocalStateDir(dataDir, "front"))
+		stopInstances(t, envrun.LocalStateDir(dataDir, "front"))
 	})
 	srv = startChild(t, dataDir, "", "SLUICE_TEST_ROUTER_EXE="+os.Args[0])
 	if _, err := srv.client.Apply(t.Context(), "front.yaml", []byte(routerDocs(listen)), false); err != nil {
@@ -123,7 +125,7 @@ func TestRouterProcessOutlivesServer(t *testing.T) {
 	}
 	v, err := rc.State(t.Context())
 	if err != nil {
-		t.Fatalf("no router process answers in %s: %v", RouterDir(dataDir, "front"), err)
+		t.Fatalf("no router process answers in %s: %v", envrun.RouterDir(dataDir, "front"), err)
 	}
 	if v.PID == srv.cmd.Process.Pid {
 		t.Fatal("the router runs in the server process")
@@ -183,4 +185,15 @@ func getStatus(url string) (int, error) {
 	defer resp.Body.Close()
 	io.Copy(io.Discard, resp.Body)
 	return resp.StatusCode, nil
+}
+
+// freeAddr returns a loopback address no one listens on now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sluicehq/sluice/internal/api"
 	"github.com/sluicehq/sluice/internal/engine"
+	"github.com/sluicehq/sluice/internal/envrun"
 	"github.com/sluicehq/sluice/internal/events"
 	"github.com/sluicehq/sluice/internal/loadtest"
 	"github.com/sluicehq/sluice/internal/metrics"
@@ -24,7 +25,6 @@ import (
 	"github.com/sluicehq/sluice/internal/store/postgres"
 	"github.com/sluicehq/sluice/internal/store/sqlite"
 	"github.com/sluicehq/sluice/internal/verify"
-	"github.com/sluicehq/sluice/internal/verify/providers"
 )
 
 // Config is what `sluice server` needs.
@@ -104,21 +104,23 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 
 	broker := events.New(st)
-	wiring := newWiring(cfg.DataDir, log)
-	wiring.routerExe = cfg.RouterExecutable
-	defer wiring.Close()
+	// Environments become their platforms, routers and providers with the kinds
+	// of this build's registry.
+	registry := envrun.Builtin()
+	runtimes := envrun.New(registry, envrun.Options{DataDir: cfg.DataDir, RouterExecutable: cfg.RouterExecutable, Logger: log})
+	defer runtimes.Close()
 	// Notifications fan out from the engine's durable events; the queue drains after
 	// the engine stops and before the store closes.
-	pub, stopNotify := notifications(st, broker, wiring, log)
+	pub, stopNotify := notifications(st, broker, runtimes, log)
 	defer stopNotify()
-	eng, err := newEngine(cfg, st, wiring, pub, log)
+	eng, err := newEngine(cfg, st, runtimes, pub, log)
 	if err != nil {
 		return err
 	}
 	defer eng.Close()
 	defer listenRequests(ctx, st, eng, log)()
-	wiring.SetInstanceOutput(eng.InstanceOutput)
-	if n, err := wiring.Warm(ctx, st); err != nil {
+	runtimes.SetInstanceOutput(eng.InstanceOutput)
+	if n, err := runtimes.Warm(ctx, st); err != nil {
 		log.Warn("cannot restore builtin routers", "err", err)
 	} else if n > 0 {
 		log.Info("restored builtin routers", "environments", n)
@@ -134,8 +136,9 @@ func Run(ctx context.Context, cfg Config) error {
 	deps := api.Deps{
 		Store: st, Engine: eng, Broker: broker, Logger: log.With("component", "api"), StreamsDone: streamsDone,
 	}
-	deps.DryRun = wiring.dryRun(st)
-	deps.TriggerSecret = wiring.triggerSecret(st)
+	deps.DryRun = runtimes.DryRun(st)
+	deps.CheckSettings = registry.CheckDocuments
+	deps.TriggerSecret = runtimes.TriggerSecret(st)
 	sec.apply(&deps)
 	flushRejections := countRejections(&deps, log)
 	defer flushRejections()
@@ -168,7 +171,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer stopReleases()
-	defer startDeployWatch(ctx, eng, st, log)()
+	defer startDeployWatch(ctx, eng, st, envrun.Deployments(st), log)()
 	if cfg.Ready != nil {
 		cfg.Ready(ln.Addr().String())
 	}
@@ -177,7 +180,7 @@ func Run(ctx context.Context, cfg Config) error {
 
 // newEngine builds the engine with this server's identity and the step runners that
 // live outside the engine.
-func newEngine(cfg Config, st store.Store, w *wiring, pub engine.Publisher, log *slog.Logger) (*engine.Engine, error) {
+func newEngine(cfg Config, st store.Store, rt *envrun.Runtimes, pub engine.Publisher, log *slog.Logger) (*engine.Engine, error) {
 	crash, err := crashPoint(cfg.CrashAt, os.Getenv("SLUICE_TEST_CRASH_AT"))
 	if err != nil {
 		return nil, err
@@ -187,18 +190,12 @@ func newEngine(cfg Config, st store.Store, w *wiring, pub engine.Publisher, log 
 		return nil, err
 	}
 	return engine.New(engine.Options{
-		Store: st, Resolver: w, Publisher: pub, Logger: log.With("component", "engine", "server", id),
+		Store: st, Resolver: rt, Publisher: pub, Logger: log.With("component", "engine", "server", id),
 		CrashPoint: crash, Owner: id, Lease: cfg.Lease, Redact: secrets.Default.String, RequestPoll: cfg.RequestPoll,
 		EvidenceNote: verify.EvidenceNoteJSON,
 		Steps: map[spec.StepType]engine.StepRunner{
-			spec.StepLoadTest: loadtest.NewStep(w),
-			spec.StepVerify: verify.NewStep(providers.NewSource(
-				verify.Deps{Metrics: w, Register: secrets.Default.Add},
-				// builtin providers read the router of their own environment
-				providers.PerEnvironmentMetrics(func(env string) verify.MetricsSource { return w.RouterMetricsOf(env) }),
-				// credentials naming Kubernetes Secrets read them with the platform's kubeconfig
-				providers.PerEnvironmentSecrets(w.kubeSecretsOf),
-			)),
+			spec.StepLoadTest: loadtest.NewStep(rt),
+			spec.StepVerify:   verify.NewStep(rt.Providers()),
 		},
 	})
 }

@@ -18,6 +18,20 @@ type Document struct {
 	Environment *Environment
 	Source      []byte // this document's own text
 	Pos         Pos
+	// at is where each path of an Environment's fields was written (PosOf).
+	at map[string]Pos
+}
+
+// PosOf returns where the value at path (e.g. spec.providers[1].settings.accountId)
+// was written in an Environment document, else where its nearest written parent
+// was, else the document's position.
+func (d Document) PosOf(path string) Pos {
+	for p := path; p != ""; p = parentPath(p) {
+		if pos, ok := d.at[p]; ok {
+			return pos
+		}
+	}
+	return d.Pos
 }
 
 // ParseDocuments decodes and validates every document of a (multi-document) file. It
@@ -117,8 +131,8 @@ func decodeDocument(file string, raw *rawDoc) (*Document, Problems) {
 		w, _, ps := buildWorkflow(file, raw, nil)
 		doc.Workflow, doc.Name, probs = w, w.Metadata.Name, ps
 	case KindEnvironment:
-		e, ps := buildEnvironment(file, raw)
-		doc.Environment, doc.Name, probs = e, e.Metadata.Name, ps
+		e, at, ps := buildEnvironment(file, raw)
+		doc.Environment, doc.Name, doc.at, probs = e, e.Metadata.Name, at, ps
 	default:
 		msg := fmt.Sprintf("unknown kind %q; expected Workflow or Environment", kindNode.Value)
 		if s := suggest(kindNode.Value, []string{KindWorkflow, KindEnvironment}); s != "" {
@@ -175,7 +189,7 @@ func buildWorkflow(file string, raw *rawDoc, given map[string]string) (*Workflow
 }
 
 // buildEnvironment decodes and validates an Environment.
-func buildEnvironment(file string, raw *rawDoc) (*Environment, Problems) {
+func buildEnvironment(file string, raw *rawDoc) (*Environment, map[string]Pos, Problems) {
 	d := newDecoder(file, nil)
 	e := &Environment{}
 	d.decode(raw.root, reflect.ValueOf(e).Elem(), "")
@@ -183,7 +197,7 @@ func buildEnvironment(file string, raw *rawDoc) (*Environment, Problems) {
 	if !d.stopped {
 		v.environment(e)
 	}
-	return e, append(d.problems, v.problems...)
+	return e, d.pos, append(d.problems, v.problems...)
 }
 
 // Source returns the YAML text of the workflow's document.

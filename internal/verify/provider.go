@@ -24,9 +24,6 @@ var ErrNoData = errors.New("no data")
 // log query to a metrics-only provider).
 var ErrUnsupported = errors.New("not supported by this provider")
 
-// ErrNotAvailable says a provider type is valid but this build of sluice lacks it.
-var ErrNotAvailable = errors.New("not available in this build")
-
 // Provider answers one query for one slot over one window.
 type Provider interface {
 	// Query runs q and returns its result; ErrNoData (wrapped or not) means the

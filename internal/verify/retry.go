@@ -283,7 +283,11 @@ func rewind(ctx context.Context, req *http.Request) (*http.Request, error) {
 }
 
 func sleepUntil(ctx context.Context, at time.Time) error {
-	d := time.Until(at)
+	return Sleep(ctx, time.Until(at))
+}
+
+// Sleep waits d, or until ctx is done (then it returns ctx's error).
+func Sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return nil
 	}

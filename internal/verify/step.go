@@ -13,7 +13,7 @@ import (
 )
 
 // ProviderSource finds the provider that a metric names in an execution's
-// environment; the server's wiring implements it (providers.Source does).
+// environment; the server builds it with envrun.Runtimes.Providers (a providers.Source).
 type ProviderSource interface {
 	Provider(ctx context.Context, envName string, env *spec.Environment, name string) (Provider, error)
 }

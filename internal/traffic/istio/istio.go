@@ -111,23 +111,32 @@ func New(cfg *rest.Config, opts Options) (*Router, error) {
 	return NewForClient(dyn, opts)
 }
 
+// Validate checks the options without I/O: a known protocol and split, and an
+// adopted virtual service only for http routes.
+func (opts Options) Validate() error {
+	switch opts.protocol() {
+	case ProtocolHTTP, ProtocolTCP, ProtocolTLS:
+	default:
+		return fmt.Errorf("istio: protocol %q: want http, tcp or tls", opts.Protocol)
+	}
+	switch opts.split() {
+	case SplitHost, SplitSubset:
+	default:
+		return fmt.Errorf("istio: split %q: want host or subset", opts.Split)
+	}
+	if opts.VirtualService != "" && opts.protocol() != ProtocolHTTP {
+		return fmt.Errorf("istio: adopting virtual service %s: only http routes can be adopted", opts.VirtualService)
+	}
+	return nil
+}
+
 // NewForClient returns a router over an existing dynamic client.
 func NewForClient(dyn dynamic.Interface, opts Options) (*Router, error) {
 	if opts.Namespace == "" {
 		opts.Namespace = "default"
 	}
-	switch opts.protocol() {
-	case ProtocolHTTP, ProtocolTCP, ProtocolTLS:
-	default:
-		return nil, fmt.Errorf("istio: protocol %q: want http, tcp or tls", opts.Protocol)
-	}
-	switch opts.split() {
-	case SplitHost, SplitSubset:
-	default:
-		return nil, fmt.Errorf("istio: split %q: want host or subset", opts.Split)
-	}
-	if opts.VirtualService != "" && opts.protocol() != ProtocolHTTP {
-		return nil, fmt.Errorf("istio: adopting virtual service %s: only http routes can be adopted", opts.VirtualService)
+	if err := opts.Validate(); err != nil {
+		return nil, err
 	}
 	log := opts.Log
 	if log == nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/internal/proxy"
+	"github.com/sluicehq/sluice/internal/spec"
 	"github.com/sluicehq/sluice/internal/verify"
 )
 
@@ -32,6 +33,21 @@ var (
 	_ verify.Provider = (*Provider)(nil)
 	_ verify.Watcher  = (*Provider)(nil)
 )
+
+// Validate checks a spec of the builtin provider: it reads the router's own
+// counters, so it takes no url, settings or credentials, and says so rather
+// than ignoring them.
+func Validate(ps spec.ProviderSpec) error {
+	switch {
+	case ps.URL != "":
+		return verify.FieldErrorf("url", "builtin: the builtin provider reads the built-in router; it takes no url")
+	case len(ps.Settings) > 0:
+		return verify.FieldErrorf("settings", "builtin: the builtin provider has no settings")
+	case len(ps.Credentials) > 0:
+		return verify.FieldErrorf("credentials", "builtin: the builtin provider needs no credentials")
+	}
+	return nil
+}
 
 // New returns a provider over src; now is the clock (nil: time.Now) used when a
 // snapshot carries no time.

@@ -3,13 +3,10 @@ package datadog
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -24,7 +21,7 @@ const maxBody = 32 << 20
 // Provider queries Datadog's metrics API.
 type Provider struct {
 	base           string
-	client         *http.Client
+	http           verify.HTTP
 	secrets        verify.Secrets
 	apiKey, appKey string
 }
@@ -43,26 +40,25 @@ func New(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (*Provider
 	if err != nil {
 		return nil, fmt.Errorf("datadog: %w", err)
 	}
-	p := &Provider{client: deps.Client(), secrets: sec}
+	p := &Provider{secrets: sec, http: verify.HTTP{Name: "datadog", Client: deps.Client(), Secrets: sec, MaxBody: maxBody}}
 	var ok bool
 	if p.apiKey, ok = sec.Get("apiKey"); !ok {
-		return nil, errors.New("datadog: needs credentials.apiKey")
+		return nil, verify.FieldErrorf("credentials.apiKey", "datadog: needs credentials.apiKey")
 	}
 	if p.appKey, ok = sec.Get("appKey"); !ok {
-		return nil, errors.New("datadog: needs credentials.appKey")
+		return nil, verify.FieldErrorf("credentials.appKey", "datadog: needs credentials.appKey")
 	}
 	site := "datadoghq.com"
 	for k, v := range ps.Settings {
 		if k != "site" {
-			return nil, fmt.Errorf("datadog: unknown setting %q (site)", k)
+			return nil, verify.FieldErrorf("settings."+k, "datadog: unknown setting %q (site)", k)
 		}
 		site = v
 	}
 	p.base = "https://api." + site
 	if ps.URL != "" {
-		u, err := url.Parse(ps.URL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("datadog: url %q is not an http(s) URL", ps.URL)
+		if _, err := verify.ParseURL("datadog", ps.URL); err != nil {
+			return nil, err
 		}
 		p.base = strings.TrimSuffix(ps.URL, "/")
 	}
@@ -103,7 +99,7 @@ func (p *Provider) Query(ctx context.Context, q verify.Query) (verify.Result, er
 	}
 	var a answer
 	if err := json.Unmarshal(body, &a); err != nil || a.Status == "" {
-		return verify.Result{}, verify.Unavailable(fmt.Errorf("datadog: not a metrics query answer: %s", p.Redact(snippet(body))))
+		return verify.Result{}, p.http.Unexpected("not a metrics query answer", body)
 	}
 	if a.Status != "ok" {
 		return verify.Result{}, fmt.Errorf("datadog: query %s: %s", a.Status, p.Redact(a.Error))
@@ -135,21 +131,16 @@ func (p *Provider) get(ctx context.Context, path string, v url.Values) ([]byte, 
 	if v != nil {
 		u += "?" + v.Encode()
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	req, err := p.http.NewRequest(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return nil, fmt.Errorf("datadog: %w", err)
+		return nil, err
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("DD-API-KEY", p.apiKey)
 	req.Header.Set("DD-APPLICATION-KEY", p.appKey)
-	resp, err := p.client.Do(req)
+	resp, body, err := p.http.Do(req)
 	if err != nil {
-		return nil, verify.CallError(err, "datadog: "+p.Redact(err.Error()))
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return nil, verify.Unavailable(fmt.Errorf("datadog: read answer (HTTP %d): %s", resp.StatusCode, p.Redact(err.Error())))
+		return nil, err
 	}
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests:
@@ -158,7 +149,7 @@ func (p *Provider) get(ctx context.Context, path string, v url.Values) ([]byte, 
 	case resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusUnauthorized:
 		return nil, fmt.Errorf("datadog: not authorised (HTTP %d): %s", resp.StatusCode, p.Redact(errorsOf(body)))
 	case resp.StatusCode/100 != 2:
-		return nil, verify.StatusError(resp, fmt.Errorf("datadog: HTTP %d: %s", resp.StatusCode, p.Redact(errorsOf(body))))
+		return nil, p.http.Failed(resp, errorsOf(body))
 	}
 	return body, nil
 }
@@ -171,20 +162,7 @@ func errorsOf(body []byte) string {
 	if json.Unmarshal(body, &e) == nil && len(e.Errors) > 0 {
 		return strings.Join(e.Errors, "; ")
 	}
-	return snippet(body)
-}
-
-var tags = regexp.MustCompile(`<[^>]*>|\s+`)
-
-func snippet(b []byte) string {
-	s := strings.TrimSpace(tags.ReplaceAllString(string(b), " "))
-	if s == "" {
-		return "(empty body)"
-	}
-	if len(s) > 200 {
-		s = s[:200] + "..."
-	}
-	return strconv.Quote(s)
+	return verify.Snippet(body)
 }
 
 func orString(s, def string) string {

@@ -17,6 +17,7 @@ import (
 	"github.com/sluicehq/sluice/internal/api"
 	"github.com/sluicehq/sluice/internal/client"
 	"github.com/sluicehq/sluice/internal/engine"
+	"github.com/sluicehq/sluice/internal/envrun"
 	"github.com/sluicehq/sluice/internal/platform/local"
 	"github.com/sluicehq/sluice/internal/platform/local/localtest"
 	"github.com/sluicehq/sluice/internal/sampleapp"
@@ -115,7 +116,7 @@ func startServer(t *testing.T, ctx context.Context) *client.Client {
 			t.Errorf("server: %v", err)
 		}
 		logf.Close()
-		p, err := local.New(local.Options{StateDir: sluiceserver.LocalStateDir(dir, "e2e"), StopGrace: time.Second})
+		p, err := local.New(local.Options{StateDir: envrun.LocalStateDir(dir, "e2e"), StopGrace: time.Second})
 		if err == nil {
 			cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer ccancel()

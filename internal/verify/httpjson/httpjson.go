@@ -30,7 +30,7 @@ type Provider struct {
 	values            map[string]path
 	sample            *path
 	check             string
-	client            *http.Client
+	http              verify.HTTP
 	secrets           verify.Secrets
 }
 
@@ -47,21 +47,21 @@ var (
 // header.<Name> (a header whose value is the secret).
 func New(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (*Provider, error) {
 	if ps.URL == "" {
-		return nil, errors.New("http: needs a url")
+		return nil, verify.FieldErrorf("url", "http: needs a url")
 	}
 	sec, err := deps.ResolveSecrets(ctx, ps.Credentials)
 	if err != nil {
 		return nil, fmt.Errorf("http: %w", err)
 	}
 	p := &Provider{url: ps.URL, method: http.MethodGet, headers: map[string]string{}, values: map[string]path{},
-		client: deps.Client(), secrets: sec}
+		secrets: sec, http: verify.HTTP{Name: "http", Client: deps.Client(), Secrets: sec, MaxBody: maxBody}}
 	for k, v := range ps.Settings {
 		if err := p.set(k, v); err != nil {
-			return nil, fmt.Errorf("http: setting %s: %w", k, err)
+			return nil, verify.FieldErrorf("settings."+k, "http: setting %s: %w", k, err)
 		}
 	}
 	if p.value.src == "" && len(p.values) == 0 {
-		return nil, errors.New("http: needs settings.path (where the value is in the answer) or settings.values.<name>")
+		return nil, verify.FieldErrorf("settings.path", "http: needs settings.path (where the value is in the answer) or settings.values.<name>")
 	}
 	return p, nil
 }
@@ -247,22 +247,17 @@ func (p *Provider) secretNames() []string {
 
 // do sends a request and decodes its JSON answer.
 func (p *Provider) do(req *http.Request) (any, error) {
-	resp, err := p.client.Do(req)
+	resp, b, err := p.http.Do(req)
 	if err != nil {
-		return nil, verify.CallError(err, "http: "+p.Redact(err.Error()))
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return nil, verify.Unavailable(fmt.Errorf("http: read answer (HTTP %d): %s", resp.StatusCode, p.Redact(err.Error())))
+		return nil, err
 	}
 	if resp.StatusCode/100 != 2 {
-		return nil, verify.StatusError(resp, fmt.Errorf("http: HTTP %d: %s", resp.StatusCode, p.Redact(snippet(b))))
+		return nil, p.http.Failed(resp, verify.Snippet(b))
 	}
 	var doc any
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(&doc); err != nil {
-		return nil, verify.Unavailable(fmt.Errorf("http: HTTP %d answer is not JSON: %s", resp.StatusCode, p.Redact(snippet(b))))
+		return nil, p.http.Unexpected(fmt.Sprintf("HTTP %d answer is not JSON", resp.StatusCode), b)
 	}
 	return doc, nil
 }
@@ -293,17 +288,4 @@ func render(tmpl string, vars map[string]string, escape func(string) string) str
 func jsonEscape(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b[1 : len(b)-1])
-}
-
-var tags = regexp.MustCompile(`<[^>]*>|\s+`)
-
-func snippet(b []byte) string {
-	s := strings.TrimSpace(tags.ReplaceAllString(string(b), " "))
-	if s == "" {
-		return "(empty body)"
-	}
-	if len(s) > 200 {
-		s = s[:200] + "..."
-	}
-	return strconv.Quote(s)
 }

@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -24,7 +22,7 @@ const maxBody = 32 << 20
 // Provider queries one Loki server.
 type Provider struct {
 	base     *url.URL
-	client   *http.Client
+	http     verify.HTTP
 	secrets  verify.Secrets
 	tenant   string
 	pageSize int
@@ -42,15 +40,16 @@ var (
 // max_entries_limit_per_query of 5000) and maxLines (the most lines a log check
 // reads, default 10000; beyond it the count is a lower bound and says so).
 func New(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (*Provider, error) {
-	u, err := url.Parse(strings.TrimSuffix(ps.URL, "/"))
-	if ps.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("loki: url %q is not an http(s) URL", ps.URL)
+	u, err := verify.ParseURL("loki", strings.TrimSuffix(ps.URL, "/"))
+	if err != nil {
+		return nil, err
 	}
 	sec, err := deps.ResolveSecrets(ctx, ps.Credentials)
 	if err != nil {
 		return nil, fmt.Errorf("loki: %w", err)
 	}
-	p := &Provider{base: u, client: deps.Client(), secrets: sec, pageSize: 1000, maxLines: 10000}
+	p := &Provider{base: u, secrets: sec, pageSize: 1000, maxLines: 10000,
+		http: verify.HTTP{Name: "loki", Client: deps.Client(), Secrets: sec, MaxBody: maxBody}}
 	for k, v := range ps.Settings {
 		switch k {
 		case "tenant":
@@ -58,7 +57,7 @@ func New(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (*Provider
 		case "pageSize", "maxLines":
 			n, err := strconv.Atoi(v)
 			if err != nil || n <= 0 || (k == "pageSize" && n > 5000) {
-				return nil, fmt.Errorf("loki: setting %s %q must be a positive count (pageSize at most 5000)", k, v)
+				return nil, verify.FieldErrorf("settings."+k, "loki: setting %s %q must be a positive count (pageSize at most 5000)", k, v)
 			}
 			if k == "pageSize" {
 				p.pageSize = n
@@ -66,7 +65,7 @@ func New(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (*Provider
 				p.maxLines = n
 			}
 		default:
-			return nil, fmt.Errorf("loki: unknown setting %q (tenant, pageSize, maxLines)", k)
+			return nil, verify.FieldErrorf("settings."+k, "loki: unknown setting %q (tenant, pageSize, maxLines)", k)
 		}
 	}
 	return p, nil
@@ -183,34 +182,29 @@ func (p *Provider) get(ctx context.Context, path string, v url.Values) (data, er
 	u := *p.base
 	u.Path = strings.TrimSuffix(u.Path, "/") + path
 	u.RawQuery = v.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	req, err := p.http.NewRequest(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return data{}, fmt.Errorf("loki: %w", err)
+		return data{}, err
 	}
 	p.authorise(req)
-	resp, err := p.client.Do(req)
+	resp, body, err := p.http.Do(req)
 	if err != nil {
-		return data{}, verify.CallError(err, "loki: "+p.Redact(err.Error()))
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return data{}, verify.Unavailable(fmt.Errorf("loki: read answer (HTTP %d): %s", resp.StatusCode, p.Redact(err.Error())))
+		return data{}, err
 	}
 	if resp.StatusCode/100 != 2 {
-		return data{}, verify.StatusError(resp, fmt.Errorf("loki: HTTP %d: %s", resp.StatusCode, p.Redact(snippet(body))))
+		return data{}, p.http.Failed(resp, verify.Snippet(body))
 	}
 	var a struct {
 		Status string          `json:"status"`
 		Data   json.RawMessage `json:"data"`
 	}
 	if err := json.Unmarshal(body, &a); err != nil || a.Status != "success" {
-		return data{}, verify.Unavailable(fmt.Errorf("loki: HTTP %d without a successful API answer: %s", resp.StatusCode, p.Redact(snippet(body))))
+		return data{}, p.http.Unexpected(fmt.Sprintf("HTTP %d without a successful API answer", resp.StatusCode), body)
 	}
 	d := data{raw: a.Data}
 	if path != "/loki/api/v1/labels" {
 		if err := json.Unmarshal(a.Data, &d); err != nil || d.ResultType == "" {
-			return data{}, verify.Unavailable(fmt.Errorf("loki: answer without a result type: %s", p.Redact(snippet(body))))
+			return data{}, p.http.Unexpected("answer without a result type", body)
 		}
 	}
 	return d, nil
@@ -221,25 +215,7 @@ func (p *Provider) authorise(req *http.Request) {
 	if p.tenant != "" {
 		req.Header.Set("X-Scope-OrgID", p.tenant)
 	}
-	if tok, ok := p.secrets.Get("token"); ok {
-		req.Header.Set("Authorization", "Bearer "+tok)
-	} else if user, ok := p.secrets.Get("username"); ok {
-		pass, _ := p.secrets.Get("password")
-		req.SetBasicAuth(user, pass)
-	}
+	p.secrets.Authorise(req)
 }
 
 func nanos(t time.Time) string { return strconv.FormatInt(t.UnixNano(), 10) }
-
-var tags = regexp.MustCompile(`<[^>]*>|\s+`)
-
-func snippet(b []byte) string {
-	s := strings.TrimSpace(tags.ReplaceAllString(string(b), " "))
-	if s == "" {
-		return "(empty body)"
-	}
-	if len(s) > 200 {
-		s = s[:200] + "..."
-	}
-	return strconv.Quote(s)
-}

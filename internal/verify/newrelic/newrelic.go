@@ -4,12 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
-	"net/url"
 	"regexp"
 	"sort"
 	"strconv"
@@ -51,7 +48,7 @@ const (
 type Provider struct {
 	endpoint string
 	account  int
-	client   *http.Client
+	http     verify.HTTP
 	secrets  verify.Secrets
 	key      string
 }
@@ -71,16 +68,17 @@ func New(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (*Provider
 	if err != nil {
 		return nil, fmt.Errorf("newrelic: %w", err)
 	}
-	p := &Provider{endpoint: EndpointUS, client: deps.Client(verify.Pace(0, maxConcurrent)), secrets: sec}
+	p := &Provider{endpoint: EndpointUS, secrets: sec,
+		http: verify.HTTP{Name: "newrelic", Client: deps.Client(verify.Pace(0, maxConcurrent)), Secrets: sec, MaxBody: maxBody}}
 	var ok bool
 	if p.key, ok = sec.Get("apiKey"); !ok {
-		return nil, errors.New("newrelic: needs credentials.apiKey")
+		return nil, verify.FieldErrorf("credentials.apiKey", "newrelic: needs credentials.apiKey")
 	}
 	for k, v := range ps.Settings {
 		switch k {
 		case "accountId":
 			if p.account, err = strconv.Atoi(v); err != nil || p.account <= 0 {
-				return nil, fmt.Errorf("newrelic: accountId %q is not an account number", v)
+				return nil, verify.FieldErrorf("settings.accountId", "newrelic: accountId %q is not an account number", v)
 			}
 		case "region":
 			switch strings.ToLower(v) {
@@ -88,18 +86,18 @@ func New(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (*Provider
 			case "eu":
 				p.endpoint = EndpointEU
 			default:
-				return nil, fmt.Errorf("newrelic: region %q is neither us nor eu", v)
+				return nil, verify.FieldErrorf("settings.region", "newrelic: region %q is neither us nor eu", v)
 			}
 		default:
-			return nil, fmt.Errorf("newrelic: unknown setting %q (accountId, region)", k)
+			return nil, verify.FieldErrorf("settings."+k, "newrelic: unknown setting %q (accountId, region)", k)
 		}
 	}
 	if p.account == 0 {
-		return nil, errors.New("newrelic: needs settings.accountId")
+		return nil, verify.FieldErrorf("settings.accountId", "newrelic: needs settings.accountId")
 	}
 	if ps.URL != "" {
-		if u, err := url.Parse(ps.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("newrelic: url %q is not an http(s) URL", ps.URL)
+		if _, err := verify.ParseURL("newrelic", ps.URL); err != nil {
+			return nil, err
 		}
 		p.endpoint = strings.TrimSuffix(ps.URL, "/")
 		if !OldURL(ps.URL) {
@@ -220,20 +218,15 @@ func (p *Provider) nrql(ctx context.Context, text string) ([]map[string]any, err
 		vars["timeout"] = t
 	}
 	body, _ := json.Marshal(map[string]any{"query": graphQL, "variables": vars})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.endpoint, bytes.NewReader(body))
+	req, err := p.http.NewRequest(ctx, http.MethodPost, p.endpoint, bytes.NewReader(body))
 	if err != nil {
-		return nil, fmt.Errorf("newrelic: %w", err)
+		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("API-Key", p.key)
-	resp, err := p.client.Do(req)
+	resp, b, err := p.http.Do(req)
 	if err != nil {
-		return nil, verify.CallError(err, "newrelic: "+p.Redact(err.Error()))
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return nil, verify.Unavailable(fmt.Errorf("newrelic: read answer (HTTP %d): %s", resp.StatusCode, p.Redact(err.Error())))
+		return nil, err
 	}
 	var a struct {
 		Data *struct {
@@ -250,7 +243,7 @@ func (p *Provider) nrql(ctx context.Context, text string) ([]map[string]any, err
 		} `json:"errors"`
 	}
 	if err := json.Unmarshal(b, &a); err != nil || (a.Data == nil && len(a.Errors) == 0) {
-		err := fmt.Errorf("newrelic: HTTP %d without a GraphQL answer: %s", resp.StatusCode, p.Redact(snippet(b)))
+		err := fmt.Errorf("newrelic: HTTP %d without a GraphQL answer: %s", resp.StatusCode, p.Redact(verify.Snippet(b)))
 		if resp.StatusCode/100 == 2 {
 			return nil, verify.Unavailable(err)
 		}
@@ -264,25 +257,12 @@ func (p *Provider) nrql(ctx context.Context, text string) ([]map[string]any, err
 		return nil, verify.StatusError(resp, fmt.Errorf("newrelic: HTTP %d, NerdGraph errors: %s", resp.StatusCode, p.Redact(strings.Join(msgs, "; "))))
 	}
 	if resp.StatusCode/100 != 2 {
-		return nil, verify.StatusError(resp, fmt.Errorf("newrelic: HTTP %d: %s", resp.StatusCode, p.Redact(snippet(b))))
+		return nil, p.http.Failed(resp, verify.Snippet(b))
 	}
 	if a.Data.Actor.Account == nil || a.Data.Actor.Account.NRQL == nil {
 		return nil, verify.Unavailable(fmt.Errorf("newrelic: the answer has no nrql results (account %d)", p.account))
 	}
 	return a.Data.Actor.Account.NRQL.Results, nil
-}
-
-var tags = regexp.MustCompile(`<[^>]*>|\s+`)
-
-func snippet(b []byte) string {
-	s := strings.TrimSpace(tags.ReplaceAllString(string(b), " "))
-	if s == "" {
-		return "(empty body)"
-	}
-	if len(s) > 200 {
-		s = s[:200] + "..."
-	}
-	return strconv.Quote(s)
 }
 
 // OldURL says whether a provider url is the older New Relic form that names the

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sluicehq/sluice/internal/api"
 	"github.com/sluicehq/sluice/internal/client"
+	"github.com/sluicehq/sluice/internal/envrun"
 	"github.com/sluicehq/sluice/internal/platform/local"
 	sluiceserver "github.com/sluicehq/sluice/internal/server"
 	"github.com/sluicehq/sluice/internal/store"
@@ -157,7 +158,7 @@ func startEngine(t *testing.T, ctx context.Context) *client.Client {
 			t.Errorf("server: %v", err)
 		}
 		logf.Close()
-		p, err := local.New(local.Options{StateDir: sluiceserver.LocalStateDir(dir, "prom-test"), StopGrace: time.Second})
+		p, err := local.New(local.Options{StateDir: envrun.LocalStateDir(dir, "prom-test"), StopGrace: time.Second})
 		if err == nil {
 			cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer ccancel()

@@ -3,14 +3,12 @@ package prometheus
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
 	"mime"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -28,7 +26,7 @@ const maxBody = 32 << 20
 // Provider runs PromQL against one Prometheus server.
 type Provider struct {
 	base    *url.URL
-	client  *http.Client
+	http    verify.HTTP
 	secrets verify.Secrets
 	minStep time.Duration
 	headers map[string]string
@@ -45,29 +43,30 @@ var (
 // header.X-Scope-OrgID).
 func New(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (*Provider, error) {
 	if ps.URL == "" {
-		return nil, errors.New("prometheus: needs a url")
+		return nil, verify.FieldErrorf("url", "prometheus: needs a url")
 	}
-	u, err := url.Parse(strings.TrimSuffix(ps.URL, "/"))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("prometheus: url %q is not an http(s) URL", ps.URL)
+	u, err := verify.ParseURL("prometheus", strings.TrimSuffix(ps.URL, "/"))
+	if err != nil {
+		return nil, err
 	}
 	sec, err := deps.ResolveSecrets(ctx, ps.Credentials)
 	if err != nil {
 		return nil, fmt.Errorf("prometheus: %w", err)
 	}
-	p := &Provider{base: u, client: deps.Client(), secrets: sec, minStep: time.Second, headers: map[string]string{}}
+	p := &Provider{base: u, secrets: sec, minStep: time.Second, headers: map[string]string{},
+		http: verify.HTTP{Name: "prometheus", Client: deps.Client(), Secrets: sec, MaxBody: maxBody}}
 	for k, v := range ps.Settings {
 		switch {
 		case k == "step":
 			d, err := time.ParseDuration(v)
 			if err != nil || d <= 0 {
-				return nil, fmt.Errorf("prometheus: setting step %q is not a positive duration", v)
+				return nil, verify.FieldErrorf("settings.step", "prometheus: setting step %q is not a positive duration", v)
 			}
 			p.minStep = d
 		case strings.HasPrefix(k, "header."):
 			p.headers[strings.TrimPrefix(k, "header.")] = v
 		default:
-			return nil, fmt.Errorf("prometheus: unknown setting %q (step, header.<Name>)", k)
+			return nil, verify.FieldErrorf("settings."+k, "prometheus: unknown setting %q (step, header.<Name>)", k)
 		}
 	}
 	return p, nil
@@ -140,20 +139,15 @@ func unixString(t time.Time) string {
 func (p *Provider) request(ctx context.Context, method, path string, body io.Reader) (*http.Request, error) {
 	u := *p.base
 	u.Path = strings.TrimSuffix(u.Path, "/") + path
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
+	req, err := p.http.NewRequest(ctx, method, u.String(), body)
 	if err != nil {
-		return nil, fmt.Errorf("prometheus: %w", err)
+		return nil, err
 	}
 	req.Header.Set("Accept", "application/json")
 	for k, v := range p.headers {
 		req.Header.Set(k, v)
 	}
-	if tok, ok := p.secrets.Get("token"); ok {
-		req.Header.Set("Authorization", "Bearer "+tok)
-	} else if user, ok := p.secrets.Get("username"); ok {
-		pass, _ := p.secrets.Get("password")
-		req.SetBasicAuth(user, pass)
-	}
+	p.secrets.Authorise(req)
 	return req, nil
 }
 
@@ -170,20 +164,15 @@ type answer struct {
 // do sends a request and returns the answer's envelope, or an error that says
 // what was wrong with the answer.
 func (p *Provider) do(req *http.Request) (answer, error) {
-	resp, err := p.client.Do(req)
+	resp, body, err := p.http.Do(req)
 	if err != nil {
-		return answer{}, verify.CallError(err, "prometheus: "+p.Redact(err.Error()))
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return answer{}, verify.Unavailable(fmt.Errorf("prometheus: read answer (HTTP %d): %s", resp.StatusCode, p.Redact(err.Error())))
+		return answer{}, err
 	}
 	var a answer
 	ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	if ct != "application/json" || json.Unmarshal(body, &a) != nil || a.Status == "" {
 		return answer{}, verify.Unavailable(fmt.Errorf("prometheus: HTTP %d with %s instead of an API answer: %s",
-			resp.StatusCode, orString(ct, "no content type"), p.Redact(snippet(body))))
+			resp.StatusCode, orString(ct, "no content type"), p.Redact(verify.Snippet(body))))
 	}
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
@@ -194,20 +183,6 @@ func (p *Provider) do(req *http.Request) (answer, error) {
 		return answer{}, verify.StatusError(resp, fmt.Errorf("prometheus: HTTP %d", resp.StatusCode))
 	}
 	return a, nil
-}
-
-var tags = regexp.MustCompile(`<[^>]*>|\s+`)
-
-// snippet returns the start of a body without HTML tags, for error messages.
-func snippet(b []byte) string {
-	s := strings.TrimSpace(tags.ReplaceAllString(string(b), " "))
-	if s == "" {
-		return "(empty body)"
-	}
-	if len(s) > 200 {
-		s = s[:200] + "..."
-	}
-	return strconv.Quote(s)
 }
 
 func orString(s, def string) string {

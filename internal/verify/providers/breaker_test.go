@@ -72,7 +72,7 @@ func TestCircuitBreaker(t *testing.T) {
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 	clock := &fakeClock{t: time.Unix(1700000000, 0)}
-	src := providers.NewSource(verify.Deps{Now: clock.now}, providers.WithBreaker(3, time.Second))
+	src := providers.NewSource(providers.Types, verify.Deps{Now: clock.now}, providers.WithBreaker(3, time.Second))
 	env := &spec.Environment{Spec: spec.EnvironmentSpec{Providers: []spec.ProviderSpec{{Name: "prom", Type: "prometheus", URL: ts.URL}}}}
 	p, err := src.Provider(context.Background(), "test", env, "prom")
 	if err != nil {

@@ -58,7 +58,7 @@ const queryTimeout = 100 * time.Millisecond
 // environment, with a short query timeout and error retry.
 func faultEngine(t *testing.T) *enginetest.Harness {
 	t.Helper()
-	src := providers.NewSource(verify.Deps{})
+	src := providers.NewSource(providers.Types, verify.Deps{})
 	step := verify.NewStep(src, verify.WithErrorRetry(5*time.Millisecond), verify.WithQueryTimeout(queryTimeout))
 	h := enginetest.New(t, engine.Options{Steps: map[spec.StepType]engine.StepRunner{spec.StepVerify: step}})
 	ctx := context.Background()

@@ -128,7 +128,7 @@ func fuzzAnswers(f *testing.F, typ string) {
 			HTTP:   &http.Client{Transport: answers{status: status, body: body, jobStatus: jobStatus}},
 			Getenv: func(string) string { return "fuzz-credential" },
 		}
-		p, err := providers.New(context.Background(), ps, deps)
+		p, err := providers.Types.New(context.Background(), ps, deps)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -21,57 +21,83 @@ import (
 	"github.com/sluicehq/sluice/internal/verify/victorialogs"
 )
 
-// constructor builds one provider type.
-type constructor func(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error)
-
-// constructors are the provider types this build has.
-var constructors = map[string]constructor{
-	"builtin": func(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error) {
-		if deps.Metrics == nil {
-			return nil, fmt.Errorf("the builtin provider reads the built-in router, and this environment's router is another")
-		}
-		return builtin.New(deps.Metrics, deps.Now), nil
-	},
-	"prometheus": func(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error) {
-		return prometheus.New(ctx, ps, deps)
-	},
-	"http": func(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error) {
-		return httpjson.New(ctx, ps, deps)
-	},
-	"loki": func(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error) {
-		return loki.New(ctx, ps, deps)
-	},
-	"datadog": func(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error) {
-		return datadog.New(ctx, ps, deps)
-	},
-	"newrelic": func(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error) {
-		return newrelic.New(ctx, ps, deps)
-	},
-	"sumologic": func(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error) {
-		return sumologic.New(ctx, ps, deps)
-	},
-	"victorialogs": func(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error) {
-		return victorialogs.New(ctx, ps, deps)
-	},
+// Kind is one provider type: the check of its spec and its constructor.
+type Kind struct {
+	// Validate checks a spec of this type as New would, without reading a
+	// credential or making a request; a *verify.FieldError names the field.
+	Validate func(ps spec.ProviderSpec) error
+	// New builds the provider; it makes no request.
+	New func(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error)
 }
 
-// known are the provider types the workflow format accepts, built here or not.
-var known = []string{"builtin", "prometheus", "newrelic", "datadog", "sumologic", "loki", "victorialogs", "http"}
+// Kinds maps provider types to their kinds.
+type Kinds map[string]Kind
 
-// New builds the provider a spec describes. An unknown type is an error, never a
-// fallback; a known type this build lacks would wrap verify.ErrNotAvailable (today
-// every type the workflow format knows is built).
-func New(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error) {
-	c, ok := constructors[ps.Type]
-	if !ok {
-		for _, k := range known {
-			if k == ps.Type {
-				return nil, fmt.Errorf("provider %s: type %s: %w", ps.Name, ps.Type, verify.ErrNotAvailable)
+// Types are the provider types of this build: every type the workflow format
+// knows (spec.ProviderTypes). A type's check is its own constructor's (SpecCheck),
+// but for builtin, which takes nothing to construct.
+var Types = Kinds{
+	"builtin":      {Validate: builtin.Validate, New: newBuiltin},
+	"prometheus":   kindOf(prometheus.New),
+	"http":         kindOf(httpjson.New),
+	"loki":         kindOf(loki.New),
+	"datadog":      kindOf(datadog.New),
+	"newrelic":     kindOf(newrelic.New),
+	"sumologic":    kindOf(sumologic.New),
+	"victorialogs": kindOf(victorialogs.New),
+}
+
+// kindOf is the kind of a provider package: its constructor, and as its check
+// the same constructor run without credentials or requests (verify.SpecCheck).
+func kindOf[P verify.Provider](newProvider func(context.Context, spec.ProviderSpec, verify.Deps) (P, error)) Kind {
+	return Kind{
+		Validate: verify.SpecCheck(newProvider),
+		New: func(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error) {
+			p, err := newProvider(ctx, ps, deps)
+			if err != nil {
+				return nil, err
 			}
-		}
-		return nil, fmt.Errorf("provider %s: unknown type %q (known: %v)", ps.Name, ps.Type, known)
+			return p, nil
+		},
 	}
-	p, err := c(ctx, ps, deps)
+}
+
+func newBuiltin(_ context.Context, ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error) {
+	if err := builtin.Validate(ps); err != nil {
+		return nil, err
+	}
+	if deps.Metrics == nil {
+		return nil, fmt.Errorf("the builtin provider reads the built-in router, and this environment's router is another")
+	}
+	return builtin.New(deps.Metrics, deps.Now), nil
+}
+
+// kind returns the kind of a spec's type; an unknown type is an error, never a
+// fallback.
+func (k Kinds) kind(ps spec.ProviderSpec) (Kind, error) {
+	c, ok := k[ps.Type]
+	if !ok {
+		return c, fmt.Errorf("provider %s: unknown type %q (known: %v)", ps.Name, ps.Type, slices.Sorted(maps.Keys(k)))
+	}
+	return c, nil
+}
+
+// Validate checks a spec with its type's check.
+func (k Kinds) Validate(ps spec.ProviderSpec) error {
+	c, err := k.kind(ps)
+	if err != nil {
+		return err
+	}
+	return c.Validate(ps)
+}
+
+// New builds the provider a spec describes.
+func (k Kinds) New(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (verify.Provider, error) {
+	c, err := k.kind(ps)
+	if err != nil {
+		return nil, err
+	}
+	p, err := c.New(ctx, ps, deps)
 	if err != nil {
 		return nil, fmt.Errorf("provider %s (%s): %w", ps.Name, ps.Type, err)
 	}
@@ -82,6 +108,7 @@ func New(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (verify.Pr
 // that a provider's state (the built-in router's readings, connections) outlives
 // a step. It implements verify.ProviderSource.
 type Source struct {
+	kinds      Kinds
 	deps       verify.Deps
 	metricsFor func(envName string) verify.MetricsSource
 	secretsFor SecretsFunc
@@ -120,9 +147,9 @@ type entry struct {
 
 var _ verify.ProviderSource = (*Source)(nil)
 
-// NewSource returns a source that builds providers with deps.
-func NewSource(deps verify.Deps, opts ...SourceOption) *Source {
-	s := &Source{deps: deps, built: map[string]entry{}, breakAfter: BreakAfter, cooldown: Cooldown}
+// NewSource returns a source that builds providers of the given kinds with deps.
+func NewSource(kinds Kinds, deps verify.Deps, opts ...SourceOption) *Source {
+	s := &Source{kinds: kinds, deps: deps, built: map[string]entry{}, breakAfter: BreakAfter, cooldown: Cooldown}
 	for _, o := range opts {
 		o(s)
 	}
@@ -160,7 +187,7 @@ func (s *Source) Provider(ctx context.Context, envName string, env *spec.Environ
 	if s.breakAfter > 0 {
 		deps.HTTP = withBreaker(deps.BaseClient(), ps.Name, s.breakAfter, s.cooldown, deps.Clock())
 	}
-	p, err := New(ctx, *ps, deps)
+	p, err := s.kinds.New(ctx, *ps, deps)
 	if err != nil {
 		return nil, err
 	}

@@ -37,7 +37,7 @@ func TestNew(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := providers.New(context.Background(), tt.ps, tt.deps)
+			p, err := providers.Types.New(context.Background(), tt.ps, tt.deps)
 			if tt.want == "" {
 				if err != nil || p == nil {
 					t.Fatalf("got %v, %v", p, err)
@@ -59,7 +59,7 @@ func TestSource(t *testing.T) {
 		{Name: "router", Type: "builtin"},
 		{Name: "prom", Type: "prometheus", URL: "http://127.0.0.1:9090"},
 	}}}
-	s := providers.NewSource(verify.Deps{Metrics: counters{}})
+	s := providers.NewSource(providers.Types, verify.Deps{Metrics: counters{}})
 	ctx := context.Background()
 	a, err := s.Provider(ctx, "prod", env, "router")
 	if err != nil {
@@ -88,7 +88,7 @@ func (n namedCounters) Metrics(string) (proxy.MetricsSnapshot, error) {
 
 func TestSourcePerEnvironmentMetrics(t *testing.T) {
 	env := &spec.Environment{Spec: spec.EnvironmentSpec{Providers: []spec.ProviderSpec{{Name: "router", Type: "builtin"}}}}
-	s := providers.NewSource(verify.Deps{}, providers.PerEnvironmentMetrics(func(envName string) verify.MetricsSource {
+	s := providers.NewSource(providers.Types, verify.Deps{}, providers.PerEnvironmentMetrics(func(envName string) verify.MetricsSource {
 		if envName == "none" {
 			return nil
 		}

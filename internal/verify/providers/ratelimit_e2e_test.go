@@ -149,7 +149,7 @@ func checkOutcome(t *testing.T, h *enginetest.Harness, ex store.Execution, conso
 // the given query budget.
 func rateLimitEngine(t *testing.T, budget time.Duration) *enginetest.Harness {
 	t.Helper()
-	step := verify.NewStep(providers.NewSource(verify.Deps{}), verify.WithQueryTimeout(budget))
+	step := verify.NewStep(providers.NewSource(providers.Types, verify.Deps{}), verify.WithQueryTimeout(budget))
 	h := enginetest.New(t, engine.Options{Steps: map[spec.StepType]engine.StepRunner{spec.StepVerify: step}})
 	ctx := context.Background()
 	ref := platform.SlotRef{Service: "shop", Slot: platform.Green}

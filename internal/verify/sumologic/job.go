@@ -8,8 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
-	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -29,15 +27,17 @@ const maxBody = 32 << 20
 // session is one search job's conversation: its own cookie jar, because Sumo
 // Logic ties a job to the node that created it through cookies.
 type session struct {
-	p      *Provider
-	client *http.Client
+	p    *Provider
+	http verify.HTTP
 }
 
 func (p *Provider) newSession() *session {
 	jar, _ := cookiejar.New(nil) // never fails without options
-	c := *p.client
+	c := *p.http.Client
 	c.Jar = jar
-	return &session{p: p, client: &c}
+	h := p.http
+	h.Client = &c
+	return &session{p: p, http: h}
 }
 
 // create starts a search job and returns its URL (from the Location header).
@@ -87,7 +87,7 @@ func (s *session) wait(ctx context.Context, job string) (status, error) {
 		}
 		var st status
 		if err := json.Unmarshal(resp.body, &st); err != nil || st.State == "" {
-			return status{}, verify.Unavailable(fmt.Errorf("sumologic: job status is not JSON with a state: %s", s.p.Redact(snippet(resp.body))))
+			return status{}, verify.Unavailable(fmt.Errorf("sumologic: job status is not JSON with a state: %s", s.p.Redact(verify.Snippet(resp.body))))
 		}
 		for _, w := range st.PendingWarnings {
 			if !seen[w] {
@@ -104,7 +104,7 @@ func (s *session) wait(ctx context.Context, job string) (status, error) {
 		case st.State == stateDone || st.State == stateForcePaused:
 			return st, nil
 		}
-		if err := sleep(ctx, s.p.poll); err != nil {
+		if err := verify.Sleep(ctx, s.p.poll); err != nil {
 			return st, verify.Unavailable(fmt.Errorf("sumologic: search still %s: %w", strings.ToLower(st.State), err))
 		}
 	}
@@ -128,7 +128,7 @@ func (s *session) records(ctx context.Context, job string, n int) (verify.Result
 		} `json:"records"`
 	}
 	if err := json.Unmarshal(resp.body, &page); err != nil || len(page.Records) != 1 {
-		return verify.Result{}, verify.Unavailable(fmt.Errorf("sumologic: records answer without its one record: %s", s.p.Redact(snippet(resp.body))))
+		return verify.Result{}, verify.Unavailable(fmt.Errorf("sumologic: records answer without its one record: %s", s.p.Redact(verify.Snippet(resp.body))))
 	}
 	return s.p.value(page.Records[0].Map)
 }
@@ -148,7 +148,7 @@ func (s *session) messages(ctx context.Context, job string, n int) (verify.Resul
 			} `json:"messages"`
 		}
 		if err := json.Unmarshal(resp.body, &page); err != nil || page.Messages == nil {
-			return verify.Result{}, verify.Unavailable(fmt.Errorf("sumologic: messages answer is not a page of messages: %s", s.p.Redact(snippet(resp.body))))
+			return verify.Result{}, verify.Unavailable(fmt.Errorf("sumologic: messages answer is not a page of messages: %s", s.p.Redact(verify.Snippet(resp.body))))
 		}
 		for _, m := range page.Messages {
 			r.Lines = append(r.Lines, m.Map["_raw"])
@@ -204,23 +204,18 @@ func (s *session) once(ctx context.Context, method, u string, body []byte) (answ
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	req, err := s.http.NewRequest(ctx, method, u, rd)
 	if err != nil {
-		return answer{}, nil, fmt.Errorf("sumologic: %w", err)
+		return answer{}, nil, err
 	}
 	req.SetBasicAuth(s.p.id, s.p.key)
 	req.Header.Set("Accept", "application/json")
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := s.client.Do(req)
+	resp, b, err := s.http.Do(req)
 	if err != nil {
-		return answer{}, nil, verify.CallError(err, "sumologic: "+s.p.Redact(err.Error()))
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return answer{}, nil, verify.Unavailable(fmt.Errorf("sumologic: read answer (HTTP %d): %s", resp.StatusCode, s.p.Redact(err.Error())))
+		return answer{}, nil, err
 	}
 	return answer{body: b, location: resp.Header.Get("Location")}, resp, nil
 }
@@ -232,7 +227,7 @@ func message(b []byte) string {
 	if json.Unmarshal(b, &e) == nil && e.Message != "" {
 		return strings.TrimSpace(e.Code + ": " + e.Message)
 	}
-	return snippet(b)
+	return verify.Snippet(b)
 }
 
 func pathOf(u string) string {
@@ -240,28 +235,4 @@ func pathOf(u string) string {
 		return u[i:]
 	}
 	return u
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-var tags = regexp.MustCompile(`<[^>]*>|\s+`)
-
-func snippet(b []byte) string {
-	s := strings.TrimSpace(tags.ReplaceAllString(string(b), " "))
-	if s == "" {
-		return "(empty body)"
-	}
-	if len(s) > 200 {
-		s = s[:200] + "..."
-	}
-	return strconv.Quote(s)
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -27,7 +26,7 @@ var deployments = map[string]string{
 // Provider runs search jobs in one Sumo Logic account.
 type Provider struct {
 	base     string
-	client   *http.Client
+	http     verify.HTTP
 	secrets  verify.Secrets
 	id, key  string
 	field    string
@@ -67,24 +66,23 @@ func New(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (*Provider
 		perSecond: requestsPerSecond, concurrent: concurrentRequests}
 	var ok bool
 	if p.id, ok = sec.Get("accessId"); !ok {
-		return nil, errors.New("sumologic: needs credentials.accessId")
+		return nil, verify.FieldErrorf("credentials.accessId", "sumologic: needs credentials.accessId")
 	}
 	if p.key, ok = sec.Get("accessKey"); !ok {
-		return nil, errors.New("sumologic: needs credentials.accessKey")
+		return nil, verify.FieldErrorf("credentials.accessKey", "sumologic: needs credentials.accessKey")
 	}
 	for k, v := range ps.Settings {
 		if err := p.set(k, v); err != nil {
-			return nil, fmt.Errorf("sumologic: setting %s %q: %w", k, v, err)
+			return nil, verify.FieldErrorf("settings."+k, "sumologic: setting %s %q: %w", k, v, err)
 		}
 	}
 	if ps.URL != "" {
-		u, err := url.Parse(ps.URL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("sumologic: url %q is not an http(s) URL", ps.URL)
+		if _, err := verify.ParseURL("sumologic", ps.URL); err != nil {
+			return nil, err
 		}
 		p.base = strings.TrimSuffix(ps.URL, "/")
 	}
-	p.client = deps.Client(verify.Pace(p.perSecond, p.concurrent))
+	p.http = verify.HTTP{Name: "sumologic", Client: deps.Client(verify.Pace(p.perSecond, p.concurrent)), Secrets: sec, MaxBody: maxBody}
 	return p, nil
 }
 

@@ -6,10 +6,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -25,7 +23,7 @@ const maxBody = 32 << 20
 // Provider queries one VictoriaLogs server.
 type Provider struct {
 	base      *url.URL
-	client    *http.Client
+	http      verify.HTTP
 	secrets   verify.Secrets
 	accountID string
 	projectID string
@@ -42,20 +40,21 @@ var (
 // (the tenant headers) and maxLines (the most lines a log check reads, default
 // 10000; beyond it the count is a lower bound and says so).
 func New(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (*Provider, error) {
-	u, err := url.Parse(strings.TrimSuffix(ps.URL, "/"))
-	if ps.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("victorialogs: url %q is not an http(s) URL", ps.URL)
+	u, err := verify.ParseURL("victorialogs", strings.TrimSuffix(ps.URL, "/"))
+	if err != nil {
+		return nil, err
 	}
 	sec, err := deps.ResolveSecrets(ctx, ps.Credentials)
 	if err != nil {
 		return nil, fmt.Errorf("victorialogs: %w", err)
 	}
-	p := &Provider{base: u, client: deps.Client(), secrets: sec, maxLines: 10000}
+	p := &Provider{base: u, secrets: sec, maxLines: 10000,
+		http: verify.HTTP{Name: "victorialogs", Client: deps.Client(), Secrets: sec, MaxBody: maxBody}}
 	for k, v := range ps.Settings {
 		switch k {
 		case "accountID", "projectID":
 			if _, err := strconv.ParseUint(v, 10, 32); err != nil {
-				return nil, fmt.Errorf("victorialogs: setting %s %q must be a whole number", k, v)
+				return nil, verify.FieldErrorf("settings."+k, "victorialogs: setting %s %q must be a whole number", k, v)
 			}
 			if k == "accountID" {
 				p.accountID = v
@@ -65,11 +64,11 @@ func New(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (*Provider
 		case "maxLines":
 			n, err := strconv.Atoi(v)
 			if err != nil || n <= 0 {
-				return nil, fmt.Errorf("victorialogs: setting maxLines %q must be a positive count", v)
+				return nil, verify.FieldErrorf("settings.maxLines", "victorialogs: setting maxLines %q must be a positive count", v)
 			}
 			p.maxLines = n
 		default:
-			return nil, fmt.Errorf("victorialogs: unknown setting %q (accountID, projectID, maxLines)", k)
+			return nil, verify.FieldErrorf("settings."+k, "victorialogs: unknown setting %q (accountID, projectID, maxLines)", k)
 		}
 	}
 	return p, nil
@@ -90,7 +89,7 @@ func (p *Provider) Check(ctx context.Context) error {
 		Values []json.RawMessage `json:"values"`
 	}
 	if err := json.Unmarshal(body, &a); err != nil {
-		return fmt.Errorf("victorialogs: field names: not the expected JSON: %s", p.Redact(snippet(body)))
+		return fmt.Errorf("victorialogs: field names: not the expected JSON: %s", p.Redact(verify.Snippet(body)))
 	}
 	return nil
 }
@@ -115,7 +114,7 @@ func (p *Provider) Query(ctx context.Context, q verify.Query) (verify.Result, er
 		Data   json.RawMessage `json:"data"`
 	}
 	if err := json.Unmarshal(body, &a); err != nil || a.Status != "success" {
-		return verify.Result{}, verify.Unavailable(fmt.Errorf("victorialogs: stats answer is not a successful API answer: %s", p.Redact(snippet(body))))
+		return verify.Result{}, p.http.Unexpected("stats answer is not a successful API answer", body)
 	}
 	r, err := prometheus.ParseData(a.Data)
 	if err != nil {
@@ -147,7 +146,7 @@ func (p *Provider) lines(ctx context.Context, q verify.Query) (verify.Result, er
 			Msg *string `json:"_msg"`
 		}
 		if err := json.Unmarshal(line, &e); err != nil || e.Msg == nil {
-			return verify.Result{}, verify.Unavailable(fmt.Errorf("victorialogs: a log line that is not a JSON object with _msg: %s", p.Redact(snippet(line))))
+			return verify.Result{}, p.http.Unexpected("a log line that is not a JSON object with _msg", line)
 		}
 		r.Lines = append(r.Lines, *e.Msg)
 	}
@@ -167,28 +166,23 @@ func (p *Provider) lines(ctx context.Context, q verify.Query) (verify.Result, er
 func (p *Provider) post(ctx context.Context, path string, v url.Values) ([]byte, error) {
 	u := *p.base
 	u.Path = strings.TrimSuffix(u.Path, "/") + path
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), strings.NewReader(v.Encode()))
+	req, err := p.http.NewRequest(ctx, http.MethodPost, u.String(), strings.NewReader(v.Encode()))
 	if err != nil {
-		return nil, fmt.Errorf("victorialogs: %w", err)
+		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	p.authorise(req)
-	resp, err := p.client.Do(req)
+	resp, body, err := p.http.Do(req)
 	if err != nil {
-		return nil, verify.CallError(err, "victorialogs: "+p.Redact(err.Error()))
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return nil, verify.Unavailable(fmt.Errorf("victorialogs: read answer (HTTP %d): %s", resp.StatusCode, p.Redact(err.Error())))
+		return nil, err
 	}
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-		return nil, fmt.Errorf("victorialogs: not authorised (HTTP %d): %s", resp.StatusCode, p.Redact(snippet(body)))
+		return nil, fmt.Errorf("victorialogs: not authorised (HTTP %d): %s", resp.StatusCode, p.Redact(verify.Snippet(body)))
 	case resp.StatusCode/100 != 2:
-		return nil, verify.StatusError(resp, fmt.Errorf("victorialogs: HTTP %d: %s", resp.StatusCode, p.Redact(snippet(body))))
+		return nil, p.http.Failed(resp, verify.Snippet(body))
 	case looksLikeHTML(body):
-		return nil, verify.Unavailable(fmt.Errorf("victorialogs: HTTP %d with an HTML page, not an API answer: %s", resp.StatusCode, p.Redact(snippet(body))))
+		return nil, p.http.Unexpected(fmt.Sprintf("HTTP %d with an HTML page, not an API answer", resp.StatusCode), body)
 	}
 	return body, nil
 }
@@ -201,12 +195,7 @@ func (p *Provider) authorise(req *http.Request) {
 	if p.projectID != "" {
 		req.Header.Set("ProjectID", p.projectID)
 	}
-	if tok, ok := p.secrets.Get("token"); ok {
-		req.Header.Set("Authorization", "Bearer "+tok)
-	} else if user, ok := p.secrets.Get("username"); ok {
-		pass, _ := p.secrets.Get("password")
-		req.SetBasicAuth(user, pass)
-	}
+	p.secrets.Authorise(req)
 }
 
 func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
@@ -214,17 +203,4 @@ func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 func looksLikeHTML(b []byte) bool {
 	s := bytes.TrimSpace(b)
 	return len(s) > 0 && s[0] == '<'
-}
-
-var tags = regexp.MustCompile(`<[^>]*>|\s+`)
-
-func snippet(b []byte) string {
-	s := strings.TrimSpace(tags.ReplaceAllString(string(b), " "))
-	if s == "" {
-		return "(empty body)"
-	}
-	if len(s) > 200 {
-		s = s[:200] + "..."
-	}
-	return strconv.Quote(s)
 }

@@ -1,30 +1,22 @@
-package server
+package envrun
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/sluicehq/sluice/internal/engine"
 	"github.com/sluicehq/sluice/internal/platform"
 	"github.com/sluicehq/sluice/internal/platform/kubernetes"
 	"github.com/sluicehq/sluice/internal/spec"
-	"github.com/sluicehq/sluice/internal/store"
 )
 
-// definitions is the part of the store a dry run reads.
-type definitions interface {
-	GetDefinition(ctx context.Context, kind store.Kind, name string, version int64) (store.Definition, error)
-}
-
-// dryRun returns the API's check for `sluice apply --dry-run`: a workflow whose
+// DryRun returns the API's check for `sluice apply --dry-run`: a workflow whose
 // stored environment is on the kubernetes platform has its slot Deployment sent to
 // the API server as a server-side dry run, so a pod template the cluster would reject
 // (or a missing workloadRef) fails the apply. Required variables without a default
 // get placeholder values; a workflow whose environment is not stored yet, or not on
 // kubernetes, is not checked.
-func (w *wiring) dryRun(st definitions) func(ctx context.Context, doc spec.Document) error {
+func (w *Runtimes) DryRun(st Definitions) func(ctx context.Context, doc spec.Document) error {
 	return func(ctx context.Context, doc spec.Document) error {
 		if doc.Workflow == nil {
 			return nil
@@ -50,23 +42,6 @@ func (w *wiring) dryRun(st definitions) func(ctx context.Context, doc spec.Docum
 		}
 		return nil
 	}
-}
-
-// storedEnvironment reads and parses the latest stored environment; nil when there
-// is none.
-func storedEnvironment(ctx context.Context, st definitions, name string) (*spec.Environment, error) {
-	def, err := st.GetDefinition(ctx, store.KindEnvironment, name, 0)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("dry run: environment %s: %w", name, err)
-	}
-	env, err := spec.ParseEnvironment(name, []byte(def.Source))
-	if err != nil {
-		return nil, fmt.Errorf("dry run: environment %s: %w", name, err)
-	}
-	return env, nil
 }
 
 func dryRunService(ctx context.Context, p *kubernetes.Platform, svc spec.Service) error {

@@ -1,4 +1,4 @@
-package server
+package envrun
 
 import (
 	"context"
@@ -42,26 +42,22 @@ func (k kubeSecrets) Get(ctx context.Context, namespace, name, key string) ([]by
 // the same kubeconfig and context (or service account) as its kubernetes platform.
 // Only environments on the kubernetes platform have one: the spec rejects Secret
 // references anywhere else. The client makes no request until it is used.
-func (w *wiring) kubeSecretsOf(envName string, env *spec.Environment) (verify.SecretGetter, error) {
+func (w *Runtimes) kubeSecretsOf(envName string, env *spec.Environment) (verify.SecretGetter, error) {
 	if env == nil || env.Spec.Platform.Type != "kubernetes" || env.Spec.Platform.Kubernetes == nil {
 		return nil, fmt.Errorf("environment %s is not on the kubernetes platform, so it cannot read Kubernetes Secrets", envName)
 	}
-	cfg, err := kubeConfig(env)
+	cs, err := clientset(env)
 	if err != nil {
-		return nil, err
-	}
-	cs, err := k8s.NewForConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("kubernetes: client for secrets: %w", err)
+		return nil, fmt.Errorf("kubernetes secrets: %w", err)
 	}
 	return kubeSecrets{client: cs}, nil
 }
 
-// resolveSecret resolves a secret reference of the environment envName (a
+// ResolveSecret resolves a secret reference of the environment envName (a
 // notifier's) and registers the value with secrets.Default; a Kubernetes Secret is
 // read with the environment's kubeconfig, in its namespace unless the reference
 // names another.
-func (w *wiring) resolveSecret(ctx context.Context, envName string, env *spec.Environment, ref spec.SecretRef) (string, error) {
+func (w *Runtimes) ResolveSecret(ctx context.Context, envName string, env *spec.Environment, ref spec.SecretRef) (string, error) {
 	r := &secrets.Resolver{}
 	if ref.Secret != nil {
 		g, err := w.kubeSecretsOf(envName, env)

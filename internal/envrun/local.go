@@ -1,4 +1,4 @@
-package server
+package envrun
 
 import (
 	"context"
@@ -59,11 +59,11 @@ type routerEnv struct {
 
 // SetInstanceOutput sends every instance line of every local platform to f as well as
 // to the server log; the server passes the engine's InstanceOutput.
-func (w *wiring) SetInstanceOutput(f InstanceOutputFunc) { w.output.Store(&f) }
+func (w *Runtimes) SetInstanceOutput(f InstanceOutputFunc) { w.output.Store(&f) }
 
 // localPlatform returns (once per environment) the local platform, whose state
 // lives in DATA/local/ENV so a restarted server adopts the instances.
-func (w *wiring) localPlatform(_ context.Context, name string, env *spec.Environment) (platform.Platform, error) {
+func (w *Runtimes) localPlatform(_ context.Context, name string, env *spec.Environment) (platform.Platform, error) {
 	le, err := w.localEnv(name, env)
 	if err != nil {
 		return nil, err
@@ -71,7 +71,7 @@ func (w *wiring) localPlatform(_ context.Context, name string, env *spec.Environ
 	return le.p, nil
 }
 
-func (w *wiring) localEnv(name string, env *spec.Environment) (*localEnv, error) {
+func (w *Runtimes) localEnv(name string, env *spec.Environment) (*localEnv, error) {
 	cfg := spec.LocalPlatformSpec{}
 	if env.Spec.Platform.Local != nil {
 		cfg = *env.Spec.Platform.Local
@@ -140,7 +140,7 @@ func localCommands(cs []spec.LocalCommand) []local.Command {
 // already masked the service's own secret env values), then logs it with its slot and
 // instance and passes it to the hook set by SetInstanceOutput: nothing an instance
 // prints is stored, streamed or logged before it is masked.
-func (w *wiring) instanceOutput(envName string) func(ref platform.SlotRef, instance int, stream, line string) {
+func (w *Runtimes) instanceOutput(envName string) func(ref platform.SlotRef, instance int, stream, line string) {
 	log := w.log.With("component", "instance", "environment", envName)
 	return func(ref platform.SlotRef, instance int, stream, line string) {
 		line = secrets.Default.String(line)
@@ -153,14 +153,11 @@ func (w *wiring) instanceOutput(envName string) func(ref platform.SlotRef, insta
 
 // builtinRouter returns (once per environment) the builtin router, whose endpoints
 // come from the environment's local platform.
-func (w *wiring) builtinRouter(ctx context.Context, name string, env *spec.Environment) (traffic.Router, error) {
+func (w *Runtimes) builtinRouter(ctx context.Context, name string, env *spec.Environment) (traffic.Router, error) {
+	if err := validateBuiltin(env); err != nil {
+		return nil, fmt.Errorf("environment %s: %w", name, err)
+	}
 	cfg := env.Spec.Router.Builtin
-	if cfg == nil || cfg.Listen == "" {
-		return nil, fmt.Errorf("builtin: environment %s: router.builtin.listen is required", name)
-	}
-	if env.Spec.Platform.Type != "local" {
-		return nil, fmt.Errorf("builtin: environment %s: the builtin router needs platform type local, not %q", name, env.Spec.Platform.Type)
-	}
 	le, err := w.localEnv(name, env)
 	if err != nil {
 		return nil, err
@@ -189,10 +186,29 @@ func (w *wiring) builtinRouter(ctx context.Context, name string, env *spec.Envir
 	return r, nil
 }
 
+// validateBuiltin checks router.builtin without I/O: a listen address, the local
+// platform whose instances it routes to, and a mode the proxy has (TLS files are
+// read when the router starts, on the server's machine).
+func validateBuiltin(env *spec.Environment) error {
+	cfg := env.Spec.Router.Builtin
+	if cfg == nil || cfg.Listen == "" {
+		return errors.New("builtin: router.builtin.listen is required")
+	}
+	if env.Spec.Platform.Type != "local" {
+		return fmt.Errorf("builtin: the builtin router needs platform type local, not %q", env.Spec.Platform.Type)
+	}
+	s := routerd.SettingsOf(*cfg)
+	s.TLSCert, s.TLSKey = "", ""
+	if _, err := s.ProxyConfig(); err != nil {
+		return fmt.Errorf("builtin: %w", err)
+	}
+	return nil
+}
+
 // newEnvRouter makes an environment's builtin router: a client of a separate
 // router process (the default when the server knows its executable and has a
 // data directory), or a router inside the server (process: inprocess).
-func (w *wiring) newEnvRouter(name string, cfg spec.BuiltinRouterSpec, src builtin.EndpointSource) (envRouter, error) {
+func (w *Runtimes) newEnvRouter(name string, cfg spec.BuiltinRouterSpec, src builtin.EndpointSource) (envRouter, error) {
 	settings := routerd.SettingsOf(cfg)
 	log := w.log.With("component", "router", "environment", name)
 	if cfg.Process != "inprocess" && w.routerExe != "" && w.dataDir != "" {
@@ -219,7 +235,7 @@ func RouterDir(dataDir, envName string) string {
 
 // RouterMetrics returns the builtin router's per-slot counters of a service in an
 // environment, for the builtin verification provider.
-func (w *wiring) RouterMetrics(envName, service string) (proxy.MetricsSnapshot, error) {
+func (w *Runtimes) RouterMetrics(envName, service string) (proxy.MetricsSnapshot, error) {
 	w.mu.Lock()
 	re, ok := w.routers[envName]
 	w.mu.Unlock()
@@ -231,13 +247,13 @@ func (w *wiring) RouterMetrics(envName, service string) (proxy.MetricsSnapshot, 
 
 // RouterMetricsOf returns the metrics source of one environment's builtin router
 // (it satisfies verify.MetricsSource).
-func (w *wiring) RouterMetricsOf(envName string) EnvironmentMetrics {
+func (w *Runtimes) RouterMetricsOf(envName string) EnvironmentMetrics {
 	return EnvironmentMetrics{w: w, env: envName}
 }
 
 // EnvironmentMetrics reads the builtin router metrics of one environment.
 type EnvironmentMetrics struct {
-	w   *wiring
+	w   *Runtimes
 	env string
 }
 
@@ -248,7 +264,7 @@ func (m EnvironmentMetrics) Metrics(service string) (proxy.MetricsSnapshot, erro
 
 // Endpoints returns the ready instances of a slot on an environment's local platform
 // (it satisfies loadtest.TargetSource).
-func (w *wiring) Endpoints(ctx context.Context, envName string, ref platform.SlotRef) ([]string, error) {
+func (w *Runtimes) Endpoints(ctx context.Context, envName string, ref platform.SlotRef) ([]string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -263,7 +279,7 @@ func (w *wiring) Endpoints(ctx context.Context, envName string, ref platform.Slo
 
 // closeBuiltin stops every builtin router's proxies, then lets go of every local
 // platform, leaving its instances running for adoption.
-func (w *wiring) closeBuiltin() {
+func (w *Runtimes) closeBuiltin() {
 	w.mu.Lock()
 	routers, locals := w.routers, w.locals
 	w.routers, w.locals = map[string]*routerEnv{}, map[string]*localEnv{}
@@ -290,10 +306,10 @@ func LocalStateDir(dataDir, envName string) string {
 }
 
 // Metrics returns the per-slot counters of a service from whichever environment's
-// builtin router serves it, so the wiring itself satisfies verify.MetricsSource for
+// builtin router serves it, so Runtimes itself satisfies verify.MetricsSource for
 // a verify.Deps shared by every environment. A service routed in two environments is
 // an error naming both; RouterMetricsOf reads one environment exactly.
-func (w *wiring) Metrics(service string) (proxy.MetricsSnapshot, error) {
+func (w *Runtimes) Metrics(service string) (proxy.MetricsSnapshot, error) {
 	w.mu.Lock()
 	var found []string
 	var router envRouter

@@ -1,9 +1,8 @@
-package server
+package envrun
 
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -36,9 +35,9 @@ func TestDryRunKubernetes(t *testing.T) {
 	if _, _, err := st.PutDefinition(ctx, store.Definition{Kind: store.KindEnvironment, Name: "kube", Source: env, CreatedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	w := newWiring(t.TempDir(), slog.New(slog.DiscardHandler))
+	w := New(Builtin(), Options{DataDir: t.TempDir()})
 	defer w.Close()
-	check := w.dryRun(st)
+	check := w.DryRun(st)
 	tests := []struct{ name, environment, workload, want string }{
 		{"valid template", "kube", `template: {spec: {serviceAccountName: default, containers: [{name: app, image: x, resources: {limits: {cpu: "1"}}}]}}`, ""},
 		{"rejected template", "kube", `template: {spec: {containers: [{name: app, image: x, resources: {requests: {cpu: "2"}, limits: {cpu: "1"}}}]}}`,

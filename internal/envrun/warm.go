@@ -1,4 +1,4 @@
-package server
+package envrun
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 // services before the server stopped, so users are served again (with the weights
 // they had) without waiting for the next execution. It returns how many it warmed;
 // an environment that cannot be resolved is logged and skipped.
-func (w *wiring) Warm(ctx context.Context, st store.Store) (int, error) {
+func (w *Runtimes) Warm(ctx context.Context, st store.Store) (int, error) {
 	if w.dataDir == "" {
 		return 0, nil
 	}
@@ -46,7 +46,7 @@ func (w *wiring) Warm(ctx context.Context, st store.Store) (int, error) {
 
 // routedBefore reports whether an environment's builtin router (in the server or
 // in its own process) left state in the data directory.
-func (w *wiring) routedBefore(envName string) bool {
+func (w *Runtimes) routedBefore(envName string) bool {
 	for _, p := range []string{filepath.Join(w.dataDir, "builtin", envName+".json"), filepath.Join(RouterDir(w.dataDir, envName), "state.json")} {
 		if _, err := os.Stat(p); err == nil {
 			return true

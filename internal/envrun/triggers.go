@@ -1,4 +1,4 @@
-package server
+package envrun
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 // reference is read on this server; a Kubernetes Secret with the credentials of the
 // environment the trigger's runs go to, in its namespace unless the reference names
 // another.
-func (w *wiring) triggerSecret(st definitions) func(ctx context.Context, environment string, ref spec.SecretRef) (string, error) {
+func (w *Runtimes) TriggerSecret(st Definitions) func(ctx context.Context, environment string, ref spec.SecretRef) (string, error) {
 	return func(ctx context.Context, environment string, ref spec.SecretRef) (string, error) {
 		var env *spec.Environment
 		if ref.Secret != nil {
@@ -23,6 +23,6 @@ func (w *wiring) triggerSecret(st definitions) func(ctx context.Context, environ
 				return "", fmt.Errorf("trigger secret %s: environment %s does not exist", ref.Secret, environment)
 			}
 		}
-		return w.resolveSecret(ctx, environment, env, ref)
+		return w.ResolveSecret(ctx, environment, env, ref)
 	}
 }

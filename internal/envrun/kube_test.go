@@ -1,7 +1,6 @@
-package server
+package envrun
 
 import (
-	"log/slog"
 	"strings"
 	"testing"
 
@@ -12,11 +11,11 @@ import (
 	"github.com/sluicehq/sluice/internal/traffic"
 )
 
-// TestWiringKubernetes resolves environments of the kubernetes platform with the istio
+// TestRuntimesKubernetes resolves environments of the kubernetes platform with the istio
 // and gatewayapi routers against scripts/kube.sh's control plane.
-func TestWiringKubernetes(t *testing.T) {
+func TestRuntimesKubernetes(t *testing.T) {
 	kubeconfig := kubetest.Kubeconfig(t)
-	w := newWiring(t.TempDir(), slog.New(slog.DiscardHandler))
+	w := New(Builtin(), Options{DataDir: t.TempDir()})
 	defer w.Close()
 	kube := &spec.KubernetesPlatformSpec{Kubeconfig: kubeconfig, Namespace: "default"}
 	tests := []struct {

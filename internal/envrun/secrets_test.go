@@ -1,10 +1,9 @@
-package server
+package envrun
 
 import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -43,10 +42,10 @@ func TestKubernetesSecretCredentials(t *testing.T) {
 		fmt.Fprint(rw, `{"value": 1}`)
 	}))
 	t.Cleanup(api.Close)
-	w := newWiring(t.TempDir(), slog.New(slog.DiscardHandler))
+	w := New(Builtin(), Options{DataDir: t.TempDir()})
 	defer w.Close()
 	var registered []string
-	src := providers.NewSource(verify.Deps{Register: func(v ...string) { registered = append(registered, v...) }},
+	src := providers.NewSource(providers.Types, verify.Deps{Register: func(v ...string) { registered = append(registered, v...) }},
 		providers.PerEnvironmentSecrets(w.kubeSecretsOf))
 	tests := []struct {
 		name    string
@@ -128,7 +127,7 @@ func TestKubernetesSecretNotifier(t *testing.T) {
 	ns := secretNamespace(t, cs)
 	url := "https://hooks.slack.com/services/T1/B1/" + randomHex(t)
 	createSecret(t, cs, ns, "slack", map[string]string{"url": url})
-	w := newWiring(t.TempDir(), slog.New(slog.DiscardHandler))
+	w := New(Builtin(), Options{DataDir: t.TempDir()})
 	defer w.Close()
 	kube := &spec.Environment{Spec: spec.EnvironmentSpec{
 		Platform: spec.PlatformSpec{Type: "kubernetes", Kubernetes: &spec.KubernetesPlatformSpec{Kubeconfig: kubeconfig, Namespace: ns}}}}
@@ -136,9 +135,9 @@ func TestKubernetesSecretNotifier(t *testing.T) {
 	ref := func(key string) spec.SecretRef {
 		return spec.SecretRef{Secret: &spec.KubernetesSecretRef{Name: "slack", Key: key}}
 	}
-	got, err := w.resolveSecret(t.Context(), "prod", kube, ref("url"))
+	got, err := w.ResolveSecret(t.Context(), "prod", kube, ref("url"))
 	if err != nil || got != url {
-		t.Fatalf("resolveSecret = %q, %v; want the Secret's value", got, err)
+		t.Fatalf("ResolveSecret = %q, %v; want the Secret's value", got, err)
 	}
 	if masked := secrets.Default.String("posting to " + url); strings.Contains(masked, url) {
 		t.Errorf("the resolved URL is not masked: %s", masked)
@@ -153,9 +152,9 @@ func TestKubernetesSecretNotifier(t *testing.T) {
 		{"not kubernetes", local, "url", "secrets: secret slack key url: environment dev is not on the kubernetes platform"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := w.resolveSecret(t.Context(), "dev", tc.env, ref(tc.key))
+			_, err := w.ResolveSecret(t.Context(), "dev", tc.env, ref(tc.key))
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Fatalf("resolveSecret: %v, want an error containing %q", err, tc.wantErr)
+				t.Fatalf("ResolveSecret: %v, want an error containing %q", err, tc.wantErr)
 			}
 		})
 	}

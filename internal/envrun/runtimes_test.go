@@ -1,10 +1,9 @@
-package server
+package envrun
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"path/filepath"
 	"strings"
@@ -35,8 +34,8 @@ func localEnvSpec(listen, admin string) *spec.Environment {
 	}}
 }
 
-func TestWiringLocalBuiltin(t *testing.T) {
-	w := newWiring(t.TempDir(), slog.New(slog.DiscardHandler))
+func TestRuntimesLocalBuiltin(t *testing.T) {
+	w := New(Builtin(), Options{DataDir: t.TempDir()})
 	defer w.Close()
 	env := localEnvSpec(freeAddr(t), freeAddr(t))
 	rt, err := w.Resolve(t.Context(), "dev", env)
@@ -80,8 +79,8 @@ func TestWiringLocalBuiltin(t *testing.T) {
 	}
 }
 
-func TestWiringErrors(t *testing.T) {
-	w := newWiring(t.TempDir(), slog.New(slog.DiscardHandler))
+func TestRuntimesErrors(t *testing.T) {
+	w := New(Builtin(), Options{DataDir: t.TempDir()})
 	defer w.Close()
 	recorderPlatform := spec.PlatformSpec{Type: "recorder", Recorder: &spec.RecorderSpec{File: "r.jsonl"}}
 	tests := []struct {
@@ -115,13 +114,13 @@ func TestWiringErrors(t *testing.T) {
 	}
 }
 
-// TestWiringRestart closes the wiring as a stopping server does and makes a new one on
+// TestRuntimesRestart closes the runtimes as a stopping server does and makes a new one on
 // the same data directory: the builtin router listens again with the weights it had.
-func TestWiringRestart(t *testing.T) {
+func TestRuntimesRestart(t *testing.T) {
 	dir := t.TempDir()
 	env := localEnvSpec(freeAddr(t), "")
 	svc := traffic.ServiceRef{Service: "shop"}
-	w := newWiring(dir, slog.New(slog.DiscardHandler))
+	w := New(Builtin(), Options{DataDir: dir})
 	rt, err := w.Resolve(t.Context(), "dev", env)
 	if err != nil {
 		t.Fatal(err)
@@ -135,9 +134,9 @@ func TestWiringRestart(t *testing.T) {
 	w.Close()
 	if c, err := net.Dial("tcp", env.Spec.Router.Builtin.Listen); err == nil {
 		c.Close()
-		t.Fatal("the router still listens after the wiring closed")
+		t.Fatal("the router still listens after the runtimes closed")
 	}
-	w2 := newWiring(dir, slog.New(slog.DiscardHandler))
+	w2 := New(Builtin(), Options{DataDir: dir})
 	defer w2.Close()
 	rt2, err := w2.Resolve(t.Context(), "dev", env)
 	if err != nil {
@@ -154,9 +153,9 @@ func TestWiringRestart(t *testing.T) {
 	c.Close()
 }
 
-// TestWiringWarm restores, at start-up, the builtin router of an environment stored
+// TestRuntimesWarm restores, at start-up, the builtin router of an environment stored
 // in the store, without any execution resolving it.
-func TestWiringWarm(t *testing.T) {
+func TestRuntimesWarm(t *testing.T) {
 	dir := t.TempDir()
 	listen := freeAddr(t)
 	st, err := sqlite.Open(t.Context(), filepath.Join(dir, "sluice.db"))
@@ -178,7 +177,7 @@ spec:
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := newWiring(dir, slog.New(slog.DiscardHandler))
+	w := New(Builtin(), Options{DataDir: dir})
 	rt, err := w.Resolve(t.Context(), "dev", env)
 	if err != nil {
 		t.Fatal(err)
@@ -188,7 +187,7 @@ spec:
 		t.Fatal(err)
 	}
 	w.Close()
-	w2 := newWiring(dir, slog.New(slog.DiscardHandler))
+	w2 := New(Builtin(), Options{DataDir: dir})
 	defer w2.Close()
 	n, err := w2.Warm(t.Context(), st)
 	if err != nil || n != 1 {
