@@ -154,7 +154,7 @@ func fill(b *browser, path, value string) {
 	sel := fmt.Sprintf(`[data-path=%q]`, path)
 	var tag string
 	b.eval(fmt.Sprintf(`(() => { const el = document.querySelector(%q); if (!el) return 'none';
-		const d = el.closest('details'); if (d) d.open = true; el.scrollIntoView(); return el.tagName + ':' + (el.type || ''); })()`, sel), &tag)
+		const d = el.closest('details'); if (d) d.open = true; el.scrollIntoView({ block: 'center' }); return el.tagName + ':' + (el.type || ''); })()`, sel), &tag)
 	switch tag {
 	case "none":
 		b.fail("no form field for %s", path)
@@ -181,7 +181,7 @@ func fill(b *browser, path, value string) {
 // click presses a button found by selector.
 func click(b *browser, what, sel string) {
 	b.t.Helper()
-	b.eval(fmt.Sprintf(`(() => { const el = document.querySelector(%q); el?.closest('details')?.setAttribute('open', ''); el?.scrollIntoView(); return !!el; })()`, sel), nil)
+	b.eval(fmt.Sprintf(`(() => { const el = document.querySelector(%q); el?.closest('details')?.setAttribute('open', ''); el?.scrollIntoView({ block: 'center' }); return !!el; })()`, sel), nil)
 	b.do(what, chromedp.Click(css(sel)))
 }
 

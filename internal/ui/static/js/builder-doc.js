@@ -74,6 +74,7 @@ export class BuilderDoc {
     const prev = isMap(parent) ? parent.get(key, true) : isSeq(parent) ? parent.get(key, true) : undefined;
     if (isScalar(prev) && !Array.isArray(value) && typeof value !== 'object') {
       prev.value = value;
+      if (String(prev.type).startsWith('BLOCK') && !String(value).includes('\n')) prev.type = undefined;
     } else if (isMap(parent) && prev === undefined) {
       if (parent.flow && !parent.items.length) parent.flow = false;
       const pair = this.doc.createPair(key, this.make(value));
@@ -136,6 +137,8 @@ export class BuilderDoc {
   /** remove deletes the item or key at path. */
   remove(path) {
     this.doc.deleteIn(path);
+    const parent = path.slice(0, -1);
+    if (parent.length && isSeq(this.node(parent)) && !this.length(parent)) this.doc.deleteIn(parent); // no `logs: []` left
     this.changed();
   }
 

@@ -101,7 +101,7 @@ export function mountBuilder(opts) {
     const errors = list.filter((p) => !p.warning);
     status.textContent = errors.length ? `${errors.length} problem${errors.length === 1 ? '' : 's'}` : 'Valid';
     status.dataset.valid = String(!errors.length);
-    replace(problemsEl, list.length ? h('ul', { class: 'b-problem-list' }, list.map((p) => h('li', { class: p.warning ? 'warn' : 'error', 'data-path': serverPath(p.path) },
+    replace(problemsEl, list.length ? h('ul', { class: 'b-problem-list' }, list.map((p) => h('li', { class: p.warning ? 'warn' : 'error', 'data-problem-path': serverPath(p.path) },
       p.line ? h('button', { type: 'button', class: 'link-btn', onclick: () => goTo(p) }, `${p.file || fileName}:${p.line}:${p.column || 1}`) : null,
       p.line ? ': ' : '', p.message))) : null);
     markProblems(formEl, list);
