@@ -56,8 +56,33 @@ spec:
 // platform from the run form, approves it and sees the new version promoted.
 func TestBrowserBuilderBuildsTheSeed(t *testing.T) {
 	chromium(t)
+	var dataDir string
+	t.Run("build-and-release", func(t *testing.T) { dataDir = buildAndRelease(t) })
+	if dataDir != "" { // the server has stopped: stop the instances it left running
+		stopLocalInstances(t, dataDir)
+	}
+}
+
+// firstRelease makes sample-app:v1 live on its own, so the seed's canary compares a
+// new version with a live one.
+const firstRelease = `apiVersion: sluice.dev/v1alpha1
+kind: Workflow
+metadata: {name: first-release}
+spec:
+  environment: local
+  variables: [{name: artifact, type: string, required: true}]
+  service: {name: shop, port: 9000, artifact: "${artifact}", instances: 2, health: {path: /healthz, timeout: 2s}}
+  phases:
+    - name: first
+      steps:
+        - service: {}
+        - deploy: {instances: 2}
+        - traffic: 100%
+        - promote: {}
+`
+
+func buildAndRelease(t *testing.T) string {
 	s := startSluiceUI(t)
-	t.Cleanup(func() { stopLocalInstances(t, s.dataDir) })
 	listen, admin := freeAddr(t), freeAddr(t)
 	b := newBrowser(t, s.url)
 	b.do("open", chromedp.EmulateViewport(1366, 900), chromedp.Navigate(s.url+"/environments"), chromedp.WaitVisible(css(`[data-edit]`)))
@@ -123,11 +148,16 @@ func TestBrowserBuilderBuildsTheSeed(t *testing.T) {
 	b.do("save v2", chromedp.Click(css("#builder-confirm")))
 	b.wait("workflow page", `location.pathname === '/workflows/blue-green-canary' && document.body.textContent.includes('v2')`)
 
-	// Run it on the local platform, with people using the service meanwhile.
+	// Run it on the local platform, with people using the service meanwhile: v1 is
+	// made live first (by the API), then the seed releases v2 from the UI.
+	s.call(t, "POST", "/api/v1/apply?file=first.yaml", "alice", "application/yaml", firstRelease, nil)
+	var first struct{ ID string }
+	s.call(t, "POST", "/api/v1/workflows/first-release/run", "alice", "application/json", `{"variables":{"artifact":"sample-app:v1"}}`, &first)
+	waitExecution(t, s, first.ID, "succeeded")
 	stopLoad := userLoad(fmt.Sprintf("http://%s/", listen), 40)
 	defer stopLoad()
 	b.do("run form", chromedp.Navigate(s.url+"/workflows/blue-green-canary/run"), chromedp.WaitVisible(css("#run-form")))
-	b.do("variables", chromedp.SendKeys(css("#var-artifact"), "sample-app:v1"), chromedp.SetValue(css("#var-environment"), "local"),
+	b.do("variables", chromedp.SendKeys(css("#var-artifact"), "sample-app:v2"), chromedp.SetValue(css("#var-environment"), "local"),
 		clear("#var-canary_percent"), chromedp.SendKeys(css("#var-canary_percent"), "50"), chromedp.Click(css("#run-submit")))
 	b.wait("execution page", `location.pathname.startsWith('/executions/')`)
 	var path string
@@ -146,8 +176,8 @@ func TestBrowserBuilderBuildsTheSeed(t *testing.T) {
 	var list struct{ Items []struct{ Environment, Service, LiveSlot, Artifact string } }
 	s.call(t, "GET", "/api/v1/services", "alice", "", "", &list)
 	services = list.Items
-	if len(services) != 1 || services[0].LiveSlot == "" || services[0].Artifact != "sample-app:v1" {
-		t.Fatalf("services after the promotion: %+v, want shop live with sample-app:v1", services)
+	if len(services) != 1 || services[0].LiveSlot == "" || services[0].Artifact != "sample-app:v2" {
+		t.Fatalf("services after the promotion: %+v, want shop live with sample-app:v2", services)
 	}
 	if got, want := b.text("#live-slot"), "Live: "+services[0].LiveSlot; got != want {
 		b.fail("the execution shows %q, want %q", got, want)
@@ -161,6 +191,7 @@ func TestBrowserBuilderBuildsTheSeed(t *testing.T) {
 		t.Fatalf("the router answers %d after the promotion", res.StatusCode)
 	}
 	b.checkClean()
+	return s.dataDir
 }
 
 // saveInBuilder waits for the document to validate, opens the diff preview, saves,

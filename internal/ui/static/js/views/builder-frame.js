@@ -26,6 +26,7 @@ export function mountBuilder(opts) {
   const problemsEl = h('div', { id: 'builder-problems', class: 'b-problems', role: 'status', 'aria-live': 'polite' });
   const live = h('p', { id: 'builder-live', class: 'visually-hidden', 'aria-live': 'assertive' });
   const status = h('span', { id: 'builder-status', class: 'muted small', role: 'status' });
+  const note = h('span', { id: 'builder-save-note', class: 'error small', role: 'alert' });
 
   const redraw = (focusSel) => {
     opts.drawForm(doc, formEl, redraw, (msg) => { live.textContent = msg; });
@@ -120,8 +121,9 @@ export function mountBuilder(opts) {
   async function review() {
     if (st.tab === 'yaml') takeYAML();
     const text = doc.text();
+    note.textContent = '';
     if (!(await validate())) {
-      status.textContent = 'Fix the problems before saving.';
+      note.textContent = 'Fix the problems before saving.';
       return;
     }
     const lines = lineDiff(opts.saved || '', text);
@@ -161,7 +163,7 @@ export function mountBuilder(opts) {
     ? h('button', { type: 'button', class: 'btn btn-primary', id: 'builder-save', onclick: review }, 'Review and save…')
     : h('p', { class: 'muted', id: 'builder-readonly' }, opts.denied || 'Your roles do not allow saving.');
   replace(opts.root, h('section', { class: 'page builder', 'data-kind': opts.kind },
-    h('div', { class: 'page-head' }, h('h1', {}, opts.title), h('div', { class: 'b-actions' }, status,
+    h('div', { class: 'page-head' }, h('h1', {}, opts.title), h('div', { class: 'b-actions' }, status, note,
       h('button', { type: 'button', class: 'btn', id: 'builder-validate', onclick: validate }, 'Validate'), saveBtn)),
     opts.intro || null, tabs, problemsEl, formEl, yamlPanel, live));
   yamlEl.value = doc.text();
