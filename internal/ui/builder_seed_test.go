@@ -108,7 +108,7 @@ func buildAndRelease(t *testing.T) string {
 	b.do("new workflow", chromedp.Navigate(s.url+"/workflows"), chromedp.WaitVisible(css(`[data-edit]`)), chromedp.Click(css(`[data-edit]`)),
 		chromedp.WaitVisible(css("#start-blank")), chromedp.Click(css("#start-blank")), chromedp.WaitVisible(css("#builder-form")))
 	buildThroughForms(b, string(seed))
-	b.shot("builder-laptop-light")
+	viewShot(b, "builder-laptop-light", `[data-step="spec.phases.1.steps.2"]`)
 	saveInBuilder(b, "/workflows/blue-green-canary")
 	var wf struct {
 		Source  string
@@ -144,7 +144,7 @@ func buildAndRelease(t *testing.T) string {
 	if d := b.text("#diff"); !strings.Contains(d, "- ") || !strings.Contains(d, "sumologic") || !strings.Contains(d, "query: error_rate") || strings.Contains(d, "logs: []") {
 		b.fail("the diff preview does not show the changes:\n%s", d)
 	}
-	b.shot("builder-diff-laptop-light")
+	viewShot(b, "builder-diff-laptop-light", "#builder-diff")
 	b.do("save v2", chromedp.Click(css("#builder-confirm")))
 	b.wait("workflow page", `location.pathname === '/workflows/blue-green-canary' && document.body.textContent.includes('v2')`)
 
@@ -154,7 +154,7 @@ func buildAndRelease(t *testing.T) string {
 	var first struct{ ID string }
 	s.call(t, "POST", "/api/v1/workflows/first-release/run", "alice", "application/json", `{"variables":{"artifact":"sample-app:v1"}}`, &first)
 	waitExecution(t, s, first.ID, "succeeded")
-	stopLoad := userLoad(fmt.Sprintf("http://%s/", listen), 40)
+	stopLoad := userLoad(fmt.Sprintf("http://%s/", listen), "shop.example.com", 40)
 	defer stopLoad()
 	b.do("run form", chromedp.Navigate(s.url+"/workflows/blue-green-canary/run"), chromedp.WaitVisible(css("#run-form")))
 	b.do("variables", chromedp.SendKeys(css("#var-artifact"), "sample-app:v2"), chromedp.SetValue(css("#var-environment"), "local"),
@@ -173,7 +173,9 @@ func buildAndRelease(t *testing.T) string {
 	var services []struct {
 		Environment, Service, LiveSlot, Artifact string
 	}
-	var list struct{ Items []struct{ Environment, Service, LiveSlot, Artifact string } }
+	var list struct {
+		Items []struct{ Environment, Service, LiveSlot, Artifact string }
+	}
 	s.call(t, "GET", "/api/v1/services", "alice", "", "", &list)
 	services = list.Items
 	if len(services) != 1 || services[0].LiveSlot == "" || services[0].Artifact != "sample-app:v2" {
@@ -182,7 +184,9 @@ func buildAndRelease(t *testing.T) string {
 	if got, want := b.text("#live-slot"), "Live: "+services[0].LiveSlot; got != want {
 		b.fail("the execution shows %q, want %q", got, want)
 	}
-	res, err := http.Get(fmt.Sprintf("http://%s/", listen))
+	req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("http://%s/", listen), nil)
+	req.Host = "shop.example.com"
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("the promoted version does not answer through the router: %v", err)
 	}
@@ -219,8 +223,9 @@ func waitFor(b *browser, what string, limit time.Duration, predicate string) {
 	}
 }
 
-// userLoad sends rps requests a second to url until the returned function is called.
-func userLoad(url string, rps int) func() {
+// userLoad sends rps requests a second to url, for host (the service step's), until
+// the returned function is called.
+func userLoad(url, host string, rps int) func() {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -233,6 +238,7 @@ func userLoad(url string, rps int) func() {
 			case <-tick.C:
 				wg.Go(func() {
 					req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+					req.Host = host
 					if res, err := http.DefaultClient.Do(req); err == nil {
 						res.Body.Close()
 					}

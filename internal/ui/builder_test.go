@@ -1,12 +1,14 @@
 package ui_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"gopkg.in/yaml.v3"
@@ -280,4 +282,25 @@ func sameDocument(t *testing.T, got, want string) bool {
 		t.Fatal(err)
 	}
 	return reflect.DeepEqual(g, w)
+}
+
+// viewShot saves what the window shows after scrolling sel to its top, and with -docs
+// writes it into docs/ui/ too (the builder's pages are too long for a full-page shot).
+func viewShot(b *browser, name, sel string) {
+	b.t.Helper()
+	b.eval(fmt.Sprintf(`(() => { document.querySelector(%q)?.scrollIntoView({ block: 'start' }); window.scrollBy(0, -70); return true; })()`, sel), nil)
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		b.fail("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(b.shots, name+".png"), png, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+	if *updateDocs {
+		if err := os.WriteFile(filepath.Join("..", "..", "docs", "ui", name+".png"), png, 0o644); err != nil {
+			b.t.Fatal(err)
+		}
+	}
 }
