@@ -138,6 +138,7 @@ export function mountBuilder(opts) {
     dlg.addEventListener('cancel', () => dlg.remove());
     document.body.append(dlg);
     dlg.showModal();
+    dlg.querySelector('.dadd, .ddel')?.scrollIntoView({ block: 'center' }); // the first change
     dlg.querySelector('#builder-cancel').focus();
   }
 
