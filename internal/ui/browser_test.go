@@ -157,14 +157,16 @@ func (d *streamDropper) resumed() []string {
 type sluiceUI struct {
 	url     string
 	dropper *streamDropper
+	dataDir string // the server's data directory
 }
 
 func startSluiceUI(t *testing.T) *sluiceUI {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready, done := make(chan string, 1), make(chan error, 1)
+	dataDir := t.TempDir()
 	go func() {
-		done <- server.Run(ctx, server.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), Ready: func(a string) { ready <- a }})
+		done <- server.Run(ctx, server.Config{Addr: "127.0.0.1:0", DataDir: dataDir, Ready: func(a string) { ready <- a }})
 	}()
 	var addr string
 	select {
@@ -185,7 +187,7 @@ func startSluiceUI(t *testing.T) *sluiceUI {
 			t.Errorf("server: %v", err)
 		}
 	})
-	return &sluiceUI{url: front.URL, dropper: d}
+	return &sluiceUI{url: front.URL, dropper: d, dataDir: dataDir}
 }
 
 // call makes one API request as user and decodes the JSON answer into out.

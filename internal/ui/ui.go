@@ -34,6 +34,7 @@ var contentTypes = map[string]string{
 	".ico":  "image/x-icon",
 	".txt":  "text/plain; charset=utf-8",
 	".json": "application/json",
+	".yaml": "application/yaml; charset=utf-8",
 }
 
 // file is one embedded asset, read once.

@@ -112,6 +112,7 @@ export const api = {
   run: (name, version, variables) => request('POST', `/workflows/${enc(name)}/run`, { body: { version, variables } }),
   environments: () => request('GET', '/environments').then((r) => r.items || []),
   environment: (name) => request('GET', `/environments/${enc(name)}`),
+  applyYAML: (file, source, dryRun) => request('POST', '/apply', { query: { dryRun: dryRun ? 'true' : '' }, body: { files: [{ name: file, source }] } }),
   services: () => request('GET', '/services').then((r) => r.items || []),
   undo: (env, service, reason) => request('POST', `/services/${enc(env)}/${enc(service)}/undo`, { body: { reason } }),
   whoami: () => request('GET', '/whoami'),

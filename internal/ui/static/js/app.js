@@ -10,12 +10,18 @@ import { reportView } from './views/report.js';
 import { workflowsView, workflowView } from './views/workflows.js';
 import { runView } from './views/run.js';
 import { environmentsView } from './views/environments.js';
+import { workflowNewView, workflowEditView } from './views/builder.js';
+import { environmentNewView, environmentEditView } from './views/builder-env.js';
 
 const routes = [
   [/^\/(?:executions)?$/, executionsView, 'executions'],
   [/^\/executions\/([^/]+)$/, executionView, 'executions'],
   [/^\/executions\/([^/]+)\/report$/, reportView, 'executions'],
   [/^\/workflows$/, workflowsView, 'workflows'],
+  [/^\/workflows\/new$/, workflowNewView, 'workflows'],
+  [/^\/workflows\/([^/]+)\/edit$/, workflowEditView, 'workflows'],
+  [/^\/environments\/new$/, environmentNewView, 'environments'],
+  [/^\/environments\/([^/]+)\/edit$/, environmentEditView, 'environments'],
   [/^\/workflows\/([^/]+)$/, workflowView, 'workflows'],
   [/^\/workflows\/([^/]+)\/run$/, runView, 'workflows'],
   [/^\/environments$/, environmentsView, 'environments'],

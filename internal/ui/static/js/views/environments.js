@@ -6,11 +6,12 @@ import { h, replace, slotPill, fmtAgo, link } from '../dom.js';
 import { environmentModel } from '../yaml.js';
 import { confirmDialog } from '../dialog.js';
 import { mayAct, rolesText } from '../session.js';
+import { editButton } from './builder-roles.js';
 
 /** environmentsView mounts the environments page. */
 export function environmentsView({ root, navigate }) {
   const body = h('div', {}, h('p', { class: 'muted' }, 'Loading…'));
-  replace(root, h('section', { class: 'page' }, h('div', { class: 'page-head' }, h('h1', {}, 'Environments')), body));
+  replace(root, h('section', { class: 'page' }, h('div', { class: 'page-head' }, h('h1', {}, 'Environments'), editButton('/environments/new', '*', 'New environment')), body));
   load(body, navigate).catch((err) => replace(body, h('p', { class: 'error' }, err.message)));
 }
 
@@ -27,7 +28,8 @@ async function load(body, navigate) {
 function envCard(def, services, navigate) {
   const m = environmentModel(def.source);
   return h('section', { class: 'card env', 'data-env': def.name },
-    h('div', { class: 'page-head' }, h('h2', {}, def.name), h('span', { class: 'muted' }, `v${def.version} · ${fmtAgo(def.createdAt)}`)),
+    h('div', { class: 'page-head' }, h('h2', {}, def.name), h('span', { class: 'muted' }, `v${def.version} · ${fmtAgo(def.createdAt)}`),
+      editButton(`/environments/${encodeURIComponent(def.name)}/edit`, def.name)),
     h('dl', { class: 'facts' },
       h('dt', {}, 'Platform'), h('dd', {}, m.platform.type, settings(m.platform.settings)),
       h('dt', {}, 'Router'), h('dd', {}, m.router.type, settings(m.router.settings)),

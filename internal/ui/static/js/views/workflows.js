@@ -5,11 +5,12 @@ import { api } from '../api.js';
 import { h, replace, fmtDateTime, fmtAgo, link } from '../dom.js';
 import { workflowModel } from '../yaml.js';
 import { lineDiff } from '../diff.js';
+import { editButton } from './builder-roles.js';
 
 /** workflowsView mounts the list of workflows. */
 export function workflowsView({ root }) {
   const body = h('div', {}, h('p', { class: 'muted' }, 'Loading…'));
-  replace(root, h('section', { class: 'page' }, h('div', { class: 'page-head' }, h('h1', {}, 'Workflows')), body));
+  replace(root, h('section', { class: 'page' }, h('div', { class: 'page-head' }, h('h1', {}, 'Workflows'), editButton('/workflows/new', '*', 'New workflow')), body));
   api.workflows().then((items) => {
     const live = items.filter((d) => !d.deleted);
     replace(body, live.length ? h('ul', { class: 'cards', id: 'workflows' }, live.map(card))
@@ -44,7 +45,8 @@ function detail(def, versions, old) {
   return [
     h('div', { class: 'page-head' },
       h('h1', {}, def.name, h('span', { class: 'muted' }, ` v${def.version}`)),
-      h('a', { class: 'btn btn-primary', href: `/workflows/${encodeURIComponent(def.name)}/run${latest && latest.version !== def.version ? `?version=${def.version}` : ''}` }, 'Run…')),
+      h('span', { class: 'card-actions' }, editButton(`/workflows/${encodeURIComponent(def.name)}/edit`, '*'),
+        h('a', { class: 'btn btn-primary', href: `/workflows/${encodeURIComponent(def.name)}/run${latest && latest.version !== def.version ? `?version=${def.version}` : ''}` }, 'Run…'))),
     m.description ? h('p', { class: 'lead' }, m.description) : null,
     h('p', { class: 'meta' }, `environment ${m.environment ?? '?'} · service ${m.service.name ?? '?'} · on failure ${m.onFailure || 'rollback'}`),
     h('div', { class: 'exec-grid' },
