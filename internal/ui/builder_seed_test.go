@@ -14,8 +14,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/sluicehq/sluice/internal/envrun"
 	"github.com/sluicehq/sluice/internal/platform/local"
-	"github.com/sluicehq/sluice/internal/server"
 	"github.com/sluicehq/sluice/internal/spec"
 )
 
@@ -261,7 +261,7 @@ func freeAddr(t *testing.T) string {
 
 // stopLocalInstances stops the instances the server's local platform left running.
 func stopLocalInstances(t *testing.T, dataDir string) {
-	p, err := local.New(local.Options{StateDir: server.LocalStateDir(dataDir, "local"), StopGrace: time.Second})
+	p, err := local.New(local.Options{StateDir: envrun.LocalStateDir(dataDir, "local"), StopGrace: time.Second})
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
