@@ -16,6 +16,7 @@ type Document struct {
 	Name        string
 	Workflow    *Workflow
 	Environment *Environment
+	Pipeline    *Pipeline // pipeline.go
 	Source      []byte // this document's own text
 	Pos         Pos
 }
@@ -119,9 +120,12 @@ func decodeDocument(file string, raw *rawDoc) (*Document, Problems) {
 	case KindEnvironment:
 		e, ps := buildEnvironment(file, raw)
 		doc.Environment, doc.Name, probs = e, e.Metadata.Name, ps
+	case KindPipeline:
+		p, ps := buildPipeline(file, raw)
+		doc.Pipeline, doc.Name, probs = p, p.Metadata.Name, ps
 	default:
 		msg := fmt.Sprintf("unknown kind %q; expected Workflow or Environment", kindNode.Value)
-		if s := suggest(kindNode.Value, []string{KindWorkflow, KindEnvironment}); s != "" {
+		if s := suggest(kindNode.Value, []string{KindWorkflow, KindEnvironment, KindPipeline}); s != "" {
 			msg = fmt.Sprintf("unknown kind %q; did you mean %q?", kindNode.Value, s)
 		}
 		kpos := Pos{File: file, Line: kindNode.Line, Column: kindNode.Column}
