@@ -17,7 +17,7 @@ type Document struct {
 	Workflow    *Workflow
 	Environment *Environment
 	Pipeline    *Pipeline // pipeline.go
-	Source      []byte // this document's own text
+	Source      []byte    // this document's own text
 	Pos         Pos
 }
 
