@@ -403,3 +403,9 @@ func didYouMean(s string, candidates []string) string {
 	}
 	return ""
 }
+
+// Values applies the pipeline's defaults to the given values and checks them all.
+func (p *Pipeline) Values(given map[string]string) (map[string]string, error) {
+	out, probs := resolveValues(p.Spec.Variables, given)
+	return out, probs.Err()
+}
