@@ -18,6 +18,8 @@ func storeKind(docKind string) (store.Kind, error) {
 		return store.KindWorkflow, nil
 	case spec.KindEnvironment:
 		return store.KindEnvironment, nil
+	case spec.KindPipeline:
+		return store.KindPipeline, nil
 	}
 	return "", badRequest("kind", "unknown kind %q: want %s or %s", docKind, spec.KindWorkflow, spec.KindEnvironment)
 }
@@ -59,6 +61,10 @@ func (h *handler) apply(w http.ResponseWriter, r *http.Request) {
 // with what each became; the audit entry's summary lists them.
 func (h *handler) storeDocuments(w http.ResponseWriter, r *http.Request, docs []spec.Document, dryRun bool) {
 	if err := h.authorizeApply(r, docs, dryRun); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if err := h.checkPipelines(r.Context(), docs); err != nil {
 		h.fail(w, r, err)
 		return
 	}
