@@ -1,6 +1,8 @@
 package spec
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -139,5 +141,38 @@ spec:
 	}
 	if len(probs) != 4 {
 		t.Errorf("%d problems, want 4:\n%s", len(probs), got)
+	}
+}
+
+// TestPipelineExample: examples/pipeline.yaml names only workflows and environments
+// of the examples, with variables they declare.
+func TestPipelineExample(t *testing.T) {
+	wfs, envs := map[string]*Workflow{}, map[string]bool{}
+	var p *Pipeline
+	for _, f := range exampleFiles(t) {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs, err := ParseDocuments(f, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range docs {
+			switch {
+			case d.Workflow != nil:
+				wfs[d.Name] = d.Workflow
+			case d.Environment != nil:
+				envs[d.Name] = true
+			case d.Pipeline != nil && filepath.Base(f) == "pipeline.yaml":
+				p = d.Pipeline
+			}
+		}
+	}
+	if p == nil {
+		t.Fatal("examples/pipeline.yaml holds no Pipeline")
+	}
+	if probs := CheckPipelineReferences(p, wfs, envs); len(probs) > 0 {
+		t.Fatal(probs)
 	}
 }
