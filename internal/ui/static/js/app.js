@@ -10,6 +10,7 @@ import { reportView } from './views/report.js';
 import { workflowsView, workflowView } from './views/workflows.js';
 import { runView } from './views/run.js';
 import { environmentsView } from './views/environments.js';
+import { pipelinesView, pipelineRunView } from './views/pipelines.js';
 
 const routes = [
   [/^\/(?:executions)?$/, executionsView, 'executions'],
@@ -19,6 +20,8 @@ const routes = [
   [/^\/workflows\/([^/]+)$/, workflowView, 'workflows'],
   [/^\/workflows\/([^/]+)\/run$/, runView, 'workflows'],
   [/^\/environments$/, environmentsView, 'environments'],
+  [/^\/pipelines$/, pipelinesView, 'pipelines'],
+  [/^\/pipelines\/runs\/([^/]+)$/, pipelineRunView, 'pipelines'],
 ];
 
 let unmount = () => {};
