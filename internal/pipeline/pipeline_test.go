@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluicehq/sluice/internal/auth"
 	"github.com/sluicehq/sluice/internal/engine"
@@ -404,5 +405,55 @@ func TestRejectAndAbort(t *testing.T) {
 	}
 	if ex, _ := f.st.GetExecution(context.Background(), stage(st, "eu").Execution); ex.Status != store.StatusRolledBack {
 		t.Fatalf("eu's execution after the abort: %s, want rolled back", ex.Status)
+	}
+}
+
+const soakPipelines = `apiVersion: sluice.dev/v1alpha1
+kind: Pipeline
+metadata: {name: soak-short}
+spec:
+  variables: [{name: artifact, type: string, required: true}]
+  stages:
+    - {name: staging, workflow: shop, environment: staging}
+    - {name: production, workflow: shop, environment: production, gates: [{soak: 300ms}]}
+---
+apiVersion: sluice.dev/v1alpha1
+kind: Pipeline
+metadata: {name: soak-long}
+spec:
+  variables: [{name: artifact, type: string, required: true}]
+  stages:
+    - {name: staging, workflow: shop, environment: staging}
+    - {name: production, workflow: shop, environment: production, gates: [{soak: 1h}]}
+`
+
+// TestSoakGate: production starts only once staging has run for the soak; and a
+// soak fails when another release changes staging's service meanwhile.
+func TestSoakGate(t *testing.T) {
+	f := newFixture(t)
+	f.apply(documents(f.check))
+	f.apply(soakPipelines)
+	run, err := f.run("soak-short", "alice", map[string]string{"artifact": "shop:v1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, st := f.waitEnd(run.ID)
+	stg, prod := stage(st, "staging"), stage(st, "production")
+	if run.Status != store.StatusSucceeded || prod.StartAt.Sub(stg.FinishedAt) < 300*time.Millisecond {
+		t.Fatalf("run %s; production started %v after staging finished, want the 300ms soak between\n%s", run.Status, prod.StartAt.Sub(stg.FinishedAt), logOf(st))
+	}
+
+	run, err = f.run("soak-long", "alice", map[string]string{"artifact": "shop:v2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.waitRun(run.ID, "soaking", func(_ store.PipelineRun, st pipeline.State) bool { return stage(st, "production").Status == pipeline.StageGated })
+	other, err := f.eng.Start(context.Background(), engine.StartRequest{Workflow: "shop", Variables: map[string]string{"env": "staging", "artifact": "shop:v9"}, StartedBy: "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, st = f.waitEnd(run.ID)
+	if p := stage(st, "production"); run.Status != store.StatusFailed || p.Execution != "" || !strings.Contains(p.Reason, "changed by execution "+other.ID) {
+		t.Fatalf("run %s (%s), production %+v: want the soak failed by %s", run.Status, run.Reason, p, other.ID)
 	}
 }

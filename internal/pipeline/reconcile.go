@@ -338,17 +338,17 @@ func (t *tick) start(ctx context.Context, ss *StageState, s *spec.Stage) error {
 				return t.save(ctx)
 			}
 		}
-		vars, err := t.stageVariables(ctx, s)
+		vars, version, err := t.stageVariables(ctx, s)
 		if err != nil {
 			t.failStage(ss, err.Error())
 			return t.save(ctx)
 		}
-		ss.Status, ss.StartAt, ss.Variables = StageStarting, t.now, vars
+		ss.Status, ss.StartAt, ss.Variables, ss.WorkflowVersion = StageStarting, t.now, vars, version
 		if err := t.save(ctx); err != nil {
 			return err
 		}
 	}
-	ex, err := t.r.opt.Engine.Start(ctx, engine.StartRequest{Workflow: s.Workflow, Variables: ss.Variables,
+	ex, err := t.r.opt.Engine.Start(ctx, engine.StartRequest{Workflow: s.Workflow, Version: ss.WorkflowVersion, Variables: ss.Variables,
 		StartedBy: t.run.StartedBy, Cause: marker(t.run.ID, ss.Name)})
 	if err != nil {
 		t.failStage(ss, "cannot start: "+err.Error())
@@ -361,8 +361,9 @@ func (t *tick) start(ctx context.Context, ss *StageState, s *spec.Stage) error {
 
 // stageVariables computes what a stage's workflow runs with: the pipeline's values
 // for every variable the workflow declares, the environment variable when the
-// workflow takes its environment from one, and the stage's own values.
-func (t *tick) stageVariables(ctx context.Context, s *spec.Stage) (map[string]string, error) {
+// workflow takes its environment from one, and the stage's own values; and the
+// workflow version they were checked against, which the stage then runs.
+func (t *tick) stageVariables(ctx context.Context, s *spec.Stage) (map[string]string, int64, error) {
 	earlier := map[string]map[string]string{}
 	for _, ss := range t.st.Stages {
 		if ss.Status == StageSucceeded {
@@ -371,15 +372,15 @@ func (t *tick) stageVariables(ctx context.Context, s *spec.Stage) (map[string]st
 	}
 	own, err := s.Resolve(t.run.Variables, earlier)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	def, err := t.r.st.GetDefinition(ctx, store.KindWorkflow, s.Workflow, 0)
 	if err != nil {
-		return nil, fmt.Errorf("workflow %s: %w", s.Workflow, err)
+		return nil, 0, fmt.Errorf("workflow %s: %w", s.Workflow, err)
 	}
 	wf, err := spec.ParseWorkflow(s.Workflow, []byte(def.Source))
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	vars := map[string]string{}
 	for _, v := range wf.Spec.Variables {
@@ -395,12 +396,12 @@ func (t *tick) stageVariables(ctx context.Context, s *spec.Stage) (map[string]st
 	}
 	inst, _, err := wf.Instantiate(vars)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if inst.Spec.Environment != s.Environment {
-		return nil, fmt.Errorf("workflow %s would deploy to %s, not to the stage's environment %s", s.Workflow, inst.Spec.Environment, s.Environment)
+		return nil, 0, fmt.Errorf("workflow %s would deploy to %s, not to the stage's environment %s", s.Workflow, inst.Spec.Environment, s.Environment)
 	}
-	return vars, nil
+	return vars, def.Version, nil
 }
 
 // adopt finds an execution started for this pipeline step at or after since: the

@@ -66,15 +66,18 @@ type StageState struct {
 	GateSince time.Time  `json:"gateSince,omitzero"`
 	Decisions []Decision `json:"decisions,omitempty"`
 
-	StartAt       time.Time         `json:"startAt,omitzero"` // when starting was written
-	Execution     string            `json:"execution,omitempty"`
-	ExecStatus    store.Status      `json:"executionStatus,omitempty"`
-	Service       string            `json:"service,omitempty"`
-	Variables     map[string]string `json:"variables,omitempty"` // what the stage ran with
-	FinishedAt    time.Time         `json:"finishedAt,omitzero"`
-	Reason        string            `json:"reason,omitempty"`
-	UndoAt        time.Time         `json:"undoAt,omitzero"`
-	UndoExecution string            `json:"undoExecution,omitempty"`
+	StartAt time.Time `json:"startAt,omitzero"` // when starting was written
+	// WorkflowVersion is the version of the workflow the stage was checked against
+	// and runs.
+	WorkflowVersion int64             `json:"workflowVersion,omitempty"`
+	Execution       string            `json:"execution,omitempty"`
+	ExecStatus      store.Status      `json:"executionStatus,omitempty"`
+	Service         string            `json:"service,omitempty"`
+	Variables       map[string]string `json:"variables,omitempty"` // what the stage ran with
+	FinishedAt      time.Time         `json:"finishedAt,omitzero"`
+	Reason          string            `json:"reason,omitempty"`
+	UndoAt          time.Time         `json:"undoAt,omitzero"`
+	UndoExecution   string            `json:"undoExecution,omitempty"`
 	// RollbackAsked is set once a stage in flight was asked to roll back because the
 	// run failed or was aborted.
 	RollbackAsked bool `json:"rollbackAsked,omitempty"`
