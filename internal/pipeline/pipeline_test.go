@@ -447,7 +447,9 @@ func TestSoakGate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.waitRun(run.ID, "soaking", func(_ store.PipelineRun, st pipeline.State) bool { return stage(st, "production").Status == pipeline.StageGated })
+	f.waitRun(run.ID, "soaking", func(_ store.PipelineRun, st pipeline.State) bool {
+		return stage(st, "production").Status == pipeline.StageGated
+	})
 	other, err := f.eng.Start(context.Background(), engine.StartRequest{Workflow: "shop", Variables: map[string]string{"env": "staging", "artifact": "shop:v9"}, StartedBy: "bob"})
 	if err != nil {
 		t.Fatal(err)
