@@ -113,9 +113,10 @@ func stageRows(run api.PipelineRun) [][]string {
 			if s.Status == "gated" && s.Gate < len(s.Gates) {
 				g := s.Gates[s.Gate]
 				gate = g.Kind
-				if g.Kind == "approval" {
+				switch g.Kind {
+				case "approval":
 					gate += " (" + strings.Join(g.Approvers, ", ") + ")"
-				} else {
+				case "soak":
 					gate += " " + g.Soak
 				}
 			}

@@ -19,6 +19,8 @@ import (
 	"github.com/sluicehq/sluice/internal/spec"
 	"github.com/sluicehq/sluice/internal/store"
 	"github.com/sluicehq/sluice/internal/store/sqlite"
+	"github.com/sluicehq/sluice/internal/verify"
+	"github.com/sluicehq/sluice/internal/verify/providers"
 )
 
 // envs gives every environment its own recording platform and router, so that the
@@ -78,6 +80,7 @@ func (f *fixture) start() {
 		f.t.Fatal(err)
 	}
 	r, err := pipeline.New(pipeline.Options{Store: f.st, Engine: eng, Owner: "server-1", Poll: 10 * time.Millisecond,
+		Verifier: verify.NewStep(providers.NewSource(verify.Deps{}), verify.WithInterval(50*time.Millisecond)),
 		Authorize: func(ctx context.Context, id auth.Identity, env, action string) error {
 			if f.authorize == nil {
 				return nil

@@ -232,6 +232,10 @@ func (t *tick) logGate(ss *StageState, s *spec.Stage) {
 			ss.Name, strings.Join(a.Approvers, ", "), max(a.Required, 1), prefixed(": ", a.Message))
 		return
 	}
+	if g.Verify != nil {
+		t.st.log(t.now, KindGateWaiting, "info", ss.Name, "stage %s waits for the verification of %s", ss.Name, strings.Join(ss.Needs, ", "))
+		return
+	}
 	t.st.log(t.now, KindGateWaiting, "info", ss.Name, "stage %s soaks for %s", ss.Name, g.Soak)
 }
 
@@ -240,9 +244,12 @@ func (t *tick) gate(ctx context.Context, ss *StageState, s *spec.Stage) error {
 	g := s.Gates[ss.Gate]
 	var pass bool
 	var fail string
-	if g.Approval != nil {
+	switch {
+	case g.Approval != nil:
 		pass, fail = t.approval(ss, g.Approval)
-	} else {
+	case g.Verify != nil:
+		pass, fail = t.verifyGate(ss, g.Verify)
+	default:
 		var err error
 		if pass, fail, err = t.soak(ctx, ss, g.Soak.Std()); err != nil {
 			return err

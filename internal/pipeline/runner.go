@@ -44,8 +44,11 @@ type Options struct {
 	Authorize func(ctx context.Context, id auth.Identity, env, action string) error
 	// Undo puts the previous release of a service back (POST .../undo) and returns the
 	// execution that does it; needed for onFailure: rollback-all.
-	Undo   func(ctx context.Context, env, service, who, reason string) (string, error)
-	Logger *slog.Logger
+	Undo func(ctx context.Context, env, service, who, reason string) (string, error)
+	// Verifier runs verification gates (the server's verify step runner); nil fails
+	// every verification gate.
+	Verifier Verifier
+	Logger   *slog.Logger
 	// Owner names this server in leases (as engine.Options.Owner); default "local".
 	Owner string
 	// Lease is how long a claim lasts without renewal; default 15s.
@@ -65,8 +68,9 @@ type Runner struct {
 	stop context.CancelFunc
 	wg   sync.WaitGroup
 
-	mu   sync.Mutex
-	runs map[string]*driver
+	mu     sync.Mutex
+	runs   map[string]*driver
+	verify verifications
 }
 
 // driver is the goroutine of one run.
@@ -179,7 +183,7 @@ func newState(p *spec.Pipeline, groups []string) *State {
 			gi := GateInfo{Kind: g.Kind()}
 			if a := g.Approval; a != nil {
 				gi.Approvers, gi.Required, gi.Message = a.Approvers, max(a.Required, 1), a.Message
-			} else {
+			} else if g.Soak > 0 {
 				gi.Soak = g.Soak.String()
 			}
 			ss.Gates = append(ss.Gates, gi)

@@ -20,6 +20,7 @@ const (
 	KindUndo          = "pipeline.stage.undo"
 	KindFinished      = "pipeline.finished"
 	KindAbort         = "pipeline.abort"
+	KindGateVerify    = "pipeline.gate.verify"
 )
 
 // Stage statuses. A stage is pending until its stages before have succeeded, gated
@@ -65,6 +66,8 @@ type StageState struct {
 	Gates     []GateInfo `json:"gates,omitempty"`
 	GateSince time.Time  `json:"gateSince,omitzero"`
 	Decisions []Decision `json:"decisions,omitempty"`
+	// Records are the measurements of the stage's verification gates.
+	Records []Record `json:"records,omitempty"`
 
 	StartAt time.Time `json:"startAt,omitzero"` // when starting was written
 	// WorkflowVersion is the version of the workflow the stage was checked against

@@ -8,7 +8,10 @@ import (
 	"github.com/sluicehq/sluice/internal/auth"
 	"github.com/sluicehq/sluice/internal/engine"
 	"github.com/sluicehq/sluice/internal/pipeline"
+	"github.com/sluicehq/sluice/internal/secrets"
 	"github.com/sluicehq/sluice/internal/store"
+	"github.com/sluicehq/sluice/internal/verify"
+	"github.com/sluicehq/sluice/internal/verify/providers"
 )
 
 // startPipelines builds the pipeline runner over the same store and engine, with the
@@ -16,7 +19,7 @@ import (
 // and rollback-all undoes a stage as POST .../undo would. It sets deps.Pipelines and
 // returns the runner's stop. A store without pipeline runs (none of sluice's) runs
 // no pipelines.
-func startPipelines(cfg Config, st store.Store, eng *engine.Engine, deps *api.Deps, log *slog.Logger) (func(), error) {
+func startPipelines(cfg Config, st store.Store, eng *engine.Engine, w *wiring, deps *api.Deps, log *slog.Logger) (func(), error) {
 	ps, ok := st.(pipeline.Store)
 	if !ok {
 		log.Warn("this store keeps no pipeline runs; pipelines are off")
@@ -31,6 +34,12 @@ func startPipelines(cfg Config, st store.Store, eng *engine.Engine, deps *api.De
 		Undo: func(ctx context.Context, env, service, who, reason string) (string, error) {
 			return api.UndoService(ctx, st, eng, env, service, who, reason)
 		},
+		// verification gates measure with the providers verify steps use
+		Verifier: verify.NewStep(providers.NewSource(
+			verify.Deps{Metrics: w, Register: secrets.Default.Add},
+			providers.PerEnvironmentMetrics(func(env string) verify.MetricsSource { return w.RouterMetricsOf(env) }),
+			providers.PerEnvironmentSecrets(w.kubeSecretsOf),
+		)),
 	}
 	if a := deps.Auth; a != nil {
 		opt.Authorize = func(ctx context.Context, id auth.Identity, env, action string) error {

@@ -132,7 +132,7 @@ func Run(ctx context.Context, cfg Config) error {
 	deps.DryRun = wiring.dryRun(st)
 	deps.TriggerSecret = wiring.triggerSecret(st)
 	sec.apply(&deps)
-	stopPipelines, err := startPipelines(cfg, st, eng, &deps, log)
+	stopPipelines, err := startPipelines(cfg, st, eng, wiring, &deps, log)
 	if err != nil {
 		ln.Close()
 		return err

@@ -70,13 +70,20 @@ type Gate struct {
 	// Soak waits this long after the stages before have succeeded, and fails when one
 	// of their services is rolled back or changed by another release meanwhile.
 	Soak Duration `yaml:"soak,omitempty"`
-	Pos  Pos      `yaml:"-"`
+	// Verify measures the live release of every stage this one comes after, with the
+	// fields of a verify step (metrics and logs of the stage's environment's
+	// providers), and passes when every check succeeds.
+	Verify *VerifyStep `yaml:"verify,omitempty"`
+	Pos    Pos         `yaml:"-"`
 }
 
-// Kind names the gate's block: approval or soak.
+// Kind names the gate's block: approval, soak or verify.
 func (g *Gate) Kind() string {
-	if g.Approval != nil {
+	switch {
+	case g.Approval != nil:
 		return "approval"
+	case g.Verify != nil:
+		return "verify"
 	}
 	return "soak"
 }
@@ -302,12 +309,16 @@ func (v *validator) gate(path string, g *Gate) {
 			v.report(path+".soak", "soak must be a positive duration such as 10m")
 		}
 	}
+	if g.Verify != nil {
+		set++
+		v.verify(path+".verify", g.Verify)
+	}
 	switch {
 	case v.badUnder(path):
 	case set == 0:
-		v.report(path, "a gate needs one of approval or soak")
+		v.report(path, "a gate needs one of approval, soak or verify")
 	case set > 1:
-		v.report(path, "a gate holds one of approval or soak; write two gates to have both (they pass in order)")
+		v.report(path, "a gate holds one of approval, soak or verify; write several gates to have more (they pass in order)")
 	}
 }
 

@@ -45,8 +45,8 @@ func TestPipelineProblems(t *testing.T) {
         - {approval: {approvers: []}}
         - {soak: 5m, approval: {approvers: [carol]}}
         - {soke: 5m}
-`, []string{"p.yaml:11:11: a gate needs one of approval or soak", "p.yaml:12:18: soak must be a positive duration",
-			"p.yaml:13:34: approval has no approvers", "p.yaml:14:11: a gate holds one of approval or soak",
+`, []string{"p.yaml:11:11: a gate needs one of approval, soak or verify", "p.yaml:12:18: soak must be a positive duration",
+			"p.yaml:13:34: approval has no approvers", "p.yaml:14:11: a gate holds one of approval, soak or verify",
 			`p.yaml:15:12: unknown field "soke" in gate`}},
 		{"bad references", `  variables:
     - {name: artifact, type: string, required: true}

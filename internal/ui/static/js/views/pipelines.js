@@ -113,7 +113,7 @@ function stageCard(run, s, onDecide) {
     s.variables?.artifact ? h('p', {}, h('code', {}, s.variables.artifact)) : null,
     (s.gates || []).length ? h('ul', { class: 'stage-gates' }, s.gates.map((g, i) => h('li', { 'data-gate': g.kind },
       g.passed ? '✓ ' : (s.status === 'gated' && i === s.gate ? '… ' : '· '),
-      g.kind === 'approval' ? `approval by ${g.approvers.join(', ')}` : `soak ${g.soak}`,
+      g.kind === 'approval' ? `approval by ${g.approvers.join(', ')}` : (g.kind === 'verify' ? 'verification of the stages before' : `soak ${g.soak}`),
       g.message ? h('span', { class: 'muted' }, ` — ${g.message}`) : null))) : null,
     s.execution ? h('p', {}, 'Execution ', link(`/executions/${encodeURIComponent(s.execution)}`, h('code', {}, s.execution))) : null,
     s.undoExecution ? h('p', {}, 'Undone by ', link(`/executions/${encodeURIComponent(s.undoExecution)}`, h('code', {}, s.undoExecution))) : null,
