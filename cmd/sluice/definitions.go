@@ -168,6 +168,8 @@ func kindArg(s string) (client.Kind, error) {
 		return client.KindWorkflow, nil
 	case "environment", "environments", "env":
 		return client.KindEnvironment, nil
+	case "pipeline", "pipelines", "pl":
+		return client.KindPipeline, nil
 	}
 	return "", fmt.Errorf("unknown kind %q: want workflow or environment", s)
 }

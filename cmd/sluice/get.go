@@ -14,7 +14,7 @@ func (a *app) getCommand() *cobra.Command {
 	var f client.ExecutionFilter
 	var environment string
 	cmd := &cobra.Command{
-		Use:   "get workflows|environments|executions|services",
+		Use:   "get workflows|environments|executions|services|pipelines|pipeline-runs",
 		Short: "List workflows, environments, executions or services",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -31,6 +31,10 @@ func (a *app) getCommand() *cobra.Command {
 				return a.getExecutions(cmd, c, f)
 			case "services", "service", "svc":
 				return a.getServices(cmd, c, environment)
+			case "pipelines", "pipeline", "pl":
+				return a.getDefinitions(cmd, c, client.KindPipeline)
+			case "pipeline-runs", "pipeline-run", "pr":
+				return a.getPipelineRuns(cmd, c, client.PipelineRunFilter{Active: f.Active, Limit: f.Limit})
 			}
 			return fmt.Errorf("unknown resource %q: want workflows, environments, executions or services", args[0])
 		},

@@ -80,6 +80,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.getCommand(), a.describeCommand(), a.historyCommand(), a.deleteCommand(), a.logsCommand())
 	root.AddCommand(a.actionCommands()...)
 	root.AddCommand(a.undoCommand())
+	root.AddCommand(a.pipelineCommand())
 	root.AddCommand(a.sampleAppCommand(), a.demoCommand())
 	root.AddCommand(a.securityCommands()...)
 	root.AddCommand(a.reportCommand())

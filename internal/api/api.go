@@ -100,6 +100,8 @@ type Deps struct {
 	// Deliveries refuses replayed webhooks; the Store when it implements Deliveries
 	// and this is nil.
 	Deliveries Deliveries
+	// Pipelines runs Pipeline documents (pipelines.go); nil answers their routes 503.
+	Pipelines Pipelines
 }
 
 // handler holds the API's dependencies for its handlers.
@@ -149,7 +151,7 @@ func (h *handler) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+p+"/healthz", h.health)
 	mux.HandleFunc("GET /readyz", h.ready)
 	mux.HandleFunc("POST "+p+"/apply", h.apply)
-	for _, k := range []store.Kind{store.KindWorkflow, store.KindEnvironment} {
+	for _, k := range []store.Kind{store.KindWorkflow, store.KindEnvironment, store.KindPipeline} {
 		base := p + "/" + string(k) + "s"
 		mux.HandleFunc("GET "+base, h.listDefinitions(k))
 		mux.HandleFunc("GET "+base+"/{name}", h.getDefinition(k))
@@ -169,6 +171,7 @@ func (h *handler) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+hookPrefix+"{workflow}/{trigger}", h.hook)
 	mux.HandleFunc("POST "+p+"/services/{environment}/{service}/undo", h.undo)
 	h.authRoutes(mux, p)
+	h.pipelineRoutes(mux, p)
 }
 
 func (h *handler) health(w http.ResponseWriter, r *http.Request) {

@@ -18,6 +18,8 @@ func storeKind(docKind string) (store.Kind, error) {
 		return store.KindWorkflow, nil
 	case spec.KindEnvironment:
 		return store.KindEnvironment, nil
+	case spec.KindPipeline:
+		return store.KindPipeline, nil
 	}
 	return "", badRequest("kind", "unknown kind %q: want %s or %s", docKind, spec.KindWorkflow, spec.KindEnvironment)
 }
@@ -67,6 +69,10 @@ func (h *handler) storeDocuments(w http.ResponseWriter, r *http.Request, docs []
 			h.fail(w, r, ps)
 			return
 		}
+	}
+	if err := h.checkPipelines(r.Context(), docs); err != nil {
+		h.fail(w, r, err)
+		return
 	}
 	resp := ApplyResponse{DryRun: dryRun, Results: make([]ApplyResult, 0, len(docs))}
 	for _, doc := range docs {

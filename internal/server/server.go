@@ -140,6 +140,12 @@ func Run(ctx context.Context, cfg Config) error {
 	deps.CheckSettings = registry.CheckDocuments
 	deps.TriggerSecret = runtimes.TriggerSecret(st)
 	sec.apply(&deps)
+	stopPipelines, err := startPipelines(cfg, st, eng, runtimes, &deps, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopPipelines()
 	flushRejections := countRejections(&deps, log)
 	defer flushRejections()
 	defer startAuditRetention(ctx, cfg, deps.Audit, auditExport, log)()
@@ -165,6 +171,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if n > 0 {
 		log.Info("resumed executions", "count", n)
 	}
+	recoverPipelines(ctx, deps, log)
 	stopReleases, err := startReleases(ctx, cfg, eng, st, log)
 	if err != nil {
 		ln.Close()

@@ -16,7 +16,8 @@ type Document struct {
 	Name        string
 	Workflow    *Workflow
 	Environment *Environment
-	Source      []byte // this document's own text
+	Pipeline    *Pipeline // pipeline.go
+	Source      []byte    // this document's own text
 	Pos         Pos
 	// at is where each path of an Environment's fields was written (PosOf).
 	at map[string]Pos
@@ -122,7 +123,7 @@ func decodeDocument(file string, raw *rawDoc) (*Document, Problems) {
 	doc := &Document{Source: withoutMarker(raw.text), Pos: pos}
 	kindNode := findPath(root, "kind")
 	if kindNode == nil {
-		return nil, Problems{{Pos: pos, Path: "kind", Message: `missing required field "kind"; expected Workflow or Environment`}}
+		return nil, Problems{{Pos: pos, Path: "kind", Message: `missing required field "kind"; expected Workflow, Environment or Pipeline`}}
 	}
 	doc.Kind = kindNode.Value
 	var probs Problems
@@ -133,9 +134,12 @@ func decodeDocument(file string, raw *rawDoc) (*Document, Problems) {
 	case KindEnvironment:
 		e, at, ps := buildEnvironment(file, raw)
 		doc.Environment, doc.Name, doc.at, probs = e, e.Metadata.Name, at, ps
+	case KindPipeline:
+		p, ps := buildPipeline(file, raw)
+		doc.Pipeline, doc.Name, probs = p, p.Metadata.Name, ps
 	default:
-		msg := fmt.Sprintf("unknown kind %q; expected Workflow or Environment", kindNode.Value)
-		if s := suggest(kindNode.Value, []string{KindWorkflow, KindEnvironment}); s != "" {
+		msg := fmt.Sprintf("unknown kind %q; expected Workflow, Environment or Pipeline", kindNode.Value)
+		if s := suggest(kindNode.Value, []string{KindWorkflow, KindEnvironment, KindPipeline}); s != "" {
 			msg = fmt.Sprintf("unknown kind %q; did you mean %q?", kindNode.Value, s)
 		}
 		kpos := Pos{File: file, Line: kindNode.Line, Column: kindNode.Column}

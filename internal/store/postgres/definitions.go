@@ -14,7 +14,7 @@ import (
 const defColumns = `kind, name, version, source, deleted, created_at, created_by`
 
 func checkDefinitionKey(kind store.Kind, name string) error {
-	if kind != store.KindWorkflow && kind != store.KindEnvironment {
+	if kind != store.KindWorkflow && kind != store.KindEnvironment && kind != store.KindPipeline {
 		return fmt.Errorf("unknown definition kind %q", kind)
 	}
 	if name == "" {

@@ -109,6 +109,7 @@ CREATE TABLE requests (
 CREATE INDEX requests_unanswered ON requests (execution_id) WHERE NOT answered;
 `},
 	{6, "trigger deliveries", deliveriesSchema},
+	{7, "pipeline runs", pipelinesSchema},
 }
 
 // SchemaVersion is the newest schema version this binary knows.

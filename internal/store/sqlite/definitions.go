@@ -11,7 +11,7 @@ import (
 )
 
 func checkDefinitionKey(kind store.Kind, name string) error {
-	if kind != store.KindWorkflow && kind != store.KindEnvironment {
+	if kind != store.KindWorkflow && kind != store.KindEnvironment && kind != store.KindPipeline {
 		return fmt.Errorf("unknown definition kind %q", kind)
 	}
 	if name == "" {

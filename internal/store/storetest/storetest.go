@@ -47,6 +47,7 @@ func Run(t *testing.T, open Open) {
 		{"ConcurrentClaims", testConcurrentClaims},
 		{"Requests", testRequests},
 		{"Deliveries", testDeliveries},
+		{"PipelineRuns", testPipelineRuns},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

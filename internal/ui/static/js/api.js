@@ -119,6 +119,9 @@ export const api = {
   login: (token) => request('POST', '/login', { body: { token }, noRetry: true }),
   logout: () => request('POST', '/logout', { noRetry: true }),
   sso: () => request('GET', '/oidc', { noRetry: true }),
+  pipelineRuns: (filters) => request('GET', '/pipeline-runs', { query: filters }).then((r) => r.items || []),
+  pipelineRun: (id) => request('GET', `/pipeline-runs/${enc(id)}`),
+  pipelineDecide: (id, action, body) => request('POST', `/pipeline-runs/${enc(id)}/${action}`, { body }),
 };
 
 /** eventsURL is the execution's event stream. */

@@ -12,6 +12,7 @@ import { runView } from './views/run.js';
 import { environmentsView } from './views/environments.js';
 import { workflowNewView, workflowEditView } from './views/builder.js';
 import { environmentNewView, environmentEditView } from './views/builder-env.js';
+import { pipelinesView, pipelineRunView } from './views/pipelines.js';
 
 const routes = [
   [/^\/(?:executions)?$/, executionsView, 'executions'],
@@ -25,6 +26,8 @@ const routes = [
   [/^\/workflows\/([^/]+)$/, workflowView, 'workflows'],
   [/^\/workflows\/([^/]+)\/run$/, runView, 'workflows'],
   [/^\/environments$/, environmentsView, 'environments'],
+  [/^\/pipelines$/, pipelinesView, 'pipelines'],
+  [/^\/pipelines\/runs\/([^/]+)$/, pipelineRunView, 'pipelines'],
 ];
 
 let unmount = () => {};
