@@ -256,7 +256,7 @@ func (h *handler) listServices(w http.ResponseWriter, r *http.Request) {
 	out := ServiceList{Items: make([]Service, 0, len(svcs))}
 	for _, s := range svcs {
 		if rs.has(roleViewer, s.Environment) {
-			out.Items = append(out.Items, serviceOf(s))
+			out.Items = append(out.Items, h.liveService(r.Context(), s))
 		}
 	}
 	writeJSON(w, http.StatusOK, out)

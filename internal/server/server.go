@@ -131,6 +131,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	deps.DryRun = wiring.dryRun(st)
 	deps.TriggerSecret = wiring.triggerSecret(st)
+	deps.Live = liveReader(wiring, st)
 	sec.apply(&deps)
 	flushRejections := countRejections(&deps, log)
 	defer flushRejections()
