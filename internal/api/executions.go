@@ -104,9 +104,12 @@ func (h *handler) listExecutions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := ExecutionList{Items: make([]Execution, 0, len(exs))}
+	wfs := workflowCache{}
 	for _, e := range exs {
 		if rs.has(roleViewer, e.Environment) {
-			out.Items = append(out.Items, executionOf(e, false))
+			x := executionOf(e, false)
+			x.Progress = h.progressOf(r.Context(), e, wfs)
+			out.Items = append(out.Items, x)
 		}
 	}
 	writeJSON(w, http.StatusOK, out)

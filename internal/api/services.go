@@ -185,7 +185,7 @@ func (h *handler) releaseOf(ctx context.Context, e store.Execution, c workflowCa
 	if len(e.State) > 0 && json.Unmarshal(e.State, &st) == nil {
 		rel.Promoted = st.Promoted
 	}
-	end := time.Now()
+	end := h.Now()
 	if e.Status.Terminal() {
 		end = e.UpdatedAt
 		rel.EndedAt = &end

@@ -74,6 +74,8 @@ type Execution struct {
 	Owner string `json:"owner,omitempty"`
 	// State is the engine's progress record, as the engine wrote it; only on GET of one.
 	State json.RawMessage `json:"state,omitempty"`
+	// Progress is where the execution stands; only in lists.
+	Progress *Progress `json:"progress,omitempty"`
 }
 
 // ExecutionList is a list of executions, newest first.

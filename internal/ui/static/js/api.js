@@ -113,6 +113,8 @@ export const api = {
   environments: () => request('GET', '/environments').then((r) => r.items || []),
   environment: (name) => request('GET', `/environments/${enc(name)}`),
   services: () => request('GET', '/services').then((r) => r.items || []),
+  service: (env, service) => request('GET', `/services/${enc(env)}/${enc(service)}`),
+  audit: (query) => request('GET', '/audit', { query }),
   undo: (env, service, reason) => request('POST', `/services/${enc(env)}/${enc(service)}/undo`, { body: { reason } }),
   whoami: () => request('GET', '/whoami'),
   login: (token) => request('POST', '/login', { body: { token }, noRetry: true }),

@@ -10,6 +10,10 @@ import { reportView } from './views/report.js';
 import { workflowsView, workflowView } from './views/workflows.js';
 import { runView } from './views/run.js';
 import { environmentsView } from './views/environments.js';
+import { servicesView, serviceView } from './views/services.js';
+import { auditView } from './views/audit.js';
+import { setPageTitle, watchApprovals } from './attention.js';
+import { showAdminNav } from './session.js';
 
 const routes = [
   [/^\/(?:executions)?$/, executionsView, 'executions'],
@@ -19,7 +23,15 @@ const routes = [
   [/^\/workflows\/([^/]+)$/, workflowView, 'workflows'],
   [/^\/workflows\/([^/]+)\/run$/, runView, 'workflows'],
   [/^\/environments$/, environmentsView, 'environments'],
+  [/^\/services$/, servicesView, 'services'],
+  [/^\/services\/([^/]+)\/([^/]+)$/, serviceView, 'services'],
+  [/^\/audit$/, auditView, 'audit'],
 ];
+
+// pageTitles name each page in the tab's title; a view may name it more precisely.
+const pageTitles = {
+  executions: 'Executions', workflows: 'Workflows', environments: 'Environments', services: 'Services', audit: 'Audit log',
+};
 
 let unmount = () => {};
 
@@ -39,12 +51,14 @@ function render() {
     const m = path.match(re);
     if (!m) continue;
     markNav(nav);
+    setPageTitle(pageTitles[nav] || nav);
     const params = m.slice(1).map(decodeURIComponent);
     const ctx = { root, params, query: new URLSearchParams(location.search), navigate };
     unmount = view(ctx) || (() => {});
     return;
   }
   markNav('');
+  setPageTitle('Not found');
   replace(root, h('section', { class: 'page' }, h('h1', {}, 'Not found'),
     h('p', {}, 'No page at ', h('code', {}, location.pathname), '.')));
 }
@@ -97,6 +111,8 @@ function setupTheme() {
 setupUser();
 setupTheme();
 setupSession({ onSignedIn: render });
+watchApprovals();
+window.addEventListener('sluice-user', showAdminNav);
 document.addEventListener('click', onClick);
 window.addEventListener('popstate', render);
 render();
