@@ -66,6 +66,9 @@ func (v *View) SetExecution(ex api.Execution) {
 		return
 	}
 	v.LiveSlot, v.NewSlot = string(st.LiveSlot), string(st.NewSlot)
+	if st.Promoted { // the new slot serves now: it is the live one, nothing is staged
+		v.LiveSlot, v.NewSlot = string(st.NewSlot), ""
+	}
 	if st.Weights != nil {
 		v.Weights = &Weights{Green: st.Weights.Green, Blue: st.Weights.Blue}
 	}
