@@ -5,17 +5,19 @@ import { api } from '../api.js';
 import { h, replace, fmtDateTime } from '../dom.js';
 
 const filterNames = ['actor', 'action', 'environment', 'outcome', 'since', 'until'];
-const pageSize = 50;
+const defaultPageSize = 50;
 
 /** auditView mounts the audit log; the server refuses it to anyone but an admin. */
 export function auditView({ root, query, navigate }) {
   const filters = Object.fromEntries(filterNames.map((k) => [k, query.get(k) || '']));
   const after = query.get('after') || '';
+  const pageSize = Math.min(1000, Number(query.get('limit')) || defaultPageSize);
   const back = (query.get('back') || '').split(',').filter(Boolean); // cursors of the earlier pages
   const tbody = h('tbody');
   const note = h('p', { class: 'muted list-note', role: 'status' });
   const pager = h('nav', { class: 'pager', 'aria-label': 'Audit log pages' });
-  const go = (f, cursor, stack) => navigate('/audit?' + new URLSearchParams(clean({ ...f, after: cursor, back: stack.join(',') })));
+  const limit = query.get('limit') || '';
+  const go = (f, cursor, stack) => navigate('/audit?' + new URLSearchParams(clean({ ...f, limit, after: cursor, back: stack.join(',') })));
   const form = filterForm(filters, (f) => go(f, '', []));
   replace(root, h('section', { class: 'page' },
     h('div', { class: 'page-head' }, h('h1', {}, 'Audit log'),
@@ -24,7 +26,7 @@ export function auditView({ root, query, navigate }) {
     h('div', { class: 'table-wrap' }, h('table', { class: 'list', id: 'audit' },
       h('caption', { class: 'sr-only' }, 'Audit log entries'), tableHead(), tbody)),
     pager, note));
-  load(filters, after).then((page) => {
+  load(filters, after, pageSize).then((page) => {
     renderRows(tbody, page.items);
     const first = back.length * pageSize + 1;
     replace(note, page.items.length ? `Entries ${first}–${first + page.items.length - 1}` : 'No entries match.');
@@ -37,7 +39,7 @@ export function auditView({ root, query, navigate }) {
   });
 }
 
-function load(filters, after) {
+function load(filters, after, pageSize) {
   const q = { ...clean(filters), after: after === '0' ? '' : after, limit: String(pageSize) };
   for (const k of ['since', 'until']) if (q[k] && /^\d{4}-\d\d-\d\dT\d\d:\d\d$/.test(q[k])) q[k] = new Date(q[k]).toISOString();
   return api.audit(q);
