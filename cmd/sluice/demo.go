@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -63,6 +64,11 @@ type demoRun struct {
 	set  demoSetup
 	load *demoTraffic
 	in   *bufio.Reader
+	// tty is stdout when it is a terminal: the demo then draws the follow tree.
+	tty *os.File
+	// prompting is set while the approval prompt waits for an answer: nothing else
+	// prints then, so the prompt stays the last line on the screen.
+	prompting atomic.Bool
 
 	failedAt, restoredAt time.Time // when the canary started rolling back, and traffic was back
 }
@@ -79,7 +85,7 @@ func (a *app) demo(ctx context.Context, o demoOptions) (err error) {
 		return err
 	}
 	defer removeCopy()
-	d := &demoRun{a: a, o: o, out: &lockedWriter{w: a.stdout}, dir: dir, set: demoSetup{exe: exe}}
+	d := &demoRun{a: a, o: o, out: &lockedWriter{w: a.stdout}, dir: dir, set: demoSetup{exe: exe, interactive: !o.yes}, tty: a.demoTerminal()}
 	defer func() {
 		if cerr := d.cleanup(); err == nil && cerr != nil {
 			err = cerr
@@ -130,11 +136,12 @@ func (d *demoRun) start(ctx context.Context) error {
 
 func (d *demoRun) banner() {
 	fmt.Fprintf(d.out, `sluice demo
-  API and UI      %s   (try: sluice --server %s get executions)
+  open the UI     %s/executions   (watch the release, approve it there or here)
+  API             %s   (try: sluice --server %s get services)
   the service     http://%s/   (through sluice's builtin router)
   router admin    http://%s/weights   /metrics   /instances
   data and logs   %s   (server.log)
-`, d.emb.url, d.emb.url, d.set.listen, d.set.admin, d.dir)
+`, d.emb.url, d.emb.url, d.emb.url, d.set.listen, d.set.admin, d.dir)
 	if !d.set.verify || !d.set.loadtest {
 		fmt.Fprintf(d.out, "  note            this build has no %s step; the demo uses %s instead\n",
 			missingSteps(d.set), "a pause and its own check of the errors users see through the router")
@@ -171,7 +178,9 @@ func (d *demoRun) story(ctx context.Context) error {
 	tctx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { d.load.run(tctx, 40) })
-	wg.Go(func() { showSplit(tctx, d.out, d.set.admin, d.load, 2*time.Second) })
+	if d.tty == nil { // the tree shows the split itself
+		wg.Go(func() { showSplit(tctx, d.out, d.set.admin, d.load, 2*time.Second, d.prompting.Load) })
+	}
 	ex, err = d.runFollow(ctx, "demo-canary", vars)
 	stop()
 	wg.Wait()
@@ -181,28 +190,25 @@ func (d *demoRun) story(ctx context.Context) error {
 	return d.outcome(ctx, ex)
 }
 
-// runFollow starts a workflow and prints its console until it ends, answering its
-// approval; it returns the execution as it ended.
+// runFollow starts a workflow and shows it until it ends, stopping at each approval
+// to ask; it returns the execution as it ended.
 func (d *demoRun) runFollow(ctx context.Context, workflow string, vars map[string]string) (api.Execution, error) {
 	ex, err := d.c.Run(ctx, workflow, 0, vars)
 	if err != nil {
 		return api.Execution{}, fmt.Errorf("demo: run %s: %w", workflow, err)
 	}
-	fmt.Fprintf(d.out, "execution %s of workflow %s\n", ex.ID, workflow)
-	var asked sync.Once
-	for e, err := range d.c.Follow(ctx, ex.ID, 0) {
+	fmt.Fprintf(d.out, "execution %s of workflow %s   (in the UI: %s/executions/%s)\n", ex.ID, workflow, d.emb.url, ex.ID)
+	var after int64
+	for {
+		st, err := d.followStretch(ctx, ex.ID, after)
 		if err != nil {
-			return api.Execution{}, fmt.Errorf("demo: follow %s: %w", ex.ID, err)
+			return api.Execution{}, err
 		}
-		consoleLine(d.out, e)
-		switch {
-		case eventStatus(e) == store.StatusWaiting:
-			asked.Do(func() { go d.decide(ctx, ex.ID) })
-		case eventStatus(e) == store.StatusRollingBack:
-			d.failedAt = e.At
-		case e.Type == "weights" && !d.failedAt.IsZero() && d.restoredAt.IsZero():
-			d.restoredAt = e.At
+		after = st.last
+		if !st.waiting {
+			break
 		}
+		d.decide(ctx, ex.ID)
 	}
 	return d.c.GetExecution(ctx, ex.ID)
 }
@@ -225,7 +231,9 @@ func eventStatus(e api.Event) store.Status {
 func (d *demoRun) decide(ctx context.Context, id string) {
 	approve, comment := true, "approved by sluice demo --yes"
 	if !d.o.yes {
-		fmt.Fprint(d.out, "\n>>> Promote v2 to 100% of the traffic? [y/N] ")
+		d.prompting.Store(true)
+		defer d.prompting.Store(false)
+		fmt.Fprintf(d.out, "\n    (or approve it in the UI: %s/executions/%s)\n>>> Promote v2 to 100%% of the traffic? [y/N] ", d.emb.url, id)
 		if d.in == nil {
 			d.in = bufio.NewReader(d.a.stdin)
 		}
@@ -294,19 +302,33 @@ func versionOf(artifact string) string {
 }
 
 // probe runs a throwaway execution to learn whether this build runs verify and
-// loadtest steps.
+// loadtest steps, on a server of its own (in DIR/probe) so that the demo's server
+// lists only the demo's executions.
 func (d *demoRun) probe(ctx context.Context) (verify, loadtest bool, err error) {
-	if _, err := d.c.Apply(ctx, "probe.yaml", []byte(probeDocuments), false); err != nil {
+	dir := filepath.Join(d.dir, "probe")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return false, false, fmt.Errorf("demo: probe: %w", err)
+	}
+	emb, err := startEmbedded(ctx, dir)
+	if err != nil {
+		return false, false, fmt.Errorf("demo: probe: %w", err)
+	}
+	defer emb.stop() //nolint:errcheck // a throwaway server; the probe's answer is what counts
+	c, err := client.New(emb.url, client.WithUser(demoUser))
+	if err != nil {
+		return false, false, err
+	}
+	if _, err := c.Apply(ctx, "probe.yaml", []byte(probeDocuments), false); err != nil {
 		return false, false, fmt.Errorf("demo: apply the probe: %w", err)
 	}
 	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	ex, err := d.c.Run(pctx, "demo-probe", 0, nil)
+	ex, err := c.Run(pctx, "demo-probe", 0, nil)
 	if err != nil {
 		return false, false, fmt.Errorf("demo: run the probe: %w", err)
 	}
 	verify, loadtest = true, true
-	for e, err := range d.c.Follow(pctx, ex.ID, 0) {
+	for e, err := range c.Follow(pctx, ex.ID, 0) {
 		if err != nil {
 			return false, false, fmt.Errorf("demo: follow the probe: %w", err)
 		}

@@ -21,6 +21,17 @@ type demoSetup struct {
 	verify   bool   // this build runs verify steps
 	loadtest bool   // this build runs loadtest steps
 	checkURL string // the demo's own check, used when verify is not available
+	// interactive says a person answers the approval at the prompt: it then waits a
+	// day instead of rolling back after five minutes.
+	interactive bool
+}
+
+// approvalTimeout is how long the canary's approval waits for an answer.
+func (d demoSetup) approvalTimeout() string {
+	if d.interactive {
+		return "24h"
+	}
+	return "5m"
 }
 
 // yamlString returns s as a YAML double-quoted scalar.
@@ -103,7 +114,7 @@ spec:
           approval:
             message: "Canary of ${version} at 10%% looks healthy. Promote to 100%%?"
             approvers: [%[6]s]
-            timeout: 5m
+            timeout: %[8]s
             onTimeout: rollback
     - name: promote
       steps:
@@ -115,7 +126,7 @@ spec:
           scaledown:
             slot: old
             delay: 3s
-`, demoEnv, d.listen, d.admin, d.serviceBlock(artifact), d.checkSteps(), demoUser, yamlString(d.exe))
+`, demoEnv, d.listen, d.admin, d.serviceBlock(artifact), d.checkSteps(), demoUser, yamlString(d.exe), d.approvalTimeout())
 }
 
 // serviceBlock is the variables, environment and service shared by both workflows.
