@@ -63,7 +63,9 @@ type demoRun struct {
 	c    *client.Client
 	set  demoSetup
 	load *demoTraffic
-	in   *bufio.Reader
+	// answers carries the lines typed at the prompt; inputDone is set once stdin ended.
+	answers   chan promptAnswer
+	inputDone bool
 	// tty is stdout when it is a terminal: the demo then draws the follow tree.
 	tty *os.File
 	// prompting is set while the approval prompt waits for an answer: nothing else
@@ -227,21 +229,25 @@ func eventStatus(e api.Event) store.Status {
 	return v.Status
 }
 
-// decide approves at once with --yes, and asks at the terminal otherwise.
+// decide approves at once with --yes, and asks at the terminal otherwise; an answer
+// given in the UI meanwhile ends the prompt.
 func (d *demoRun) decide(ctx context.Context, id string) {
 	approve, comment := true, "approved by sluice demo --yes"
 	if !d.o.yes {
 		d.prompting.Store(true)
 		defer d.prompting.Store(false)
 		fmt.Fprintf(d.out, "\n    (or approve it in the UI: %s/executions/%s)\n>>> Promote v2 to 100%% of the traffic? [y/N] ", d.emb.url, id)
-		if d.in == nil {
-			d.in = bufio.NewReader(d.a.stdin)
+		a, elsewhere := d.ask(ctx, id)
+		if elsewhere {
+			if ctx.Err() == nil {
+				fmt.Fprintln(d.out, "\n    answered in the UI")
+			}
+			return
 		}
-		line, err := d.in.ReadString('\n')
-		answer := strings.ToLower(strings.TrimSpace(line))
+		answer := strings.ToLower(strings.TrimSpace(a.line))
 		approve = answer == "y" || answer == "yes"
 		comment = "answered " + fmt.Sprintf("%q", answer) + " at the demo's prompt"
-		if err != nil && answer == "" {
+		if a.err != nil && answer == "" {
 			comment = "no answer at the demo's prompt (input closed)"
 		}
 	}
@@ -251,6 +257,48 @@ func (d *demoRun) decide(ctx context.Context, id string) {
 	}
 	if err := call(ctx, id, comment); err != nil && ctx.Err() == nil {
 		fmt.Fprintf(d.out, "demo: answering the approval: %v\n", err)
+	}
+}
+
+// promptAnswer is one line read at the prompt, or why none could be.
+type promptAnswer struct {
+	line string
+	err  error
+}
+
+// ask waits for a line of input, or until the approval is no longer waiting (someone
+// answered it in the UI) or ctx ends: then elsewhere is true.
+func (d *demoRun) ask(ctx context.Context, id string) (a promptAnswer, elsewhere bool) {
+	if d.inputDone {
+		return promptAnswer{err: io.EOF}, false
+	}
+	if d.answers == nil { // one reader for the whole demo: a read cannot be abandoned
+		d.answers = make(chan promptAnswer)
+		in := bufio.NewReader(d.a.stdin)
+		go func() {
+			for {
+				line, err := in.ReadString('\n')
+				d.answers <- promptAnswer{line, err}
+				if err != nil {
+					return
+				}
+			}
+		}()
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return a, true
+		case a = <-d.answers:
+			d.inputDone = a.err != nil
+			return a, false
+		case <-tick.C:
+			if ex, err := d.c.GetExecution(ctx, id); err == nil && ex.Status != store.StatusWaiting {
+				return a, true
+			}
+		}
 	}
 }
 
