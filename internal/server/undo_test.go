@@ -59,8 +59,8 @@ func TestUndo(t *testing.T) {
 	v1Slot := live().LiveSlot
 
 	v2 := release("v2", "1h")
-	for live().Artifact != "shop:v2" {
-		time.Sleep(20 * time.Millisecond) // v2 is live; its old slot waits an hour
+	for s := live(); s.Artifact != "shop:v2" || s.ExecutionID != v2; s = live() {
+		time.Sleep(20 * time.Millisecond) // v2 is live and promoted; its old slot waits an hour
 	}
 	start := time.Now()
 	res, err := c.client.Undo(ctx, "prod", "shop", "checkout errors")
