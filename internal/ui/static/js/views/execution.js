@@ -3,6 +3,7 @@
 
 import { api, eventsURL } from '../api.js';
 import { h, replace, badge, slotPill, fmtDateTime, terminal, link } from '../dom.js';
+import { setPageTitle } from '../attention.js';
 import { EventStream } from '../stream.js';
 import { workflowModel, substitute, thresholds } from '../yaml.js';
 import { Pipeline } from './pipeline.js';
@@ -129,6 +130,7 @@ class ExecutionPage {
 
   renderHead(ex) {
     const st = ex.state || {};
+    setPageTitle(`${ex.workflow} ${ex.id} · ${ex.status.replace('_', ' ')}`);
     const live = st.promoted ? st.newSlot : st.liveSlot;
     const w = st.weights;
     replace(this.head,
