@@ -59,6 +59,12 @@ func TestBrowserAccessibility(t *testing.T) {
 	s.call(t, "POST", "/api/v1/workflows/shop/run", "alice", "application/json", `{"variables":{"artifact":"shop:v2","bake":"100ms"}}`, &waiting)
 	waitExec(t, s, waiting.ID, "waiting")
 
+	// A step that fails and pauses for a person: Retry is the primary action.
+	s.call(t, "POST", "/api/v1/apply?file=flaky.yaml", "alice", "application/yaml", flakyFiles, nil)
+	var paused struct{ ID string }
+	s.call(t, "POST", "/api/v1/workflows/flaky/run", "alice", "application/json", `{}`, &paused)
+	waitExec(t, s, paused.ID, "paused")
+
 	b := newBrowser(t, s.url)
 	b.do("open", chromedp.EmulateViewport(1366, 900), chromedp.Navigate(s.url+"/executions"))
 	b.setUser("alice")
@@ -66,6 +72,7 @@ func TestBrowserAccessibility(t *testing.T) {
 		{"/executions", `document.querySelector('#executions tbody tr') !== null`, ""},
 		{"/executions/" + waiting.ID, `document.querySelector('[data-action="approve"]') !== null`, ""},
 		{"/executions/" + done.ID, `document.querySelector('#exec-status .badge')?.dataset.status === 'succeeded'`, feedMeasurements},
+		{"/executions/" + paused.ID, `document.querySelector('[data-action="retry"]') !== null`, ""},
 		{"/executions/" + done.ID + "/report", `document.querySelector('main h1') !== null && !document.body.textContent.includes('Loading')`, ""},
 		{"/workflows", `document.querySelector('#workflows') !== null`, ""},
 		{"/workflows/shop", `document.querySelector('.phases') !== null`, ""},
@@ -87,5 +94,44 @@ func TestBrowserAccessibility(t *testing.T) {
 			b.checkA11y(fmt.Sprintf("%s (%s)", p.path, scheme))
 		}
 	}
+	retryFirst(b, s.url+"/executions/"+paused.ID)
 	b.checkClean()
+}
+
+// flakyFiles is a workflow whose check fails (nothing listens on port 9) and pauses
+// for a person.
+const flakyFiles = `apiVersion: sluice.dev/v1alpha1
+kind: Workflow
+metadata: {name: flaky}
+spec:
+  environment: prod
+  service: {name: cart, port: 8080, artifact: "cart:v1"}
+  phases:
+    - name: check
+      steps:
+        - deploy: {instances: 1}
+        - name: smoke
+          onFailure: pause
+          webhook: {url: "http://127.0.0.1:9/", method: GET}
+`
+
+// retryFirst checks that after a failed step Retry is the first and only highlighted
+// action, Resume is offered second and says it skips the step, and the phase and step
+// read as they are: the phase paused (not running), the step failed in its name.
+func retryFirst(b *browser, url string) {
+	b.t.Helper()
+	b.do("paused execution", chromedp.Navigate(url))
+	b.wait("actions", `document.querySelector('[data-action="retry"]') !== null`)
+	var got []string
+	b.eval(`[...document.querySelectorAll('#actions button')].map((el) => el.dataset.action + (el.classList.contains('btn-primary') ? '*' : '') + ':' + el.textContent)`, &got)
+	want := []string{"retry*:Retry step", "skip:Skip failed step and resume", "rollback:Roll back", "abort:Abort"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		b.fail("actions after a failed step %q, want %q", got, want)
+	}
+	var phase, step string
+	b.eval(`document.querySelector('[data-phase="0"]').dataset.status`, &phase)
+	b.eval(`document.querySelector('button.step[data-status="failed"] .step-status')?.textContent ?? ''`, &step)
+	if phase != "paused" || step != ", failed" {
+		b.fail("phase reads %q (want paused), failed step's name part %q", phase, step)
+	}
 }
