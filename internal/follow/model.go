@@ -75,6 +75,9 @@ func (v *View) SetExecution(ex api.Execution) {
 	phases := make([]*Phase, 0, len(st.Phases))
 	for _, ps := range st.Phases {
 		p := &Phase{Name: ps.Name, Status: ps.Status}
+		if p.Status == store.StatusRunning && ex.Status != store.StatusRunning {
+			p.Status = ex.Status // a phase under way reads as its execution: paused, waiting, aborted
+		}
 		for _, ss := range ps.Steps {
 			p.Steps = append(p.Steps, v.mergeStep(ss))
 		}
