@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -63,7 +64,14 @@ type demoRun struct {
 	c    *client.Client
 	set  demoSetup
 	load *demoTraffic
-	in   *bufio.Reader
+	// answers carries the lines typed at the prompt; inputDone is set once stdin ended.
+	answers   chan promptAnswer
+	inputDone bool
+	// tty is stdout when it is a terminal: the demo then draws the follow tree.
+	tty *os.File
+	// prompting is set while the approval prompt waits for an answer: nothing else
+	// prints then, so the prompt stays the last line on the screen.
+	prompting atomic.Bool
 
 	failedAt, restoredAt time.Time // when the canary started rolling back, and traffic was back
 }
@@ -80,7 +88,7 @@ func (a *app) demo(ctx context.Context, o demoOptions) (err error) {
 		return err
 	}
 	defer removeCopy()
-	d := &demoRun{a: a, o: o, out: &lockedWriter{w: a.stdout}, dir: dir, set: demoSetup{exe: exe}}
+	d := &demoRun{a: a, o: o, out: &lockedWriter{w: a.stdout}, dir: dir, set: demoSetup{exe: exe, interactive: !o.yes}, tty: a.demoTerminal()}
 	defer func() {
 		if cerr := d.cleanup(); err == nil && cerr != nil {
 			err = cerr
@@ -122,11 +130,12 @@ func (d *demoRun) start(ctx context.Context) error {
 
 func (d *demoRun) banner() {
 	fmt.Fprintf(d.out, `sluice demo
-  API and UI      %s   (try: sluice --server %s get executions)
+  open the UI     %s/executions   (watch the release, approve it there or here)
+  API             %s   (try: sluice --server %s get services)
   the service     http://%s/   (through sluice's builtin router)
   router admin    http://%s/weights   /metrics   /instances
   data and logs   %s   (server.log)
-`, d.emb.url, d.emb.url, d.set.listen, d.set.admin, d.dir)
+`, d.emb.url, d.emb.url, d.emb.url, d.set.listen, d.set.admin, d.dir)
 }
 
 // story releases v1, then runs the canary of v2 and judges the outcome.
@@ -148,7 +157,9 @@ func (d *demoRun) story(ctx context.Context) error {
 	tctx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { d.load.run(tctx, 40) })
-	wg.Go(func() { showSplit(tctx, d.out, d.set.admin, d.load, 2*time.Second) })
+	if d.tty == nil { // the tree shows the split itself
+		wg.Go(func() { showSplit(tctx, d.out, d.set.admin, d.load, 2*time.Second, d.prompting.Load) })
+	}
 	ex, err = d.runFollow(ctx, "demo-canary", vars)
 	stop()
 	wg.Wait()
@@ -158,28 +169,25 @@ func (d *demoRun) story(ctx context.Context) error {
 	return d.outcome(ctx, ex)
 }
 
-// runFollow starts a workflow and prints its console until it ends, answering its
-// approval; it returns the execution as it ended.
+// runFollow starts a workflow and shows it until it ends, stopping at each approval
+// to ask; it returns the execution as it ended.
 func (d *demoRun) runFollow(ctx context.Context, workflow string, vars map[string]string) (api.Execution, error) {
 	ex, err := d.c.Run(ctx, workflow, 0, vars)
 	if err != nil {
 		return api.Execution{}, fmt.Errorf("demo: run %s: %w", workflow, err)
 	}
-	fmt.Fprintf(d.out, "execution %s of workflow %s\n", ex.ID, workflow)
-	var asked sync.Once
-	for e, err := range d.c.Follow(ctx, ex.ID, 0) {
+	fmt.Fprintf(d.out, "execution %s of workflow %s   (in the UI: %s/executions/%s)\n", ex.ID, workflow, d.emb.url, ex.ID)
+	var after int64
+	for {
+		st, err := d.followStretch(ctx, ex.ID, after)
 		if err != nil {
-			return api.Execution{}, fmt.Errorf("demo: follow %s: %w", ex.ID, err)
+			return api.Execution{}, err
 		}
-		consoleLine(d.out, e)
-		switch {
-		case eventStatus(e) == store.StatusWaiting:
-			asked.Do(func() { go d.decide(ctx, ex.ID) })
-		case eventStatus(e) == store.StatusRollingBack:
-			d.failedAt = e.At
-		case e.Type == events.TypeWeights && !d.failedAt.IsZero() && d.restoredAt.IsZero():
-			d.restoredAt = e.At
+		after = st.last
+		if !st.waiting {
+			break
 		}
+		d.decide(ctx, ex.ID)
 	}
 	return d.c.GetExecution(ctx, ex.ID)
 }
@@ -196,19 +204,25 @@ func eventStatus(e api.Event) store.Status {
 	return v.Status
 }
 
-// decide approves at once with --yes, and asks at the terminal otherwise.
+// decide approves at once with --yes, and asks at the terminal otherwise; an answer
+// given in the UI meanwhile ends the prompt.
 func (d *demoRun) decide(ctx context.Context, id string) {
 	approve, comment := true, "approved by sluice demo --yes"
 	if !d.o.yes {
-		fmt.Fprint(d.out, "\n>>> Promote v2 to 100% of the traffic? [y/N] ")
-		if d.in == nil {
-			d.in = bufio.NewReader(d.a.stdin)
+		d.prompting.Store(true)
+		defer d.prompting.Store(false)
+		fmt.Fprintf(d.out, "\n    (or approve it in the UI: %s/executions/%s)\n>>> Promote v2 to 100%% of the traffic? [y/N] ", d.emb.url, id)
+		a, elsewhere := d.ask(ctx, id)
+		if elsewhere {
+			if ctx.Err() == nil {
+				fmt.Fprintln(d.out, "\n    answered in the UI")
+			}
+			return
 		}
-		line, err := d.in.ReadString('\n')
-		answer := strings.ToLower(strings.TrimSpace(line))
+		answer := strings.ToLower(strings.TrimSpace(a.line))
 		approve = answer == "y" || answer == "yes"
 		comment = "answered " + fmt.Sprintf("%q", answer) + " at the demo's prompt"
-		if err != nil && answer == "" {
+		if a.err != nil && answer == "" {
 			comment = "no answer at the demo's prompt (input closed)"
 		}
 	}
@@ -218,6 +232,48 @@ func (d *demoRun) decide(ctx context.Context, id string) {
 	}
 	if err := call(ctx, id, comment); err != nil && ctx.Err() == nil {
 		fmt.Fprintf(d.out, "demo: answering the approval: %v\n", err)
+	}
+}
+
+// promptAnswer is one line read at the prompt, or why none could be.
+type promptAnswer struct {
+	line string
+	err  error
+}
+
+// ask waits for a line of input, or until the approval is no longer waiting (someone
+// answered it in the UI) or ctx ends: then elsewhere is true.
+func (d *demoRun) ask(ctx context.Context, id string) (a promptAnswer, elsewhere bool) {
+	if d.inputDone {
+		return promptAnswer{err: io.EOF}, false
+	}
+	if d.answers == nil { // one reader for the whole demo: a read cannot be abandoned
+		d.answers = make(chan promptAnswer)
+		in := bufio.NewReader(d.a.stdin)
+		go func() {
+			for {
+				line, err := in.ReadString('\n')
+				d.answers <- promptAnswer{line, err}
+				if err != nil {
+					return
+				}
+			}
+		}()
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return a, true
+		case a = <-d.answers:
+			d.inputDone = a.err != nil
+			return a, false
+		case <-tick.C:
+			if ex, err := d.c.GetExecution(ctx, id); err == nil && ex.Status != store.StatusWaiting {
+				return a, true
+			}
+		}
 	}
 }
 

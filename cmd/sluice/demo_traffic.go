@@ -131,8 +131,8 @@ func routerWeights(ctx context.Context, admin string) (traffic.Weights, error) {
 }
 
 // showSplit prints the router's split and what the users' traffic saw, every period,
-// until ctx is done.
-func showSplit(ctx context.Context, out io.Writer, admin string, d *demoTraffic, period time.Duration) {
+// until ctx is done; it stays silent while quiet says a prompt waits for an answer.
+func showSplit(ctx context.Context, out io.Writer, admin string, d *demoTraffic, period time.Duration, quiet func() bool) {
 	t := time.NewTicker(period)
 	defer t.Stop()
 	for {
@@ -140,6 +140,9 @@ func showSplit(ctx context.Context, out io.Writer, admin string, d *demoTraffic,
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if quiet() { // a prompt waits for an answer: keep it the last line
+			continue
 		}
 		split := "router not listening yet"
 		if w, err := routerWeights(ctx, admin); err == nil {

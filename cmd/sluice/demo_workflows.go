@@ -17,6 +17,17 @@ type demoSetup struct {
 	exe    string // this very binary (or a copy its instances' user can run): the command the environment allows
 	listen string // the builtin router's listen address
 	admin  string // its admin address
+	// interactive says a person answers the approval at the prompt: it then waits a
+	// day instead of rolling back after five minutes.
+	interactive bool
+}
+
+// approvalTimeout is how long the canary's approval waits for an answer.
+func (d demoSetup) approvalTimeout() string {
+	if d.interactive {
+		return "24h"
+	}
+	return "5m"
 }
 
 // yamlString returns s as a YAML double-quoted scalar.
@@ -99,7 +110,7 @@ spec:
           approval:
             message: "Canary of ${version} at 10%% looks healthy. Promote to 100%%?"
             approvers: [%[6]s]
-            timeout: 5m
+            timeout: %[8]s
             onTimeout: rollback
     - name: promote
       steps:
@@ -111,7 +122,7 @@ spec:
           scaledown:
             slot: old
             delay: 3s
-`, demoEnv, d.listen, d.admin, d.serviceBlock(artifact), d.checkSteps(), demoUser, yamlString(d.exe))
+`, demoEnv, d.listen, d.admin, d.serviceBlock(artifact), d.checkSteps(), demoUser, yamlString(d.exe), d.approvalTimeout())
 }
 
 // serviceBlock is the variables, environment and service shared by both workflows.

@@ -102,6 +102,9 @@ type Deps struct {
 	Deliveries Deliveries
 	// Pipelines runs Pipeline documents (pipelines.go); nil answers their routes 503.
 	Pipelines Pipelines
+	// Live reads a service back from its environment's router and platform, for what
+	// the services answers call live; nil answers the stored record.
+	Live LiveReader
 }
 
 // handler holds the API's dependencies for its handlers.
@@ -168,6 +171,7 @@ func (h *handler) routes(mux *http.ServeMux) {
 		mux.HandleFunc("POST "+p+"/executions/{id}/"+action, h.action(action, fn))
 	}
 	mux.HandleFunc("GET "+p+"/services", h.listServices)
+	mux.HandleFunc("GET "+p+"/services/{environment}/{service}", h.getService)
 	mux.HandleFunc("POST "+hookPrefix+"{workflow}/{trigger}", h.hook)
 	mux.HandleFunc("POST "+p+"/services/{environment}/{service}/undo", h.undo)
 	h.authRoutes(mux, p)

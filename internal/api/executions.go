@@ -104,9 +104,12 @@ func (h *handler) listExecutions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := ExecutionList{Items: make([]Execution, 0, len(exs))}
+	wfs := workflowCache{}
 	for _, e := range exs {
 		if rs.has(roleViewer, e.Environment) {
-			out.Items = append(out.Items, executionOf(e, false))
+			x := executionOf(e, false)
+			x.Progress = h.progressOf(r.Context(), e, wfs)
+			out.Items = append(out.Items, x)
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -256,7 +259,7 @@ func (h *handler) listServices(w http.ResponseWriter, r *http.Request) {
 	out := ServiceList{Items: make([]Service, 0, len(svcs))}
 	for _, s := range svcs {
 		if rs.has(roleViewer, s.Environment) {
-			out.Items = append(out.Items, serviceOf(s))
+			out.Items = append(out.Items, h.liveService(r.Context(), s))
 		}
 	}
 	writeJSON(w, http.StatusOK, out)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/sluicehq/sluice/internal/events"
 	"github.com/sluicehq/sluice/internal/store"
+	"github.com/sluicehq/sluice/internal/traffic"
 )
 
 // Definition is one version of a workflow or environment document.
@@ -74,6 +75,8 @@ type Execution struct {
 	Owner string `json:"owner,omitempty"`
 	// State is the engine's progress record, as the engine wrote it; only on GET of one.
 	State json.RawMessage `json:"state,omitempty"`
+	// Progress is where the execution stands; only in lists.
+	Progress *Progress `json:"progress,omitempty"`
 }
 
 // ExecutionList is a list of executions, newest first.
@@ -133,6 +136,14 @@ type Service struct {
 	Instances   int       `json:"instances"`
 	ExecutionID string    `json:"executionId,omitempty"`
 	UpdatedAt   time.Time `json:"updatedAt"`
+	// Source says where LiveSlot, Artifact and Instances come from: "router" (read back
+	// from the router and platform now) or "record" (the last execution's record,
+	// when they cannot be read; ReadBackError says why).
+	Source        string           `json:"source,omitempty"`
+	ReadBackError string           `json:"readBackError,omitempty"`
+	Weights       *traffic.Weights `json:"weights,omitempty"`
+	// Ready is how many instances of the live slot are ready (read back only).
+	Ready *int `json:"ready,omitempty"`
 }
 
 // ServiceList is a list of services.

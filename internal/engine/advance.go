@@ -180,12 +180,19 @@ func (r *run) abortNote(in *interrupt) {
 }
 
 // startRollback marks the current step and phase and records why the rollback began.
+// A phase that a person's request ended (rollback, rejection, approval timeout) reads
+// rolled back, not failed: none of its steps failed.
 func (r *run) startRollback(reason error) {
 	if r.state.Phase < len(r.state.Phases) {
 		if cur := r.state.current(); cur.Status == store.StatusRunning {
 			r.endStep(cur, store.StatusAborted, reason.Error())
 		}
-		r.state.Phases[r.state.Phase].Status = store.StatusFailed
+		ended := store.StatusFailed
+		var in *interrupt
+		if errors.As(reason, &in) && in.kind == ctrlRollback {
+			ended = store.StatusRolledBack
+		}
+		r.state.Phases[r.state.Phase].Status = ended
 	}
 	r.state.Rollback = &RollbackState{Reason: reason.Error(), Status: store.StatusRunning}
 	r.ex.Reason = reason.Error()

@@ -94,6 +94,9 @@ func TestRollbackOnRequestInterruptsAWait(t *testing.T) {
 	if s := st.Phases[0].Steps[2].Status; s != store.StatusAborted {
 		t.Fatalf("interrupted step is %s, want aborted", s)
 	}
+	if s := st.Phases[0].Status; s != store.StatusRolledBack { // a person ended it; nothing in it failed
+		t.Fatalf("phase of a manual rollback is %s, want rolled_back", s)
+	}
 	wantErr(t, h.Engine.Rollback(context.Background(), ex.ID, "alice", "again"), engine.ErrInvalidState)
 }
 

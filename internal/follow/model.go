@@ -67,12 +67,18 @@ func (v *View) SetExecution(ex api.Execution) {
 		return
 	}
 	v.LiveSlot, v.NewSlot = string(st.LiveSlot), string(st.NewSlot)
+	if st.Promoted { // the new slot serves now: it is the live one, nothing is staged
+		v.LiveSlot, v.NewSlot = string(st.NewSlot), ""
+	}
 	if st.Weights != nil {
 		v.Weights = &Weights{Green: st.Weights.Green, Blue: st.Weights.Blue}
 	}
 	phases := make([]*Phase, 0, len(st.Phases))
 	for _, ps := range st.Phases {
 		p := &Phase{Name: ps.Name, Status: ps.Status}
+		if p.Status == store.StatusRunning && ex.Status != store.StatusRunning {
+			p.Status = ex.Status // a phase under way reads as its execution: paused, waiting, aborted
+		}
 		for _, ss := range ps.Steps {
 			p.Steps = append(p.Steps, v.mergeStep(ss))
 		}

@@ -139,6 +139,7 @@ func Run(ctx context.Context, cfg Config) error {
 	deps.DryRun = runtimes.DryRun(st)
 	deps.CheckSettings = registry.CheckDocuments
 	deps.TriggerSecret = runtimes.TriggerSecret(st)
+	deps.Live = liveReader(runtimes, st)
 	sec.apply(&deps)
 	stopPipelines, err := startPipelines(cfg, st, eng, runtimes, &deps, log)
 	if err != nil {

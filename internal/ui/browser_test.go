@@ -79,7 +79,7 @@ var updateDocs = flag.Bool("docs", false, "write the screenshots of docs/ui.md i
 var docShots = map[string]bool{
 	"executions-laptop-light": true, "exec-waiting-laptop-light": true, "exec-succeeded-laptop-dark": true,
 	"exec-succeeded-phone-light": true, "exec-verification-laptop-light": true, "run-form-laptop-light": true,
-	"workflow-laptop-dark": true, "environments-phone-dark": true, "signin-laptop-light": true, "signin-refused-laptop-light": true,
+	"workflow-laptop-dark": true, "environments-phone-dark": true, "services-laptop-light": true, "audit-laptop-light": true, "signin-laptop-light": true, "signin-refused-laptop-light": true,
 }
 
 // chromium returns the browser binary: SLUICE_TEST_CHROMIUM or /usr/bin/chromium.

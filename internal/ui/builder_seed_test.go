@@ -3,6 +3,7 @@ package ui_test
 import (
 	"context"
 	"fmt"
+	"github.com/sluicehq/sluice/internal/platform/local/localtest"
 	"net"
 	"net/http"
 	"os"
@@ -83,7 +84,7 @@ spec:
 
 func buildAndRelease(t *testing.T) string {
 	s := startSluiceUI(t)
-	listen, admin := freeAddr(t), freeAddr(t)
+	listen, admin := localtest.FreeAddr(t), localtest.FreeAddr(t)
 	b := newBrowser(t, s.url)
 	b.do("open", chromedp.EmulateViewport(1366, 900), chromedp.Navigate(s.url+"/environments"), chromedp.WaitVisible(css(`[data-edit]`)))
 	b.setUser("alice")
@@ -247,16 +248,6 @@ func userLoad(url, host string, rps int) func() {
 		}
 	})
 	return func() { cancel(); wg.Wait() }
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // stopLocalInstances stops the instances the server's local platform left running.

@@ -194,7 +194,7 @@ func approve(b *browser, s *sluiceUI, id string) {
 		State struct{ NewSlot string } `json:"state"`
 	}
 	s.call(b.t, "GET", "/api/v1/executions/"+id, "alice", "", "", &ex)
-	if got, want := b.text("#live-slot"), "Live: "+ex.State.NewSlot; got != want {
+	if got, want := b.text("#live-slot"), "Left live: "+ex.State.NewSlot; got != want {
 		b.fail("live slot shows %q, want %q", got, want)
 	}
 	want := apiSeqs(b, s, id)
@@ -277,7 +277,7 @@ func rollbackSecondRun(b *browser, s *sluiceUI) {
 		State struct{ LiveSlot string } `json:"state"`
 	}
 	s.call(b.t, "GET", "/api/v1/executions/"+ex.ID, "alice", "", "", &live)
-	if got, want := b.text("#live-slot"), "Live: "+live.State.LiveSlot; got != want || live.State.LiveSlot == "" {
+	if got, want := b.text("#live-slot"), "Left live: "+live.State.LiveSlot; got != want || live.State.LiveSlot == "" {
 		b.fail("after the rollback the live slot shows %q, want %q", got, want)
 	}
 	b.do("settle", chromedp.Sleep(300e6))

@@ -42,6 +42,7 @@ func TestBrowserUndo(t *testing.T) {
 	var v1, v2 struct{ ID string }
 	s.call(t, "POST", "/api/v1/workflows/shop/run", "alice", "application/json", `{"variables":{"version":"v1"}}`, &v1)
 	waitServices(t, s, "shop:v1")
+	waitExec(t, s, v1.ID, "succeeded") // the router serves v1 before its execution has ended
 	s.call(t, "POST", "/api/v1/workflows/shop/run", "alice", "application/json", `{"variables":{"version":"v2","delay":"1h"}}`, &v2)
 	waitServices(t, s, "shop:v2")
 

@@ -114,6 +114,8 @@ export const api = {
   environment: (name) => request('GET', `/environments/${enc(name)}`),
   applyYAML: (file, source, dryRun) => request('POST', '/apply', { query: { dryRun: dryRun ? 'true' : '' }, body: { files: [{ name: file, source }] } }),
   services: () => request('GET', '/services').then((r) => r.items || []),
+  service: (env, service) => request('GET', `/services/${enc(env)}/${enc(service)}`),
+  audit: (query) => request('GET', '/audit', { query }),
   undo: (env, service, reason) => request('POST', `/services/${enc(env)}/${enc(service)}/undo`, { body: { reason } }),
   whoami: () => request('GET', '/whoami'),
   login: (token) => request('POST', '/login', { body: { token }, noRetry: true }),

@@ -13,6 +13,10 @@ import { environmentsView } from './views/environments.js';
 import { workflowNewView, workflowEditView } from './views/builder.js';
 import { environmentNewView, environmentEditView } from './views/builder-env.js';
 import { pipelinesView, pipelineRunView } from './views/pipelines.js';
+import { servicesView, serviceView } from './views/services.js';
+import { auditView } from './views/audit.js';
+import { setPageTitle, watchApprovals } from './attention.js';
+import { showAdminNav } from './session.js';
 
 const routes = [
   [/^\/(?:executions)?$/, executionsView, 'executions'],
@@ -28,7 +32,15 @@ const routes = [
   [/^\/environments$/, environmentsView, 'environments'],
   [/^\/pipelines$/, pipelinesView, 'pipelines'],
   [/^\/pipelines\/runs\/([^/]+)$/, pipelineRunView, 'pipelines'],
+  [/^\/services$/, servicesView, 'services'],
+  [/^\/services\/([^/]+)\/([^/]+)$/, serviceView, 'services'],
+  [/^\/audit$/, auditView, 'audit'],
 ];
+
+// pageTitles name each page in the tab's title; a view may name it more precisely.
+const pageTitles = {
+  executions: 'Executions', workflows: 'Workflows', environments: 'Environments', services: 'Services', pipelines: 'Pipelines', audit: 'Audit log',
+};
 
 let unmount = () => {};
 
@@ -48,12 +60,14 @@ function render() {
     const m = path.match(re);
     if (!m) continue;
     markNav(nav);
+    setPageTitle(pageTitles[nav] || nav);
     const params = m.slice(1).map(decodeURIComponent);
     const ctx = { root, params, query: new URLSearchParams(location.search), navigate };
     unmount = view(ctx) || (() => {});
     return;
   }
   markNav('');
+  setPageTitle('Not found');
   replace(root, h('section', { class: 'page' }, h('h1', {}, 'Not found'),
     h('p', {}, 'No page at ', h('code', {}, location.pathname), '.')));
 }
@@ -106,6 +120,8 @@ function setupTheme() {
 setupUser();
 setupTheme();
 setupSession({ onSignedIn: render });
+watchApprovals();
+window.addEventListener('sluice-user', showAdminNav);
 document.addEventListener('click', onClick);
 window.addEventListener('popstate', render);
 render();

@@ -43,6 +43,16 @@ export function rolesText() {
   return gs.length ? gs.map((g) => `${g.role} in ${g.environment}`).join(', ') : 'no roles';
 }
 
+/** isAdmin says whether the person may read the audit log: admin in every environment, or anyone without authentication. */
+export function isAdmin() {
+  return !!me && (!authEnabled() || mayAct('*', 'admin'));
+}
+
+/** showAdminNav shows the links only admins can use (the server still refuses the rest). */
+export function showAdminNav() {
+  for (const a of document.querySelectorAll('[data-admin]')) a.hidden = !isAdmin();
+}
+
 function learn(who) {
   me = who;
   setAuthMode(who.authEnabled, who.user);

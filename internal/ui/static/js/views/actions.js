@@ -13,7 +13,9 @@ const catalogue = {
   abort: { label: 'Abort', cls: 'btn-danger', comment: 'optional', field: 'reason', done: 'Abort requested', ask: 'Abort where it is, without rolling back? Traffic stays as it is now.' },
   pause: { label: 'Pause', cls: '', done: 'Pause requested', ask: 'Pause before the next step?' },
   resume: { label: 'Resume', cls: 'btn-primary', done: 'Resume requested', ask: 'Resume the execution? After a failure this skips the failed step.' },
-  retry: { label: 'Retry step', cls: '', done: 'Retry requested', ask: 'Run the failed step again?' },
+  retry: { label: 'Retry step', cls: 'btn-primary', done: 'Retry requested', ask: 'Run the failed step again?' },
+  // After a failure Resume skips the failed step: offered second, not highlighted, and says so.
+  skip: { label: 'Skip failed step and resume', cls: '', verb: 'resume', done: 'Resume requested (the failed step is skipped)', ask: 'Skip the failed step and continue with the next one? Nothing checks what the failed step was meant to check.' },
 };
 
 const byStatus = {
@@ -40,6 +42,8 @@ export class Actions {
     let names = byStatus[ex.status] || [];
     const state = ex.state || {};
     if (ex.status === 'paused' && state.pausedFor !== 'failure') names = names.filter((n) => n !== 'retry');
+    // After a failed step, Retry is the primary action; Resume (which skips it) comes second.
+    if (ex.status === 'paused' && state.pausedFor === 'failure') names = ['retry', 'skip', 'rollback', 'abort'];
     this.env = ex.environment;
     const key = names.join(',') + '|' + actingAs() + '|' + rolesText();
     if (key === this.key) return;
@@ -49,7 +53,8 @@ export class Actions {
 
   /** offers says whether the execution's status allows an action now. */
   offers(name) {
-    return this.key.split('|')[0].split(',').includes(name);
+    const names = this.key.split('|')[0].split(',');
+    return names.includes(name) || (name === 'resume' && names.includes('skip'));
   }
 
   button(name) {
@@ -75,7 +80,7 @@ export class Actions {
     const body = a.comment ? { [a.field || 'comment']: comment } : undefined;
     this.show('pending', `${a.label}…`);
     try {
-      const r = await api.act(this.id, name, body);
+      const r = await api.act(this.id, a.verb || name, body);
       this.show('ok', `${a.done} by ${r.by}.`);
     } catch (err) {
       this.show('error', `${a.label} refused: ${err.message}`, err.code);

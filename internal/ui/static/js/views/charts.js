@@ -59,6 +59,13 @@ class Chart {
   }
 }
 
+// describe gives a chart its text alternative: the chart box is an image whose
+// accessible name says what it shows (the numbers are in the tables beside it).
+function describe(el, text) {
+  el.setAttribute('role', 'img');
+  el.setAttribute('aria-label', text);
+}
+
 function clearChildren(el) {
   while (el.firstChild) el.removeChild(el.firstChild);
 }
@@ -105,6 +112,7 @@ export class TrafficChart {
     const now = Date.now() / 1000;
     if (this.live && now > last[0]) pts.push([now, last[1], last[2]]);
     this.chart.draw([pts.map((p) => p[0]), pts.map((p) => p[1]), pts.map((p) => p[2])]);
+    describe(this.box, `Traffic over time, ${this.points.length} changes: now green ${last[1]}%, blue ${last[2]}%.`);
   }
 
   destroy() {
@@ -353,6 +361,8 @@ export class Measurements {
     const data = [xs, canary];
     if (entry.baseline) data.push(entry.rows.map((m) => valueOf(m, 'baseline')));
     entry.chart.draw(data, hadBaseline !== entry.baseline);
+    const last = entry.rows[entry.rows.length - 1];
+    describe(entry.chart.el, `${entry.metric}: ${entry.rows.length} measurements; the latest is ${verdictWord[last?.verdict] || last?.verdict || 'unknown'}. The table beside the chart lists each one.`);
   }
 
   /** redrawAll draws every chart again, e.g. once the thresholds are known. */

@@ -3,6 +3,7 @@
 
 import { api, eventsURL } from '../api.js';
 import { h, replace, badge, slotPill, fmtDateTime, terminal, link } from '../dom.js';
+import { setPageTitle } from '../attention.js';
 import { EventStream } from '../stream.js';
 import { EventType } from '../kinds.js';
 import { workflowModel, substitute, thresholds } from '../yaml.js';
@@ -131,6 +132,7 @@ class ExecutionPage {
 
   renderHead(ex) {
     const st = ex.state || {};
+    setPageTitle(`${ex.workflow} ${ex.id} · ${ex.status.replace('_', ' ')}`);
     const live = st.promoted ? st.newSlot : st.liveSlot;
     const w = st.weights;
     replace(this.head,
@@ -141,7 +143,12 @@ class ExecutionPage {
         link(`/executions/${encodeURIComponent(ex.id)}/report`, 'Release report')),
       ex.reason ? h('p', { class: `reason st-${ex.status}` }, ex.reason) : null,
       h('div', { class: 'slots', id: 'slots' },
-        h('span', { class: 'slot-live', id: 'live-slot' }, live ? slotPill(live, 'Live') : slotPill('', 'Live')),
+        // A finished execution says what it left live, not what is live now: that is the
+        // service page's read-back.
+        terminal(ex.status)
+          ? [h('span', { class: 'slot-live', id: 'live-slot' }, slotPill(live, 'Left live')),
+            link(`/services/${encodeURIComponent(ex.environment)}/${encodeURIComponent(ex.service)}`, 'What is live now')]
+          : h('span', { class: 'slot-live', id: 'live-slot' }, slotPill(live, 'Live')),
         st.newSlot && !st.promoted && !terminal(ex.status) ? slotPill(st.newSlot, 'Staging') : null,
         w ? splitBar(w) : null),
       variables(ex.variables));

@@ -1,7 +1,7 @@
 // executions.js: the list of executions with filters, refreshed every few seconds.
 
 import { api } from '../api.js';
-import { h, replace, badge, fmtAgo, link } from '../dom.js';
+import { h, replace, badge, fmtAgo, fmtDateTime, fmtDuration, slotPill, terminal, link } from '../dom.js';
 
 const statuses = ['pending', 'running', 'waiting', 'paused', 'succeeded', 'failed', 'rolling_back', 'rolled_back', 'aborted'];
 const filterNames = ['workflow', 'environment', 'status', 'startedBy'];
@@ -69,16 +69,37 @@ async function fillChoices(form) {
 
 function tableHead() {
   return h('thead', {}, h('tr', {},
-    ['Execution', 'Workflow', 'Environment', 'Service', 'Status', 'Started by', 'Started'].map((c) => h('th', { scope: 'col' }, c))));
+    ['Execution', 'Workflow', 'Environment', 'Service', 'Version', 'Status', 'Current step', 'Traffic', 'Started by', 'Started', 'Duration'].map((c) => h('th', { scope: 'col' }, c))));
 }
 
 function renderRows(tbody, items) {
-  replace(tbody, items.map((x) => h('tr', { 'data-id': x.id },
-    h('td', { 'data-label': 'Execution' }, link(`/executions/${encodeURIComponent(x.id)}`, h('code', {}, x.id))),
-    h('td', { 'data-label': 'Workflow' }, h('span', {}, link(`/workflows/${encodeURIComponent(x.workflow)}`, x.workflow), h('span', { class: 'muted' }, ` v${x.workflowVersion}`))),
-    h('td', { 'data-label': 'Environment' }, x.environment),
-    h('td', { 'data-label': 'Service' }, x.service),
-    h('td', { 'data-label': 'Status' }, badge(x.status)),
-    h('td', { 'data-label': 'Started by' }, x.startedBy || 'anonymous'),
-    h('td', { 'data-label': 'Started', title: x.createdAt }, fmtAgo(x.createdAt)))));
+  replace(tbody, items.map((x) => {
+    const p = x.progress || {};
+    return h('tr', { 'data-id': x.id },
+      h('td', { 'data-label': 'Execution' }, link(`/executions/${encodeURIComponent(x.id)}`, h('code', {}, x.id))),
+      h('td', { 'data-label': 'Workflow' }, h('span', {}, link(`/workflows/${encodeURIComponent(x.workflow)}`, x.workflow), h('span', { class: 'muted' }, ` v${x.workflowVersion}`))),
+      h('td', { 'data-label': 'Environment' }, x.environment),
+      h('td', { 'data-label': 'Service' }, link(`/services/${encodeURIComponent(x.environment)}/${encodeURIComponent(x.service)}`, x.service)),
+      h('td', { 'data-label': 'Version', class: 'col-version' }, p.artifact ? h('code', {}, p.artifact) : ''),
+      h('td', { 'data-label': 'Status' }, badge(x.status)),
+      h('td', { 'data-label': 'Current step', class: 'col-step' }, currentStep(x, p)),
+      h('td', { 'data-label': 'Traffic', class: 'col-traffic' }, trafficText(p)),
+      h('td', { 'data-label': 'Started by' }, x.startedBy || 'anonymous'),
+      h('td', { 'data-label': 'Started', title: x.createdAt }, fmtAgo(x.createdAt)),
+      h('td', { 'data-label': 'Duration', class: 'col-duration' }, fmtDuration(p.durationMs),
+        p.endedAt ? h('span', { class: 'small muted' }, ` · ended ${fmtDateTime(p.endedAt)}`) : null));
+  }));
+}
+
+// currentStep names where a running execution stands; finished ones show nothing.
+function currentStep(x, p) {
+  if (terminal(x.status) || !p.step) return '';
+  return h('span', {}, p.phase ? h('span', { class: 'muted' }, `${p.phase} › `) : null, p.step);
+}
+
+// trafficText is the share on the new slot, or that the new slot is now live.
+function trafficText(p) {
+  if (p.promoted) return h('span', {}, 'promoted: ', slotPill(p.newSlot));
+  if (p.traffic === undefined || p.traffic === null) return h('span', { class: 'muted' }, '—');
+  return `${p.traffic}% to ${p.newSlot}`;
 }

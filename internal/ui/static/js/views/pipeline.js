@@ -23,10 +23,13 @@ export class Pipeline {
     const cur = phases[state?.phase]?.steps?.[state?.step];
     // The step the execution waits or pauses at shows that, not "running".
     const shown = (s) => (s === cur && s.status === 'running' && ['waiting', 'paused'].includes(exStatus) ? { ...s, status: exStatus } : s);
+    // A phase under way reads as its execution does when that is not running (paused,
+    // waiting, aborted…), so a phase never says RUNNING while nothing runs.
+    const phaseShown = (p, waitsHere) => (waitsHere || (p.status === 'running' && exStatus && exStatus !== 'running') ? exStatus : p.status);
     phases.forEach((p, i) => {
       const steps = p.steps.map(shown);
       const waitsHere = steps.some((s, j) => s !== p.steps[j]);
-      this.updatePhase(i, { ...p, status: waitsHere ? exStatus : p.status, steps });
+      this.updatePhase(i, { ...p, status: phaseShown(p, waitsHere), steps });
     });
     this.updateRollback(state?.rollback);
     this.tick();
@@ -45,6 +48,7 @@ export class Pipeline {
       h('span', { class: 'step-icon', 'aria-hidden': 'true' }),
       h('span', { class: 'step-main' },
         h('span', { class: 'step-name' }, s.name), h('span', { class: 'step-type' }, s.type),
+        h('span', { class: 'sr-only step-status' }),
         h('span', { class: 'step-msg' })),
       h('span', { class: 'step-meta' }, h('span', { class: 'step-dur' }), h('span', { class: 'step-attempt' }))));
     const btn = node.firstChild;
@@ -67,6 +71,7 @@ export class Pipeline {
     const b = entry.btn;
     b.dataset.status = s.status;
     b.querySelector('.step-icon').textContent = icons[s.status] || '○';
+    b.querySelector('.step-status').textContent = `, ${(s.status || 'pending').replace('_', ' ')}`; // in the accessible name
     b.querySelector('.step-msg').textContent = s.message || '';
     b.querySelector('.step-attempt').textContent = s.attempt > 1 ? `attempt ${s.attempt}` : '';
     b.title = `${s.name} (${s.type}) — ${s.status}`;

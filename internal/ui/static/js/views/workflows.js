@@ -53,7 +53,7 @@ function detail(def, versions, old) {
       h('section', { class: 'card' }, h('h2', {}, 'Phases'), phases(m.phases)),
       h('section', { class: 'card' }, h('h2', {}, 'Variables'), variablesTable(m.variables),
         h('h2', {}, 'Versions'), history(def, versions))),
-    old ? changes(old, def) : h('section', { class: 'card' }, h('h2', {}, 'Source'), h('pre', { class: 'source' }, def.source || '')),
+    old ? changes(old, def) : h('section', { class: 'card' }, h('h2', {}, 'Source'), h('pre', { class: 'source', tabindex: '0', 'aria-label': 'Workflow source' }, def.source || '')),
   ];
 }
 
@@ -63,7 +63,7 @@ function changes(old, def) {
   const n = lines.filter((l) => l.op !== ' ').length;
   return h('section', { class: 'card' },
     h('h2', {}, `Changes from v${old.version} to v${def.version}`, h('span', { class: 'muted small' }, ` · ${n} line${n === 1 ? '' : 's'} changed`)),
-    h('pre', { class: 'source diff', id: 'diff' }, lines.map((l) => h('span', { class: `dl d${l.op === ' ' ? 'same' : l.op === '+' ? 'add' : 'del'}` }, `${l.op} ${l.text}`))));
+    h('pre', { class: 'source diff', id: 'diff', tabindex: '0', 'aria-label': 'Changes between the versions' }, lines.map((l) => h('span', { class: `dl d${l.op === ' ' ? 'same' : l.op === '+' ? 'add' : 'del'}` }, `${l.op} ${l.text}`))));
 }
 
 function phases(list) {
