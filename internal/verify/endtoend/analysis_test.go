@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/platform/local/localtest"
+
 	"github.com/sluicehq/sluice/internal/store"
 )
 
@@ -45,7 +47,7 @@ spec:
 func TestBackgroundAnalysisRollsBackDuringAWait(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	listen := freeAddr(t)
+	listen := localtest.FreeAddr(t)
 	c := startServer(t, ctx)
 	docs := environment(listen) + "---\n" + firstRelease + "---\n" + analysisRelease
 	if _, err := c.Apply(ctx, "e2e.yaml", []byte(docs), false); err != nil {

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/platform/local/localtest"
+
 	"github.com/sluicehq/sluice/internal/store"
 )
 
@@ -44,7 +46,7 @@ spec:
 func TestEightRequestsPerSecond(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	listen := freeAddr(t)
+	listen := localtest.FreeAddr(t)
 	c := startServer(t, ctx)
 	if _, err := c.Apply(ctx, "e2e.yaml", []byte(environment(listen)+"---\n"+firstRelease+"---\n"+verifyRelease), false); err != nil {
 		t.Fatalf("apply: %v", err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -12,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/platform/local/localtest"
 
 	"github.com/sluicehq/sluice/internal/api"
 	"github.com/sluicehq/sluice/internal/client"
@@ -108,7 +109,7 @@ func TestCanaryJudgedByPrometheus(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	exe := testExe
-	listen := freeAddr(t)
+	listen := localtest.FreeAddr(t)
 	c := startEngine(t, ctx)
 	if _, err := c.Apply(ctx, "prom-test.yaml", []byte(engineDocs(exe, listen, exporter, promURL)), false); err != nil {
 		t.Fatal(err)
@@ -236,13 +237,4 @@ func userLoad(ctx context.Context, url string) func() {
 		}
 	})
 	return func() { cancel(); wg.Wait() }
-}
-
-func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }

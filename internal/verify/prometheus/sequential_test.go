@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/platform/local/localtest"
+
 	"github.com/sluicehq/sluice/internal/store"
 )
 
@@ -53,7 +55,7 @@ func TestSequentialJudgeOnPrometheusCounts(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	exe := testExe // where the local platform's instances (another user, as root) can run it
-	listen := freeAddr(t)
+	listen := localtest.FreeAddr(t)
 	c := startEngine(t, ctx)
 	if _, err := c.Apply(ctx, "prom-test.yaml", []byte(sequentialDocs(exe, listen, exporter, promURL)), false); err != nil {
 		t.Fatal(err)
