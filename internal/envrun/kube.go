@@ -114,10 +114,8 @@ func validateGatewayAPI(env *spec.Environment) error {
 	return nil
 }
 
+// gatewayAPIRouter runs after validateGatewayAPI (Resolve checks first).
 func (w *Runtimes) gatewayAPIRouter(_ context.Context, name string, env *spec.Environment) (traffic.Router, error) {
-	if err := validateGatewayAPI(env); err != nil {
-		return nil, err
-	}
 	c := env.Spec.Router.GatewayAPI
 	cfg, err := kubeConfig(env)
 	if err != nil {

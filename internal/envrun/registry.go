@@ -18,7 +18,7 @@ type PlatformKind struct {
 	// its error names the field. Nil: the spec's own checks are all there is.
 	Validate func(env *spec.Environment) error
 	// New builds (or returns the kept) platform of the environment name; it
-	// makes no request to the platform.
+	// runs after Validate and makes no request to the platform.
 	New func(w *Runtimes, ctx context.Context, name string, env *spec.Environment) (platform.Platform, error)
 }
 
@@ -27,7 +27,8 @@ type RouterKind struct {
 	// Validate checks an environment's settings of this router without I/O; its
 	// error names the field. Nil: the spec's own checks are all there is.
 	Validate func(env *spec.Environment) error
-	// New builds (or returns the kept) router of the environment name.
+	// New builds (or returns the kept) router of the environment name; it runs
+	// after Validate.
 	New func(w *Runtimes, ctx context.Context, name string, env *spec.Environment) (traffic.Router, error)
 }
 

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sluicehq/sluice/internal/platform/local/localtest"
+
 	"github.com/sluicehq/sluice/internal/platform"
 	"github.com/sluicehq/sluice/internal/spec"
 	"github.com/sluicehq/sluice/internal/store"
@@ -16,16 +18,6 @@ import (
 	"github.com/sluicehq/sluice/internal/traffic"
 	"github.com/sluicehq/sluice/internal/traffic/builtin"
 )
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 func localEnvSpec(listen, admin string) *spec.Environment {
 	return &spec.Environment{Spec: spec.EnvironmentSpec{
@@ -37,7 +29,7 @@ func localEnvSpec(listen, admin string) *spec.Environment {
 func TestRuntimesLocalBuiltin(t *testing.T) {
 	w := New(Builtin(), Options{DataDir: t.TempDir()})
 	defer w.Close()
-	env := localEnvSpec(freeAddr(t), freeAddr(t))
+	env := localEnvSpec(localtest.FreeAddr(t), localtest.FreeAddr(t))
 	rt, err := w.Resolve(t.Context(), "dev", env)
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +65,7 @@ func TestRuntimesLocalBuiltin(t *testing.T) {
 	if err != nil || len(eps) != 0 {
 		t.Fatalf("Endpoints of an empty slot: %v, %v", eps, err)
 	}
-	changed := localEnvSpec(freeAddr(t), "")
+	changed := localEnvSpec(localtest.FreeAddr(t), "")
 	if _, err := w.Resolve(t.Context(), "dev", changed); err == nil || !strings.Contains(err.Error(), "restart the server") {
 		t.Fatalf("Resolve with a changed listen address: %v", err)
 	}
@@ -118,7 +110,7 @@ func TestRuntimesErrors(t *testing.T) {
 // the same data directory: the builtin router listens again with the weights it had.
 func TestRuntimesRestart(t *testing.T) {
 	dir := t.TempDir()
-	env := localEnvSpec(freeAddr(t), "")
+	env := localEnvSpec(localtest.FreeAddr(t), "")
 	svc := traffic.ServiceRef{Service: "shop"}
 	w := New(Builtin(), Options{DataDir: dir})
 	rt, err := w.Resolve(t.Context(), "dev", env)
@@ -157,7 +149,7 @@ func TestRuntimesRestart(t *testing.T) {
 // in the store, without any execution resolving it.
 func TestRuntimesWarm(t *testing.T) {
 	dir := t.TempDir()
-	listen := freeAddr(t)
+	listen := localtest.FreeAddr(t)
 	st, err := sqlite.Open(t.Context(), filepath.Join(dir, "sluice.db"))
 	if err != nil {
 		t.Fatal(err)

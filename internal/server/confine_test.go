@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/platform/local/localtest"
+
 	"github.com/sluicehq/sluice/internal/api"
 	"github.com/sluicehq/sluice/internal/client"
 	"github.com/sluicehq/sluice/internal/envrun"
@@ -196,7 +198,7 @@ func TestDeployerCannotTakeOverTheMachine(t *testing.T) {
 		t.Fatal(err)
 	}
 	admin := mustClient(t, url, strings.TrimSpace(string(adminToken)))
-	if _, err := admin.Apply(ctx, "lockdown.yaml", []byte(confineDocs(freeAddr(t), dataDir, tokenFile, knownFile, own)), false); err != nil {
+	if _, err := admin.Apply(ctx, "lockdown.yaml", []byte(confineDocs(localtest.FreeAddr(t), dataDir, tokenFile, knownFile, own)), false); err != nil {
 		t.Fatal(err)
 	}
 	tok, err := admin.CreateToken(ctx, api.TokenRequest{User: "dave"})

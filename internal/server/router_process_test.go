@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -12,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/platform/local/localtest"
 
 	"github.com/sluicehq/sluice/internal/envrun"
 	"github.com/sluicehq/sluice/internal/platform"
@@ -95,7 +96,7 @@ func TestRouterProcessOutlivesServer(t *testing.T) {
 	}
 	t.Cleanup(func() { os.RemoveAll(base) })
 	os.Chmod(base, 0o755)
-	dataDir, listen := filepath.Join(base, "data"), freeAddr(t)
+	dataDir, listen := filepath.Join(base, "data"), localtest.FreeAddr(t)
 	rc, err := routerd.NewClient(routerd.ClientOptions{Dir: envrun.RouterDir(dataDir, "front"), Settings: routerd.Settings{Listen: listen}})
 	if err != nil {
 		t.Fatal(err)
@@ -185,15 +186,4 @@ func getStatus(url string) (int, error) {
 	defer resp.Body.Close()
 	io.Copy(io.Discard, resp.Body)
 	return resp.StatusCode, nil
-}
-
-// freeAddr returns a loopback address no one listens on now.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }

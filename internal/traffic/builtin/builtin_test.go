@@ -9,27 +9,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/platform/local/localtest"
+
 	"github.com/sluicehq/sluice/internal/platform"
 	"github.com/sluicehq/sluice/internal/traffic"
 	"github.com/sluicehq/sluice/internal/traffic/builtin"
 	"github.com/sluicehq/sluice/internal/traffic/traffictest"
 )
 
-// freeAddr returns a loopback address that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 func newRouter(t *testing.T, opts builtin.Options) *builtin.Router {
 	t.Helper()
 	if opts.Listen == "" {
-		opts.Listen = freeAddr(t)
+		opts.Listen = localtest.FreeAddr(t)
 	}
 	r, err := builtin.New(opts)
 	if err != nil {
@@ -46,7 +37,7 @@ func newRouter(t *testing.T, opts builtin.Options) *builtin.Router {
 func TestConformance(t *testing.T) {
 	addrs := map[traffic.Router]string{}
 	traffictest.Run(t, func(t *testing.T) traffic.Router {
-		addr := freeAddr(t)
+		addr := localtest.FreeAddr(t)
 		r := newRouter(t, builtin.Options{Listen: addr, Admin: "127.0.0.1:0", StateFile: t.TempDir() + "/router.json"})
 		addrs[r] = addr
 		return r
@@ -74,7 +65,7 @@ func TestEnsureAddressInUse(t *testing.T) {
 		opts builtin.Options
 	}{
 		{"listen", builtin.Options{Listen: addr}},
-		{"admin", builtin.Options{Listen: freeAddr(t), Admin: addr}},
+		{"admin", builtin.Options{Listen: localtest.FreeAddr(t), Admin: addr}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -166,7 +157,7 @@ func TestRestore(t *testing.T) {
 		{Service: "shop", Slot: platform.Green}: {green},
 		{Service: "shop", Slot: platform.Blue}:  {blue},
 	}
-	opts := builtin.Options{Listen: freeAddr(t), Source: src, StateFile: t.TempDir() + "/router.json"}
+	opts := builtin.Options{Listen: localtest.FreeAddr(t), Source: src, StateFile: t.TempDir() + "/router.json"}
 	first, err := builtin.New(opts)
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,8 @@ import (
 	"net/http/cookiejar"
 	"testing"
 
+	"github.com/sluicehq/sluice/internal/platform/local/localtest"
+
 	"github.com/sluicehq/sluice/internal/platform"
 	"github.com/sluicehq/sluice/internal/sampleapp"
 	"github.com/sluicehq/sluice/internal/traffic"
@@ -66,7 +68,7 @@ func TestHeaderAndCookieRouting(t *testing.T) {
 		{Service: "shop", Slot: platform.Green}: {green},
 		{Service: "shop", Slot: platform.Blue}:  {blue},
 	}
-	opts := builtin.Options{Listen: freeAddr(t), Source: src, StateFile: t.TempDir() + "/router.json"}
+	opts := builtin.Options{Listen: localtest.FreeAddr(t), Source: src, StateFile: t.TempDir() + "/router.json"}
 	r := newRouter(t, opts)
 	if err := r.Ensure(t.Context(), abRoute(false)); err != nil {
 		t.Fatal(err)

@@ -6,6 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/server/servertest"
+
+	"github.com/sluicehq/sluice/internal/platform/local/localtest"
+
 	"github.com/sluicehq/sluice/internal/store"
 )
 
@@ -45,19 +49,19 @@ spec:
 func TestBackgroundAnalysisRollsBackDuringAWait(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	listen := freeAddr(t)
-	c := startServer(t, ctx)
+	listen := localtest.FreeAddr(t)
+	c := servertest.Start(t, ctx, "e2e")
 	docs := environment(listen) + "---\n" + firstRelease + "---\n" + analysisRelease
 	if _, err := c.Apply(ctx, "e2e.yaml", []byte(docs), false); err != nil {
 		t.Fatalf("apply: %v\n%s", err, docs)
 	}
-	if v1 := execute(t, ctx, c, "first-release", map[string]string{"version": "v1"}); v1.Status != store.StatusSucceeded {
+	if v1 := servertest.Execute(t, ctx, c, "first-release", map[string]string{"version": "v1"}); v1.Status != store.StatusSucceeded {
 		t.Fatalf("first release %s: %s", v1.Status, v1.Reason)
 	}
 	stop := userLoad(ctx, "http://"+listen+"/", 50)
 	defer stop()
 
-	bad := execute(t, ctx, c, "release", map[string]string{"version": "v2", "error_rate": "0.3"})
+	bad := servertest.Execute(t, ctx, c, "release", map[string]string{"version": "v2", "error_rate": "0.3"})
 	console := consoleText(t, ctx, c, bad.ID)
 	if bad.Status != store.StatusRolledBack || !strings.Contains(bad.Reason, "background analysis of phase canary failed") ||
 		!strings.Contains(bad.Reason, "canary worse than baseline") {
@@ -84,7 +88,7 @@ func TestBackgroundAnalysisRollsBackDuringAWait(t *testing.T) {
 	}
 	t.Logf("wait step ended %s after it began: %s", soak.FinishedAt.Sub(*soak.StartedAt).Round(time.Millisecond), soak.Message)
 
-	good := execute(t, ctx, c, "release", map[string]string{"version": "v3", "soak": "8s"})
+	good := servertest.Execute(t, ctx, c, "release", map[string]string{"version": "v3", "soak": "8s"})
 	if good.Status != store.StatusSucceeded {
 		t.Fatalf("good canary %s: %s\n%s", good.Status, good.Reason, consoleText(t, ctx, c, good.ID))
 	}

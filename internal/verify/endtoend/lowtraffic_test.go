@@ -6,6 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/server/servertest"
+
+	"github.com/sluicehq/sluice/internal/platform/local/localtest"
+
 	"github.com/sluicehq/sluice/internal/store"
 )
 
@@ -44,18 +48,18 @@ spec:
 func TestEightRequestsPerSecond(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	listen := freeAddr(t)
-	c := startServer(t, ctx)
+	listen := localtest.FreeAddr(t)
+	c := servertest.Start(t, ctx, "e2e")
 	if _, err := c.Apply(ctx, "e2e.yaml", []byte(environment(listen)+"---\n"+firstRelease+"---\n"+verifyRelease), false); err != nil {
 		t.Fatalf("apply: %v", err)
 	}
-	if v1 := execute(t, ctx, c, "first-release", map[string]string{"version": "v1"}); v1.Status != store.StatusSucceeded {
+	if v1 := servertest.Execute(t, ctx, c, "first-release", map[string]string{"version": "v1"}); v1.Status != store.StatusSucceeded {
 		t.Fatalf("first release %s: %s", v1.Status, v1.Reason)
 	}
 	stop := userLoad(ctx, "http://"+listen+"/", 40)
 	defer stop()
 
-	bad := execute(t, ctx, c, "verified", map[string]string{"version": "v2", "error_rate": "0.3"})
+	bad := servertest.Execute(t, ctx, c, "verified", map[string]string{"version": "v2", "error_rate": "0.3"})
 	console := consoleText(t, ctx, c, bad.ID)
 	if bad.Status != store.StatusRolledBack || !strings.Contains(bad.Reason, "canary worse than baseline") {
 		t.Fatalf("bad canary at 8 requests/s: %s: %s\n%s", bad.Status, bad.Reason, console)
@@ -64,7 +68,7 @@ func TestEightRequestsPerSecond(t *testing.T) {
 	v := st.Phases[0].Steps[2]
 	t.Logf("verify step stopped the canary after %s: %s", v.FinishedAt.Sub(*v.StartedAt).Round(time.Millisecond), bad.Reason)
 
-	short := execute(t, ctx, c, "verified", map[string]string{"version": "v3", "error_rate": "0.3", "duration": "1s"})
+	short := servertest.Execute(t, ctx, c, "verified", map[string]string{"version": "v3", "error_rate": "0.3", "duration": "1s"})
 	sc := consoleText(t, ctx, c, short.ID)
 	if short.Status != store.StatusRolledBack || !strings.Contains(short.Reason, "canary worse than baseline") &&
 		!strings.Contains(short.Reason, "not enough evidence") {

@@ -4,25 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
-	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/sluicehq/sluice/internal/api"
 	"github.com/sluicehq/sluice/internal/client"
 	"github.com/sluicehq/sluice/internal/engine"
-	"github.com/sluicehq/sluice/internal/envrun"
-	"github.com/sluicehq/sluice/internal/platform/local"
 	"github.com/sluicehq/sluice/internal/platform/local/localtest"
 	"github.com/sluicehq/sluice/internal/sampleapp"
-	sluiceserver "github.com/sluicehq/sluice/internal/server"
-	"github.com/sluicehq/sluice/internal/store"
 )
 
 // appEnv, when set, makes the test binary run the sample application instead of
@@ -97,71 +89,6 @@ spec:
         - promote: {}
 `
 
-// startServer runs a sluice server (server.Run) in a temporary data dir.
-func startServer(t *testing.T, ctx context.Context) *client.Client {
-	dir := t.TempDir()
-	logf, err := os.Create(filepath.Join(dir, "server.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	done, ready := make(chan error, 1), make(chan string, 1)
-	go func() {
-		done <- sluiceserver.Run(sctx, sluiceserver.Config{Addr: "127.0.0.1:0", DataDir: dir,
-			Logger: slog.New(slog.NewTextHandler(logf, nil)), Ready: func(addr string) { ready <- addr }})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("server: %v", err)
-		}
-		logf.Close()
-		p, err := local.New(local.Options{StateDir: envrun.LocalStateDir(dir, "e2e"), StopGrace: time.Second})
-		if err == nil {
-			cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer ccancel()
-			err = p.Close(cctx)
-		}
-		if err != nil {
-			t.Errorf("stop instances: %v", err)
-		}
-	})
-	select {
-	case addr := <-ready:
-		c, err := client.New("http://"+addr, client.WithUser("tester"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	case err := <-done:
-		done <- err
-		t.Fatalf("server: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("server not ready after 30 s")
-	}
-	return nil
-}
-
-// execute runs a workflow and waits until its execution ends or waits for a person.
-func execute(t *testing.T, ctx context.Context, c *client.Client, workflow string, vars map[string]string) api.Execution {
-	t.Helper()
-	ex, err := c.Run(ctx, workflow, 0, vars)
-	for err == nil {
-		switch ex.Status {
-		case store.StatusSucceeded, store.StatusFailed, store.StatusRolledBack, store.StatusAborted, store.StatusWaiting, store.StatusPaused:
-			return ex
-		}
-		select {
-		case <-ctx.Done():
-			err = ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-			ex, err = c.GetExecution(ctx, ex.ID)
-		}
-	}
-	t.Fatalf("execution of %v: %v", vars, err)
-	return ex
-}
-
 // state reads an execution's engine state.
 func state(t *testing.T, ctx context.Context, c *client.Client, id string) engine.State {
 	t.Helper()
@@ -210,13 +137,4 @@ func userLoad(ctx context.Context, url string, rps int) func() {
 		}
 	})
 	return func() { cancel(); wg.Wait() }
-}
-
-func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }

@@ -3,21 +3,18 @@ package prometheus_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/sluicehq/sluice/internal/api"
+	"github.com/sluicehq/sluice/internal/server/servertest"
+
+	"github.com/sluicehq/sluice/internal/platform/local/localtest"
+
 	"github.com/sluicehq/sluice/internal/client"
-	"github.com/sluicehq/sluice/internal/envrun"
-	"github.com/sluicehq/sluice/internal/platform/local"
-	sluiceserver "github.com/sluicehq/sluice/internal/server"
 	"github.com/sluicehq/sluice/internal/store"
 )
 
@@ -108,18 +105,18 @@ func TestCanaryJudgedByPrometheus(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	exe := testExe
-	listen := freeAddr(t)
-	c := startEngine(t, ctx)
+	listen := localtest.FreeAddr(t)
+	c := servertest.Start(t, ctx, "prom-test")
 	if _, err := c.Apply(ctx, "prom-test.yaml", []byte(engineDocs(exe, listen, exporter, promURL)), false); err != nil {
 		t.Fatal(err)
 	}
-	v1 := execute(t, ctx, c, "first-release", map[string]string{"version": "v1"})
+	v1 := servertest.Execute(t, ctx, c, "first-release", map[string]string{"version": "v1"})
 	if v1.Status != store.StatusSucceeded {
 		t.Fatalf("first release %s: %s", v1.Status, v1.Reason)
 	}
 	stop := userLoad(ctx, "http://"+listen+"/")
 	defer stop()
-	good := execute(t, ctx, c, "release", map[string]string{"version": "v2"})
+	good := servertest.Execute(t, ctx, c, "release", map[string]string{"version": "v2"})
 	if good.Status != store.StatusSucceeded {
 		t.Fatalf("good canary %s: %s\n%s", good.Status, good.Reason, consoleText(t, ctx, c, good.ID))
 	}
@@ -127,7 +124,7 @@ func TestCanaryJudgedByPrometheus(t *testing.T) {
 	if gc := consoleText(t, ctx, c, good.ID); strings.Count(gc, "— passed (window 5s)") < 2 {
 		t.Fatalf("good canary passed with fewer than 2 measured windows:\n%s", gc)
 	}
-	bad := execute(t, ctx, c, "release", map[string]string{"version": "v3", "error_rate": "0.3"})
+	bad := servertest.Execute(t, ctx, c, "release", map[string]string{"version": "v3", "error_rate": "0.3"})
 	console := consoleText(t, ctx, c, bad.ID)
 	if bad.Status != store.StatusRolledBack || !strings.Contains(bad.Reason, "error-rate") || !strings.Contains(bad.Reason, "result < 0.05") {
 		t.Fatalf("bad canary %s: %s\n%s", bad.Status, bad.Reason, console)
@@ -136,72 +133,6 @@ func TestCanaryJudgedByPrometheus(t *testing.T) {
 		t.Fatalf("no failed measurement of a 5 s window on the console:\n%s", console)
 	}
 	t.Logf("bad canary rolled back: %s", bad.Reason)
-}
-
-// startEngine runs server.Run in process for the test and stops it, and the
-// instances its local platform started, at cleanup.
-func startEngine(t *testing.T, ctx context.Context) *client.Client {
-	dir := t.TempDir()
-	logf, err := os.Create(filepath.Join(dir, "server.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	done, ready := make(chan error, 1), make(chan string, 1)
-	go func() {
-		done <- sluiceserver.Run(sctx, sluiceserver.Config{Addr: "127.0.0.1:0", DataDir: dir,
-			Logger: slog.New(slog.NewTextHandler(logf, nil)), Ready: func(addr string) { ready <- addr }})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("server: %v", err)
-		}
-		logf.Close()
-		p, err := local.New(local.Options{StateDir: envrun.LocalStateDir(dir, "prom-test"), StopGrace: time.Second})
-		if err == nil {
-			cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer ccancel()
-			err = p.Close(cctx)
-		}
-		if err != nil {
-			t.Errorf("stop instances: %v", err)
-		}
-	})
-	select {
-	case addr := <-ready:
-		c, err := client.New("http://"+addr, client.WithUser("tester"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	case err := <-done:
-		done <- err
-		t.Fatalf("server: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("server not ready after 30 s")
-	}
-	return nil
-}
-
-// execute runs a workflow and waits until its execution ends or waits for a person.
-func execute(t *testing.T, ctx context.Context, c *client.Client, workflow string, vars map[string]string) api.Execution {
-	t.Helper()
-	ex, err := c.Run(ctx, workflow, 0, vars)
-	for err == nil {
-		switch ex.Status {
-		case store.StatusSucceeded, store.StatusFailed, store.StatusRolledBack, store.StatusAborted, store.StatusWaiting, store.StatusPaused:
-			return ex
-		}
-		select {
-		case <-ctx.Done():
-			err = ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-			ex, err = c.GetExecution(ctx, ex.ID)
-		}
-	}
-	t.Fatalf("execution of %v: %v", vars, err)
-	return ex
 }
 
 // consoleText is an execution's console, one event a line.
@@ -236,13 +167,4 @@ func userLoad(ctx context.Context, url string) func() {
 		}
 	})
 	return func() { cancel(); wg.Wait() }
-}
-
-func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }

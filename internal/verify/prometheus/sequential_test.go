@@ -8,6 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/server/servertest"
+
+	"github.com/sluicehq/sluice/internal/platform/local/localtest"
+
 	"github.com/sluicehq/sluice/internal/store"
 )
 
@@ -53,17 +57,17 @@ func TestSequentialJudgeOnPrometheusCounts(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	exe := testExe // where the local platform's instances (another user, as root) can run it
-	listen := freeAddr(t)
-	c := startEngine(t, ctx)
+	listen := localtest.FreeAddr(t)
+	c := servertest.Start(t, ctx, "prom-test")
 	if _, err := c.Apply(ctx, "prom-test.yaml", []byte(sequentialDocs(exe, listen, exporter, promURL)), false); err != nil {
 		t.Fatal(err)
 	}
-	if v1 := execute(t, ctx, c, "first-release", map[string]string{"version": "v1"}); v1.Status != store.StatusSucceeded {
+	if v1 := servertest.Execute(t, ctx, c, "first-release", map[string]string{"version": "v1"}); v1.Status != store.StatusSucceeded {
 		t.Fatalf("first release %s: %s", v1.Status, v1.Reason)
 	}
 	stop := userLoad(ctx, "http://"+listen+"/")
 	defer stop()
-	good := execute(t, ctx, c, "release", map[string]string{"version": "v2"})
+	good := servertest.Execute(t, ctx, c, "release", map[string]string{"version": "v2"})
 	gc := consoleText(t, ctx, c, good.ID)
 	if good.Status != store.StatusSucceeded {
 		t.Fatalf("good canary %s: %s\n%s", good.Status, good.Reason, gc)
@@ -72,7 +76,7 @@ func TestSequentialJudgeOnPrometheusCounts(t *testing.T) {
 	if !strings.Contains(gc, "first reading on") || !strings.Contains(gc, "needed — passed (window ") {
 		t.Fatalf("good canary's console shows no first reading or no counted window:\n%s", gc)
 	}
-	bad := execute(t, ctx, c, "release", map[string]string{"version": "v3", "error_rate": "0.3"})
+	bad := servertest.Execute(t, ctx, c, "release", map[string]string{"version": "v3", "error_rate": "0.3"})
 	console := consoleText(t, ctx, c, bad.ID)
 	if bad.Status != store.StatusRolledBack || !strings.Contains(bad.Reason, "errors-vs-live") || !strings.Contains(bad.Reason, "canary worse than baseline") {
 		t.Fatalf("bad canary %s: %s\n%s", bad.Status, bad.Reason, console)

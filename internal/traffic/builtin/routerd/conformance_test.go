@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/platform/local/localtest"
+
 	"github.com/sluicehq/sluice/internal/traffic"
 	"github.com/sluicehq/sluice/internal/traffic/builtin/routerd"
 	"github.com/sluicehq/sluice/internal/traffic/traffictest"
@@ -18,7 +20,7 @@ import (
 func TestConformance(t *testing.T) {
 	addrs := map[traffic.Router]string{}
 	traffictest.Run(t, func(t *testing.T) traffic.Router {
-		listen := freeAddr(t)
+		listen := localtest.FreeAddr(t)
 		exe, _ := os.Executable()
 		c, err := routerd.NewClient(routerd.ClientOptions{Dir: filepath.Join(t.TempDir(), "router"), Settings: routerd.Settings{Listen: listen}, Executable: exe})
 		if err != nil {

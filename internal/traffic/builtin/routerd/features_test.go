@@ -21,6 +21,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/platform/local/localtest"
+
 	"github.com/sluicehq/sluice/internal/platform"
 	"github.com/sluicehq/sluice/internal/spec"
 	"github.com/sluicehq/sluice/internal/traffic"
@@ -33,7 +35,7 @@ import (
 // ("inprocess") or as a router process driven by a Client ("separate").
 func envRouter(t *testing.T, process, extra string, src staticSource) (traffic.Router, string) {
 	t.Helper()
-	listen := freeAddr(t)
+	listen := localtest.FreeAddr(t)
 	doc := fmt.Sprintf(`apiVersion: sluice.dev/v1alpha1
 kind: Environment
 metadata: {name: test}

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/platform/local/localtest"
+
 	"github.com/sluicehq/sluice/internal/platform"
 	"github.com/sluicehq/sluice/internal/traffic"
 	"github.com/sluicehq/sluice/internal/traffic/builtin"
@@ -24,7 +26,7 @@ var shop = traffic.ServiceRef{Service: "shop"}
 // shop on green v1 and blue v2 at the weights w.
 func startShop(t *testing.T, w traffic.Weights) (c *routerd.Client, dir, listen string, src staticSource) {
 	t.Helper()
-	dir, listen = filepath.Join(t.TempDir(), "router"), freeAddr(t)
+	dir, listen = filepath.Join(t.TempDir(), "router"), localtest.FreeAddr(t)
 	src = staticSource{
 		{Service: "shop", Slot: platform.Green}: {backend(t, "v1")},
 		{Service: "shop", Slot: platform.Blue}:  {backend(t, "v2")},
@@ -48,7 +50,7 @@ func startShop(t *testing.T, w traffic.Weights) (c *routerd.Client, dir, listen 
 // set, and a new server adopts the router: its next weight change applies and
 // reads back.
 func TestRouterSurvivesServerKill(t *testing.T) {
-	dir, listen := filepath.Join(t.TempDir(), "router"), freeAddr(t)
+	dir, listen := filepath.Join(t.TempDir(), "router"), localtest.FreeAddr(t)
 	green, blue := backend(t, "v1"), backend(t, "v2")
 	exe, _ := os.Executable()
 	srv := exec.Command(exe, "server", dir, listen, green, blue, "100")
@@ -149,7 +151,7 @@ func TestCorruptStateRefused(t *testing.T) {
 			if status, body, err := get(http.DefaultClient, "http://"+listen+"/"); err != nil || status != 200 || body != "v2" {
 				t.Fatalf("old router after the refused upgrade: %d %q %v", status, body, err)
 			}
-			err = routerd.Run(t.Context(), routerd.Options{Dir: dir, Settings: routerd.Settings{Listen: freeAddr(t)}})
+			err = routerd.Run(t.Context(), routerd.Options{Dir: dir, Settings: routerd.Settings{Listen: localtest.FreeAddr(t)}})
 			if !errors.Is(err, builtin.ErrCorruptState) {
 				t.Fatalf("fresh start on a %s state: %v, want ErrCorruptState", name, err)
 			}
@@ -165,7 +167,7 @@ func TestCorruptStateRefused(t *testing.T) {
 func TestSecondRouterRefused(t *testing.T) {
 	_, dir, listen, _ := startShop(t, traffic.All(platform.Green))
 	for name, opts := range map[string]routerd.Options{
-		"same dir":     {Dir: dir, Settings: routerd.Settings{Listen: freeAddr(t)}},
+		"same dir":     {Dir: dir, Settings: routerd.Settings{Listen: localtest.FreeAddr(t)}},
 		"same address": {Dir: filepath.Join(t.TempDir(), "other"), Settings: routerd.Settings{Listen: listen}},
 	} {
 		t.Run(name, func(t *testing.T) {
