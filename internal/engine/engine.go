@@ -243,6 +243,7 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (store.Execution, 
 	if req.Cause != "" {
 		ev.Message += ": " + req.Cause
 	}
+	ev.Data, _ = json.Marshal(events.StatusData{Status: store.StatusPending}) // a plain struct: no error
 	c := &store.Commit{Execution: &ex, Create: true, Events: []store.Event{ev}}
 	if err := e.store.Commit(ctx, c); err != nil {
 		return store.Execution{}, err

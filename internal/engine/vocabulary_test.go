@@ -56,7 +56,7 @@ func checkPayload(t *testing.T, e store.Event) {
 	switch events.Type(e.Type) {
 	case events.TypeStatus:
 		var d events.StatusData
-		if len(e.Data) > 0 && (json.Unmarshal(e.Data, &d) != nil || d.Status == "") {
+		if json.Unmarshal(e.Data, &d) != nil || d.Status == "" {
 			t.Errorf("status event %d: data %s", e.Seq, e.Data)
 		}
 	case events.TypeStep:

@@ -26,7 +26,8 @@ const (
 	// TypeConsole is a plain console line: a message, no payload.
 	TypeConsole Type = "console"
 	// TypeStatus is an execution status change; payload StatusData. The first
-	// event of an execution ("execution of … started") has no payload.
+	// event of an execution ("execution of … started by …") has status pending
+	// and no from.
 	TypeStatus Type = "status"
 	// TypeStep is a step attempt starting or ending; payload StepData.
 	TypeStep Type = "step"
@@ -60,7 +61,7 @@ type TypeInfo struct {
 // Types lists every console event type, in the order documentation shows them.
 var Types = []TypeInfo{
 	{TypeConsole, "", "a plain console line"},
-	{TypeStatus, "events.StatusData", "the execution's status changed (the first event, without payload, says who started it)"},
+	{TypeStatus, "events.StatusData", "the execution's status changed (the first, to pending, says who started it)"},
 	{TypeStep, "events.StepData", "a step attempt started or ended"},
 	{TypeWeights, "events.WeightsData", "the traffic split the router reads back after a change"},
 	{TypeDecision, "events.DecisionData", "a decision on an approval step, by a person or by its timeout"},

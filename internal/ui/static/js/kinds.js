@@ -8,7 +8,7 @@
 export const EventType = Object.freeze({
   /** a plain console line */
   CONSOLE: 'console',
-  /** the execution's status changed (the first event, without payload, says who started it); data: events.StatusData */
+  /** the execution's status changed (the first, to pending, says who started it); data: events.StatusData */
   STATUS: 'status',
   /** a step attempt started or ended; data: events.StepData */
   STEP: 'step',
