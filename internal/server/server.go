@@ -116,7 +116,6 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer eng.Close()
-	defer listenRequests(ctx, st, eng, log)()
 	wiring.SetInstanceOutput(eng.InstanceOutput)
 	if n, err := wiring.Warm(ctx, st); err != nil {
 		log.Warn("cannot restore builtin routers", "err", err)
@@ -139,6 +138,7 @@ func Run(ctx context.Context, cfg Config) error {
 	sec.apply(&deps)
 	flushRejections := countRejections(&deps, log)
 	defer flushRejections()
+	defer listenRequests(ctx, st, eng, log)() // stops before the engine closes
 	defer startAuditRetention(ctx, cfg, deps.Audit, auditExport, log)()
 	mc, err := metrics.New(metrics.Options{Source: st, Logger: log.With("component", "metrics")})
 	if err != nil {
@@ -188,8 +188,9 @@ func newEngine(cfg Config, st store.Store, w *wiring, pub engine.Publisher, log 
 	}
 	return engine.New(engine.Options{
 		Store: st, Resolver: w, Publisher: pub, Logger: log.With("component", "engine", "server", id),
-		CrashPoint: crash, Owner: id, Lease: cfg.Lease, Redact: secrets.Default.String, RequestPoll: cfg.RequestPoll,
+		CrashPoint: crash, Owner: id, Lease: cfg.Lease, Redact: secrets.Default.String,
 		EvidenceNote: verify.EvidenceNoteJSON,
+		RequestPoll:  cfg.RequestPoll,
 		Steps: map[spec.StepType]engine.StepRunner{
 			spec.StepLoadTest: loadtest.NewStep(w),
 			spec.StepVerify: verify.NewStep(providers.NewSource(
