@@ -118,7 +118,6 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer eng.Close()
-	defer listenRequests(ctx, st, eng, log)()
 	runtimes.SetInstanceOutput(eng.InstanceOutput)
 	if n, err := runtimes.Warm(ctx, st); err != nil {
 		log.Warn("cannot restore builtin routers", "err", err)
@@ -149,6 +148,7 @@ func Run(ctx context.Context, cfg Config) error {
 	defer stopPipelines()
 	flushRejections := countRejections(&deps, log)
 	defer flushRejections()
+	defer listenRequests(ctx, st, eng, log)() // stops before the engine closes
 	defer startAuditRetention(ctx, cfg, deps.Audit, auditExport, log)()
 	mc, err := metrics.New(metrics.Options{Source: st, Logger: log.With("component", "metrics")})
 	if err != nil {
@@ -199,8 +199,9 @@ func newEngine(cfg Config, st store.Store, rt *envrun.Runtimes, pub engine.Publi
 	}
 	return engine.New(engine.Options{
 		Store: st, Resolver: rt, Publisher: pub, Logger: log.With("component", "engine", "server", id),
-		CrashPoint: crash, Owner: id, Lease: cfg.Lease, Redact: secrets.Default.String, RequestPoll: cfg.RequestPoll,
+		CrashPoint: crash, Owner: id, Lease: cfg.Lease, Redact: secrets.Default.String,
 		EvidenceNote: verify.EvidenceNoteJSON,
+		RequestPoll:  cfg.RequestPoll,
 		Steps: map[spec.StepType]engine.StepRunner{
 			spec.StepLoadTest: loadtest.NewStep(rt),
 			spec.StepVerify:   verify.NewStep(rt.Providers()),
