@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"github.com/sluicehq/sluice/internal/platform/local/localtest"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -99,7 +100,7 @@ func TestPipelineOnLocalPlatform(t *testing.T) {
 	}
 	t.Cleanup(func() { os.RemoveAll(base) })
 	os.Chmod(base, 0o755)
-	dataDir, stagingAddr, prodAddr := filepath.Join(base, "data"), freeAddr(t), freeAddr(t)
+	dataDir, stagingAddr, prodAddr := filepath.Join(base, "data"), localtest.FreeAddr(t), localtest.FreeAddr(t)
 	check := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/fail" {
 			http.Error(w, "checkout is broken", http.StatusInternalServerError)

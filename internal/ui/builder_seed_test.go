@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"github.com/sluicehq/sluice/internal/platform/local/localtest"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"

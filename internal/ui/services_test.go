@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/sluicehq/sluice/internal/platform/local/localtest"
-	"net"
 	"net/http"
 	"testing"
 	"time"
