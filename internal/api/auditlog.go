@@ -198,12 +198,17 @@ func (h *handler) auditJSONL(w http.ResponseWriter, r *http.Request, f audit.Fil
 				return
 			}
 		}
-		f.After = entries[len(entries)-1].Seq
+		if f.Newest {
+			f.Before = entries[len(entries)-1].Seq
+		} else {
+			f.After = entries[len(entries)-1].Seq
+		}
 	}
 }
 
 // auditFilter reads the audit query: since and until (RFC 3339 or a duration before
-// now such as 24h), actor, action, environment, outcome, after and limit.
+// now such as 24h), actor, action, environment, outcome, order (oldest, the default,
+// or newest first), after, before and limit.
 func auditFilter(q url.Values, now time.Time) (audit.Filter, error) {
 	f := audit.Filter{Actor: q.Get("actor"), Action: q.Get("action"), Environment: q.Get("environment"),
 		Outcome: q.Get("outcome")}
@@ -214,7 +219,14 @@ func auditFilter(q url.Values, now time.Time) (audit.Filter, error) {
 	if f.Until, err = timeParam(q, "until", now); err != nil {
 		return f, err
 	}
-	for name, dst := range map[string]*int64{"after": &f.After} {
+	switch order := q.Get("order"); order {
+	case "", "oldest":
+	case "newest":
+		f.Newest = true
+	default:
+		return f, badRequest("order", "order=%q: want oldest or newest", order)
+	}
+	for name, dst := range map[string]*int64{"after": &f.After, "before": &f.Before} {
 		if s := q.Get(name); s != "" {
 			if *dst, err = strconv.ParseInt(s, 10, 64); err != nil || *dst < 0 {
 				return f, badRequest(name, "%s=%q is not a non-negative integer", name, s)

@@ -131,13 +131,35 @@ func TestAuditPages(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	for _, tc := range []struct{ order, cursor, want string }{
+		{"", "after", "workflow/w0,workflow/w1,workflow/w2,workflow/w3,workflow/w4"},
+		{"newest", "before", "workflow/w4,workflow/w3,workflow/w2,workflow/w1,workflow/w0"},
+	} {
+		if got := auditPages(t, h, "/api/v1/audit?limit=2&action=apply&order="+tc.order+"&"+tc.cursor+"="); got != tc.want {
+			t.Errorf("order %q: pages held %s, want %s", tc.order, got, tc.want)
+		}
+	}
+	code, b := h.as("root", "GET", fmt.Sprintf("/api/v1/audit?limit=%d", audit.MaxPage+1), "")
+	if code != http.StatusBadRequest || !strings.Contains(string(b), "limit") {
+		t.Errorf("limit above the page size: %d %s, want 400 naming limit", code, b)
+	}
+	code, b = h.as("root", "GET", "/api/v1/audit?order=sideways", "")
+	if code != http.StatusBadRequest || !strings.Contains(string(b), "order") {
+		t.Errorf("unknown order: %d %s, want 400 naming order", code, b)
+	}
+}
+
+// auditPages follows the cursor from url (which ends with the cursor's name and =)
+// to the last page and returns the targets it saw, in order.
+func auditPages(t *testing.T, h *authHarness, url string) string {
+	t.Helper()
 	var seen []string
-	after := ""
+	cursor := ""
 	for pages := 0; ; pages++ {
 		if pages > 5 {
 			t.Fatal("the cursor does not end")
 		}
-		code, b := h.as("root", "GET", "/api/v1/audit?limit=2&action=apply&after="+after, "")
+		code, b := h.as("root", "GET", url+cursor, "")
 		if code != http.StatusOK {
 			t.Fatalf("page: %d %s", code, b)
 		}
@@ -154,13 +176,7 @@ func TestAuditPages(t *testing.T) {
 		if page.Next == "" {
 			break
 		}
-		after = page.Next
+		cursor = page.Next
 	}
-	if got := strings.Join(seen, ","); got != "workflow/w0,workflow/w1,workflow/w2,workflow/w3,workflow/w4" {
-		t.Errorf("pages held %s", got)
-	}
-	code, b := h.as("root", "GET", fmt.Sprintf("/api/v1/audit?limit=%d", audit.MaxPage+1), "")
-	if code != http.StatusBadRequest || !strings.Contains(string(b), "limit") {
-		t.Errorf("limit above the page size: %d %s, want 400 naming limit", code, b)
-	}
+	return strings.Join(seen, ",")
 }

@@ -65,7 +65,8 @@ type GrantResponse struct {
 // AuditList is a page of the audit log.
 type AuditList struct {
 	Items []audit.Entry `json:"items"`
-	// Next, when set, is the cursor of the next page: pass it as after=.
+	// Next, when set, is the cursor of the next page: pass it as after= (or as
+	// before= when the page was asked for with order=newest).
 	Next string `json:"next,omitempty"`
 }
 

@@ -37,6 +37,10 @@ const (
 // Filter narrows List; zero fields match everything.
 type Filter struct {
 	After       int64 // only entries with Seq > After
+	Before      int64 // only entries with Seq < Before; 0: no bound
+	// Newest lists the newest entries first (descending Seq); the next page of such
+	// a listing is the one Before the last entry's Seq.
+	Newest bool
 	Since       time.Time
 	Until       time.Time // exclusive
 	Actor       string
@@ -58,7 +62,7 @@ const (
 type Store interface {
 	// AppendAudit bounds e (see Bound), inserts it and sets its Seq; a zero Count is 1.
 	AppendAudit(ctx context.Context, e *Entry) error
-	// ListAudit returns the entries matching f in Seq order.
+	// ListAudit returns the entries matching f in Seq order (descending with Newest).
 	ListAudit(ctx context.Context, f Filter) ([]Entry, error)
 	// PruneAudit records, in one transaction, that the entries with Seq <= through were
 	// exported to dest, and removes them; it returns how many it removed. It is the only

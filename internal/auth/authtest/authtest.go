@@ -257,6 +257,11 @@ func testAudit(t *testing.T, s Store) {
 		{"until", audit.Filter{Until: t0.Add(time.Second)}, []int{0}},
 		{"after", audit.Filter{After: es[0].Seq}, []int{1, 2}},
 		{"limit", audit.Filter{Limit: 2}, []int{0, 1}},
+		{"before", audit.Filter{Before: es[2].Seq}, []int{0, 1}},
+		{"newest first", audit.Filter{Newest: true}, []int{2, 1, 0}},
+		{"newest page", audit.Filter{Newest: true, Limit: 2}, []int{2, 1}},
+		{"newest next page", audit.Filter{Newest: true, Before: es[1].Seq, Limit: 2}, []int{0}},
+		{"newest filtered", audit.Filter{Newest: true, Actor: "alice"}, []int{2, 0}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := s.ListAudit(ctx, tc.f)

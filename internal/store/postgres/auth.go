@@ -273,7 +273,7 @@ func (s *Store) AppendAudit(ctx context.Context, e *audit.Entry) error {
 	return nil
 }
 
-// ListAudit returns the entries matching f in Seq order.
+// ListAudit returns the entries matching f in Seq order (descending with Newest).
 func (s *Store) ListAudit(ctx context.Context, f audit.Filter) ([]audit.Entry, error) {
 	done, err := s.begin(ctx)
 	if err != nil {
@@ -292,6 +292,9 @@ func (s *Store) ListAudit(ctx context.Context, f audit.Filter) ([]audit.Entry, e
 			add(c.col+" = $%d", c.val)
 		}
 	}
+	if f.Before > 0 {
+		add("seq < $%d", f.Before)
+	}
 	if !f.Since.IsZero() {
 		add("at >= $%d", encodeTime(f.Since))
 	}
@@ -300,6 +303,9 @@ func (s *Store) ListAudit(ctx context.Context, f audit.Filter) ([]audit.Entry, e
 	}
 	q := `SELECT seq, at, actor, method, token_id, remote, action, target, environment, outcome, status, summary, count
 		FROM audit_log WHERE ` + strings.Join(where, " AND ") + ` ORDER BY seq`
+	if f.Newest {
+		q += " DESC"
+	}
 	if f.Limit > 0 {
 		args = append(args, f.Limit)
 		q += fmt.Sprintf(" LIMIT $%d", len(args))

@@ -32,7 +32,7 @@ func (s *Store) AppendAudit(ctx context.Context, e *audit.Entry) error {
 	return nil
 }
 
-// ListAudit returns the entries matching f in Seq order.
+// ListAudit returns the entries matching f in Seq order (descending with Newest).
 func (s *Store) ListAudit(ctx context.Context, f audit.Filter) ([]audit.Entry, error) {
 	where := []string{"seq > ?"}
 	args := []any{f.After}
@@ -44,6 +44,9 @@ func (s *Store) ListAudit(ctx context.Context, f audit.Filter) ([]audit.Entry, e
 			args = append(args, c.val)
 		}
 	}
+	if f.Before > 0 {
+		where, args = append(where, "seq < ?"), append(args, f.Before)
+	}
 	if !f.Since.IsZero() {
 		where, args = append(where, "at >= ?"), append(args, encodeTime(f.Since))
 	}
@@ -52,6 +55,9 @@ func (s *Store) ListAudit(ctx context.Context, f audit.Filter) ([]audit.Entry, e
 	}
 	q := `SELECT seq, at, actor, method, token_id, remote, action, target, environment, outcome, status, summary, count
 		FROM audit_log WHERE ` + strings.Join(where, " AND ") + ` ORDER BY seq`
+	if f.Newest {
+		q += " DESC"
+	}
 	if f.Limit > 0 {
 		q, args = q+" LIMIT ?", append(args, f.Limit)
 	}

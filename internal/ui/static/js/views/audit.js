@@ -1,5 +1,5 @@
 // audit.js: the audit log for admins: who did what, where and when, filtered by the
-// server and read a page at a time (oldest first, as the log is kept).
+// server and read a page at a time, newest first.
 
 import { api } from '../api.js';
 import { h, replace, fmtDateTime } from '../dom.js';
@@ -10,37 +10,37 @@ const defaultPageSize = 50;
 /** auditView mounts the audit log; the server refuses it to anyone but an admin. */
 export function auditView({ root, query, navigate }) {
   const filters = Object.fromEntries(filterNames.map((k) => [k, query.get(k) || '']));
-  const after = query.get('after') || '';
+  const before = query.get('before') || '';
   const pageSize = Math.min(1000, Number(query.get('limit')) || defaultPageSize);
   const back = (query.get('back') || '').split(',').filter(Boolean); // cursors of the earlier pages
   const tbody = h('tbody');
   const note = h('p', { class: 'muted list-note', role: 'status' });
   const pager = h('nav', { class: 'pager', 'aria-label': 'Audit log pages' });
   const limit = query.get('limit') || '';
-  const go = (f, cursor, stack) => navigate('/audit?' + new URLSearchParams(clean({ ...f, limit, after: cursor, back: stack.join(',') })));
+  const go = (f, cursor, stack) => navigate('/audit?' + new URLSearchParams(clean({ ...f, limit, before: cursor, back: stack.join(',') })));
   const form = filterForm(filters, (f) => go(f, '', []));
   replace(root, h('section', { class: 'page' },
     h('div', { class: 'page-head' }, h('h1', {}, 'Audit log'),
-      h('span', { class: 'muted small' }, 'Every state-changing request, allowed or refused, oldest first. ', h('code', {}, 'sluice audit'), ' exports it.')),
+      h('span', { class: 'muted small' }, 'Every state-changing request, allowed or refused, newest first. ', h('code', {}, 'sluice audit'), ' exports it.')),
     form,
     h('div', { class: 'table-wrap' }, h('table', { class: 'list', id: 'audit' },
       h('caption', { class: 'sr-only' }, 'Audit log entries'), tableHead(), tbody)),
     pager, note));
-  load(filters, after, pageSize).then((page) => {
+  load(filters, before, pageSize).then((page) => {
     renderRows(tbody, page.items);
     const first = back.length * pageSize + 1;
     replace(note, page.items.length ? `Entries ${first}–${first + page.items.length - 1}` : 'No entries match.');
     replace(pager,
       back.length ? h('button', { type: 'button', class: 'btn btn-small', id: 'audit-prev', onclick: () => go(filters, back[back.length - 1], back.slice(0, -1)) }, '← Previous page') : null,
-      page.next ? h('button', { type: 'button', class: 'btn btn-small', id: 'audit-next', onclick: () => go(filters, page.next, [...back, after || '0']) }, 'Next page →') : null);
+      page.next ? h('button', { type: 'button', class: 'btn btn-small', id: 'audit-next', onclick: () => go(filters, page.next, [...back, before || '0']) }, 'Next page →') : null);
   }).catch((err) => {
     replace(tbody);
     replace(note, h('span', { class: 'error', id: 'audit-error', role: 'alert' }, err.status === 403 ? `Only admins may read the audit log: ${err.message}` : err.message));
   });
 }
 
-function load(filters, after, pageSize) {
-  const q = { ...clean(filters), after: after === '0' ? '' : after, limit: String(pageSize) };
+function load(filters, before, pageSize) {
+  const q = { ...clean(filters), order: 'newest', before: before === '0' ? '' : before, limit: String(pageSize) };
   for (const k of ['since', 'until']) if (q[k] && /^\d{4}-\d\d-\d\dT\d\d:\d\d$/.test(q[k])) q[k] = new Date(q[k]).toISOString();
   return api.audit(q);
 }
