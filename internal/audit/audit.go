@@ -36,11 +36,11 @@ const (
 
 // Filter narrows List; zero fields match everything.
 type Filter struct {
-	After       int64 // only entries with Seq > After
-	Before      int64 // only entries with Seq < Before; 0: no bound
+	After  int64 // only entries with Seq > After
+	Before int64 // only entries with Seq < Before; 0: no bound
 	// Newest lists the newest entries first (descending Seq); the next page of such
 	// a listing is the one Before the last entry's Seq.
-	Newest bool
+	Newest      bool
 	Since       time.Time
 	Until       time.Time // exclusive
 	Actor       string
