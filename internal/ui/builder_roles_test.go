@@ -78,12 +78,12 @@ spec:
       type: prometheus
       url: http://prometheus:9090
       settings:
-        accountId: ` + secret + `
+        header.X-Org: ` + secret + `
 `
 	s.call(t, "POST", "/api/v1/apply?file=prod.yaml", "admin", "application/yaml", env, nil)
 	b := newBrowser(t, s.url)
 	b.do("builder", chromedp.Navigate(s.url+"/environments/prod/edit"), chromedp.WaitVisible(css("#builder-form")))
-	b.wait("flagged", `document.querySelector('#builder-problems')?.textContent.includes('builder.yaml:13:20')`)
+	b.wait("flagged", `document.querySelector('#builder-problems')?.textContent.includes('builder.yaml:13:23')`)
 	if yml := builderYAML(b); strings.Contains(yml, secret) || !strings.Contains(yml, secrets.Mask) {
 		b.fail("the builder holds the secret or no mask:\n%s", yml)
 	}
@@ -120,7 +120,7 @@ func TestBrowserBuilderReorders(t *testing.T) {
 		b.eval(fmt.Sprintf(steps, list), &s)
 		return s
 	}
-	if got := names("spec.phases.0.steps"); got != "service-setup,upgrade-containers,traffic-stays-green" {
+	if got := names("spec.phases.0.steps"); got != "service-setup,upgrade-containers,traffic-stays-live" {
 		b.fail("phase 1 steps %s", got)
 	}
 	b.do("keyboard move", chromedp.Focus(css(`[data-path="spec.phases.0.steps.0.name"]`)),
@@ -136,7 +136,7 @@ func TestBrowserBuilderReorders(t *testing.T) {
 	}
 	click(b, "move the promote phase up", `[data-list="spec.phases"] > li[data-index="2"] > .b-item-head [data-move="up"]`)
 	b.wait("phase moved", `document.querySelector('[data-path="spec.phases.1.name"]')?.value === 'promote'`)
-	// Drag all-traffic-to-blue (now phase 2's first step) below retire-green.
+	// Drag all-traffic-to-new (now phase 2's first step) below retire-old.
 	b.eval(`(() => {
 		const list = document.querySelector('[data-list="spec.phases.1.steps"]');
 		const from = list.querySelector(':scope > li[data-index="0"] .b-handle');
@@ -146,10 +146,10 @@ func TestBrowserBuilderReorders(t *testing.T) {
 		to.dispatchEvent(new DragEvent('dragover', { bubbles: true, cancelable: true, dataTransfer: dt }));
 		to.dispatchEvent(new DragEvent('drop', { bubbles: true, cancelable: true, dataTransfer: dt }));
 		return true; })()`, nil)
-	b.wait("dragged", `document.querySelector('[data-path="spec.phases.1.steps.2.name"]')?.value === 'all-traffic-to-blue'`)
+	b.wait("dragged", `document.querySelector('[data-path="spec.phases.1.steps.2.name"]')?.value === 'all-traffic-to-new'`)
 	yml := builderYAML(b)
-	order := []string{"name: setup-blue", "name: upgrade-containers", "name: service-setup", "# Users come in through the Istio gateway",
-		"name: traffic-stays-green", "name: promote", "name: make-blue-live", "name: retire-green", "name: all-traffic-to-blue", "name: canary"}
+	order := []string{"name: setup-new", "name: upgrade-containers", "name: service-setup", "# Users come in through the Istio gateway",
+		"name: traffic-stays-live", "name: promote", "name: make-new-live", "name: retire-old", "name: all-traffic-to-new", "name: canary"}
 	at := 0
 	for _, want := range order {
 		i := strings.Index(yml[at:], want)

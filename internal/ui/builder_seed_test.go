@@ -181,7 +181,8 @@ func buildAndRelease(t *testing.T) string {
 	if len(services) != 1 || services[0].LiveSlot == "" || services[0].Artifact != "sample-app:v2" {
 		t.Fatalf("services after the promotion: %+v, want shop live with sample-app:v2", services)
 	}
-	if got, want := b.text("#live-slot"), "Live: "+services[0].LiveSlot; got != want {
+	// a finished execution says what it left live (the Services page says what is live now)
+	if got, want := b.text("#live-slot"), "Left live: "+services[0].LiveSlot; got != want {
 		b.fail("the execution shows %q, want %q", got, want)
 	}
 	req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("http://%s/", listen), nil)

@@ -99,6 +99,9 @@ func TestBrowserBuilderRoundTrip(t *testing.T) {
 	var docs []exampleDoc
 	for _, f := range files {
 		d := readExample(t, f)
+		if d.kind == spec.KindPipeline {
+			continue // pipelines have no builder
+		}
 		s.call(t, "POST", "/api/v1/apply?file="+filepath.Base(f), "admin", "application/yaml", d.source, nil)
 		docs = append(docs, d)
 	}
