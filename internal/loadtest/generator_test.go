@@ -201,10 +201,22 @@ func TestGeneratorStopsAtOnceWhenCancelled(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the generator still runs 5s after its context was cancelled")
 	}
-	n := c.n.Load()
-	time.Sleep(100 * time.Millisecond)
+	// Requests already on the wire when it stopped may still be counted by the
+	// server; wait until arrivals have stopped (at 100/s a running generator sends one
+	// every 10 ms, so 100 ms of quiet cannot happen while it still sends), then check
+	// that none arrive later.
+	n, quietSince := c.n.Load(), time.Now()
+	for deadline := time.Now().Add(5 * time.Second); time.Since(quietSince) < 100*time.Millisecond; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("requests keep arriving 5s after the generator stopped")
+		}
+		if now := c.n.Load(); now != n {
+			n, quietSince = now, time.Now()
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
 	if after := c.n.Load(); after != n {
-		t.Fatalf("%d requests arrived after the generator stopped", after-n)
+		t.Fatalf("%d requests arrived after the generator stopped and the in-flight ones were counted", after-n)
 	}
 }
 
