@@ -47,17 +47,23 @@ func (s *Store) ClaimExecutions(ctx context.Context, r store.ClaimRequest) ([]st
 
 // RenewLeases extends the leases owner still holds.
 func (s *Store) RenewLeases(ctx context.Context, owner string, ids []string, until time.Time) ([]string, error) {
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	rows, err := s.pool.Query(ctx, `UPDATE executions SET lease_until = $1
-		WHERE owner = $2 AND `+notTerminal+` AND id = ANY($3) RETURNING id`, leaseTime(until), owner, ids)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: renew leases of %s: %w", owner, err)
-	}
-	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	out, err := s.renewLeases(ctx, "executions", owner, ids, until)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: renew leases of %s: %w", owner, err)
 	}
 	return out, nil
+}
+
+// renewLeases extends the lease of each listed row of table (executions or
+// pipeline_runs) still owned by owner and not terminal, and returns their ids.
+func (s *Store) renewLeases(ctx context.Context, table, owner string, ids []string, until time.Time) ([]string, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, `UPDATE `+table+` SET lease_until = $1
+		WHERE owner = $2 AND `+notTerminal+` AND id = ANY($3) RETURNING id`, leaseTime(until), owner, ids)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
 }

@@ -174,15 +174,7 @@ func (s *Store) ClaimPipelineRuns(ctx context.Context, r store.ClaimRequest) ([]
 
 // RenewPipelineLeases extends the leases owner still holds.
 func (s *Store) RenewPipelineLeases(ctx context.Context, owner string, ids []string, until time.Time) ([]string, error) {
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	rows, err := s.pool.Query(ctx, `UPDATE pipeline_runs SET lease_until = $1
-		WHERE owner = $2 AND `+notTerminal+` AND id = ANY($3) RETURNING id`, leaseTime(until), owner, ids)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: renew pipeline leases of %s: %w", owner, err)
-	}
-	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	out, err := s.renewLeases(ctx, "pipeline_runs", owner, ids, until)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: renew pipeline leases of %s: %w", owner, err)
 	}

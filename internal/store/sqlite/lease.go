@@ -62,6 +62,16 @@ func (s *Store) ClaimExecutions(ctx context.Context, r store.ClaimRequest) ([]st
 
 // RenewLeases extends the leases owner still holds.
 func (s *Store) RenewLeases(ctx context.Context, owner string, ids []string, until time.Time) ([]string, error) {
+	out, err := s.renewLeases(ctx, "executions", owner, ids, until)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: renew leases of %s: %w", owner, err)
+	}
+	return out, nil
+}
+
+// renewLeases extends the lease of each listed row of table (executions or
+// pipeline_runs) still owned by owner and not terminal, and returns their ids.
+func (s *Store) renewLeases(ctx context.Context, table, owner string, ids []string, until time.Time) ([]string, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
@@ -71,7 +81,7 @@ func (s *Store) RenewLeases(ctx context.Context, owner string, ids []string, unt
 	}
 	var out []string
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) (func(), error) {
-		rows, err := tx.QueryContext(ctx, `UPDATE executions SET lease_until = ?
+		rows, err := tx.QueryContext(ctx, `UPDATE `+table+` SET lease_until = ?
 			WHERE owner = ? AND `+notTerminal+` AND id IN (?`+strings.Repeat(", ?", len(ids)-1)+`) RETURNING id`, args...)
 		if err != nil {
 			return nil, err
@@ -87,8 +97,5 @@ func (s *Store) RenewLeases(ctx context.Context, owner string, ids []string, unt
 		}
 		return func() { out = renewed }, rows.Err()
 	})
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: renew leases of %s: %w", owner, err)
-	}
-	return out, nil
+	return out, err
 }

@@ -194,31 +194,7 @@ func (s *Store) ClaimPipelineRuns(ctx context.Context, r store.ClaimRequest) ([]
 
 // RenewPipelineLeases extends the leases owner still holds.
 func (s *Store) RenewPipelineLeases(ctx context.Context, owner string, ids []string, until time.Time) ([]string, error) {
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	args := []any{leaseTime(until), owner}
-	for _, id := range ids {
-		args = append(args, id)
-	}
-	var out []string
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) (func(), error) {
-		rows, err := tx.QueryContext(ctx, `UPDATE pipeline_runs SET lease_until = ?
-			WHERE owner = ? AND `+notTerminal+` AND id IN (?`+strings.Repeat(", ?", len(ids)-1)+`) RETURNING id`, args...)
-		if err != nil {
-			return nil, err
-		}
-		defer rows.Close()
-		var renewed []string
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				return nil, err
-			}
-			renewed = append(renewed, id)
-		}
-		return func() { out = renewed }, rows.Err()
-	})
+	out, err := s.renewLeases(ctx, "pipeline_runs", owner, ids, until)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: renew pipeline leases of %s: %w", owner, err)
 	}
