@@ -89,6 +89,10 @@ type Config struct {
 	// larger or streamed body are not. Default 64 KiB.
 	MirrorMaxBody int
 
+	// DisableEventLoop serves HTTP/1.1 with the fasthttp path only, also on Linux
+	// where plain HTTP/1.1 connections otherwise start on the event loops.
+	DisableEventLoop bool
+
 	// Logger receives errors the proxy cannot return (upstream failures, ejections).
 	// Default slog.Default().
 	Logger *slog.Logger

@@ -48,6 +48,9 @@ type Proxy struct {
 	connMu    sync.Mutex
 	conns     map[net.Conn]struct{}
 	listeners map[net.Listener]struct{}
+
+	loops     eventLoops   // the HTTP/1.1 event loops (Linux), started by the first Serve
+	loopConns atomic.Int64 // client connections the loops serve
 }
 
 // New returns a proxy with weights 100% green and no endpoints. It starts nothing:
@@ -212,23 +215,31 @@ func (p *Proxy) start() {
 }
 
 // Serve accepts connections on ln until ctx is done, Close is called or ln fails.
-// It may be called for several listeners. It closes ln when it returns.
+// It may be called for several listeners. It closes ln when it returns. On Linux,
+// the connections of a TCP listener in ModeHTTP start on the event loops.
 func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 	if p.draining.Load() {
 		return ErrClosed
 	}
 	p.start()
+	sl := &servedListener{Listener: ln, stop: make(chan struct{})}
 	p.connMu.Lock()
-	p.listeners[ln] = struct{}{}
+	p.listeners[sl] = struct{}{}
 	p.connMu.Unlock()
 	defer func() {
 		p.connMu.Lock()
-		delete(p.listeners, ln)
+		delete(p.listeners, sl)
 		p.connMu.Unlock()
-		ln.Close()
+		sl.Close()
 	}()
-	stop := context.AfterFunc(ctx, func() { ln.Close() })
+	stop := context.AfterFunc(ctx, func() { sl.Close() })
 	defer stop()
+	if handled := p.serveLoop(ln, sl.stop); handled {
+		if ctx.Err() != nil && !p.draining.Load() {
+			return ctx.Err()
+		}
+		return ErrClosed
+	}
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -251,6 +262,19 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 		}
 		go p.serveConn(c)
 	}
+}
+
+// servedListener is a listener Serve serves; closing it also ends the event
+// loops' accepting on it.
+type servedListener struct {
+	net.Listener
+	once sync.Once
+	stop chan struct{}
+}
+
+func (l *servedListener) Close() error {
+	l.once.Do(func() { close(l.stop) })
+	return l.Listener.Close()
 }
 
 // track adds (add) or removes a client connection from the set Close closes; it
@@ -328,6 +352,9 @@ func (p *Proxy) Close() error {
 		p.connMu.Unlock()
 		p.stdLn.Close()
 		p.std.Close()
+		for _, l := range p.loops.loops {
+			l.stopAll()
+		}
 		p.wg.Wait()
 	})
 	return nil

@@ -120,5 +120,5 @@ func (p *Proxy) Drain(ctx context.Context) error {
 func (p *Proxy) openConns() int {
 	p.connMu.Lock()
 	defer p.connMu.Unlock()
-	return len(p.conns)
+	return len(p.conns) + int(p.loopConns.Load())
 }
