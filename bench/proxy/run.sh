@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Benchmark sluice's built-in proxy against nginx with the same 90/10 weighted
 # split and upstream keep-alive. Each proxy is pinned to CPU 0; wrk and the two
-# backends share CPU 1. Both proxies run side by side and are measured in
-# alternating rounds.
+# backends share CPU 1. The proxies run side by side and are measured in
+# alternating rounds: nginx, sluice (its HTTP/1.1 event loop) and sluice-fh (the
+# same binary with the event loop off: the fasthttp path, as a baseline of the
+# same run).
 # Each backend kind (BACKENDS: fasthttp, the repository's backend answering 1 KiB; static,
 # nginx serving a 1 KiB file) is measured at each concurrency (CONNS).
 # Usage: [ROUNDS=3] [CONNS="64 256"] [BACKENDS="fasthttp static"] [IDLE_WAIT=0] bench/proxy/run.sh [duration, default 10s]
@@ -41,6 +43,8 @@ GREEN=127.0.0.1:19001
 BLUE=127.0.0.1:19002
 NGINX_ADDR=127.0.0.1:18080
 SLUICE_ADDR=127.0.0.1:18081
+SLUICEFH_ADDR=127.0.0.1:18082
+CLK_TCK=$(getconf CLK_TCK)
 
 # start_backends starts the two backends of a kind on CPU 1 and records their pids.
 BACKEND_PIDS=()
@@ -126,9 +130,10 @@ http {
 CONF
 taskset -c 0 "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" & NGINX_PID=$!; PIDS+=($!)
 GOMAXPROCS=1 taskset -c 0 "$WORK/sluiceproxy" -listen "$SLUICE_ADDR" -green "$GREEN" -blue "$BLUE" -blue-weight 10 & SLUICE_PID=$!; PIDS+=($!)
+GOMAXPROCS=1 taskset -c 0 "$WORK/sluiceproxy" -listen "$SLUICEFH_ADDR" -green "$GREEN" -blue "$BLUE" -blue-weight 10 -no-event-loop & SLUICEFH_PID=$!; PIDS+=($!)
 
 start_backends "${BACKENDS%% *}"
-for a in "$NGINX_ADDR" "$SLUICE_ADDR"; do wait_port "$a"; done
+for a in "$NGINX_ADDR" "$SLUICE_ADDR" "$SLUICEFH_ADDR"; do wait_port "$a"; done
 
 # to_ms converts a wrk latency ("812.00us", "1.52ms", "1.01s") to milliseconds.
 to_ms() {
@@ -159,53 +164,63 @@ proc_jiffies() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 run() { # name addr round pid
 	wait_idle
 	taskset -c 1 wrk -t1 -c"$CONN" -d2s "http://$2/" >/dev/null # warm the pools
-	local b0 t0 p0 b1 t1 p1
-	read -r b0 t0 < <(cpu0); p0=$(proc_jiffies "$4")
+	local b0 t0 p0 b1 t1 p1 w0 w1
+	read -r b0 t0 < <(cpu0); p0=$(proc_jiffies "$4"); w0=$(date +%s.%N)
 	taskset -c 1 wrk -t1 -c"$CONN" -d"$DUR" --latency "http://$2/" >"$WORK/$1.$3.txt"
-	read -r b1 t1 < <(cpu0); p1=$(proc_jiffies "$4")
+	read -r b1 t1 < <(cpu0); p1=$(proc_jiffies "$4"); w1=$(date +%s.%N)
 	# Share of CPU 0 used by anything but the proxy under test during the round.
 	local others
 	others=$(awk -v b=$((b1 - b0)) -v t=$((t1 - t0)) -v p=$((p1 - p0)) 'BEGIN {
 		o = (b - p) / (t > 0 ? t : 1) * 100; printf "%.0f", (o < 0 ? 0 : o) }')
-	local rps p50 p99 errs
+	local rps p50 p99 errs reqs cpu percpu
 	rps=$(awk '/^Requests\/sec/ {print $2}' "$WORK/$1.$3.txt")
+	reqs=$(awk '/requests in/ {print $1}' "$WORK/$1.$3.txt")
 	p50=$(to_ms "$(awk '$1 == "50%" {print $2}' "$WORK/$1.$3.txt")")
 	p99=$(to_ms "$(awk '$1 == "99%" {print $2}' "$WORK/$1.$3.txt")")
 	errs=$(awk '/Non-2xx|Socket errors/ {printf "%s ", $0}' "$WORK/$1.$3.txt")
-	printf '%-8s %5s %12s %10s %10s %8s%%  %s\n' "$1" "$3" "$rps" "$p50" "$p99" "$others" "${errs:-none}" | tee -a "$RESULTS"
+	# The proxy's own CPU: its share of CPU 0, and requests per CPU-second, which is
+	# what one core would serve if the proxy, not wrk and the backends, were the
+	# bottleneck.
+	read -r cpu percpu < <(awk -v j=$((p1 - p0)) -v hz="$CLK_TCK" -v w0="$w0" -v w1="$w1" -v n="$reqs" 'BEGIN {
+		s = j / hz; printf "%.0f %.0f\n", s / (w1 - w0) * 100, (s > 0 ? n / s : 0) }')
+	printf '%-9s %5s %12s %10s %10s %6s%% %11s %8s%%  %s\n' "$1" "$3" "$rps" "$p50" "$p99" "$cpu" "$percpu" "$others" "${errs:-none}" | tee -a "$RESULTS"
 }
 
-# measure runs ROUNDS alternating rounds of both proxies and prints the cleanest
+# measure runs ROUNDS alternating rounds of the proxies and prints the cleanest
 # rounds and the ratios for one backend kind and concurrency.
 measure() { # kind
 	RESULTS="$WORK/results.$1.$CONN"
 	echo
 	echo "backends: $1; weighted 90/10 split, 1 KiB responses, wrk -t1 -c$CONN -d$DUR --latency;"
 	echo "proxy on CPU 0 (sluice with GOMAXPROCS=1, nginx with 1 worker); wrk and backends on CPU 1"
-	printf '%-8s %5s %12s %10s %10s %9s  %s\n' proxy round "requests/s" "p50 ms" "p99 ms" "others" errors
-	# Alternate the order each round so a neighbour's load hits both alike.
+	printf '%-9s %5s %12s %10s %10s %7s %11s %9s  %s\n' proxy round "requests/s" "p50 ms" "p99 ms" "cpu" "req/cpu-s" "others" errors
+	# Rotate the order each round so a neighbour's load hits all alike.
+	local order=(nginx sluice sluice-fh)
 	for r in $(seq 1 "$ROUNDS"); do
-		if [ $((r % 2)) -eq 1 ]; then
-			run nginx "$NGINX_ADDR" "$r" "$NGINX_PID"; run sluice "$SLUICE_ADDR" "$r" "$SLUICE_PID"
-		else
-			run sluice "$SLUICE_ADDR" "$r" "$SLUICE_PID"; run nginx "$NGINX_ADDR" "$r" "$NGINX_PID"
-		fi
+		for name in "${order[@]}"; do
+			case $name in
+			nginx) run nginx "$NGINX_ADDR" "$r" "$NGINX_PID" ;;
+			sluice) run sluice "$SLUICE_ADDR" "$r" "$SLUICE_PID" ;;
+			sluice-fh) run sluice-fh "$SLUICEFH_ADDR" "$r" "$SLUICEFH_PID" ;;
+			esac
+		done
+		order=("${order[@]:1}" "${order[0]}")
 	done
-	local n_rps n_p50 n_p99 n_oth s_rps s_p50 s_p99 s_oth
-	read -r n_rps n_p50 n_p99 n_oth <<<"$(summary nginx)"
-	read -r s_rps s_p50 s_p99 s_oth <<<"$(summary sluice)"
-	echo "(others: share of CPU 0 used by other processes during the round; it should be near 0)"
-	printf 'cleanest rounds: nginx %s req/s, p50 %s ms, p99 %s ms (others %s%%); sluice %s req/s, p50 %s ms, p99 %s ms (others %s%%)\n' \
-		"$n_rps" "$n_p50" "$n_p99" "$n_oth" "$s_rps" "$s_p50" "$s_p99" "$s_oth"
-	awk -v k="$1" -v c="$CONN" -v sr="$s_rps" -v nr="$n_rps" -v s50="$s_p50" -v n50="$n_p50" -v s99="$s_p99" -v n99="$n_p99" 'BEGIN {
-		printf "%-8s %5s %10.2fx %8.2fx %8.2fx\n", k, c, sr / nr, s50 / n50, s99 / n99 }' >>"$WORK/ratios"
-	tail -1 "$WORK/ratios" | awk '{printf "sluice/nginx: throughput %s, p50 %s, p99 %s (below 1 is better for latency)\n", $3, $4, $5}'
+	echo "(cpu: the proxy's own share of CPU 0; req/cpu-s: requests per second of the proxy's CPU time;"
+	echo " others: share of CPU 0 used by other processes during the round, it should be near 0)"
+	local n s f
+	n=$(summary nginx); s=$(summary sluice); f=$(summary sluice-fh)
+	echo "cleanest rounds (requests/s p50 p99 req/cpu-s others): nginx $n; sluice $s; sluice-fh $f"
+	awk -v k="$1" -v c="$CONN" -v n="$n" -v s="$s" -v f="$f" 'BEGIN {
+		split(n, N, " "); split(s, S, " "); split(f, F, " ")
+		printf "%-8s %5s %10.2fx %9.2fx %8.2fx %8.2fx %11.2fx\n", k, c, S[1] / N[1], S[4] / N[4], S[2] / N[2], S[3] / N[3], F[4] / N[4] }' >>"$WORK/ratios"
+	tail -1 "$WORK/ratios" | awk '{printf "sluice/nginx: throughput %s, per CPU-second %s, p50 %s, p99 %s; fasthttp path per CPU-second %s of nginx\n", $3, $4, $5, $6, $7}'
 }
 
 # summary: a proxy's cleanest round of the current set, the one in which other
 # processes used the least of CPU 0 (ties: the faster one).
-summary() { # name -> "rps p50 p99 others"
-	grep "^$1 " "$RESULTS" | tr -d '%' | sort -k6,6n -k3,3nr | awk 'NR == 1 {print $3, $4, $5, $6}'
+summary() { # name -> "rps p50 p99 req/cpu-s others"
+	grep "^$1 " "$RESULTS" | tr -d '%' | sort -k8,8n -k3,3nr | awk 'NR == 1 {print $3, $4, $5, $7, $8}'
 }
 
 first=1
@@ -216,6 +231,7 @@ for kind in $BACKENDS; do
 done
 
 echo
-echo "sluice/nginx, cleanest round of each set (throughput above 1 is better; latency below 1):"
-printf '%-8s %5s %11s %9s %9s\n' backend conns throughput p50 p99
+echo "sluice/nginx, cleanest round of each set (throughput and per CPU-second above 1 is better; latency below 1;"
+echo "fasthttp: the previous HTTP/1.1 path's requests per CPU-second against nginx's):"
+printf '%-8s %5s %11s %10s %9s %9s %12s\n' backend conns throughput "per-cpu-s" p50 p99 fasthttp
 cat "$WORK/ratios"

@@ -59,7 +59,8 @@ type loopConn struct {
 	// client side
 	remote    []byte // the client's IP, for X-Forwarded-For
 	req       head
-	reqBody   int64 // request body bytes still to forward upstream
+	reqBody   int64     // request body bytes still to forward upstream
+	parked    *instance // waiting for a free connection to this instance
 	started   time.Time
 	slot      int
 	setCookie string
@@ -90,6 +91,9 @@ type loop struct {
 	conns   []*loopConn // by fd
 	gen     int32
 	idle    map[*instance][]*loopConn
+	busy    map[*instance]int         // exchanges in flight per instance
+	waiting map[*instance][]*loopConn // clients parked for a free connection
+	connCap int                       // this loop's share of MaxConnsPerInstance
 	scratch []byte
 	now     time.Time
 	swept   time.Time
@@ -129,6 +133,8 @@ func newLoop(p *Proxy) (*loop, error) {
 		return nil, os.NewSyscallError("pipe2", err)
 	}
 	l := &loop{p: p, epfd: epfd, wakeR: fds[0], wakeW: fds[1], idle: map[*instance][]*loopConn{},
+		busy: map[*instance]int{}, waiting: map[*instance][]*loopConn{},
+		connCap: max(1, p.cfg.MaxConnsPerInstance/runtime.GOMAXPROCS(0)),
 		scratch: make([]byte, 0, loopBufSize), listeners: map[int]chan struct{}{}}
 	if err := l.ctl(syscall.EPOLL_CTL_ADD, l.wakeR, syscall.EPOLLIN); err != nil {
 		return nil, err
@@ -260,6 +266,9 @@ func (l *loop) run() {
 		l.now = time.Now()
 		for i := 0; i < n; i++ {
 			l.event(int(evs[i].Fd), evs[i].Pad, evs[i].Events)
+		}
+		if len(l.waiting) > 0 {
+			l.unpark()
 		}
 		if l.commands() {
 			l.shutdown()

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -448,4 +449,54 @@ func TestHeadParse(t *testing.T) {
 			t.Errorf("%q parsed", bad)
 		}
 	}
+}
+
+func TestLoopHonoursMaxConnsPerInstance(t *testing.T) {
+	release := make(chan struct{})
+	var open atomic.Int32
+	green := newBackend(t, platform.Green, "g0", map[string]http.HandlerFunc{"/hold": func(w http.ResponseWriter, r *http.Request) {
+		open.Add(1)
+		<-release
+		io.WriteString(w, "held")
+	}})
+	var once sync.Once
+	letGo := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(letGo)                 // before the backend's Close, which waits for its handlers
+	cap := 2 * runtime.GOMAXPROCS(0) // each event loop may hold two
+	p, addr := newTestProxy(t, Config{MaxConnsPerInstance: cap, DialTimeout: 30 * time.Second}, traffic.All(platform.Green), []*backend{green}, nil)
+	n := 2 * cap
+	results := make(chan string, n)
+	for i := 0; i < n; i++ {
+		c := dialRaw(t, addr)
+		go func() {
+			if _, err := io.WriteString(c, "GET /hold HTTP/1.1\r\nHost: web\r\n\r\n"); err != nil {
+				results <- err.Error()
+				return
+			}
+			resp, err := http.ReadResponse(c.r, nil)
+			if err != nil {
+				results <- err.Error()
+				return
+			}
+			b, _ := io.ReadAll(resp.Body)
+			results <- string(b)
+		}()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for open.Load() < int32(cap) && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	// The held requests have every connection the instance may have; the others
+	// wait for one instead of opening more.
+	time.Sleep(200 * time.Millisecond)
+	if got := open.Load(); runtime.GOOS == "linux" && got > int32(cap) {
+		t.Fatalf("%d requests reached the instance at once, MaxConnsPerInstance is %d", got, cap)
+	}
+	letGo()
+	for i := 0; i < n; i++ {
+		if got := <-results; got != "held" {
+			t.Fatalf("request %d: %q", i, got)
+		}
+	}
+	nothingInFlight(t, p)
 }

@@ -72,7 +72,7 @@ func (l *loop) clientReadable(c *loopConn) {
 		l.forwardBody(c, u)
 		return
 	}
-	if c.peer == nil {
+	if c.peer == nil && c.parked == nil {
 		l.nextRequest(c)
 	}
 }
@@ -146,6 +146,10 @@ func (l *loop) dispatch(c *loopConn, t *table, method []byte, end int) {
 	start := l.now
 	d := p.route(t, headView{&c.req})
 	in, slot, fellBack := t.pick(d.slot, nil)
+	if in != nil && l.busy[in] >= l.connCap {
+		l.park(c, in)
+		return
+	}
 	if fellBack {
 		p.metrics[slotIndex(d.slot)].fallbacks.Add(1)
 	}
@@ -234,7 +238,7 @@ func (u *loopConn) prepare(req []byte, keep bool) {
 func (l *loop) attach(c, u *loopConn, req []byte) {
 	p := l.p
 	u.peer, c.peer = c, u
-	u.in.inflight.Add(1)
+	l.busyAdd(u.in, 1)
 	if u.fd < 0 {
 		if err := l.dial(u); err != nil {
 			l.dialFailed(u, err)
@@ -309,7 +313,7 @@ func (l *loop) dialFailed(u *loopConn, err error) {
 	in := u.in
 	p.connFailed(in, err)
 	l.closeConn(u)
-	in.inflight.Add(-1)
+	l.busyAdd(in, -1)
 	if c == nil {
 		return
 	}
@@ -436,12 +440,17 @@ func (l *loop) relay(u, c *loopConn) bool {
 	}
 	u.rlen = 0
 	l.scratch = out[:0]
+	if done {
+		// Counted as over before the last bytes go out, so whoever reads the
+		// counters after the response never sees it in flight.
+		l.endExchange(u, c, true)
+	}
 	if !l.send(c, out) {
 		l.clientGone(c)
 		return false
 	}
 	if done {
-		l.finish(u, c, true)
+		l.continueClient(c)
 	}
 	return true
 }
@@ -458,7 +467,7 @@ func (l *loop) upstreamEOF(u *loopConn) {
 		// A kept-alive connection the instance had closed: send again on a new one.
 		req := append([]byte(nil), u.replay...)
 		l.closeConn(u)
-		u.in.inflight.Add(-1)
+		l.busyAdd(u.in, -1)
 		nu := &loopConn{fd: -1, upstream: true, rbuf: u.rbuf, in: u.in}
 		nu.prepare(req, false)
 		nu.noBody, nu.idempotent = u.noBody, u.idempotent
@@ -485,9 +494,15 @@ func (l *loop) upstreamBroke(u *loopConn) {
 	l.answer(c, &l.p.metrics[c.slot], fasthttp.StatusBadGateway, c.started)
 }
 
-// finish ends an exchange: the upstream connection goes back to its pool (when
-// reuse and the response allow) and the client back to reading.
+// finish ends an exchange and goes on with the client.
 func (l *loop) finish(u, c *loopConn, reuse bool) {
+	l.endExchange(u, c, reuse)
+	l.continueClient(c)
+}
+
+// endExchange ends an exchange: the upstream connection goes back to its pool
+// (when reuse and the response allow) or is closed.
+func (l *loop) endExchange(u, c *loopConn, reuse bool) {
 	l.release(u, c)
 	if reuse && !u.closeAfterResponse && u.fd >= 0 && c.reqBody == 0 {
 		u.idleSince, u.deadline = l.now, time.Time{}
@@ -498,7 +513,6 @@ func (l *loop) finish(u, c *loopConn, reuse bool) {
 	if c.reqBody > 0 { // the instance answered before taking the whole body
 		c.closeAfterResponse = true
 	}
-	l.continueClient(c)
 }
 
 // release unpairs an exchange and counts it as over.
@@ -506,7 +520,7 @@ func (l *loop) release(u, c *loopConn) {
 	m := &l.p.metrics[c.slot]
 	m.bytesOut.Add(u.bytesOut)
 	m.inflight.Add(-1)
-	u.in.inflight.Add(-1)
+	l.busyAdd(u.in, -1)
 	u.peer, c.peer = nil, nil
 }
 
@@ -532,7 +546,7 @@ func (l *loop) clientGone(c *loopConn) {
 	if u := c.peer; u != nil {
 		m := &l.p.metrics[c.slot]
 		m.inflight.Add(-1)
-		u.in.inflight.Add(-1)
+		l.busyAdd(u.in, -1)
 		u.peer, c.peer = nil, nil
 		l.closeConn(u)
 	}
@@ -580,7 +594,13 @@ func (l *loop) answer(c *loopConn, m *slotMetrics, status int, start time.Time) 
 func (l *loop) expired(c *loopConn) {
 	c.deadline = time.Time{}
 	if !c.upstream {
-		if c.peer == nil {
+		switch {
+		case c.parked != nil: // no connection to its instance came free in time
+			m := &l.p.metrics[slotIndex(c.parked.slot)]
+			c.parked = nil
+			c.closeAfterResponse = true // its request is still unread in the buffer
+			l.answer(c, m, fasthttp.StatusServiceUnavailable, l.now.Add(-l.p.cfg.DialTimeout))
+		case c.peer == nil:
 			l.closeClient(c) // idle keep-alive, or a head that never completed
 		}
 		return
@@ -605,3 +625,42 @@ type timeoutError struct{}
 func (timeoutError) Error() string   { return "dial timeout" }
 func (timeoutError) Timeout() bool   { return true }
 func (timeoutError) Temporary() bool { return true }
+
+// busyAdd counts an exchange starting (+1) or ending (-1) on an instance.
+func (l *loop) busyAdd(in *instance, delta int) {
+	in.inflight.Add(int64(delta))
+	if n := l.busy[in] + delta; n > 0 {
+		l.busy[in] = n
+	} else {
+		delete(l.busy, in)
+	}
+}
+
+// park makes a client wait, its request unread, until in has a free connection
+// (MaxConnsPerInstance, shared out among the loops) or DialTimeout passes.
+func (l *loop) park(c *loopConn, in *instance) {
+	c.parked = in
+	c.deadline = l.now.Add(l.p.cfg.DialTimeout)
+	l.waiting[in] = append(l.waiting[in], c)
+}
+
+// unpark starts the requests of parked clients whose instance has a free
+// connection again; they are routed afresh.
+func (l *loop) unpark() {
+	for in, list := range l.waiting {
+		for len(list) > 0 && l.busy[in] < l.connCap {
+			c := list[0]
+			list = list[1:]
+			if c.fd < 0 || c.parked != in {
+				continue // gone, or timed out
+			}
+			c.parked = nil
+			l.nextRequest(c)
+		}
+		if len(list) == 0 {
+			delete(l.waiting, in)
+		} else {
+			l.waiting[in] = list
+		}
+	}
+}

@@ -1,5 +1,6 @@
 // Command sluiceproxy runs sluice's built-in proxy (internal/proxy) with a fixed
-// green/blue split, for the benchmark against nginx.
+// green/blue split, for the benchmark against nginx; -no-event-loop measures the
+// fasthttp path instead of the HTTP/1.1 event loop.
 package main
 
 import (
@@ -26,6 +27,7 @@ func main() {
 	blue := flag.String("blue", "127.0.0.1:9002", "comma-separated blue instances")
 	bluePct := flag.Int("blue-weight", 10, "percent of requests for blue")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile to this file until exit")
+	noLoop := flag.Bool("no-event-loop", false, "serve HTTP/1.1 on the fasthttp path only (the path before the event loop)")
 	flag.Parse()
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -34,7 +36,7 @@ func main() {
 		defer pprof.StopCPUProfile()
 	}
 
-	p := proxy.New(proxy.Config{Service: "bench"})
+	p := proxy.New(proxy.Config{Service: "bench", DisableEventLoop: *noLoop})
 	check(p.SetEndpoints(platform.Green, strings.Split(*green, ",")))
 	check(p.SetEndpoints(platform.Blue, strings.Split(*blue, ",")))
 	check(p.SetWeights(traffic.Split(platform.Blue, *bluePct)))
