@@ -6,7 +6,12 @@
 // or SetMirror applies to the next request without locking and never disturbs a
 // request already in flight.
 //
-// Plain HTTP/1.1 is served by a fasthttp fast path with keep-alive upstream pools.
+// Plain HTTP/1.1 is served, on Linux, by event loops (loop_linux.go: one epoll
+// instance per GOMAXPROCS, non-blocking sockets read and written directly, heads
+// parsed in place by loophttp.go, upstream keep-alive pools per loop). What the
+// loops do not take (TLS, h2c, upgrades, chunked or Expect request bodies,
+// HTTP/1.0, mirroring, host dispatch) is handed with the bytes already read to the
+// general path, where HTTP/1.1 is a fasthttp server with keep-alive upstream pools.
 // HTTP/2 (h2c prior knowledge or TLS with ALPN) and gRPC are served by net/http and
 // httputil.ReverseProxy; WebSocket upgrades are hijacked and spliced in both
 // directions. ModeTCP splits whole connections by weight instead of requests.
