@@ -51,6 +51,7 @@ type loopConn struct {
 	rlen               int
 	canRead            bool // edge seen and not drained
 	rdhup              bool // the peer shut its side: read on to the end, a short read is not drained
+	eof                bool // a client sent its last bytes: answer what it sent, then close
 	wbuf               []byte
 	deadline           time.Time // zero: none
 	peer               *loopConn
@@ -360,10 +361,6 @@ func (l *loop) accept(lfd int) {
 		fd, sa, err := syscall.Accept4(lfd, syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
 		if err != nil {
 			return // EAGAIN: drained; anything else: the next event tells
-		}
-		if l.p.draining.Load() {
-			syscall.Close(fd)
-			continue
 		}
 		syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1) //nolint:errcheck // best effort
 		c := &loopConn{fd: fd, rbuf: make([]byte, loopBufSize), remote: remoteIP(sa), slot: -1}

@@ -86,6 +86,17 @@ func nothingInFlight(t *testing.T, p *Proxy) {
 	}
 }
 
+// echoBody answers with the request body, read whole first (Go's HTTP/1 server
+// does not read a body on after the answer has started).
+func echoBody(w http.ResponseWriter, r *http.Request) {
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	w.Write(b)
+}
+
 func TestLoopKeepAliveAndPipelining(t *testing.T) {
 	green := newBackend(t, platform.Green, "g0", nil)
 	p, addr := newTestProxy(t, Config{}, traffic.All(platform.Green), []*backend{green}, nil)
@@ -294,9 +305,7 @@ func TestLoopResponseHeaderTimeout(t *testing.T) {
 }
 
 func TestLoopLargeBodiesBothWays(t *testing.T) {
-	green := newBackend(t, platform.Green, "g0", map[string]http.HandlerFunc{"/echo": func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(w, r.Body)
-	}})
+	green := newBackend(t, platform.Green, "g0", map[string]http.HandlerFunc{"/echo": echoBody})
 	p, addr := newTestProxy(t, Config{}, traffic.All(platform.Green), []*backend{green}, nil)
 	c := dialRaw(t, addr)
 	const size = 8 << 20
@@ -316,9 +325,7 @@ func TestLoopLargeBodiesBothWays(t *testing.T) {
 }
 
 func TestLoopHandsOffWhatItDoesNotTake(t *testing.T) {
-	green := newBackend(t, platform.Green, "g0", map[string]http.HandlerFunc{"/echo": func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(w, r.Body)
-	}})
+	green := newBackend(t, platform.Green, "g0", map[string]http.HandlerFunc{"/echo": echoBody})
 	p, addr := newTestProxy(t, Config{}, traffic.All(platform.Green), []*backend{green}, nil)
 	cases := []struct{ name, req, want string }{
 		{"chunked request body", "POST /echo HTTP/1.1\r\nHost: web\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", "hello"},
@@ -499,4 +506,48 @@ func TestLoopHonoursMaxConnsPerInstance(t *testing.T) {
 		}
 	}
 	nothingInFlight(t, p)
+}
+
+func TestLoopClientThatShutsItsSide(t *testing.T) {
+	green := newBackend(t, platform.Green, "g0", map[string]http.HandlerFunc{"/echo": echoBody})
+	_, addr := newTestProxy(t, Config{}, traffic.All(platform.Green), []*backend{green}, nil)
+	// The whole request, a body larger than the loop's buffer included, is in the
+	// socket before the proxy reads any of it, and then the client shuts its side.
+	c := dialRaw(t, addr)
+	body := strings.Repeat("z", 200<<10)
+	go func() {
+		fmt.Fprintf(c, "POST /echo HTTP/1.1\r\nHost: web\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+		c.Conn.(*net.TCPConn).CloseWrite()
+	}()
+	resp, got := c.read(t, "POST")
+	if resp.StatusCode != 200 || got != body {
+		t.Fatalf("%d, %d bytes back", resp.StatusCode, len(got))
+	}
+	if _, err := c.r.ReadByte(); err != io.EOF {
+		t.Fatalf("after the answer: %v, want EOF", err)
+	}
+}
+
+func TestLoopBodyAlreadyInTheSocket(t *testing.T) {
+	green := newBackend(t, platform.Green, "g0", map[string]http.HandlerFunc{"/echo": echoBody})
+	p := New(Config{Service: "web"})
+	must(t, p.SetEndpoints(platform.Green, []string{green.addr()}))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	// The request, with a body several times the loop's buffer, is written whole
+	// before the proxy serves the listener, so it all waits in the socket and no
+	// further data arrives to signal the loop again.
+	c := dialRaw(t, ln.Addr().String())
+	body := strings.Repeat("q", 100<<10)
+	_, err = fmt.Fprintf(c, "POST /echo HTTP/1.1\r\nHost: web\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	must(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Serve(ctx, ln) }()
+	t.Cleanup(func() { cancel(); p.Close(); <-done })
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	resp, got := c.read(t, "POST")
+	if resp.StatusCode != 200 || got != body {
+		t.Fatalf("%d, %d bytes back", resp.StatusCode, len(got))
+	}
 }

@@ -61,41 +61,53 @@ func (l *loop) writable(c *loopConn) {
 }
 
 func (l *loop) clientReadable(c *loopConn) {
-	if u := c.peer; u != nil && len(u.wbuf) > maxPending {
-		return // the instance takes the body slower than the client sends it
-	}
-	if !l.read(c) {
-		l.clientGone(c)
+	for {
+		if u := c.peer; u != nil && len(u.wbuf) > maxPending {
+			return // the instance takes the body slower than the client sends it
+		}
+		if !l.read(c) {
+			// The client shut its side (or its connection broke, which the next
+			// write finds out): answer what it sent, then close.
+			c.eof, c.canRead = true, false
+		}
+		if u := c.peer; u != nil && c.reqBody > 0 {
+			if !l.forwardBody(c, u) {
+				return
+			}
+			if c.eof && c.reqBody > 0 {
+				l.clientGone(c) // the body was cut short
+				return
+			}
+			if c.canRead {
+				continue
+			}
+			return
+		}
+		if c.peer == nil && c.parked == nil {
+			l.nextRequest(c)
+		}
 		return
-	}
-	if u := c.peer; u != nil && c.reqBody > 0 {
-		l.forwardBody(c, u)
-		return
-	}
-	if c.peer == nil && c.parked == nil {
-		l.nextRequest(c)
 	}
 }
 
-// forwardBody sends the buffered part of a streamed request body upstream.
-func (l *loop) forwardBody(c, u *loopConn) {
+// forwardBody sends the buffered part of a streamed request body upstream; it
+// reports false when the upstream connection broke.
+func (l *loop) forwardBody(c, u *loopConn) bool {
 	take := min(int64(c.rlen), c.reqBody)
 	if !l.send(u, c.rbuf[:take]) {
 		l.upstreamBroke(u)
-		return
+		return false
 	}
 	c.reqBody -= take
 	c.rlen = copy(c.rbuf, c.rbuf[take:c.rlen])
-	if c.canRead && c.rlen < len(c.rbuf) && len(u.wbuf) <= maxPending {
-		l.clientReadable(c)
-	}
+	return true
 }
 
 // nextRequest starts the request at the front of c's buffer, if it is whole.
 func (l *loop) nextRequest(c *loopConn) {
 	p := l.p
 	if c.rlen == 0 {
-		if p.closing.Load() {
+		if p.closing.Load() || c.eof {
 			l.closeClient(c)
 			return
 		}
@@ -155,7 +167,7 @@ func (l *loop) dispatch(c *loopConn, t *table, method []byte, end int) {
 	}
 	c.slot = slotIndex(slot)
 	m := &p.metrics[c.slot]
-	c.closeAfterResponse = c.req.connClose || p.closing.Load()
+	c.closeAfterResponse = c.req.connClose || c.eof || p.closing.Load()
 	cl := max(c.req.contentLength, 0)
 	c.setCookie = ""
 	if d.setSticky || (fellBack && t.sticky != "") {
@@ -183,6 +195,9 @@ func (l *loop) dispatch(c *loopConn, t *table, method []byte, end int) {
 	u := l.upstreamFor(in, out, c.reqBody == 0)
 	u.noBody, u.idempotent = isHead, idempotent
 	l.attach(c, u, out)
+	if c.reqBody > 0 && c.canRead && c.peer == u {
+		l.clientReadable(c) // more of the body may wait in the socket, with no edge to come
+	}
 }
 
 // drainBody drops a request body the loop will not forward; a body still on the
@@ -534,7 +549,7 @@ func (l *loop) continueClient(c *loopConn) {
 		return
 	}
 	c.deadline = l.now.Add(l.p.cfg.IdleTimeout)
-	if c.rlen > 0 {
+	if c.rlen > 0 || c.eof {
 		l.nextRequest(c)
 	} else if c.canRead {
 		l.clientReadable(c)
