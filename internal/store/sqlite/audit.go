@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+
 	"context"
 	"database/sql"
 	"fmt"
@@ -8,6 +9,8 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/internal/audit"
+
+	"github.com/sluicehq/sluice/internal/store/sqlstore"
 )
 
 // AppendAudit bounds an audit entry, inserts it and sets its Seq.
@@ -21,7 +24,7 @@ func (s *Store) AppendAudit(ctx context.Context, e *audit.Entry) error {
 		var n int64
 		err := tx.QueryRowContext(ctx, `INSERT INTO audit_log (at, actor, method, token_id, remote, action, target,
 			environment, outcome, status, summary, count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
-			encodeTime(e.At), e.Actor, e.Method, e.TokenID, e.Remote, e.Action, e.Target, e.Environment, e.Outcome,
+			sqlstore.EncodeTime(e.At), e.Actor, e.Method, e.TokenID, e.Remote, e.Action, e.Target, e.Environment, e.Outcome,
 			e.Status, e.Summary, e.Count).Scan(&n)
 		return func() { seq = n }, err
 	})
@@ -48,10 +51,10 @@ func (s *Store) ListAudit(ctx context.Context, f audit.Filter) ([]audit.Entry, e
 		where, args = append(where, "seq < ?"), append(args, f.Before)
 	}
 	if !f.Since.IsZero() {
-		where, args = append(where, "at >= ?"), append(args, encodeTime(f.Since))
+		where, args = append(where, "at >= ?"), append(args, sqlstore.EncodeTime(f.Since))
 	}
 	if !f.Until.IsZero() {
-		where, args = append(where, "at < ?"), append(args, encodeTime(f.Until))
+		where, args = append(where, "at < ?"), append(args, sqlstore.EncodeTime(f.Until))
 	}
 	q := `SELECT seq, at, actor, method, token_id, remote, action, target, environment, outcome, status, summary, count
 		FROM audit_log WHERE ` + strings.Join(where, " AND ") + ` ORDER BY seq`
@@ -74,7 +77,7 @@ func (s *Store) ListAudit(ctx context.Context, f audit.Filter) ([]audit.Entry, e
 			&e.Environment, &e.Outcome, &e.Status, &e.Summary, &e.Count); err != nil {
 			return nil, fmt.Errorf("sqlite: list audit: %w", err)
 		}
-		if e.At, err = decodeTime(at); err != nil {
+		if e.At, err = sqlstore.DecodeTime(at); err != nil {
 			return nil, fmt.Errorf("sqlite: list audit: %w", err)
 		}
 		out = append(out, e)
@@ -91,7 +94,7 @@ func (s *Store) PruneAudit(ctx context.Context, through int64, dest string) (int
 	var removed int64
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) (func(), error) {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_exports (through_seq, at, dest) VALUES (?, ?, ?)`,
-			through, encodeTime(time.Now()), dest); err != nil {
+			through, sqlstore.EncodeTime(time.Now()), dest); err != nil {
 			return nil, err
 		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM audit_log WHERE seq <= ?`, through)

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+
 	"context"
 	"database/sql"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"github.com/sluicehq/sluice/internal/audit"
 	"github.com/sluicehq/sluice/internal/auth"
 	"github.com/sluicehq/sluice/internal/store"
+	"github.com/sluicehq/sluice/internal/store/sqlstore"
 )
 
 var (
@@ -26,14 +28,14 @@ func optTime(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return encodeTime(t)
+	return sqlstore.EncodeTime(t)
 }
 
 func decodeOptTime(s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
-	return decodeTime(s)
+	return sqlstore.DecodeTime(s)
 }
 
 // CreateToken inserts a token.
@@ -56,7 +58,7 @@ func insertToken(ctx context.Context, tx *sql.Tx, t auth.Token) error {
 		return store.ErrConflict
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO auth_tokens (`+tokenColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		t.ID, t.Hash, t.Kind, t.Parent, t.User, strings.Join(t.Groups, ","), t.Description, encodeTime(t.CreatedAt),
+		t.ID, t.Hash, t.Kind, t.Parent, t.User, strings.Join(t.Groups, ","), t.Description, sqlstore.EncodeTime(t.CreatedAt),
 		t.CreatedBy, optTime(t.ExpiresAt), optTime(t.RevokedAt), t.RevokedBy)
 	return err
 }
@@ -76,7 +78,7 @@ func scanToken(row interface{ Scan(...any) error }) (auth.Token, error) {
 		t.Groups = strings.Split(groups, ",")
 	}
 	var errs [3]error
-	t.CreatedAt, errs[0] = decodeTime(created)
+	t.CreatedAt, errs[0] = sqlstore.DecodeTime(created)
 	t.ExpiresAt, errs[1] = decodeOptTime(expires)
 	t.RevokedAt, errs[2] = decodeOptTime(revoked)
 	return t, errors.Join(errs[:]...)
@@ -118,7 +120,7 @@ func (s *Store) RevokeToken(ctx context.Context, id, by string, at time.Time) (a
 	var out auth.Token
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) (func(), error) {
 		if _, err := tx.ExecContext(ctx, `UPDATE auth_tokens SET revoked_at = ?, revoked_by = ?
-			WHERE (id = ? OR parent = ?) AND revoked_at = ''`, encodeTime(at), by, id, id); err != nil {
+			WHERE (id = ? OR parent = ?) AND revoked_at = ''`, sqlstore.EncodeTime(at), by, id, id); err != nil {
 			return nil, err
 		}
 		t, err := scanToken(tx.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM auth_tokens WHERE id = ?`, id))
@@ -138,7 +140,7 @@ func (s *Store) Bootstrap(ctx context.Context, t auth.Token, g auth.Grant) (bool
 	var created bool
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) (func(), error) {
 		var n int
-		now := encodeTime(t.CreatedAt)
+		now := sqlstore.EncodeTime(t.CreatedAt)
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM auth_tokens t JOIN auth_grants g
 			ON g.subject = t.user_name AND g.role = 'admin' AND g.environment = '*'
 			WHERE t.kind = 'api' AND t.revoked_at = '' AND (t.expires_at = '' OR t.expires_at > ?)`, now).Scan(&n); err != nil {
@@ -164,7 +166,7 @@ func (s *Store) Bootstrap(ctx context.Context, t auth.Token, g auth.Grant) (bool
 func putGrant(ctx context.Context, tx *sql.Tx, g auth.Grant) (bool, error) {
 	res, err := tx.ExecContext(ctx, `INSERT INTO auth_grants (subject, role, environment, created_at, created_by)
 		VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, g.Subject, string(g.Role), g.Environment,
-		encodeTime(g.CreatedAt), g.CreatedBy)
+		sqlstore.EncodeTime(g.CreatedAt), g.CreatedBy)
 	if err != nil {
 		return false, err
 	}
@@ -220,7 +222,7 @@ func (s *Store) ListGrants(ctx context.Context) ([]auth.Grant, error) {
 			return nil, fmt.Errorf("sqlite: list grants: %w", err)
 		}
 		g.Role = auth.Role(role)
-		if g.CreatedAt, err = decodeTime(created); err != nil {
+		if g.CreatedAt, err = sqlstore.DecodeTime(created); err != nil {
 			return nil, fmt.Errorf("sqlite: list grants: %w", err)
 		}
 		out = append(out, g)

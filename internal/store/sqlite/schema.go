@@ -1,10 +1,13 @@
 package sqlite
 
 import (
+
 	"context"
 	"database/sql"
 	"fmt"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/store/sqlstore"
 )
 
 // migration is one numbered, forward-only schema change.
@@ -141,7 +144,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 			return fmt.Errorf("migration %d (%s): %w", m.version, m.name, err)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-			m.version, m.name, encodeTime(time.Now())); err != nil {
+			m.version, m.name, sqlstore.EncodeTime(time.Now())); err != nil {
 			return fmt.Errorf("record migration %d: %w", m.version, err)
 		}
 	}
