@@ -12,6 +12,7 @@ import (
 	"github.com/sluicehq/sluice/internal/audit"
 	"github.com/sluicehq/sluice/internal/auth"
 	"github.com/sluicehq/sluice/internal/store"
+	"github.com/sluicehq/sluice/internal/store/sqlstore"
 )
 
 var (
@@ -27,14 +28,14 @@ func optTime(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return encodeTime(t)
+	return sqlstore.EncodeTime(t)
 }
 
 func decodeOptTime(s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
-	return decodeTime(s)
+	return sqlstore.DecodeTime(s)
 }
 
 // CreateToken inserts a token.
@@ -52,7 +53,7 @@ func (s *Store) CreateToken(ctx context.Context, t auth.Token) error {
 
 func insertToken(ctx context.Context, tx pgx.Tx, t auth.Token) error {
 	_, err := tx.Exec(ctx, `INSERT INTO auth_tokens (`+tokenColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		t.ID, t.Hash, t.Kind, t.Parent, t.User, strings.Join(t.Groups, ","), t.Description, encodeTime(t.CreatedAt),
+		t.ID, t.Hash, t.Kind, t.Parent, t.User, strings.Join(t.Groups, ","), t.Description, sqlstore.EncodeTime(t.CreatedAt),
 		t.CreatedBy, optTime(t.ExpiresAt), optTime(t.RevokedAt), t.RevokedBy)
 	if uniqueViolation(err) != "" {
 		return store.ErrConflict
@@ -72,7 +73,7 @@ func scanToken(row pgx.Row) (auth.Token, error) {
 		t.Groups = strings.Split(groups, ",")
 	}
 	var errs [3]error
-	t.CreatedAt, errs[0] = decodeTime(created)
+	t.CreatedAt, errs[0] = sqlstore.DecodeTime(created)
 	t.ExpiresAt, errs[1] = decodeOptTime(expires)
 	t.RevokedAt, errs[2] = decodeOptTime(revoked)
 	return t, errors.Join(errs[:]...)
@@ -129,7 +130,7 @@ func (s *Store) RevokeToken(ctx context.Context, id, by string, at time.Time) (a
 	var out auth.Token
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `UPDATE auth_tokens SET revoked_at = $1, revoked_by = $2
-			WHERE (id = $3 OR parent = $3) AND revoked_at = ''`, encodeTime(at), by, id); err != nil {
+			WHERE (id = $3 OR parent = $3) AND revoked_at = ''`, sqlstore.EncodeTime(at), by, id); err != nil {
 			return err
 		}
 		out, err = scanToken(tx.QueryRow(ctx, `SELECT `+tokenColumns+` FROM auth_tokens WHERE id = $1`, id))
@@ -158,7 +159,7 @@ func (s *Store) Bootstrap(ctx context.Context, t auth.Token, g auth.Grant) (bool
 		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM auth_tokens t JOIN auth_grants g
 			ON g.subject = t.user_name AND g.role = 'admin' AND g.environment = '*'
 			WHERE t.kind = 'api' AND t.revoked_at = '' AND (t.expires_at = '' OR t.expires_at > $1)`,
-			encodeTime(t.CreatedAt)).Scan(&n); err != nil || n > 0 {
+			sqlstore.EncodeTime(t.CreatedAt)).Scan(&n); err != nil || n > 0 {
 			return err
 		}
 		if err := insertToken(ctx, tx, t); err != nil {
@@ -179,7 +180,7 @@ func (s *Store) Bootstrap(ctx context.Context, t auth.Token, g auth.Grant) (bool
 func putGrant(ctx context.Context, tx pgx.Tx, g auth.Grant) (bool, error) {
 	tag, err := tx.Exec(ctx, `INSERT INTO auth_grants (subject, role, environment, created_at, created_by)
 		VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, g.Subject, string(g.Role), g.Environment,
-		encodeTime(g.CreatedAt), g.CreatedBy)
+		sqlstore.EncodeTime(g.CreatedAt), g.CreatedBy)
 	return tag.RowsAffected() > 0, err
 }
 
@@ -240,7 +241,7 @@ func (s *Store) ListGrants(ctx context.Context) ([]auth.Grant, error) {
 			return nil, fmt.Errorf("postgres: list grants: %w", err)
 		}
 		g.Role = auth.Role(role)
-		if g.CreatedAt, err = decodeTime(created); err != nil {
+		if g.CreatedAt, err = sqlstore.DecodeTime(created); err != nil {
 			return nil, fmt.Errorf("postgres: list grants: %w", err)
 		}
 		out = append(out, g)
@@ -265,7 +266,7 @@ func (s *Store) AppendAudit(ctx context.Context, e *audit.Entry) error {
 	err = s.pool.QueryRow(ctx, `INSERT INTO audit_log (at, actor, method, token_id, remote, action, target,
 		environment, outcome, status, summary, count) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 		RETURNING seq`,
-		encodeTime(e.At), e.Actor, e.Method, e.TokenID, e.Remote, e.Action, e.Target, e.Environment, e.Outcome,
+		sqlstore.EncodeTime(e.At), e.Actor, e.Method, e.TokenID, e.Remote, e.Action, e.Target, e.Environment, e.Outcome,
 		e.Status, e.Summary, e.Count).Scan(&e.Seq)
 	if err != nil {
 		return fmt.Errorf("postgres: append audit entry: %w", err)
@@ -296,10 +297,10 @@ func (s *Store) ListAudit(ctx context.Context, f audit.Filter) ([]audit.Entry, e
 		add("seq < $%d", f.Before)
 	}
 	if !f.Since.IsZero() {
-		add("at >= $%d", encodeTime(f.Since))
+		add("at >= $%d", sqlstore.EncodeTime(f.Since))
 	}
 	if !f.Until.IsZero() {
-		add("at < $%d", encodeTime(f.Until))
+		add("at < $%d", sqlstore.EncodeTime(f.Until))
 	}
 	q := `SELECT seq, at, actor, method, token_id, remote, action, target, environment, outcome, status, summary, count
 		FROM audit_log WHERE ` + strings.Join(where, " AND ") + ` ORDER BY seq`
@@ -323,7 +324,7 @@ func (s *Store) ListAudit(ctx context.Context, f audit.Filter) ([]audit.Entry, e
 			&e.Environment, &e.Outcome, &e.Status, &e.Summary, &e.Count); err != nil {
 			return nil, fmt.Errorf("postgres: list audit: %w", err)
 		}
-		if e.At, err = decodeTime(at); err != nil {
+		if e.At, err = sqlstore.DecodeTime(at); err != nil {
 			return nil, fmt.Errorf("postgres: list audit: %w", err)
 		}
 		out = append(out, e)
@@ -345,7 +346,7 @@ func (s *Store) PruneAudit(ctx context.Context, through int64, dest string) (int
 	var removed int64
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO audit_exports (through_seq, at, dest) VALUES ($1, $2, $3)`,
-			through, encodeTime(time.Now()), dest); err != nil {
+			through, sqlstore.EncodeTime(time.Now()), dest); err != nil {
 			return err
 		}
 		tag, err := tx.Exec(ctx, `DELETE FROM audit_log WHERE seq <= $1`, through)

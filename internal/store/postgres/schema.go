@@ -7,6 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sluicehq/sluice/internal/store/sqlstore"
 )
 
 // migration is one numbered, forward-only schema change.
@@ -143,7 +145,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 				return fmt.Errorf("migration %d (%s): %w", m.version, m.name, err)
 			}
 			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
-				m.version, m.name, encodeTime(time.Now())); err != nil {
+				m.version, m.name, sqlstore.EncodeTime(time.Now())); err != nil {
 				return fmt.Errorf("record migration %d: %w", m.version, err)
 			}
 		}
