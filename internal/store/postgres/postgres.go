@@ -11,6 +11,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/sluicehq/sluice/internal/audit"
+	"github.com/sluicehq/sluice/internal/auth"
 	"github.com/sluicehq/sluice/internal/store"
 	"github.com/sluicehq/sluice/internal/store/sqlstore"
 )
@@ -18,6 +20,8 @@ import (
 var (
 	_ store.Store        = (*Store)(nil)
 	_ store.PipelineRuns = (*Store)(nil)
+	_ auth.Store         = (*Store)(nil)
+	_ audit.Store        = (*Store)(nil)
 )
 
 // ErrClosed is returned by calls on a closed Store.
@@ -92,6 +96,7 @@ var dialect = sqlstore.Dialect{
 	Name:       "postgres",
 	Numbered:   true,
 	NoRows:     func(err error) bool { return errors.Is(err, pgx.ErrNoRows) },
+	Unique:     func(err error) bool { return uniqueViolation(err) != "" },
 	Lock:       advisoryLock,
 	ForUpdate:  " FOR UPDATE",
 	SkipLocked: " FOR UPDATE SKIP LOCKED",

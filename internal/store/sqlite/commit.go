@@ -8,7 +8,6 @@ import (
 
 	"github.com/sluicehq/sluice/internal/store"
 	"github.com/sluicehq/sluice/internal/store/sqlstore"
-	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // Commit applies c atomically through the group-commit writer. c is validated and
@@ -89,9 +88,7 @@ func (s *Store) insertRows(ctx context.Context, tx *sql.Tx, p *sqlstore.Prepared
 // explainExecError turns a failed execution insert or update into ErrNotFound, a
 // *store.ConflictError or a *store.BusyError, reading inside the batch transaction.
 func (s *Store) explainExecError(ctx context.Context, tx *sql.Tx, p *sqlstore.Prepared, expected int64, err error) error {
-	var se interface{ Code() int }
-	unique := errors.As(err, &se) && (se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
-	if !unique && !errors.Is(err, sql.ErrNoRows) {
+	if !unique(err) && !errors.Is(err, sql.ErrNoRows) {
 		return err
 	}
 	var actual int64

@@ -10,8 +10,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/audit"
+	"github.com/sluicehq/sluice/internal/auth"
 	"github.com/sluicehq/sluice/internal/store"
 	"github.com/sluicehq/sluice/internal/store/sqlstore"
+
+	sqlite3 "modernc.org/sqlite/lib"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
@@ -19,6 +23,8 @@ import (
 var (
 	_ store.Store        = (*Store)(nil)
 	_ store.PipelineRuns = (*Store)(nil)
+	_ auth.Store         = (*Store)(nil)
+	_ audit.Store        = (*Store)(nil)
 )
 
 // ErrClosed is returned by writes on a closed Store.
@@ -176,7 +182,17 @@ func (s *Store) Close() error {
 
 // dialect is SQLite's: ? placeholders, and no row locks, since one writer goroutine
 // serialises every write.
-var dialect = sqlstore.Dialect{Name: "sqlite", NoRows: func(err error) bool { return errors.Is(err, sql.ErrNoRows) }}
+var dialect = sqlstore.Dialect{
+	Name:   "sqlite",
+	NoRows: func(err error) bool { return errors.Is(err, sql.ErrNoRows) },
+	Unique: unique,
+}
+
+// unique reports whether err is a unique or primary-key violation.
+func unique(err error) bool {
+	var se interface{ Code() int }
+	return errors.As(err, &se) && (se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
+}
 
 // queryer is what database/sql's pool and transaction share.
 type queryer interface {

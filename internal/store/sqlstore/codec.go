@@ -22,16 +22,17 @@ func DecodeTime(s string) (time.Time, error) {
 	return t, nil
 }
 
-// LeaseTime encodes a lease end; the zero time is the empty string, before every lease.
-func LeaseTime(t time.Time) string {
+// OptTime encodes a time that may be zero (a lease end, an expiry, a revocation): the
+// zero time is the empty string, before every other time.
+func OptTime(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
 	return EncodeTime(t)
 }
 
-// decodeLease decodes a stored lease end; the empty string is the zero time.
-func decodeLease(s string) (time.Time, error) {
+// decodeOptTime decodes what OptTime encoded; the empty string is the zero time.
+func decodeOptTime(s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}

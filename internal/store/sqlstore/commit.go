@@ -72,7 +72,7 @@ func PrepareCommit(c *store.Commit) (*Prepared, error) {
 		}
 		p.ExecArgs = []any{e.Workflow, e.WorkflowVersion, e.Environment, e.EnvironmentVersion, e.Service,
 			vars, e.StartedBy, EncodeTime(e.CreatedAt), EncodeTime(e.UpdatedAt), string(e.Status), e.Reason, state}
-		p.Lease = []any{e.Owner, LeaseTime(e.LeaseUntil)}
+		p.Lease = []any{e.Owner, OptTime(e.LeaseUntil)}
 	}
 	for i, j := range c.Journal {
 		data, err := EncodeJSON(fmt.Sprintf("journal[%d].data", i), j.Data)

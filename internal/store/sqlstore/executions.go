@@ -76,7 +76,7 @@ func ScanExecution(row Row) (store.Execution, error) {
 	if e.CreatedAt, err = DecodeTime(created); err != nil {
 		return e, err
 	}
-	if e.LeaseUntil, err = decodeLease(lease); err != nil {
+	if e.LeaseUntil, err = decodeOptTime(lease); err != nil {
 		return e, err
 	}
 	e.UpdatedAt, err = DecodeTime(updated)

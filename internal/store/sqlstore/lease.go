@@ -26,7 +26,7 @@ func claim[T any](ctx context.Context, c *Core, table, columns string, scan func
 		WHERE id IN (SELECT id FROM ` + table + ` WHERE ` + NotTerminal + `
 			AND (owner = '' OR lease_until < ? OR (? AND owner = ?))
 			ORDER BY created_at, id`
-	args := []any{r.Owner, LeaseTime(r.Until), LeaseTime(r.Now), r.Own, r.Owner}
+	args := []any{r.Owner, OptTime(r.Until), OptTime(r.Now), r.Own, r.Owner}
 	if r.Limit > 0 {
 		q += " LIMIT ?"
 		args = append(args, r.Limit)
@@ -56,7 +56,7 @@ func (c *Core) renewLeases(ctx context.Context, table, owner string, ids []strin
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	args := []any{LeaseTime(until), owner}
+	args := []any{OptTime(until), owner}
 	for _, id := range ids {
 		args = append(args, id)
 	}

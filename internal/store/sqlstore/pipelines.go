@@ -33,7 +33,7 @@ func (c *Core) CreatePipelineRun(ctx context.Context, r *store.PipelineRun) erro
 	if err != nil {
 		return c.Dialect.errorf("create pipeline run %s: %w", r.ID, err)
 	}
-	args = append(append([]any{r.ID}, args...), r.Owner, LeaseTime(r.LeaseUntil))
+	args = append(append([]any{r.ID}, args...), r.Owner, OptTime(r.LeaseUntil))
 	err = c.write(ctx, func(ctx context.Context, tx DB) error {
 		_, err := tx.Exec(ctx, `INSERT INTO pipeline_runs (`+pipelineColumns+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`, args...)
@@ -139,10 +139,9 @@ func scanPipelineRun(row Row) (store.PipelineRun, error) {
 	if r.CreatedAt, err = DecodeTime(created); err != nil {
 		return r, err
 	}
-	if r.LeaseUntil, err = decodeLease(lease); err != nil {
+	if r.LeaseUntil, err = decodeOptTime(lease); err != nil {
 		return r, err
 	}
 	r.UpdatedAt, err = DecodeTime(updated)
 	return r, err
 }
-

@@ -108,6 +108,6 @@ func scanRequest(row Row) (store.Request, error) {
 	if r.At, err = DecodeTime(at); err != nil {
 		return r, err
 	}
-	r.AnsweredAt, err = decodeLease(answeredAt)
+	r.AnsweredAt, err = decodeOptTime(answeredAt)
 	return r, err
 }

@@ -41,6 +41,8 @@ type Dialect struct {
 	Numbered bool
 	// NoRows reports whether err is the driver's answer to a QueryRow that found nothing.
 	NoRows func(err error) bool
+	// Unique reports whether err is a unique or primary-key violation.
+	Unique func(err error) bool
 	// Lock, when set, holds the writers of key back until tx ends. A store whose
 	// writes are already serialised (SQLite's one writer) leaves it nil.
 	Lock func(ctx context.Context, tx DB, key string) error
