@@ -161,10 +161,3 @@ func uniqueViolation(err error) string {
 	}
 	return ""
 }
-
-func notFound(err error) error {
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.ErrNotFound
-	}
-	return err
-}
