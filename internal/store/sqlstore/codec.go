@@ -2,8 +2,11 @@ package sqlstore
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/store"
 )
 
 // TimeFormat is fixed-width UTC with nanoseconds, so text order is time order. Both
@@ -58,25 +61,45 @@ func decodeJSON(b []byte) json.RawMessage {
 	return json.RawMessage(b)
 }
 
-// encodeVariables encodes variables as a JSON object; nil means NULL.
-func encodeVariables(vars map[string]string) (any, error) {
-	if vars == nil {
-		return nil, nil
+// encodeRun encodes the variables (a JSON object; nil means NULL) and the opaque state
+// of an execution or a pipeline run.
+func encodeRun(vars map[string]string, state json.RawMessage) (varsArg, stateArg any, err error) {
+	if vars != nil {
+		b, err := json.Marshal(vars)
+		if err != nil {
+			return nil, nil, fmt.Errorf("encode variables: %w", err)
+		}
+		varsArg = string(b)
 	}
-	b, err := json.Marshal(vars)
-	if err != nil {
-		return nil, fmt.Errorf("encode variables: %w", err)
-	}
-	return string(b), nil
+	stateArg, err = EncodeJSON("state", state)
+	return varsArg, stateArg, err
 }
 
-// decodeVariables decodes the variables of the row id; NULL (nil) leaves them nil.
-func decodeVariables(id string, b []byte, vars *map[string]string) error {
-	if b == nil {
-		return nil
+// runText holds the columns an execution and a pipeline run both keep encoded.
+type runText struct {
+	vars, state                     []byte
+	created, updated, status, lease string
+}
+
+// decoded is a run's decoded runText.
+type decoded struct {
+	vars                       map[string]string
+	state                      json.RawMessage
+	status                     store.Status
+	created, updated, leaseEnd time.Time
+}
+
+// decode decodes the columns of the run id.
+func (t *runText) decode(id string) (decoded, error) {
+	d := decoded{status: store.Status(t.status), state: decodeJSON(t.state)}
+	if t.vars != nil {
+		if err := json.Unmarshal(t.vars, &d.vars); err != nil {
+			return d, fmt.Errorf("decode variables of %s: %w", id, err)
+		}
 	}
-	if err := json.Unmarshal(b, vars); err != nil {
-		return fmt.Errorf("decode variables of %s: %w", id, err)
-	}
-	return nil
+	var errs [3]error
+	d.created, errs[0] = DecodeTime(t.created)
+	d.updated, errs[1] = DecodeTime(t.updated)
+	d.leaseEnd, errs[2] = decodeOptTime(t.lease)
+	return d, errors.Join(errs[:]...)
 }

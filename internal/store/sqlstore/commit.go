@@ -62,11 +62,7 @@ func PrepareCommit(c *store.Commit) (*Prepared, error) {
 	}
 	p := &Prepared{C: c, ID: id}
 	if e := c.Execution; e != nil {
-		vars, err := encodeVariables(e.Variables)
-		if err != nil {
-			return nil, err
-		}
-		state, err := EncodeJSON("state", e.State)
+		vars, state, err := encodeRun(e.Variables, e.State)
 		if err != nil {
 			return nil, err
 		}

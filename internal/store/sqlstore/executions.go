@@ -62,24 +62,14 @@ func whereClause(conds []string) string {
 // ScanExecution reads one row of ExecColumns.
 func ScanExecution(row Row) (store.Execution, error) {
 	var e store.Execution
-	var vars, state []byte
-	var created, updated, status, lease string
-	err := row.Scan(&e.ID, &e.Workflow, &e.WorkflowVersion, &e.Environment, &e.EnvironmentVersion, &e.Service,
-		&vars, &e.StartedBy, &created, &updated, &status, &e.Reason, &state, &e.Version, &e.Owner, &lease)
-	if err != nil {
+	var t runText
+	if err := row.Scan(&e.ID, &e.Workflow, &e.WorkflowVersion, &e.Environment, &e.EnvironmentVersion, &e.Service,
+		&t.vars, &e.StartedBy, &t.created, &t.updated, &t.status, &e.Reason, &t.state, &e.Version, &e.Owner, &t.lease); err != nil {
 		return e, err
 	}
-	e.Status, e.State = store.Status(status), decodeJSON(state)
-	if err := decodeVariables(e.ID, vars, &e.Variables); err != nil {
-		return e, err
-	}
-	if e.CreatedAt, err = DecodeTime(created); err != nil {
-		return e, err
-	}
-	if e.LeaseUntil, err = decodeOptTime(lease); err != nil {
-		return e, err
-	}
-	e.UpdatedAt, err = DecodeTime(updated)
+	d, err := t.decode(e.ID)
+	e.Variables, e.State, e.Status = d.vars, d.state, d.status
+	e.CreatedAt, e.UpdatedAt, e.LeaseUntil = d.created, d.updated, d.leaseEnd
 	return e, err
 }
 

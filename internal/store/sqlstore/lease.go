@@ -43,16 +43,13 @@ func claim[T any](ctx context.Context, c *Core, table, columns string, scan func
 
 // RenewLeases extends the leases owner still holds.
 func (c *Core) RenewLeases(ctx context.Context, owner string, ids []string, until time.Time) ([]string, error) {
-	out, err := c.renewLeases(ctx, "executions", owner, ids, until)
-	if err != nil {
-		return nil, c.Dialect.errorf("renew leases of %s: %w", owner, err)
-	}
-	return out, nil
+	return c.renewLeases(ctx, "executions", "renew leases", owner, ids, until)
 }
 
 // renewLeases extends the lease of each listed row of table (executions or
-// pipeline_runs) still owned by owner and not terminal, and returns their ids.
-func (c *Core) renewLeases(ctx context.Context, table, owner string, ids []string, until time.Time) ([]string, error) {
+// pipeline_runs) still owned by owner and not terminal, and returns their ids; its
+// errors start with what it does ("renew leases").
+func (c *Core) renewLeases(ctx context.Context, table, what, owner string, ids []string, until time.Time) ([]string, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
@@ -72,5 +69,8 @@ func (c *Core) renewLeases(ctx context.Context, table, owner string, ids []strin
 			WHERE owner = ? AND `+NotTerminal+` AND id IN (`+placeholders(len(ids))+`) RETURNING id`, args...)
 		return err
 	})
-	return out, err
+	if err != nil {
+		return nil, c.Dialect.errorf("%s of %s: %w", what, owner, err)
+	}
+	return out, nil
 }

@@ -12,11 +12,7 @@ const pipelineColumns = `id, pipeline, pipeline_version, variables, started_by, 
 
 // pipelineArgs encodes the columns an update writes, after id.
 func pipelineArgs(r *store.PipelineRun) ([]any, error) {
-	vars, err := encodeVariables(r.Variables)
-	if err != nil {
-		return nil, err
-	}
-	state, err := EncodeJSON("state", r.State)
+	vars, state, err := encodeRun(r.Variables, r.State)
 	if err != nil {
 		return nil, err
 	}
@@ -116,32 +112,18 @@ func (c *Core) ClaimPipelineRuns(ctx context.Context, r store.ClaimRequest) ([]s
 
 // RenewPipelineLeases extends the leases owner still holds.
 func (c *Core) RenewPipelineLeases(ctx context.Context, owner string, ids []string, until time.Time) ([]string, error) {
-	out, err := c.renewLeases(ctx, "pipeline_runs", owner, ids, until)
-	if err != nil {
-		return nil, c.Dialect.errorf("renew pipeline leases of %s: %w", owner, err)
-	}
-	return out, nil
+	return c.renewLeases(ctx, "pipeline_runs", "renew pipeline leases", owner, ids, until)
 }
 
 func scanPipelineRun(row Row) (store.PipelineRun, error) {
 	var r store.PipelineRun
-	var vars, state []byte
-	var created, updated, status, lease string
-	err := row.Scan(&r.ID, &r.Pipeline, &r.PipelineVersion, &vars, &r.StartedBy, &created, &updated,
-		&status, &r.Reason, &state, &r.Version, &r.Owner, &lease)
-	if err != nil {
+	var t runText
+	if err := row.Scan(&r.ID, &r.Pipeline, &r.PipelineVersion, &t.vars, &r.StartedBy, &t.created, &t.updated,
+		&t.status, &r.Reason, &t.state, &r.Version, &r.Owner, &t.lease); err != nil {
 		return r, err
 	}
-	r.Status, r.State = store.Status(status), decodeJSON(state)
-	if err := decodeVariables(r.ID, vars, &r.Variables); err != nil {
-		return r, err
-	}
-	if r.CreatedAt, err = DecodeTime(created); err != nil {
-		return r, err
-	}
-	if r.LeaseUntil, err = decodeOptTime(lease); err != nil {
-		return r, err
-	}
-	r.UpdatedAt, err = DecodeTime(updated)
+	d, err := t.decode(r.ID)
+	r.Variables, r.State, r.Status = d.vars, d.state, d.status
+	r.CreatedAt, r.UpdatedAt, r.LeaseUntil = d.created, d.updated, d.leaseEnd
 	return r, err
 }
