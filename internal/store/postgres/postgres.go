@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -31,9 +30,7 @@ var ErrClosed = errors.New("postgres: store closed")
 type Store struct {
 	pool *pgxpool.Pool
 
-	mu      sync.Mutex
-	closed  bool
-	pending sync.WaitGroup
+	gate sqlstore.Gate // admits calls until Close
 
 	// Core holds the queries both stores share; its reads run on the pool, each
 	// write in a transaction of its own.
@@ -64,14 +61,9 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 
 // Close waits for calls in flight to finish and closes the pool.
 func (s *Store) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	if !s.gate.Close() {
 		return nil
 	}
-	s.closed = true
-	s.mu.Unlock()
-	s.pending.Wait()
 	s.pool.Close()
 	return nil
 }
@@ -81,13 +73,10 @@ func (s *Store) begin(ctx context.Context) (func(), error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
+	if !s.gate.Enter() {
 		return nil, ErrClosed
 	}
-	s.pending.Add(1)
-	return s.pending.Done, nil
+	return s.gate.Leave, nil
 }
 
 // dialect is PostgreSQL's: numbered placeholders, row locks, and advisory locks for

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/sluicehq/sluice/internal/audit"
@@ -42,9 +41,7 @@ type Store struct {
 	done   chan struct{}
 	cpDone chan struct{}
 
-	mu      sync.Mutex
-	closed  bool
-	pending sync.WaitGroup
+	gate sqlstore.Gate // admits writes until Close
 
 	stmts writeStmts
 
@@ -165,14 +162,9 @@ func openDB(path string, o options, readOnly bool) (*sql.DB, error) {
 
 // Close waits for pending writes to finish, stops the writer and closes the database.
 func (s *Store) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	if !s.gate.Close() {
 		return nil
 	}
-	s.closed = true
-	s.mu.Unlock()
-	s.pending.Wait()
 	close(s.stop)
 	<-s.done
 	<-s.cpDone

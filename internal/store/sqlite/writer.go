@@ -25,18 +25,14 @@ func (s *Store) write(ctx context.Context, fn func(ctx context.Context, tx *sql.
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	if !s.gate.Enter() {
 		return ErrClosed
 	}
-	s.pending.Add(1)
-	s.mu.Unlock()
 	op := &writeOp{ctx: ctx, apply: fn, done: make(chan error, 1)}
 	select {
 	case s.queue <- op:
 	case <-ctx.Done():
-		s.pending.Done()
+		s.gate.Leave()
 		return ctx.Err()
 	}
 	return <-op.done
@@ -106,7 +102,7 @@ func (s *Store) runBatch(batch []*writeOp) {
 			afters[i]()
 		}
 		op.done <- err
-		s.pending.Done()
+		s.gate.Leave()
 	}
 }
 

@@ -18,8 +18,8 @@ type Migration struct {
 // Migrate brings the schema to the last of migrations inside tx, recording each one it
 // applies in schema_migrations, and refuses a database whose schema is newer. Where the
 // dialect locks, servers that start at the same moment apply each migration once.
-func (d *Dialect) Migrate(ctx context.Context, tx DB, migrations []Migration) error {
-	tx = bound{tx, d}
+func (d *Dialect) Migrate(ctx context.Context, raw DB, migrations []Migration) error {
+	tx := bound{raw, d} // the migrations' own DDL runs on raw, as written
 	if d.Lock != nil {
 		if err := d.Lock(ctx, tx, "sluice/migrate"); err != nil {
 			return fmt.Errorf("lock: %w", err)
@@ -43,7 +43,7 @@ func (d *Dialect) Migrate(ctx context.Context, tx DB, migrations []Migration) er
 		if m.Version <= current {
 			continue
 		}
-		if _, err := tx.Exec(ctx, m.SQL); err != nil {
+		if _, err := raw.Exec(ctx, m.SQL); err != nil {
 			return fmt.Errorf("migration %d (%s): %w", m.Version, m.Name, err)
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
