@@ -25,30 +25,10 @@ func (c *Core) GetExecution(ctx context.Context, id string) (store.Execution, er
 
 // ListExecutions returns the executions matching f, newest first.
 func (c *Core) ListExecutions(ctx context.Context, f store.ExecutionFilter) ([]store.Execution, error) {
-	var where []string
-	var args []any
-	for _, col := range []struct{ name, val string }{
+	return executions.list(ctx, c, []column{
 		{"workflow", f.Workflow}, {"environment", f.Environment}, {"service", f.Service},
 		{"status", string(f.Status)}, {"started_by", f.StartedBy},
-	} {
-		if col.val != "" {
-			where = append(where, col.name+" = ?")
-			args = append(args, col.val)
-		}
-	}
-	if f.Active {
-		where = append(where, NotTerminal)
-	}
-	q := `SELECT ` + ExecColumns + ` FROM executions` + whereClause(where) + " ORDER BY created_at DESC, id DESC"
-	if f.Limit > 0 {
-		q += " LIMIT ?"
-		args = append(args, f.Limit)
-	}
-	out, err := query(ctx, c.reader(), ScanExecution, q, args...)
-	if err != nil {
-		return nil, c.Dialect.errorf("list executions: %w", err)
-	}
-	return out, nil
+	}, f.Active, f.Limit)
 }
 
 // whereClause joins conditions with AND behind WHERE; none is no clause.

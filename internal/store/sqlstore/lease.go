@@ -11,34 +11,7 @@ import (
 // dialect says so, rows another server is claiming at the same moment are skipped,
 // not waited for.
 func (c *Core) ClaimExecutions(ctx context.Context, r store.ClaimRequest) ([]store.Execution, error) {
-	out, err := claim(ctx, c, "executions", ExecColumns, ScanExecution, r)
-	if err != nil {
-		return nil, c.Dialect.errorf("claim executions for %s: %w", r.Owner, err)
-	}
-	store.SortOldestFirst(out)
-	return out, nil
-}
-
-// claim gives r.Owner the lease of the free rows of table (executions or
-// pipeline_runs), oldest first, and returns them read as columns by scan.
-func claim[T any](ctx context.Context, c *Core, table, columns string, scan func(Row) (T, error), r store.ClaimRequest) ([]T, error) {
-	q := `UPDATE ` + table + ` SET owner = ?, lease_until = ?, version = version + 1
-		WHERE id IN (SELECT id FROM ` + table + ` WHERE ` + NotTerminal + `
-			AND (owner = '' OR lease_until < ? OR (? AND owner = ?))
-			ORDER BY created_at, id`
-	args := []any{r.Owner, OptTime(r.Until), OptTime(r.Now), r.Own, r.Owner}
-	if r.Limit > 0 {
-		q += " LIMIT ?"
-		args = append(args, r.Limit)
-	}
-	q += c.Dialect.SkipLocked + `) RETURNING ` + columns
-	var out []T
-	err := c.write(ctx, func(ctx context.Context, tx DB) error {
-		var err error
-		out, err = query(ctx, tx, scan, q, args...)
-		return err
-	})
-	return out, err
+	return executions.claim(ctx, c, r)
 }
 
 // RenewLeases extends the leases owner still holds.

@@ -80,34 +80,12 @@ func (c *Core) GetPipelineRun(ctx context.Context, id string) (store.PipelineRun
 
 // ListPipelineRuns returns the runs matching f, newest first.
 func (c *Core) ListPipelineRuns(ctx context.Context, f store.PipelineRunFilter) ([]store.PipelineRun, error) {
-	var where []string
-	var args []any
-	if f.Pipeline != "" {
-		where, args = append(where, "pipeline = ?"), append(args, f.Pipeline)
-	}
-	if f.Active {
-		where = append(where, NotTerminal)
-	}
-	q := `SELECT ` + pipelineColumns + ` FROM pipeline_runs` + whereClause(where) + " ORDER BY created_at DESC, id DESC"
-	if f.Limit > 0 {
-		q += " LIMIT ?"
-		args = append(args, f.Limit)
-	}
-	out, err := query(ctx, c.reader(), scanPipelineRun, q, args...)
-	if err != nil {
-		return nil, c.Dialect.errorf("list pipeline runs: %w", err)
-	}
-	return out, nil
+	return pipelineRuns.list(ctx, c, []column{{"pipeline", f.Pipeline}}, f.Active, f.Limit)
 }
 
 // ClaimPipelineRuns takes over free runs for r.Owner in one write, like ClaimExecutions.
 func (c *Core) ClaimPipelineRuns(ctx context.Context, r store.ClaimRequest) ([]store.PipelineRun, error) {
-	out, err := claim(ctx, c, "pipeline_runs", pipelineColumns, scanPipelineRun, r)
-	if err != nil {
-		return nil, c.Dialect.errorf("claim pipeline runs for %s: %w", r.Owner, err)
-	}
-	store.SortPipelineRunsOldestFirst(out)
-	return out, nil
+	return pipelineRuns.claim(ctx, c, r)
 }
 
 // RenewPipelineLeases extends the leases owner still holds.
