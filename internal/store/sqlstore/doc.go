@@ -7,7 +7,10 @@
 // and the name that starts every error message ("sqlite: get execution X: …").
 //
 // Core holds a store's read pool, its way of running a write transaction and its
-// Dialect; sqlite.Store and postgres.Store embed it, so its methods are theirs. What
+// Dialect; sqlite.Store and postgres.Store embed it, so its methods are theirs. Each
+// store also takes from here the statements and encoding of a Commit (Prepared), the
+// migration runner (Dialect.Migrate, over the store's own list of migrations) and the
+// Gate that lets Close wait for accepted writes. What
 // is really different stays in each store's package: SQLite's group-commit writer,
 // savepoints, prepared statements and directory lock; PostgreSQL's pool, LISTEN/NOTIFY
 // and advisory locks; and each store's migrations, whose DDL differs in its types.
