@@ -10,8 +10,8 @@
 // Dialect; sqlite.Store and postgres.Store embed it, so its methods are theirs. Each
 // store also takes from here the statements and encoding of a Commit (Prepared), the
 // migration runner (Dialect.Migrate, over the store's own list of migrations) and the
-// Gate that lets Close wait for accepted writes. What
-// is really different stays in each store's package: SQLite's group-commit writer,
-// savepoints, prepared statements and directory lock; PostgreSQL's pool, LISTEN/NOTIFY
-// and advisory locks; and each store's migrations, whose DDL differs in its types.
+// Gate that lets Close wait for accepted writes. What is really different stays in
+// each store's package: SQLite's group-commit writer, savepoints, prepared statements
+// and directory lock; PostgreSQL's pool, pipelined commit batch, LISTEN/NOTIFY and
+// advisory locks; and each store's migrations, whose DDL differs in its types.
 package sqlstore
