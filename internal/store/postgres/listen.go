@@ -11,6 +11,15 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
+// RequestChannel is the LISTEN/NOTIFY channel on which AddRequest announces a new
+// request with the owner of its execution as payload.
+const RequestChannel = "sluice_requests"
+
+// AnswerChannel is the LISTEN/NOTIFY channel on which AnswerRequest announces a
+// request's first answer with "<execution>/<seq>" as payload, so the server where the
+// request came in returns the answer at once.
+const AnswerChannel = "sluice_answers"
+
 // ListenerApplication prefixes the application_name of a request listener's
 // connection, followed by its owner, so operators (and tests) find it in
 // pg_stat_activity.

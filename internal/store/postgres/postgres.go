@@ -2,20 +2,26 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
-	"time"
+	"strconv"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/sluicehq/sluice/internal/audit"
+	"github.com/sluicehq/sluice/internal/auth"
 	"github.com/sluicehq/sluice/internal/store"
+	"github.com/sluicehq/sluice/internal/store/sqlstore"
 )
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store        = (*Store)(nil)
+	_ store.PipelineRuns = (*Store)(nil)
+	_ auth.Store         = (*Store)(nil)
+	_ audit.Store        = (*Store)(nil)
+)
 
 // ErrClosed is returned by calls on a closed Store.
 var ErrClosed = errors.New("postgres: store closed")
@@ -24,9 +30,11 @@ var ErrClosed = errors.New("postgres: store closed")
 type Store struct {
 	pool *pgxpool.Pool
 
-	mu      sync.Mutex
-	closed  bool
-	pending sync.WaitGroup
+	gate sqlstore.Gate // admits calls until Close
+
+	// Core holds the queries both stores share; its reads run on the pool, each
+	// write in a transaction of its own.
+	sqlstore.Core
 }
 
 // Open connects to the database at dsn (a postgres:// URL or key=value string; extra
@@ -45,19 +53,17 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: migrate: %w", err)
 	}
-	return &Store{pool: pool}, nil
+	s := &Store{pool: pool}
+	s.Core = sqlstore.Core{Dialect: dialect, Read: db{pool}, Write: s.writeTx,
+		Requested: notifyRequest, Answered: notifyAnswer}
+	return s, nil
 }
 
 // Close waits for calls in flight to finish and closes the pool.
 func (s *Store) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	if !s.gate.Close() {
 		return nil
 	}
-	s.closed = true
-	s.mu.Unlock()
-	s.pending.Wait()
 	s.pool.Close()
 	return nil
 }
@@ -67,44 +73,73 @@ func (s *Store) begin(ctx context.Context) (func(), error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
+	if !s.gate.Enter() {
 		return nil, ErrClosed
 	}
-	s.pending.Add(1)
-	return s.pending.Done, nil
+	return s.gate.Leave, nil
 }
 
-// timeFormat is fixed-width UTC with nanoseconds, so text order is time order.
-const timeFormat = "2006-01-02T15:04:05.000000000Z07:00"
+// dialect is PostgreSQL's: numbered placeholders, row locks, and advisory locks for
+// the writers of one key.
+var dialect = sqlstore.Dialect{
+	Name:       "postgres",
+	Numbered:   true,
+	NoRows:     func(err error) bool { return errors.Is(err, pgx.ErrNoRows) },
+	Unique:     func(err error) bool { return uniqueViolation(err) != "" },
+	Lock:       advisoryLock,
+	ForUpdate:  " FOR UPDATE",
+	SkipLocked: " FOR UPDATE SKIP LOCKED",
+}
 
-func encodeTime(t time.Time) string { return t.UTC().Format(timeFormat) }
+// advisoryLock holds the other writers of key back until tx ends.
+func advisoryLock(ctx context.Context, tx sqlstore.DB, key string) error {
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended(?, 0))`, key)
+	return err
+}
 
-func decodeTime(s string) (time.Time, error) {
-	t, err := time.Parse(time.RFC3339Nano, s)
+// queryer is what pgx's pool and transaction share.
+type queryer interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// db adapts a pgx pool or transaction to sqlstore.DB.
+type db struct{ q queryer }
+
+func (d db) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
+	return d.q.Query(ctx, query, args...)
+}
+
+func (d db) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
+	return d.q.QueryRow(ctx, query, args...)
+}
+
+func (d db) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	tag, err := d.q.Exec(ctx, query, args...)
+	return tag.RowsAffected(), err
+}
+
+// writeTx runs fn in one transaction, counted as a call in flight.
+func (s *Store) writeTx(ctx context.Context, fn func(ctx context.Context, tx sqlstore.DB) error) error {
+	done, err := s.begin(ctx)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("decode time %q: %w", s, err)
+		return err
 	}
-	return t, nil
+	defer done()
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return fn(ctx, db{tx}) })
 }
 
-// encodeJSON validates raw JSON; empty means NULL.
-func encodeJSON(field string, raw json.RawMessage) (any, error) {
-	if len(raw) == 0 {
-		return nil, nil
-	}
-	if !json.Valid(raw) {
-		return nil, fmt.Errorf("%s: invalid JSON", field)
-	}
-	return string(raw), nil
+// notifyRequest announces a new request to the owner of its execution.
+func notifyRequest(ctx context.Context, tx sqlstore.DB, owner string) error {
+	_, err := tx.Exec(ctx, `SELECT pg_notify(?, ?)`, RequestChannel, owner)
+	return err
 }
 
-func decodeJSON(b []byte) json.RawMessage {
-	if b == nil {
-		return nil
-	}
-	return json.RawMessage(b)
+// notifyAnswer announces a request's first answer as "<execution>/<seq>".
+func notifyAnswer(ctx context.Context, tx sqlstore.DB, a store.RequestAnswer) error {
+	_, err := tx.Exec(ctx, `SELECT pg_notify(?, ?)`, AnswerChannel, a.ExecutionID+"/"+strconv.FormatInt(a.Seq, 10))
+	return err
 }
 
 // uniqueViolation returns the constraint name of a unique violation, or "".
@@ -114,11 +149,4 @@ func uniqueViolation(err error) string {
 		return pe.ConstraintName
 	}
 	return ""
-}
-
-func notFound(err error) error {
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.ErrNotFound
-	}
-	return err
 }

@@ -2,25 +2,18 @@ package postgres
 
 import (
 	"context"
-	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-)
 
-// migration is one numbered, forward-only schema change.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
+	"github.com/sluicehq/sluice/internal/store/sqlstore"
+)
 
 // migrations are applied in order; a released migration is never edited or removed, and
 // none drops data. Times are text in fixed-width UTC with nanoseconds (timestamptz keeps
 // only microseconds), so text order is time order and values round-trip exactly.
-var migrations = []migration{
-	{1, "initial schema", `
+var migrations = []sqlstore.Migration{
+	{Version: 1, Name: "initial schema", SQL: `
 CREATE TABLE definitions (
 	kind       text    NOT NULL,
 	name       text    NOT NULL,
@@ -83,15 +76,15 @@ CREATE TABLE services (
 	PRIMARY KEY (environment, service)
 );
 `},
-	{2, "execution leases", `
+	{Version: 2, Name: "execution leases", SQL: `
 ALTER TABLE executions ADD COLUMN owner text NOT NULL DEFAULT '';
 ALTER TABLE executions ADD COLUMN lease_until text NOT NULL DEFAULT '';
 CREATE INDEX executions_lease ON executions (lease_until)
 	WHERE status NOT IN ('succeeded', 'failed', 'rolled_back', 'aborted');
 `},
-	{3, "auth and audit", authSchema},
-	{4, "audit counts and retention", auditRetentionSchema},
-	{5, "durable human requests", `
+	{Version: 3, Name: "auth and audit", SQL: authSchema},
+	{Version: 4, Name: "audit counts and retention", SQL: auditRetentionSchema},
+	{Version: 5, Name: "durable human requests", SQL: `
 CREATE TABLE requests (
 	execution_id text    NOT NULL REFERENCES executions (id),
 	seq          bigint  NOT NULL,
@@ -108,45 +101,15 @@ CREATE TABLE requests (
 );
 CREATE INDEX requests_unanswered ON requests (execution_id) WHERE NOT answered;
 `},
-	{6, "trigger deliveries", deliveriesSchema},
-	{7, "pipeline runs", pipelinesSchema},
+	{Version: 6, Name: "trigger deliveries", SQL: deliveriesSchema},
+	{Version: 7, Name: "pipeline runs", SQL: pipelinesSchema},
 }
 
 // SchemaVersion is the newest schema version this binary knows.
-var SchemaVersion = migrations[len(migrations)-1].version
+var SchemaVersion = migrations[len(migrations)-1].Version
 
-// migrate brings the schema to SchemaVersion. A transaction-scoped advisory lock makes
-// servers that start at the same moment apply each migration exactly once.
+// migrate brings the schema to SchemaVersion in one transaction; the dialect's
+// advisory lock makes servers that start at the same moment apply each migration once.
 func migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('sluice/migrate', 0))`); err != nil {
-			return fmt.Errorf("lock: %w", err)
-		}
-		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-			version    integer NOT NULL PRIMARY KEY,
-			name       text    NOT NULL,
-			applied_at text    NOT NULL)`); err != nil {
-			return fmt.Errorf("create schema_migrations: %w", err)
-		}
-		var current int
-		if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
-			return fmt.Errorf("read schema version: %w", err)
-		}
-		if current > SchemaVersion {
-			return fmt.Errorf("database schema version %d is newer than this binary supports (%d); run a newer sluice", current, SchemaVersion)
-		}
-		for _, m := range migrations {
-			if m.version <= current {
-				continue
-			}
-			if _, err := tx.Exec(ctx, m.sql); err != nil {
-				return fmt.Errorf("migration %d (%s): %w", m.version, m.name, err)
-			}
-			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
-				m.version, m.name, encodeTime(time.Now())); err != nil {
-				return fmt.Errorf("record migration %d: %w", m.version, err)
-			}
-		}
-		return nil
-	})
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return dialect.Migrate(ctx, db{tx}, migrations) })
 }

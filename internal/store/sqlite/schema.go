@@ -4,20 +4,14 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"time"
-)
 
-// migration is one numbered, forward-only schema change.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
+	"github.com/sluicehq/sluice/internal/store/sqlstore"
+)
 
 // migrations are applied in order; a released migration is never edited or removed, and
 // none drops data.
-var migrations = []migration{
-	{1, "initial schema", `
+var migrations = []sqlstore.Migration{
+	{Version: 1, Name: "initial schema", SQL: `
 CREATE TABLE definitions (
 	kind       TEXT    NOT NULL,
 	name       TEXT    NOT NULL,
@@ -80,15 +74,15 @@ CREATE TABLE services (
 	PRIMARY KEY (environment, service)
 );
 `},
-	{2, "execution leases", `
+	{Version: 2, Name: "execution leases", SQL: `
 ALTER TABLE executions ADD COLUMN owner TEXT NOT NULL DEFAULT '';
 ALTER TABLE executions ADD COLUMN lease_until TEXT NOT NULL DEFAULT '';
 CREATE INDEX executions_lease ON executions (lease_until)
 	WHERE status NOT IN ('succeeded', 'failed', 'rolled_back', 'aborted');
 `},
-	{3, "auth and audit", authSchema},
-	{4, "audit counts and retention", auditRetentionSchema},
-	{5, "durable human requests", `
+	{Version: 3, Name: "auth and audit", SQL: authSchema},
+	{Version: 4, Name: "audit counts and retention", SQL: auditRetentionSchema},
+	{Version: 5, Name: "durable human requests", SQL: `
 CREATE TABLE requests (
 	execution_id TEXT    NOT NULL REFERENCES executions (id),
 	seq          INTEGER NOT NULL,
@@ -105,45 +99,23 @@ CREATE TABLE requests (
 ) WITHOUT ROWID;
 CREATE INDEX requests_unanswered ON requests (execution_id) WHERE answered = 0;
 `},
-	{6, "trigger deliveries", deliveriesSchema},
-	{7, "pipeline runs", pipelinesSchema},
+	{Version: 6, Name: "trigger deliveries", SQL: deliveriesSchema},
+	{Version: 7, Name: "pipeline runs", SQL: pipelinesSchema},
 }
 
 // SchemaVersion is the newest schema version this binary knows.
-var SchemaVersion = migrations[len(migrations)-1].version
+var SchemaVersion = migrations[len(migrations)-1].Version
 
 // migrate brings the database to SchemaVersion in one immediate transaction, so that
 // several processes opening the same file apply each migration once.
-func migrate(ctx context.Context, db *sql.DB) error {
-	tx, err := db.BeginTx(ctx, nil)
+func migrate(ctx context.Context, sqlDB *sql.DB) error {
+	tx, err := sqlDB.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version    INTEGER NOT NULL PRIMARY KEY,
-		name       TEXT    NOT NULL,
-		applied_at TEXT    NOT NULL)`); err != nil {
-		return fmt.Errorf("create schema_migrations: %w", err)
-	}
-	var current int
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
-		return fmt.Errorf("read schema version: %w", err)
-	}
-	if current > SchemaVersion {
-		return fmt.Errorf("database schema version %d is newer than this binary supports (%d); run a newer sluice", current, SchemaVersion)
-	}
-	for _, m := range migrations {
-		if m.version <= current {
-			continue
-		}
-		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-			return fmt.Errorf("migration %d (%s): %w", m.version, m.name, err)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-			m.version, m.name, encodeTime(time.Now())); err != nil {
-			return fmt.Errorf("record migration %d: %w", m.version, err)
-		}
+	if err := dialect.Migrate(ctx, db{tx}, migrations); err != nil {
+		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit migrations: %w", err)

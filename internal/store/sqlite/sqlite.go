@@ -3,20 +3,28 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/audit"
+	"github.com/sluicehq/sluice/internal/auth"
 	"github.com/sluicehq/sluice/internal/store"
+	"github.com/sluicehq/sluice/internal/store/sqlstore"
+
+	sqlite3 "modernc.org/sqlite/lib"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store        = (*Store)(nil)
+	_ store.PipelineRuns = (*Store)(nil)
+	_ auth.Store         = (*Store)(nil)
+	_ audit.Store        = (*Store)(nil)
+)
 
 // ErrClosed is returned by writes on a closed Store.
 var ErrClosed = errors.New("sqlite: store closed")
@@ -33,11 +41,13 @@ type Store struct {
 	done   chan struct{}
 	cpDone chan struct{}
 
-	mu      sync.Mutex
-	closed  bool
-	pending sync.WaitGroup
+	gate sqlstore.Gate // admits writes until Close
 
 	stmts writeStmts
+
+	// Core holds the queries both stores share; its reads run on r, its writes
+	// through the group-commit writer.
+	sqlstore.Core
 }
 
 type options struct {
@@ -97,6 +107,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	}
 	s := &Store{w: w, r: r, cp: cp, opts: o, queue: make(chan *writeOp, 4*o.maxBatch),
 		stop: make(chan struct{}), done: make(chan struct{}), cpDone: make(chan struct{})}
+	s.Core = sqlstore.Core{Dialect: dialect, Read: db{r}, Write: s.writeTx}
 	if err := s.stmts.prepare(ctx, w); err != nil {
 		w.Close()
 		r.Close()
@@ -151,14 +162,9 @@ func openDB(path string, o options, readOnly bool) (*sql.DB, error) {
 
 // Close waits for pending writes to finish, stops the writer and closes the database.
 func (s *Store) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	if !s.gate.Close() {
 		return nil
 	}
-	s.closed = true
-	s.mu.Unlock()
-	s.pending.Wait()
 	close(s.stop)
 	<-s.done
 	<-s.cpDone
@@ -166,40 +172,58 @@ func (s *Store) Close() error {
 	return errors.Join(s.r.Close(), s.cp.Close(), s.w.Close())
 }
 
-// timeFormat is fixed-width UTC with nanoseconds, so text order is time order.
-const timeFormat = "2006-01-02T15:04:05.000000000Z07:00"
+// dialect is SQLite's: ? placeholders, and no row locks, since one writer goroutine
+// serialises every write.
+var dialect = sqlstore.Dialect{
+	Name:   "sqlite",
+	NoRows: func(err error) bool { return errors.Is(err, sql.ErrNoRows) },
+	Unique: unique,
+}
 
-func encodeTime(t time.Time) string { return t.UTC().Format(timeFormat) }
+// unique reports whether err is a unique or primary-key violation.
+func unique(err error) bool {
+	var se interface{ Code() int }
+	return errors.As(err, &se) && (se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
+}
 
-func decodeTime(s string) (time.Time, error) {
-	t, err := time.Parse(time.RFC3339Nano, s)
+// queryer is what database/sql's pool and transaction share.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// db adapts a database/sql pool or transaction to sqlstore.DB.
+type db struct{ q queryer }
+
+func (d db) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
+	rows, err := d.q.QueryContext(ctx, query, args...)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("decode time %q: %w", s, err)
+		return nil, err
 	}
-	return t, nil
+	return sqlRows{rows}, nil
 }
 
-// encodeJSON validates raw JSON; empty means NULL.
-func encodeJSON(field string, raw json.RawMessage) (any, error) {
-	if len(raw) == 0 {
-		return nil, nil
-	}
-	if !json.Valid(raw) {
-		return nil, fmt.Errorf("%s: invalid JSON", field)
-	}
-	return string(raw), nil
+func (d db) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
+	return d.q.QueryRowContext(ctx, query, args...)
 }
 
-func decodeJSON(v sql.NullString) json.RawMessage {
-	if !v.Valid {
-		return nil
+func (d db) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	res, err := d.q.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, err
 	}
-	return json.RawMessage(v.String)
+	return res.RowsAffected()
 }
 
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
+// sqlRows is *sql.Rows with the Close sqlstore.Rows has.
+type sqlRows struct{ *sql.Rows }
+
+func (r sqlRows) Close() { r.Rows.Close() }
+
+// writeTx runs fn through the group-commit writer, under its own savepoint.
+func (s *Store) writeTx(ctx context.Context, fn func(ctx context.Context, tx sqlstore.DB) error) error {
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) (func(), error) {
+		return nil, fn(ctx, db{tx})
+	})
 }

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+
+	"github.com/sluicehq/sluice/internal/store/sqlstore"
 )
 
 // writeOp is one write waiting for the group-commit writer. apply runs inside the
@@ -23,18 +25,14 @@ func (s *Store) write(ctx context.Context, fn func(ctx context.Context, tx *sql.
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	if !s.gate.Enter() {
 		return ErrClosed
 	}
-	s.pending.Add(1)
-	s.mu.Unlock()
 	op := &writeOp{ctx: ctx, apply: fn, done: make(chan error, 1)}
 	select {
 	case s.queue <- op:
 	case <-ctx.Done():
-		s.pending.Done()
+		s.gate.Leave()
 		return ctx.Err()
 	}
 	return <-op.done
@@ -104,7 +102,7 @@ func (s *Store) runBatch(batch []*writeOp) {
 			afters[i]()
 		}
 		op.done <- err
-		s.pending.Done()
+		s.gate.Leave()
 	}
 }
 
@@ -136,24 +134,12 @@ func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 		dst   **sql.Stmt
 		query string
 	}{
-		{&w.insertExec, `INSERT INTO executions (id, workflow, workflow_version, environment, environment_version,
-			service, variables, started_by, created_at, updated_at, status, reason, state, version, journal_seq, event_seq,
-			owner, lease_until)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)`},
-		{&w.updateExec, `UPDATE executions SET workflow = ?, workflow_version = ?, environment = ?,
-			environment_version = ?, service = ?, variables = ?, started_by = ?, updated_at = ?, status = ?,
-			reason = ?, state = ?, version = version + 1, journal_seq = journal_seq + ?, event_seq = event_seq + ?
-			WHERE id = ? AND version = ? RETURNING version, journal_seq, event_seq`},
-		{&w.bumpSeqs, `UPDATE executions SET journal_seq = journal_seq + ?, event_seq = event_seq + ?
-			WHERE id = ? RETURNING version, journal_seq, event_seq`},
-		{&w.insertJournal, `INSERT INTO journal (execution_id, seq, key, kind, data, at) VALUES (?, ?, ?, ?, ?, ?)`},
-		{&w.insertEvent, `INSERT INTO events (execution_id, seq, at, type, step, level, message, data)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
-		{&w.upsertService, `INSERT INTO services (environment, service, live_slot, artifact, instances, execution_id, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (environment, service) DO UPDATE SET live_slot = excluded.live_slot,
-			artifact = excluded.artifact, instances = excluded.instances,
-			execution_id = excluded.execution_id, updated_at = excluded.updated_at`},
+		{&w.insertExec, sqlstore.InsertExecution},
+		{&w.updateExec, sqlstore.UpdateExecution},
+		{&w.bumpSeqs, sqlstore.BumpSeqs},
+		{&w.insertJournal, sqlstore.InsertJournal},
+		{&w.insertEvent, sqlstore.InsertEvent},
+		{&w.upsertService, sqlstore.UpsertService},
 	} {
 		st, err := db.PrepareContext(ctx, p.query)
 		if err != nil {
