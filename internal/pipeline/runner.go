@@ -14,6 +14,7 @@ import (
 
 	"github.com/sluicehq/sluice/internal/auth"
 	"github.com/sluicehq/sluice/internal/engine"
+	"github.com/sluicehq/sluice/internal/events"
 	"github.com/sluicehq/sluice/internal/spec"
 	"github.com/sluicehq/sluice/internal/store"
 )
@@ -54,9 +55,16 @@ type Options struct {
 	// Lease is how long a claim lasts without renewal; default 15s.
 	Lease time.Duration
 	// Poll is how often a run looks at its stages; default 500ms.
-	Poll  time.Duration
-	Now   func() time.Time
-	NewID func() string
+	Poll time.Duration
+	// Announce, when set, wakes the server named owner (PostgreSQL's NOTIFY) when a
+	// decision or an abort for a run it drives is stored here; without it, or when it
+	// fails, the owner sees the change at its next look (Poll).
+	Announce func(ctx context.Context, owner string) error
+	// StreamPoll is how often a subscriber (Subscribe) re-reads its stored run for
+	// lines another server wrote; default 500ms.
+	StreamPoll time.Duration
+	Now        func() time.Time
+	NewID      func() string
 }
 
 // Runner drives pipeline runs. Create it with New, call Recover once, Close at the end.
@@ -67,6 +75,8 @@ type Runner struct {
 	base context.Context
 	stop context.CancelFunc
 	wg   sync.WaitGroup
+
+	events *events.Broker // runs' logs, as event streams
 
 	mu     sync.Mutex
 	runs   map[string]*driver
@@ -97,6 +107,9 @@ func New(opt Options) (*Runner, error) {
 	if opt.Poll <= 0 {
 		opt.Poll = 500 * time.Millisecond
 	}
+	if opt.StreamPoll <= 0 {
+		opt.StreamPoll = 500 * time.Millisecond
+	}
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
@@ -104,7 +117,8 @@ func New(opt Options) (*Runner, error) {
 		opt.NewID = randomID
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &Runner{opt: opt, st: opt.Store, log: opt.Logger, base: ctx, stop: cancel, runs: map[string]*driver{}}
+	r := &Runner{opt: opt, st: opt.Store, log: opt.Logger, base: ctx, stop: cancel, runs: map[string]*driver{},
+		events: events.New(logSource{opt.Store}, events.WithPollInterval(opt.StreamPoll), events.WithLogger(opt.Logger))}
 	r.wg.Add(1)
 	go r.leaseLoop()
 	return r, nil
@@ -159,7 +173,7 @@ func (r *Runner) Start(ctx context.Context, req StartRequest) (store.PipelineRun
 	}
 	now := r.opt.Now().UTC()
 	st := newState(p, req.Identity.Groups)
-	st.log(now, KindStarted, "info", "", "run of pipeline %s v%d started by %s", def.Name, def.Version, orAnonymous(req.Identity.User))
+	st.log(now, events.TypePipelineStarted, "info", "", "run of pipeline %s v%d started by %s", def.Name, def.Version, orAnonymous(req.Identity.User))
 	raw, err := json.Marshal(st)
 	if err != nil {
 		return store.PipelineRun{}, fmt.Errorf("pipeline: encode state: %w", err)
@@ -170,6 +184,7 @@ func (r *Runner) Start(ctx context.Context, req StartRequest) (store.PipelineRun
 	if err := r.st.CreatePipelineRun(ctx, &run); err != nil {
 		return store.PipelineRun{}, fmt.Errorf("pipeline: %w", err)
 	}
+	r.publish(run.ID, st.Log, 0)
 	r.drive(run.ID)
 	return run, nil
 }
