@@ -24,6 +24,12 @@ func (r *Runner) Subscribe(ctx context.Context, id string, after int64) (<-chan 
 	return r.events.Subscribe(ctx, id, after)
 }
 
+// Events returns up to limit lines of a run's log after the first `after`, as
+// events (limit <= 0: all).
+func (r *Runner) Events(ctx context.Context, id string, after int64, limit int) ([]store.Event, error) {
+	return logSource{r.st}.Events(ctx, id, after, limit)
+}
+
 // Wake makes the runs driven here look again at once, and every subscriber re-read
 // its run: another server stored a change (a decision, an abort) and announced it.
 func (r *Runner) Wake() {
