@@ -187,18 +187,17 @@ func TestPipelineRunEvents(t *testing.T) {
 // follow each other.
 func expectTypes(t *testing.T, ch <-chan sseEvent, want ...events.Type) {
 	t.Helper()
+	timeout := time.After(30 * time.Second)
 	for _, w := range want {
+		var ev sseEvent // zero when the stream closed
 		select {
-		case ev, ok := <-ch:
-			if !ok {
-				t.Fatalf("stream closed, want %s", w)
-			}
-			var e api.Event
-			if err := json.Unmarshal([]byte(ev.Data), &e); err != nil || e.Type != w || ev.ID != strconv.FormatInt(e.Seq, 10) {
-				t.Fatalf("got event %s %s (%v), want type %s", ev.ID, ev.Data, err, w)
-			}
-		case <-time.After(30 * time.Second):
+		case ev = <-ch:
+		case <-timeout:
 			t.Fatalf("no %s event within 30s", w)
+		}
+		var e api.Event
+		if err := json.Unmarshal([]byte(ev.Data), &e); err != nil || e.Type != w || ev.ID != strconv.FormatInt(e.Seq, 10) {
+			t.Fatalf("got event %q %s (%v), want type %s", ev.ID, ev.Data, err, w)
 		}
 	}
 }

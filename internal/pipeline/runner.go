@@ -127,12 +127,7 @@ func New(opt Options) (*Runner, error) {
 // Close stops driving runs and hands their leases back; they resume on the next
 // Recover, here or on another server.
 func (r *Runner) Close() {
-	r.mu.Lock()
-	ids := make([]string, 0, len(r.runs))
-	for id := range r.runs {
-		ids = append(ids, id)
-	}
-	r.mu.Unlock()
+	ids := r.driven()
 	r.stop()
 	r.wg.Wait()
 	if len(ids) > 0 {
@@ -266,6 +261,17 @@ func (r *Runner) drive(id string) {
 	}()
 }
 
+// driven lists the runs driven here.
+func (r *Runner) driven() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ids := make([]string, 0, len(r.runs))
+	for id := range r.runs {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
 // poke makes the run's goroutine look again at once, when it runs here.
 func (r *Runner) poke(id string) {
 	r.mu.Lock()
@@ -325,12 +331,7 @@ func (r *Runner) leaseLoop() {
 
 // renew extends the leases of every run driven here and stops those it lost.
 func (r *Runner) renew(ctx context.Context) error {
-	r.mu.Lock()
-	ids := make([]string, 0, len(r.runs))
-	for id := range r.runs {
-		ids = append(ids, id)
-	}
-	r.mu.Unlock()
+	ids := r.driven()
 	if len(ids) == 0 {
 		return nil
 	}

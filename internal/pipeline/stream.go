@@ -33,13 +33,7 @@ func (r *Runner) Events(ctx context.Context, id string, after int64, limit int) 
 // Wake makes the runs driven here look again at once, and every subscriber re-read
 // its run: another server stored a change (a decision, an abort) and announced it.
 func (r *Runner) Wake() {
-	r.mu.Lock()
-	ids := make([]string, 0, len(r.runs))
-	for id := range r.runs {
-		ids = append(ids, id)
-	}
-	r.mu.Unlock()
-	for _, id := range ids {
+	for _, id := range r.driven() {
 		r.poke(id)
 	}
 	r.events.Refresh()
