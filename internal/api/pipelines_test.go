@@ -121,11 +121,7 @@ kind: Pipeline
 metadata: {name: gated}
 spec:
   variables: [{name: artifact, type: string, required: true}]
-  stages:
-    - name: production
-      workflow: shop
-      environment: production
-      gates: [{approval: {approvers: [carol]}}]
+  stages: [{name: production, workflow: shop, environment: production, gates: [{approval: {approvers: [carol]}}]}]
 `
 
 // TestPipelineRunEvents: a run's log arrives as a stream of typed events, in order,

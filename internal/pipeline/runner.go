@@ -8,13 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/sluicehq/sluice/internal/auth"
 	"github.com/sluicehq/sluice/internal/engine"
-	"github.com/sluicehq/sluice/internal/events"
 	"github.com/sluicehq/sluice/internal/spec"
 	"github.com/sluicehq/sluice/internal/store"
 )
@@ -76,7 +77,7 @@ type Runner struct {
 	stop context.CancelFunc
 	wg   sync.WaitGroup
 
-	events *events.Broker // runs' logs, as event streams
+	logs logs // runs' logs, as event streams
 
 	mu     sync.Mutex
 	runs   map[string]*driver
@@ -118,7 +119,7 @@ func New(opt Options) (*Runner, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Runner{opt: opt, st: opt.Store, log: opt.Logger, base: ctx, stop: cancel, runs: map[string]*driver{},
-		events: events.New(logSource{opt.Store}, events.WithPollInterval(opt.StreamPoll), events.WithLogger(opt.Logger))}
+		logs: newLogs(opt)}
 	r.wg.Add(1)
 	go r.leaseLoop()
 	return r, nil
@@ -168,7 +169,7 @@ func (r *Runner) Start(ctx context.Context, req StartRequest) (store.PipelineRun
 	}
 	now := r.opt.Now().UTC()
 	st := newState(p, req.Identity.Groups)
-	st.log(now, events.TypePipelineStarted, "info", "", "run of pipeline %s v%d started by %s", def.Name, def.Version, orAnonymous(req.Identity.User))
+	st.started(now, def, req.Identity.User)
 	raw, err := json.Marshal(st)
 	if err != nil {
 		return store.PipelineRun{}, fmt.Errorf("pipeline: encode state: %w", err)
@@ -265,11 +266,7 @@ func (r *Runner) drive(id string) {
 func (r *Runner) driven() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	ids := make([]string, 0, len(r.runs))
-	for id := range r.runs {
-		ids = append(ids, id)
-	}
-	return ids
+	return slices.Collect(maps.Keys(r.runs))
 }
 
 // poke makes the run's goroutine look again at once, when it runs here.

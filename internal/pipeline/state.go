@@ -110,6 +110,11 @@ type Line struct {
 	Data json.RawMessage `json:"data,omitempty"`
 }
 
+// started logs a run's first line: which pipeline, and who started it.
+func (s *State) started(at time.Time, def store.Definition, who string) {
+	s.log(at, events.TypePipelineStarted, "info", "", "run of pipeline %s v%d started by %s", def.Name, def.Version, orAnonymous(who))
+}
+
 // stage returns the state of the named stage, or nil.
 func (s *State) stage(name string) *StageState {
 	for i := range s.Stages {

@@ -16,12 +16,19 @@ import (
 // lines another server wrote (the stored run is the truth), and at once when that
 // server announced the change here (Wake).
 
+// logs is the Runner's broker of runs' log lines.
+type logs struct{ *events.Broker }
+
+func newLogs(opt Options) logs {
+	return logs{events.New(logSource{opt.Store}, events.WithPollInterval(opt.StreamPoll), events.WithLogger(opt.Logger))}
+}
+
 // Subscribe streams a run's events with Seq > after: the stored lines first, then
 // the new ones as they are written, in order and each once. The channel closes when
 // ctx ends or the store fails (Subscription.Err says which); it does not close when
 // the run ends, since the caller decides when it has seen enough.
 func (r *Runner) Subscribe(ctx context.Context, id string, after int64) (<-chan store.Event, *events.Subscription) {
-	return r.events.Subscribe(ctx, id, after)
+	return r.logs.Subscribe(ctx, id, after)
 }
 
 // Events returns up to limit lines of a run's log after the first `after`, as
@@ -36,7 +43,7 @@ func (r *Runner) Wake() {
 	for _, id := range r.driven() {
 		r.poke(id)
 	}
-	r.events.Refresh()
+	r.logs.Refresh()
 }
 
 // deliver hands a stored change to whoever drives the run: this server's driver at
@@ -60,7 +67,7 @@ func (r *Runner) publish(id string, log []Line, from int) {
 	for i := from; i < len(log); i++ {
 		evs = append(evs, Event(id, i, log[i]))
 	}
-	r.events.Publish(evs...)
+	r.logs.Publish(evs...)
 }
 
 // Event is line i (from 0) of run id's log as an event of its stream.
