@@ -135,9 +135,21 @@ func reasonSuffix(r string) string {
 }
 
 // followPipeline prints a run's log lines as they come and reports how it ended: a
-// non-zero exit unless it succeeded.
+// non-zero exit unless it succeeded. The lines come over the run's event stream; when
+// the stream fails (an older server, a proxy in the way), the run is polled from the
+// last line printed.
 func (a *app) followPipeline(ctx context.Context, c *client.Client, id string) error {
 	printed := 0
+	for e, err := range c.FollowPipelineRun(ctx, id, 0) {
+		if err != nil {
+			if ctx.Err() == nil {
+				fmt.Fprintf(a.stderr, "pipeline run %s: event stream failed (%v); polling instead\n", id, err)
+			}
+			break
+		}
+		a.printPipelineLine(e.At, e.Level, e.Message)
+		printed = int(e.Seq)
+	}
 	for {
 		run, err := c.GetPipelineRun(ctx, id)
 		if err != nil {
@@ -147,7 +159,7 @@ func (a *app) followPipeline(ctx context.Context, c *client.Client, id string) e
 			return err
 		}
 		for _, l := range run.Log[min(printed, len(run.Log)):] {
-			fmt.Fprintf(a.stdout, "%s %-5s %s\n", l.At.Local().Format("15:04:05"), l.Level, l.Message)
+			a.printPipelineLine(l.At, l.Level, l.Message)
 		}
 		printed = len(run.Log)
 		if run.Status.Terminal() {
@@ -163,6 +175,11 @@ func (a *app) followPipeline(ctx context.Context, c *client.Client, id string) e
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// printPipelineLine prints one line of a run's log.
+func (a *app) printPipelineLine(at time.Time, level, message string) {
+	fmt.Fprintf(a.stdout, "%s %-5s %s\n", at.Local().Format("15:04:05"), level, message)
 }
 
 func (a *app) pipelineListCommand() *cobra.Command {

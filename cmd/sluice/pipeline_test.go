@@ -1,6 +1,10 @@
 package main
 
 import (
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,9 +57,48 @@ spec:
 
 // TestPipelineCLI runs a pipeline from the command line: run --follow prints the
 // run's log while status shows production held by its gate; approve lets it go on and
-// the followed run exits 0; get pipelines and pipeline list show it.
+// the followed run exits 0; get pipelines and pipeline list show it. --follow reads
+// the run's event stream, and polls the run instead when the stream fails: here in
+// front of a proxy that answers 404 to it, as a server without the stream would.
 func TestPipelineCLI(t *testing.T) {
-	c := startServer(t)
+	tests := []struct {
+		name   string
+		proxy  bool // through a proxy that refuses event streams
+		stream bool // --follow reads the stream (else it says it polls)
+	}{
+		{"event stream", false, true},
+		{"stream refused, polling", true, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := startServer(t)
+			if tc.proxy {
+				c.server = refusingStreams(t, c.server)
+			}
+			testPipelineCLI(t, c, tc.stream)
+		})
+	}
+}
+
+// refusingStreams is a proxy to server that answers 404 to every events request.
+func refusingStreams(t *testing.T, server string) string {
+	target, err := url.Parse(server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(target) }}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/events") {
+			http.NotFound(w, r)
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func testPipelineCLI(t *testing.T, c e2eCLI, stream bool) {
 	file := filepath.Join(t.TempDir(), "release.yaml")
 	if err := os.WriteFile(file, []byte(pipelineFiles), 0o600); err != nil {
 		t.Fatal(err)
@@ -101,8 +144,15 @@ func TestPipelineCLI(t *testing.T) {
 	}
 	select {
 	case r := <-followed:
-		if r.code != 0 || !strings.Contains(r.out, "approved by alice: ship it") || !strings.Contains(r.out, "pipeline release succeeded") {
+		if r.code != 0 || !strings.Contains(r.out, "approved by alice: ship it") || !strings.Contains(r.out, "pipeline release succeeded") ||
+			!strings.Contains(r.out, "run is waiting for approval before stage production") {
 			t.Fatalf("run --follow: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.out, r.err)
+		}
+		if polled := strings.Contains(r.err, "polling instead"); polled == stream {
+			t.Fatalf("run --follow polled: %v, want %v\nstderr:\n%s", polled, !stream, r.err)
+		}
+		if n := strings.Count(r.out, "approved by alice"); n != 1 {
+			t.Fatalf("run --follow printed the decision %d times, want once:\n%s", n, r.out)
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("pipeline run --follow did not end")

@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sluicehq/sluice/internal/auth"
 	"github.com/sluicehq/sluice/internal/engine"
+	"github.com/sluicehq/sluice/internal/events"
 	"github.com/sluicehq/sluice/internal/pipeline"
 	"github.com/sluicehq/sluice/internal/spec"
 	"github.com/sluicehq/sluice/internal/store"
@@ -26,6 +28,12 @@ type Pipelines interface {
 	Decide(ctx context.Context, id, stage string, d engine.Decision) error
 	// Abort stops a run: stages in flight roll back, the others are skipped.
 	Abort(ctx context.Context, id, by, reason string) error
+	// Events returns up to limit lines of a run's log after the first `after`, as
+	// events (Seq: the line's place, from 1).
+	Events(ctx context.Context, id string, after int64, limit int) ([]store.Event, error)
+	// Subscribe streams a run's events after `after`: the stored ones, then new ones
+	// as any server writes them; the channel closes when ctx ends or the store fails.
+	Subscribe(ctx context.Context, id string, after int64) (<-chan store.Event, *events.Subscription)
 }
 
 // PipelineRun is one run of a pipeline with its stages.
@@ -73,6 +81,7 @@ func (h *handler) pipelineRoutes(mux *http.ServeMux, p string) {
 	mux.HandleFunc("POST "+p+"/pipelines/{name}/run", h.runPipeline)
 	mux.HandleFunc("GET "+p+"/pipeline-runs", h.listPipelineRuns)
 	mux.HandleFunc("GET "+p+"/pipeline-runs/{id}", h.getPipelineRun)
+	mux.HandleFunc("GET "+p+"/pipeline-runs/{id}/events", h.pipelineEvents)
 	mux.HandleFunc("POST "+p+"/pipeline-runs/{id}/approve", h.decidePipeline(true))
 	mux.HandleFunc("POST "+p+"/pipeline-runs/{id}/reject", h.decidePipeline(false))
 	mux.HandleFunc("POST "+p+"/pipeline-runs/{id}/abort", h.abortPipeline)
@@ -226,6 +235,48 @@ func (h *handler) getPipelineRun(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, pipelineRunOf(run, st, true))
+}
+
+// pipelineEvents serves a run's log as events, with the rules of GET of the run (404
+// to a caller who cannot view every environment of it): a Server-Sent Events stream
+// when the client accepts text/event-stream (resuming after Last-Event-ID or ?after=,
+// ending with `event: end` once the run has ended), else a JSON page.
+func (h *handler) pipelineEvents(w http.ResponseWriter, r *http.Request) {
+	after, err := afterParam(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	run, st, err := h.pipelineRun(r, r.PathValue("id"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	envs := make([]string, 0, len(st.Stages))
+	for _, s := range st.Stages {
+		envs = append(envs, s.Environment)
+	}
+	f := feed{what: "pipeline run", id: run.ID,
+		subscribe: func(ctx context.Context, after int64) (<-chan store.Event, *events.Subscription) {
+			return h.Pipelines.Subscribe(ctx, run.ID, after)
+		},
+		stored: func(ctx context.Context, after int64, limit int) ([]store.Event, error) {
+			return h.Pipelines.Events(ctx, run.ID, after, limit)
+		},
+		state: func(ctx context.Context) (store.Status, string, error) {
+			cur, _, err := h.Pipelines.Get(ctx, run.ID)
+			return cur.Status, cur.Reason, err
+		},
+		changes: func(e store.Event) bool { return events.Type(e.Type) == events.TypePipelineFinished },
+		recheck: func(ctx context.Context) error {
+			return h.stillAllowed(r, "reading the events of pipeline run "+run.ID, envs...)
+		},
+	}
+	if strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
+		h.stream(w, r, f, run.Status, run.Reason, after)
+		return
+	}
+	h.page(w, r, f, run.Status, after)
 }
 
 // decidePipeline serves approve and reject: the caller needs approver in the

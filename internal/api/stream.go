@@ -39,10 +39,16 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	f := h.executionFeed(r, ex)
 	if strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
-		h.stream(w, r, ex, after)
+		h.stream(w, r, f, ex.Status, ex.Reason, after)
 		return
 	}
+	h.page(w, r, f, ex.Status, after)
+}
+
+// page answers one JSON page of f's stored events after `after` (?limit=, default 500).
+func (h *handler) page(w http.ResponseWriter, r *http.Request, f feed, status store.Status, after int64) {
 	limit := defaultPageLimit
 	if s := r.URL.Query().Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
@@ -52,12 +58,12 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	evs, err := h.Store.Events(r.Context(), id, after, limit)
+	evs, err := f.stored(r.Context(), after, limit)
 	if err != nil {
-		h.fail(w, r, executionError(id, err))
+		h.fail(w, r, err)
 		return
 	}
-	page := EventPage{Items: make([]Event, 0, len(evs)), Next: after, Status: ex.Status}
+	page := EventPage{Items: make([]Event, 0, len(evs)), Next: after, Status: status}
 	for _, e := range evs {
 		page.Items = append(page.Items, eventOf(e))
 		page.Next = e.Seq
@@ -107,9 +113,47 @@ func (s *sseWriter) event(e store.Event) error {
 	return s.write("id: %d\ndata: %s\n\n", e.Seq, secrets.Default.Bytes(b))
 }
 
-// stream sends the backlog after `after`, then live events, then `event: end` once the
-// execution is terminal and every stored event was sent.
-func (h *handler) stream(w http.ResponseWriter, r *http.Request, ex store.Execution, after int64) {
+// feed is what an event stream follows: an execution's console, or a pipeline run's
+// log (pipelineFeed).
+type feed struct {
+	what string // "execution" or "pipeline run", for logs
+	id   string
+	// subscribe streams the stored events after `after`, then the live ones.
+	subscribe func(ctx context.Context, after int64) (<-chan store.Event, *events.Subscription)
+	// stored reads up to limit stored events after `after`.
+	stored func(ctx context.Context, after int64, limit int) ([]store.Event, error)
+	// state reads the current status and its reason.
+	state func(ctx context.Context) (store.Status, string, error)
+	// changes reports whether an event may have changed the status.
+	changes func(e store.Event) bool
+	// recheck runs every AuthRecheck; an error ends the stream.
+	recheck func(ctx context.Context) error
+}
+
+// executionFeed is an execution's console, for the caller of r.
+func (h *handler) executionFeed(r *http.Request, ex store.Execution) feed {
+	return feed{what: "execution", id: ex.ID,
+		subscribe: func(ctx context.Context, after int64) (<-chan store.Event, *events.Subscription) {
+			return h.Broker.Subscribe(ctx, ex.ID, after)
+		},
+		stored: func(ctx context.Context, after int64, limit int) ([]store.Event, error) {
+			evs, err := h.Store.Events(ctx, ex.ID, after, limit)
+			return evs, executionError(ex.ID, err)
+		},
+		state: func(ctx context.Context) (store.Status, string, error) {
+			cur, err := h.Store.GetExecution(ctx, ex.ID)
+			return cur.Status, cur.Reason, err
+		},
+		changes: func(e store.Event) bool { return events.Type(e.Type) == events.TypeStatus },
+		recheck: func(ctx context.Context) error {
+			return h.stillAllowed(r, "reading the console of execution "+ex.ID, ex.Environment)
+		},
+	}
+}
+
+// stream sends the backlog after `after`, then live events, then `event: end` once
+// what f follows is terminal (status is its status now) and every stored event was sent.
+func (h *handler) stream(w http.ResponseWriter, r *http.Request, f feed, status store.Status, reason string, after int64) {
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("X-Accel-Buffering", "no")
@@ -117,20 +161,20 @@ func (h *handler) stream(w http.ResponseWriter, r *http.Request, ex store.Execut
 	sw := &sseWriter{w: w, rc: http.NewResponseController(w)}
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-	last, err := h.pump(ctx, sw, ex, after, func(ctx context.Context) error { return h.stillAllowed(r, ex.Environment) })
+	last, err := h.pump(ctx, sw, f, status, reason, after)
 	if err != nil && ctx.Err() == nil {
 		ae := toAPIError(err)
 		if ae.status >= 500 {
-			h.log.Warn("api: event stream ended early", "execution", ex.ID, "last", last, "err", err)
+			h.log.Warn("api: event stream ended early", f.what, f.id, "last", last, "err", err)
 		}
 		_ = sw.write("event: error\ndata: %s\n\n", mustJSON(ErrorDetail{Code: ae.code, Message: ae.msg}))
 	}
 }
 
 // stillAllowed checks again, while a stream is open, that the caller's credential
-// (token, session) is still valid and that they still hold viewer in env: a revoked
-// token, session or role ends the stream.
-func (h *handler) stillAllowed(r *http.Request, env string) error {
+// (token, session) is still valid and that they still hold viewer in every one of
+// envs: a revoked token, session or role ends the stream.
+func (h *handler) stillAllowed(r *http.Request, action string, envs ...string) error {
 	if h.Auth == nil {
 		return nil
 	}
@@ -139,19 +183,24 @@ func (h *handler) stillAllowed(r *http.Request, env string) error {
 		return err
 	}
 	r = r.WithContext(context.WithValue(r.Context(), identityKey{}, id))
-	return h.authorize(r, roleViewer, env, "reading the console of execution "+r.PathValue("id"))
+	for _, env := range envs {
+		if err := h.authorize(r, roleViewer, env, action); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-// pump sends events until the execution ends, the client leaves, the server shuts
-// down, or recheck (run every AuthRecheck) fails.
-func (h *handler) pump(ctx context.Context, sw *sseWriter, ex store.Execution, last int64, recheck func(context.Context) error) (int64, error) {
+// pump sends events until what f follows ends, the client leaves, the server shuts
+// down, or f.recheck (run every AuthRecheck) fails.
+func (h *handler) pump(ctx context.Context, sw *sseWriter, f feed, status store.Status, reason string, last int64) (int64, error) {
 	if err := sw.write("retry: 2000\n\n"); err != nil {
 		return last, err
 	}
-	if ex.Status.Terminal() {
-		return h.finish(ctx, sw, ex, last)
+	if status.Terminal() {
+		return h.finish(ctx, sw, f, status, reason, last)
 	}
-	ch, sub := h.Broker.Subscribe(ctx, ex.ID, last)
+	ch, sub := f.subscribe(ctx, last)
 	beat := time.NewTicker(h.Heartbeat)
 	defer beat.Stop()
 	poll := time.NewTicker(h.StatusPoll)
@@ -164,7 +213,7 @@ func (h *handler) pump(ctx context.Context, sw *sseWriter, ex store.Execution, l
 		case <-ctx.Done():
 			return last, ctx.Err()
 		case <-rights.C:
-			if err := recheck(ctx); err != nil {
+			if err := f.recheck(ctx); err != nil {
 				return last, err
 			}
 		case <-h.StreamsDone:
@@ -176,7 +225,7 @@ func (h *handler) pump(ctx context.Context, sw *sseWriter, ex store.Execution, l
 			if err := sw.event(e); err != nil {
 				return last, err
 			}
-			last, check = e.Seq, events.Type(e.Type) == events.TypeStatus
+			last, check = e.Seq, f.changes(e)
 		case <-beat.C:
 			if err := sw.write(": heartbeat\n\n"); err != nil {
 				return last, err
@@ -187,21 +236,22 @@ func (h *handler) pump(ctx context.Context, sw *sseWriter, ex store.Execution, l
 		if !check {
 			continue
 		}
-		cur, err := h.Store.GetExecution(ctx, ex.ID)
+		status, reason, err := f.state(ctx)
 		if err != nil {
 			return last, fmt.Errorf("check status: %w", err)
 		}
-		if cur.Status.Terminal() {
-			return h.finish(ctx, sw, cur, last)
+		if status.Terminal() {
+			return h.finish(ctx, sw, f, status, reason, last)
 		}
 	}
 }
 
-// finish sends what the store holds after last, then the end event. The engine writes
-// an execution's terminal status in the same commit as its events, so nothing follows.
-func (h *handler) finish(ctx context.Context, sw *sseWriter, ex store.Execution, last int64) (int64, error) {
+// finish sends what the store holds after last, then the end event. The engine (and
+// the pipeline runner) writes the terminal status in the same commit as its events,
+// so nothing follows.
+func (h *handler) finish(ctx context.Context, sw *sseWriter, f feed, status store.Status, reason string, last int64) (int64, error) {
 	for {
-		evs, err := h.Store.Events(ctx, ex.ID, last, defaultPageLimit)
+		evs, err := f.stored(ctx, last, defaultPageLimit)
 		if err != nil {
 			return last, fmt.Errorf("read events after %d: %w", last, err)
 		}
@@ -215,7 +265,7 @@ func (h *handler) finish(ctx context.Context, sw *sseWriter, ex store.Execution,
 			break
 		}
 	}
-	end := StreamEnd{Status: ex.Status, Reason: ex.Reason, Last: last}
+	end := StreamEnd{Status: status, Reason: reason, Last: last}
 	return last, sw.write("event: end\ndata: %s\n\n", mustJSON(end))
 }
 

@@ -101,17 +101,22 @@ func (c *Client) Delete(ctx context.Context, k Kind, name string) error {
 
 // Run starts an execution of a workflow; version 0 runs the latest.
 func (c *Client) Run(ctx context.Context, workflow string, version int64, vars map[string]string) (api.Execution, error) {
+	var out api.Execution
+	err := c.run(ctx, KindWorkflow.path(workflow, "run"), version, vars, &out)
+	return out, err
+}
+
+// run posts a RunRequest (of a workflow or a pipeline) with vars as JSON strings.
+func (c *Client) run(ctx context.Context, path string, version int64, vars map[string]string, out any) error {
 	req := api.RunRequest{Version: version, Variables: make(map[string]json.RawMessage, len(vars))}
 	for k, v := range vars {
 		b, err := json.Marshal(v)
 		if err != nil {
-			return api.Execution{}, fmt.Errorf("client: variable %s: %w", k, err)
+			return fmt.Errorf("client: variable %s: %w", k, err)
 		}
 		req.Variables[k] = b
 	}
-	var out api.Execution
-	err := c.post(ctx, KindWorkflow.path(workflow, "run"), req, &out)
-	return out, err
+	return c.post(ctx, path, req, out)
 }
 
 // ExecutionFilter narrows ListExecutions; zero fields match everything.

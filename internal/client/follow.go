@@ -30,11 +30,23 @@ var errStopped = errors.New("client: follow stopped by consumer")
 // an error (an API error, ctx's error, or too many failed reconnections) is yielded
 // last with a zero Event.
 func (c *Client) Follow(ctx context.Context, id string, after int64) iter.Seq2[api.Event, error] {
+	return c.follow(ctx, id, executionPath(id, "events"), after)
+}
+
+// FollowPipelineRun streams a pipeline run's events (the lines of its log: Seq is a
+// line's place from 1, Type one of the events.TypePipeline... types) with Seq > after,
+// exactly as Follow streams an execution's.
+func (c *Client) FollowPipelineRun(ctx context.Context, id string, after int64) iter.Seq2[api.Event, error] {
+	return c.follow(ctx, id, "/api/v1/pipeline-runs/"+url.PathEscape(id)+"/events", after)
+}
+
+// follow streams the events at path, of what id names.
+func (c *Client) follow(ctx context.Context, id, path string, after int64) iter.Seq2[api.Event, error] {
 	return func(yield func(api.Event, error) bool) {
 		last, failures, backoff := after, 0, 100*time.Millisecond
 		for {
 			before := last
-			done, err := c.followOnce(ctx, id, &last, yield)
+			done, err := c.followOnce(ctx, id, path, &last, yield)
 			switch {
 			case errors.Is(err, errStopped):
 				return
@@ -64,12 +76,12 @@ func (c *Client) Follow(ctx context.Context, id string, after int64) iter.Seq2[a
 
 // followOnce reads one SSE connection. done says not to reconnect: the stream ended,
 // the consumer stopped, or the API refused the request.
-func (c *Client) followOnce(ctx context.Context, id string, last *int64, yield func(api.Event, error) bool) (done bool, err error) {
+func (c *Client) followOnce(ctx context.Context, id, path string, last *int64, yield func(api.Event, error) bool) (done bool, err error) {
 	h := http.Header{"Accept": {"text/event-stream"}}
 	if *last > 0 {
 		h.Set("Last-Event-ID", strconv.FormatInt(*last, 10))
 	}
-	req, err := c.newRequest(ctx, request{method: http.MethodGet, path: executionPath(id, "events"),
+	req, err := c.newRequest(ctx, request{method: http.MethodGet, path: path,
 		query: url.Values{"after": {strconv.FormatInt(*last, 10)}}, header: h})
 	if err != nil {
 		return true, err

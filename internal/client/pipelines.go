@@ -2,8 +2,6 @@ package client
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -16,16 +14,8 @@ const KindPipeline Kind = "pipeline"
 
 // RunPipeline starts a run of a pipeline; version 0 runs the latest.
 func (c *Client) RunPipeline(ctx context.Context, name string, version int64, vars map[string]string) (api.PipelineRun, error) {
-	req := api.RunRequest{Version: version, Variables: make(map[string]json.RawMessage, len(vars))}
-	for k, v := range vars {
-		b, err := json.Marshal(v)
-		if err != nil {
-			return api.PipelineRun{}, fmt.Errorf("client: variable %s: %w", k, err)
-		}
-		req.Variables[k] = b
-	}
 	var out api.PipelineRun
-	err := c.post(ctx, KindPipeline.path(name, "run"), req, &out)
+	err := c.run(ctx, KindPipeline.path(name, "run"), version, vars, &out)
 	return out, err
 }
 

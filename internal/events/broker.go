@@ -43,7 +43,8 @@ func WithPollInterval(d time.Duration) Option { return func(b *Broker) { b.poll 
 // WithLogger sets the broker's logger.
 func WithLogger(l *slog.Logger) Option { return func(b *Broker) { b.log = l } }
 
-// Broker fans console events out to subscribers, indexed by execution.
+// Broker fans console events out to subscribers, indexed by execution (or by
+// pipeline run: the pipeline runner keeps a broker of its own over runs' logs).
 type Broker struct {
 	src      Source
 	buffer   int
@@ -74,7 +75,7 @@ func New(src Source, opts ...Option) *Broker {
 // subscriber is one subscription's inbox, written by Publish and read by its pump.
 type subscriber struct {
 	inbox    chan store.Event
-	overflow atomic.Bool   // an event was dropped because inbox was full
+	overflow atomic.Bool   // an event was dropped because inbox was full, or Refresh asked
 	wake     chan struct{} // signalled on overflow
 }
 
@@ -88,13 +89,30 @@ func (b *Broker) Publish(evs ...store.Event) {
 			select {
 			case s.inbox <- ev:
 			default:
-				s.overflow.Store(true)
-				select {
-				case s.wake <- struct{}{}:
-				default:
-				}
+				s.reread()
 			}
 		}
+	}
+}
+
+// Refresh makes every subscriber read the store now instead of at its next poll:
+// something was stored that was not published here (another server announced it).
+func (b *Broker) Refresh() {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	for _, m := range b.subs {
+		for s := range m {
+			s.reread()
+		}
+	}
+}
+
+// reread makes the subscriber's pump catch up from the store.
+func (s *subscriber) reread() {
+	s.overflow.Store(true)
+	select {
+	case s.wake <- struct{}{}:
+	default:
 	}
 }
 

@@ -9,9 +9,11 @@ import (
 
 // This file is the one vocabulary of an execution's history: the types of the
 // console events (store.Event.Type, what the API's event stream sends) with their
-// payloads, and the kinds of the engine's journal entries (store.JournalEntry.Kind).
-// Producers (the engine and the step runners it hosts, notify) and consumers
-// (the API stream, follow, notify, the CLI, reports, the UI) use these names;
+// payloads, and the kinds of the engine's journal entries (store.JournalEntry.Kind);
+// and of a pipeline run's history: the types of the lines of its log, which its event
+// stream sends as events (TypePipeline...).
+// Producers (the engine and the step runners it hosts, notify, the pipeline runner)
+// and consumers (the API stream, follow, notify, the CLI, reports, the UI) use these names;
 // the UI's JavaScript gets them from the generated internal/ui/static/js/kinds.js.
 // The stored strings never change: renaming a constant is fine, changing its
 // value breaks every database written before.
@@ -51,6 +53,43 @@ const (
 	TypeLoadTest Type = "loadtest"
 )
 
+// The types of a pipeline run's log lines (pipeline.Line.Kind), sent as the events
+// of GET /api/v1/pipeline-runs/{id}/events: each line is one event, its Seq the
+// line's place in the log (from 1) and its Step the stage it is about.
+const (
+	// TypePipelineStarted is a run's first line: who started it.
+	TypePipelineStarted Type = "pipeline.started"
+	// TypePipelineStatus is a run's status changing between running and waiting
+	// (for an approval); payload StatusData. The end is TypePipelineFinished.
+	TypePipelineStatus Type = "pipeline.status"
+	// TypePipelineGateWaiting is a stage held by its next gate.
+	TypePipelineGateWaiting Type = "pipeline.gate.waiting"
+	// TypePipelineGatePassed is a stage's gate passed (or timed out with
+	// onTimeout: continue).
+	TypePipelineGatePassed Type = "pipeline.gate.passed"
+	// TypePipelineGateFailed is a stage's gate failed; the stage fails.
+	TypePipelineGateFailed Type = "pipeline.gate.failed"
+	// TypePipelineGateVerify is a verification gate's progress.
+	TypePipelineGateVerify Type = "pipeline.gate.verify"
+	// TypePipelineDecision is a person's decision on an approval gate; payload
+	// DecisionData (Step holds the stage).
+	TypePipelineDecision Type = "pipeline.gate.decision"
+	// TypePipelineStageStarted is a stage's execution started.
+	TypePipelineStageStarted Type = "pipeline.stage.started"
+	// TypePipelineStageFinished is a stage that succeeded or failed.
+	TypePipelineStageFinished Type = "pipeline.stage.finished"
+	// TypePipelineStageSkipped is a stage never started because the run wound down.
+	TypePipelineStageSkipped Type = "pipeline.stage.skipped"
+	// TypePipelineRollback is a stage in flight asked to roll back.
+	TypePipelineRollback Type = "pipeline.stage.rollback"
+	// TypePipelineUndo is a finished stage being undone (rollback-all), or its end.
+	TypePipelineUndo Type = "pipeline.stage.undo"
+	// TypePipelineAbort is a person's request to stop the run.
+	TypePipelineAbort Type = "pipeline.abort"
+	// TypePipelineFinished is the run's end; payload StatusData.
+	TypePipelineFinished Type = "pipeline.finished"
+)
+
 // TypeInfo describes one event type for documentation and generated code.
 type TypeInfo struct {
 	Type    Type
@@ -58,7 +97,8 @@ type TypeInfo struct {
 	Doc     string // one sentence
 }
 
-// Types lists every console event type, in the order documentation shows them.
+// Types lists every event type, an execution's console events and then a pipeline
+// run's, in the order documentation shows them.
 var Types = []TypeInfo{
 	{TypeConsole, "", "a plain console line"},
 	{TypeStatus, "events.StatusData", "the execution's status changed (the first, to pending, says who started it)"},
@@ -69,6 +109,20 @@ var Types = []TypeInfo{
 	{TypeMeasurement, "verify.Measurement", "one measurement of a verified metric"},
 	{TypeSkipped, "verify.Skipped", "a metric that could not be measured, and why"},
 	{TypeLoadTest, "loadtest.Report", "a load test's progress or final report"},
+	{TypePipelineStarted, "", "a pipeline run started"},
+	{TypePipelineStatus, "events.StatusData", "a pipeline run's status changed between running and waiting"},
+	{TypePipelineGateWaiting, "", "a pipeline stage waits at its next gate"},
+	{TypePipelineGatePassed, "", "a pipeline stage's gate passed"},
+	{TypePipelineGateFailed, "", "a pipeline stage's gate failed"},
+	{TypePipelineGateVerify, "", "a pipeline verification gate's progress"},
+	{TypePipelineDecision, "events.DecisionData", "a person's decision on a pipeline stage's approval gate"},
+	{TypePipelineStageStarted, "", "a pipeline stage started its execution"},
+	{TypePipelineStageFinished, "", "a pipeline stage succeeded or failed"},
+	{TypePipelineStageSkipped, "", "a pipeline stage was skipped as the run wound down"},
+	{TypePipelineRollback, "", "a pipeline stage in flight is rolled back"},
+	{TypePipelineUndo, "", "a finished pipeline stage is undone, or could not be"},
+	{TypePipelineAbort, "", "a person asked a pipeline run to stop"},
+	{TypePipelineFinished, "events.StatusData", "a pipeline run ended"},
 }
 
 // Known reports whether t is one of the event types above.

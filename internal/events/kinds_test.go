@@ -20,13 +20,21 @@ func TestStoredNamesNeverChange(t *testing.T) {
 		{string(events.KindEffectIntent), "effect.intent"}, {string(events.KindEffectDone), "effect.done"},
 		{string(events.KindStatus), "status"}, {string(events.KindDecision), "decision"},
 		{string(events.RecordKind(events.TypeLoadTest)), "record.loadtest"},
+		// a pipeline run's log lines, stored in its state
+		{string(events.TypePipelineStarted), "pipeline.started"}, {string(events.TypePipelineStatus), "pipeline.status"},
+		{string(events.TypePipelineGateWaiting), "pipeline.gate.waiting"}, {string(events.TypePipelineGatePassed), "pipeline.gate.passed"},
+		{string(events.TypePipelineGateFailed), "pipeline.gate.failed"}, {string(events.TypePipelineGateVerify), "pipeline.gate.verify"},
+		{string(events.TypePipelineDecision), "pipeline.gate.decision"}, {string(events.TypePipelineStageStarted), "pipeline.stage.started"},
+		{string(events.TypePipelineStageFinished), "pipeline.stage.finished"}, {string(events.TypePipelineStageSkipped), "pipeline.stage.skipped"},
+		{string(events.TypePipelineRollback), "pipeline.stage.rollback"}, {string(events.TypePipelineUndo), "pipeline.stage.undo"},
+		{string(events.TypePipelineAbort), "pipeline.abort"}, {string(events.TypePipelineFinished), "pipeline.finished"},
 	}
 	for _, p := range stored {
 		if got, want := p[0], p[1]; got != want {
 			t.Errorf("stored name %q became %q", want, got)
 		}
 	}
-	if len(events.Types) != 9 {
+	if len(events.Types) != 23 {
 		t.Errorf("%d event types; pin the new one here", len(events.Types))
 	}
 }

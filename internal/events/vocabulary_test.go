@@ -20,8 +20,9 @@ import (
 const repoRoot = "../.."
 
 // producerDirs hold the code that writes events: the engine and the step runners
-// it hosts (verify, loadtest), and notify's console lines about failed sends.
-var producerDirs = []string{"internal/engine", "internal/verify", "internal/loadtest", "internal/notify"}
+// it hosts (verify, loadtest), notify's console lines about failed sends, and the
+// pipeline runner's log lines.
+var producerDirs = []string{"internal/engine", "internal/verify", "internal/loadtest", "internal/notify", "internal/pipeline"}
 
 // typeUse is one reference to an events.TypeX constant in Go source.
 type typeUse struct {
@@ -66,6 +67,13 @@ func goName(t events.Type) string {
 		events.TypeConsole: "TypeConsole", events.TypeStatus: "TypeStatus", events.TypeStep: "TypeStep",
 		events.TypeWeights: "TypeWeights", events.TypeDecision: "TypeDecision", events.TypeOutput: "TypeOutput",
 		events.TypeMeasurement: "TypeMeasurement", events.TypeSkipped: "TypeSkipped", events.TypeLoadTest: "TypeLoadTest",
+		events.TypePipelineStarted: "TypePipelineStarted", events.TypePipelineStatus: "TypePipelineStatus",
+		events.TypePipelineGateWaiting: "TypePipelineGateWaiting", events.TypePipelineGatePassed: "TypePipelineGatePassed",
+		events.TypePipelineGateFailed: "TypePipelineGateFailed", events.TypePipelineGateVerify: "TypePipelineGateVerify",
+		events.TypePipelineDecision: "TypePipelineDecision", events.TypePipelineStageStarted: "TypePipelineStageStarted",
+		events.TypePipelineStageFinished: "TypePipelineStageFinished", events.TypePipelineStageSkipped: "TypePipelineStageSkipped",
+		events.TypePipelineRollback: "TypePipelineRollback", events.TypePipelineUndo: "TypePipelineUndo",
+		events.TypePipelineAbort: "TypePipelineAbort", events.TypePipelineFinished: "TypePipelineFinished",
 	}
 	if n, ok := names[t]; ok {
 		return n

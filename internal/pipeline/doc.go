@@ -9,6 +9,11 @@
 // executions in the store, and takes the next step, writing its intent before every
 // side effect (starting a stage, rolling one back, undoing one) so that a crash never
 // repeats or loses one. People's decisions (approve, reject, abort) are written into
-// the run's record by whichever server receives them; the owner acts on them at its
-// next look.
+// the run's record by whichever server receives them, which wakes the owner (its own
+// driver, or another server through Options.Announce: PostgreSQL's NOTIFY); the owner
+// otherwise acts on them at its next look.
+//
+// A run's log is its event stream: each line is an event typed with the vocabulary of
+// package events (events.TypePipeline...), published on the Runner's own broker when
+// written here and re-read from the stored run otherwise (Subscribe, stream.go).
 package pipeline

@@ -162,20 +162,7 @@ func (f *fixture) waitRun(id, what string, cond func(store.PipelineRun, pipeline
 // waitEnd waits for the run to end and returns it.
 func (f *fixture) waitEnd(id string) (store.PipelineRun, pipeline.State) {
 	f.t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for {
-		run, st, err := f.runner.Get(context.Background(), id)
-		if err != nil {
-			f.t.Fatal(err)
-		}
-		if run.Status.Terminal() {
-			return run, st
-		}
-		if time.Now().After(deadline) {
-			f.t.Fatalf("run %s did not end; it is %s\n%s", id, run.Status, logOf(st))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	return f.waitRun(id, "its end", func(run store.PipelineRun, _ pipeline.State) bool { return run.Status.Terminal() })
 }
 
 // stage returns the named stage of a state.

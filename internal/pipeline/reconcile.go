@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/sluicehq/sluice/internal/auth"
 	"github.com/sluicehq/sluice/internal/engine"
+	"github.com/sluicehq/sluice/internal/events"
 	"github.com/sluicehq/sluice/internal/spec"
 	"github.com/sluicehq/sluice/internal/store"
 )
@@ -21,6 +23,8 @@ type tick struct {
 	p   *spec.Pipeline
 	st  *State
 	now time.Time
+	// logged is how many lines of st.Log are stored (and published).
+	logged int
 }
 
 // reconcile looks at a run once and takes its next steps; it reports whether the
@@ -41,7 +45,7 @@ func (r *Runner) reconcile(ctx context.Context, id string) (bool, error) {
 	if err := json.Unmarshal(run.State, &st); err != nil {
 		return false, fmt.Errorf("pipeline run %s: decode state: %w", id, err)
 	}
-	t := &tick{r: r, run: &run, p: p, st: &st, now: r.opt.Now().UTC()}
+	t := &tick{r: r, run: &run, p: p, st: &st, now: r.opt.Now().UTC(), logged: len(st.Log)}
 	if err := t.observe(ctx); err != nil {
 		return false, err
 	}
@@ -61,12 +65,23 @@ func (t *tick) save(ctx context.Context) error {
 		return fmt.Errorf("pipeline run %s: encode state: %w", t.run.ID, err)
 	}
 	t.run.State, t.run.UpdatedAt = raw, t.now
-	return t.r.st.UpdatePipelineRun(ctx, t.run)
+	if err := t.r.st.UpdatePipelineRun(ctx, t.run); err != nil {
+		return err
+	}
+	t.r.publish(t.run.ID, t.st.Log, t.logged)
+	t.logged = len(t.st.Log)
+	return nil
 }
 
-// log appends a line to the run's log.
-func (s *State) log(at time.Time, kind, level, stage, format string, args ...any) {
+// log appends a line to the run's log and returns it, for a payload (with).
+func (s *State) log(at time.Time, kind events.Type, level, stage, format string, args ...any) *Line {
 	s.Log = append(s.Log, Line{At: at, Kind: kind, Level: level, Stage: stage, Message: fmt.Sprintf(format, args...)})
+	return &s.Log[len(s.Log)-1]
+}
+
+// with sets the line's payload (a struct of package events, which always encodes).
+func (l *Line) with(v any) {
+	l.Data, _ = json.Marshal(v)
 }
 
 // observe brings the stages' view of their executions up to date and saves it when
@@ -110,7 +125,7 @@ func (t *tick) observeStage(ctx context.Context, ss *StageState) (bool, error) {
 	ss.FinishedAt = t.now
 	if ex.Status == store.StatusSucceeded {
 		ss.Status, ss.Variables = StageSucceeded, ex.Variables
-		t.st.log(t.now, KindStageFinished, "info", ss.Name, "stage %s succeeded: execution %s released %s in %s", ss.Name, ex.ID, ex.Variables["artifact"], ex.Environment)
+		t.st.log(t.now, events.TypePipelineStageFinished, "info", ss.Name, "stage %s succeeded: execution %s released %s in %s", ss.Name, ex.ID, ex.Variables["artifact"], ex.Environment)
 		return true, nil
 	}
 	t.failStage(ss, fmt.Sprintf("execution %s %s%s", ex.ID, strings.ReplaceAll(string(ex.Status), "_", " "), prefixed(": ", ex.Reason)))
@@ -130,10 +145,10 @@ func (t *tick) observeUndo(ctx context.Context, ss *StageState) (bool, error) {
 	ok := (ex.ID == ss.Execution && ex.Status == store.StatusRolledBack) || (ex.ID != ss.Execution && ex.Status == store.StatusSucceeded)
 	if ok {
 		ss.Status = StageUndone
-		t.st.log(t.now, KindUndo, "info", ss.Name, "stage %s undone: execution %s put the previous release back in %s", ss.Name, ex.ID, ss.Environment)
+		t.st.log(t.now, events.TypePipelineUndo, "info", ss.Name, "stage %s undone: execution %s put the previous release back in %s", ss.Name, ex.ID, ss.Environment)
 	} else {
 		ss.Status, ss.Reason = StageUndoFailed, fmt.Sprintf("undo execution %s ended %s%s", ex.ID, ex.Status, prefixed(": ", ex.Reason))
-		t.st.log(t.now, KindUndo, "error", ss.Name, "stage %s could not be undone: %s", ss.Name, ss.Reason)
+		t.st.log(t.now, events.TypePipelineUndo, "error", ss.Name, "stage %s could not be undone: %s", ss.Name, ss.Reason)
 	}
 	return true, nil
 }
@@ -141,7 +156,7 @@ func (t *tick) observeUndo(ctx context.Context, ss *StageState) (bool, error) {
 // failStage marks a stage failed; the first failure makes the run wind down.
 func (t *tick) failStage(ss *StageState, reason string) {
 	ss.Status, ss.Reason, ss.FinishedAt = StageFailed, reason, t.now
-	t.st.log(t.now, KindStageFinished, "error", ss.Name, "stage %s failed: %s", ss.Name, reason)
+	t.st.log(t.now, events.TypePipelineStageFinished, "error", ss.Name, "stage %s failed: %s", ss.Name, reason)
 	if t.st.Failed == "" {
 		t.st.Failed = ss.Name
 	}
@@ -191,15 +206,26 @@ func (t *tick) settle(ctx context.Context) (bool, error) {
 	switch {
 	case all:
 		status = store.StatusSucceeded
-		t.st.log(t.now, KindFinished, "info", "", "pipeline %s succeeded: every stage released", t.run.Pipeline)
 	case waiting != "":
 		status, reason = store.StatusWaiting, "waiting for approval before stage "+waiting
 	}
 	if status == t.run.Status && reason == t.run.Reason {
 		return false, nil
 	}
-	t.run.Status, t.run.Reason = status, reason
+	if all {
+		t.setStatus(status, reason, events.TypePipelineFinished, "info", "pipeline %s succeeded: every stage released", t.run.Pipeline)
+	} else {
+		t.setStatus(status, reason, events.TypePipelineStatus, "info", "run is %s", cmp.Or(reason, string(status)))
+	}
 	return all, t.save(ctx)
+}
+
+// setStatus changes the run's status and logs it with a line of kind (TypePipelineStatus
+// or TypePipelineFinished) carrying the change, so streams and their readers see it.
+func (t *tick) setStatus(status store.Status, reason string, kind events.Type, level, format string, args ...any) {
+	from := t.run.Status
+	t.run.Status, t.run.Reason = status, reason
+	t.st.log(t.now, kind, level, "", format, args...).with(events.StatusData{From: from, Reason: reason, Status: status})
 }
 
 // needsMet reports whether every stage this one comes after has succeeded.
@@ -228,15 +254,15 @@ func (t *tick) openGates(ctx context.Context, ss *StageState, s *spec.Stage) err
 func (t *tick) logGate(ss *StageState, s *spec.Stage) {
 	g := s.Gates[ss.Gate]
 	if a := g.Approval; a != nil {
-		t.st.log(t.now, KindGateWaiting, "info", ss.Name, "stage %s waits for approval from %s (%d needed)%s",
+		t.st.log(t.now, events.TypePipelineGateWaiting, "info", ss.Name, "stage %s waits for approval from %s (%d needed)%s",
 			ss.Name, strings.Join(a.Approvers, ", "), max(a.Required, 1), prefixed(": ", a.Message))
 		return
 	}
 	if g.Verify != nil {
-		t.st.log(t.now, KindGateWaiting, "info", ss.Name, "stage %s waits for the verification of %s", ss.Name, strings.Join(ss.Needs, ", "))
+		t.st.log(t.now, events.TypePipelineGateWaiting, "info", ss.Name, "stage %s waits for the verification of %s", ss.Name, strings.Join(ss.Needs, ", "))
 		return
 	}
-	t.st.log(t.now, KindGateWaiting, "info", ss.Name, "stage %s soaks for %s", ss.Name, g.Soak)
+	t.st.log(t.now, events.TypePipelineGateWaiting, "info", ss.Name, "stage %s soaks for %s", ss.Name, g.Soak)
 }
 
 // gate checks the gate holding a stage and passes or fails it.
@@ -257,14 +283,14 @@ func (t *tick) gate(ctx context.Context, ss *StageState, s *spec.Stage) error {
 	}
 	switch {
 	case fail != "":
-		t.st.log(t.now, KindGateFailed, "error", ss.Name, "gate %d of stage %s failed: %s", ss.Gate+1, ss.Name, fail)
+		t.st.log(t.now, events.TypePipelineGateFailed, "error", ss.Name, "gate %d of stage %s failed: %s", ss.Gate+1, ss.Name, fail)
 		t.failStage(ss, fail)
 		return t.save(ctx)
 	case !pass:
 		return nil
 	}
 	ss.Gates[ss.Gate].Passed = true
-	t.st.log(t.now, KindGatePassed, "info", ss.Name, "gate %d of stage %s (%s) passed", ss.Gate+1, ss.Name, g.Kind())
+	t.st.log(t.now, events.TypePipelineGatePassed, "info", ss.Name, "gate %d of stage %s (%s) passed", ss.Gate+1, ss.Name, g.Kind())
 	ss.Gate++
 	ss.GateSince = t.now
 	if ss.Gate < len(s.Gates) {
@@ -291,7 +317,7 @@ func (t *tick) approval(ss *StageState, a *spec.ApprovalStep) (pass bool, fail s
 	}
 	if a.Timeout > 0 && !t.now.Before(ss.GateSince.Add(a.Timeout.Std())) {
 		if a.OnTimeout == spec.TimeoutContinue {
-			t.st.log(t.now, KindGatePassed, "warn", ss.Name, "no decision within %s: continuing (onTimeout: continue)", a.Timeout)
+			t.st.log(t.now, events.TypePipelineGatePassed, "warn", ss.Name, "no decision within %s: continuing (onTimeout: continue)", a.Timeout)
 			return true, ""
 		}
 		return false, fmt.Sprintf("no decision within %s", a.Timeout)
@@ -362,7 +388,7 @@ func (t *tick) start(ctx context.Context, ss *StageState, s *spec.Stage) error {
 		return t.save(ctx)
 	}
 	ss.Execution, ss.Service, ss.Status, ss.ExecStatus = ex.ID, ex.Service, StageRunning, ex.Status
-	t.st.log(t.now, KindStageStarted, "info", ss.Name, "stage %s started execution %s of %s in %s", ss.Name, ex.ID, ex.Workflow, ex.Environment)
+	t.st.log(t.now, events.TypePipelineStageStarted, "info", ss.Name, "stage %s started execution %s of %s in %s", ss.Name, ex.ID, ex.Workflow, ex.Environment)
 	return t.save(ctx)
 }
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/sluicehq/sluice/internal/engine"
+	"github.com/sluicehq/sluice/internal/events"
 	"github.com/sluicehq/sluice/internal/store"
 )
 
@@ -51,7 +52,8 @@ func (r *Runner) Decide(ctx context.Context, id, stage string, d engine.Decision
 		now := r.opt.Now().UTC()
 		ss.Decisions = append(ss.Decisions, Decision{Gate: ss.Gate, Approve: d.Approve, By: d.By, Comment: d.Comment, At: now})
 		verb := map[bool]string{true: "approved", false: "rejected"}[d.Approve]
-		st.log(now, KindDecision, "info", stage, "stage %s %s by %s%s", stage, verb, d.By, prefixed(": ", d.Comment))
+		st.log(now, events.TypePipelineDecision, "info", stage, "stage %s %s by %s%s", stage, verb, d.By, prefixed(": ", d.Comment)).
+			with(events.DecisionData{Step: stage, Approve: d.Approve, By: d.By, Comment: d.Comment, At: now})
 		return nil
 	})
 }
@@ -80,13 +82,13 @@ func (r *Runner) Abort(ctx context.Context, id, by, reason string) error {
 		}
 		now := r.opt.Now().UTC()
 		st.Abort = &Request{By: by, Reason: reason, At: now}
-		st.log(now, KindAbort, "warn", "", "abort requested by %s%s", orAnonymous(by), prefixed(": ", reason))
+		st.log(now, events.TypePipelineAbort, "warn", "", "abort requested by %s%s", orAnonymous(by), prefixed(": ", reason))
 		return nil
 	})
 }
 
 // update applies fn to a fresh copy of a run until the write does not conflict, then
-// wakes the run's driver when it runs here.
+// publishes its new lines and delivers it to the run's driver (deliver).
 func (r *Runner) update(ctx context.Context, id string, fn func(run *store.PipelineRun, st *State) error) error {
 	for attempt := 0; ; attempt++ {
 		run, st, err := r.Get(ctx, id)
@@ -96,6 +98,7 @@ func (r *Runner) update(ctx context.Context, id string, fn func(run *store.Pipel
 		if run.Status.Terminal() {
 			return fmt.Errorf("pipeline run %s has ended (%s): %w", id, run.Status, engine.ErrInvalidState)
 		}
+		logged := len(st.Log)
 		if err := fn(&run, &st); err != nil {
 			return err
 		}
@@ -106,7 +109,8 @@ func (r *Runner) update(ctx context.Context, id string, fn func(run *store.Pipel
 		run.State, run.UpdatedAt = raw, r.opt.Now().UTC()
 		err = r.st.UpdatePipelineRun(ctx, &run)
 		if err == nil {
-			r.poke(id)
+			r.publish(id, st.Log, logged)
+			r.deliver(ctx, run)
 			return nil
 		}
 		if !errors.Is(err, store.ErrConflict) || attempt >= 20 {

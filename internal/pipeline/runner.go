@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -54,9 +56,16 @@ type Options struct {
 	// Lease is how long a claim lasts without renewal; default 15s.
 	Lease time.Duration
 	// Poll is how often a run looks at its stages; default 500ms.
-	Poll  time.Duration
-	Now   func() time.Time
-	NewID func() string
+	Poll time.Duration
+	// Announce, when set, wakes the server named owner (PostgreSQL's NOTIFY) when a
+	// decision or an abort for a run it drives is stored here; without it, or when it
+	// fails, the owner sees the change at its next look (Poll).
+	Announce func(ctx context.Context, owner string) error
+	// StreamPoll is how often a subscriber (Subscribe) re-reads its stored run for
+	// lines another server wrote; default 500ms.
+	StreamPoll time.Duration
+	Now        func() time.Time
+	NewID      func() string
 }
 
 // Runner drives pipeline runs. Create it with New, call Recover once, Close at the end.
@@ -67,6 +76,8 @@ type Runner struct {
 	base context.Context
 	stop context.CancelFunc
 	wg   sync.WaitGroup
+
+	logs logs // runs' logs, as event streams
 
 	mu     sync.Mutex
 	runs   map[string]*driver
@@ -97,6 +108,9 @@ func New(opt Options) (*Runner, error) {
 	if opt.Poll <= 0 {
 		opt.Poll = 500 * time.Millisecond
 	}
+	if opt.StreamPoll <= 0 {
+		opt.StreamPoll = 500 * time.Millisecond
+	}
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
@@ -104,7 +118,8 @@ func New(opt Options) (*Runner, error) {
 		opt.NewID = randomID
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &Runner{opt: opt, st: opt.Store, log: opt.Logger, base: ctx, stop: cancel, runs: map[string]*driver{}}
+	r := &Runner{opt: opt, st: opt.Store, log: opt.Logger, base: ctx, stop: cancel, runs: map[string]*driver{},
+		logs: newLogs(opt)}
 	r.wg.Add(1)
 	go r.leaseLoop()
 	return r, nil
@@ -113,12 +128,7 @@ func New(opt Options) (*Runner, error) {
 // Close stops driving runs and hands their leases back; they resume on the next
 // Recover, here or on another server.
 func (r *Runner) Close() {
-	r.mu.Lock()
-	ids := make([]string, 0, len(r.runs))
-	for id := range r.runs {
-		ids = append(ids, id)
-	}
-	r.mu.Unlock()
+	ids := r.driven()
 	r.stop()
 	r.wg.Wait()
 	if len(ids) > 0 {
@@ -159,7 +169,7 @@ func (r *Runner) Start(ctx context.Context, req StartRequest) (store.PipelineRun
 	}
 	now := r.opt.Now().UTC()
 	st := newState(p, req.Identity.Groups)
-	st.log(now, KindStarted, "info", "", "run of pipeline %s v%d started by %s", def.Name, def.Version, orAnonymous(req.Identity.User))
+	st.started(now, def, req.Identity.User)
 	raw, err := json.Marshal(st)
 	if err != nil {
 		return store.PipelineRun{}, fmt.Errorf("pipeline: encode state: %w", err)
@@ -170,6 +180,7 @@ func (r *Runner) Start(ctx context.Context, req StartRequest) (store.PipelineRun
 	if err := r.st.CreatePipelineRun(ctx, &run); err != nil {
 		return store.PipelineRun{}, fmt.Errorf("pipeline: %w", err)
 	}
+	r.publish(run.ID, st.Log, 0)
 	r.drive(run.ID)
 	return run, nil
 }
@@ -251,6 +262,13 @@ func (r *Runner) drive(id string) {
 	}()
 }
 
+// driven lists the runs driven here.
+func (r *Runner) driven() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Collect(maps.Keys(r.runs))
+}
+
 // poke makes the run's goroutine look again at once, when it runs here.
 func (r *Runner) poke(id string) {
 	r.mu.Lock()
@@ -310,12 +328,7 @@ func (r *Runner) leaseLoop() {
 
 // renew extends the leases of every run driven here and stops those it lost.
 func (r *Runner) renew(ctx context.Context) error {
-	r.mu.Lock()
-	ids := make([]string, 0, len(r.runs))
-	for id := range r.runs {
-		ids = append(ids, id)
-	}
-	r.mu.Unlock()
+	ids := r.driven()
 	if len(ids) == 0 {
 		return nil
 	}

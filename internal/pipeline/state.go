@@ -1,26 +1,11 @@
 package pipeline
 
 import (
+	"encoding/json"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/events"
 	"github.com/sluicehq/sluice/internal/store"
-)
-
-// Log line kinds of a pipeline run, the pipeline's own event vocabulary.
-const (
-	KindStarted       = "pipeline.started"
-	KindGateWaiting   = "pipeline.gate.waiting"
-	KindGatePassed    = "pipeline.gate.passed"
-	KindGateFailed    = "pipeline.gate.failed"
-	KindDecision      = "pipeline.gate.decision"
-	KindStageStarted  = "pipeline.stage.started"
-	KindStageFinished = "pipeline.stage.finished"
-	KindStageSkipped  = "pipeline.stage.skipped"
-	KindRollback      = "pipeline.stage.rollback"
-	KindUndo          = "pipeline.stage.undo"
-	KindFinished      = "pipeline.finished"
-	KindAbort         = "pipeline.abort"
-	KindGateVerify    = "pipeline.gate.verify"
 )
 
 // Stage statuses. A stage is pending until its stages before have succeeded, gated
@@ -112,13 +97,22 @@ type Request struct {
 	At     time.Time `json:"at"`
 }
 
-// Line is one line of a run's log.
+// Line is one line of a run's log; each is also one event of the run's event
+// stream (Event).
 type Line struct {
-	At      time.Time `json:"at"`
-	Kind    string    `json:"kind"`
-	Level   string    `json:"level"`
-	Stage   string    `json:"stage,omitempty"`
-	Message string    `json:"message"`
+	At      time.Time   `json:"at"`
+	Kind    events.Type `json:"kind"` // one of the events.TypePipeline... types
+	Level   string      `json:"level"`
+	Stage   string      `json:"stage,omitempty"`
+	Message string      `json:"message"`
+	// Data is the payload its kind names in package events (events.StatusData,
+	// events.DecisionData); empty for the others.
+	Data json.RawMessage `json:"data,omitempty"`
+}
+
+// started logs a run's first line: which pipeline, and who started it.
+func (s *State) started(at time.Time, def store.Definition, who string) {
+	s.log(at, events.TypePipelineStarted, "info", "", "run of pipeline %s v%d started by %s", def.Name, def.Version, orAnonymous(who))
 }
 
 // stage returns the state of the named stage, or nil.

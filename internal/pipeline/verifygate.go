@@ -129,7 +129,7 @@ var _ verify.StepIO = (*gateIO)(nil)
 func (g *gateIO) Console(level, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	err := g.r.update(context.Background(), g.runID, func(_ *store.PipelineRun, st *State) error {
-		st.log(g.r.opt.Now().UTC(), KindGateVerify, level, g.stage, "verify %s: %s", g.target, msg)
+		st.log(g.r.opt.Now().UTC(), events.TypePipelineGateVerify, level, g.stage, "verify %s: %s", g.target, msg)
 		return nil
 	})
 	if err != nil {
@@ -166,7 +166,7 @@ func (g *gateIO) Record(ctx context.Context, kind events.Type, message string, d
 		}
 		ss.Records = append(ss.Records, Record{Gate: g.gate, Target: g.target, Kind: string(kind), Data: raw})
 		if message != "" {
-			st.log(g.r.opt.Now().UTC(), KindGateVerify, "info", g.stage, "verify %s: %s", g.target, message)
+			st.log(g.r.opt.Now().UTC(), events.TypePipelineGateVerify, "info", g.stage, "verify %s: %s", g.target, message)
 		}
 		return nil
 	})

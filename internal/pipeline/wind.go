@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/sluicehq/sluice/internal/engine"
+	"github.com/sluicehq/sluice/internal/events"
 	"github.com/sluicehq/sluice/internal/spec"
 	"github.com/sluicehq/sluice/internal/store"
 )
@@ -23,7 +24,7 @@ func (t *tick) windDown(ctx context.Context, aborted bool) (bool, error) {
 		switch ss.Status {
 		case StagePending, StageGated:
 			ss.Status = StageSkipped
-			t.st.log(t.now, KindStageSkipped, "info", ss.Name, "stage %s skipped: %s", ss.Name, why)
+			t.st.log(t.now, events.TypePipelineStageSkipped, "info", ss.Name, "stage %s skipped: %s", ss.Name, why)
 			if err := t.save(ctx); err != nil {
 				return false, err
 			}
@@ -82,7 +83,7 @@ func (t *tick) resolveStarting(ctx context.Context, ss *StageState, why string) 
 		ss.Execution, ss.Service, ss.Status, ss.ExecStatus = ex.ID, ex.Service, StageRunning, ex.Status
 	} else {
 		ss.Status = StageSkipped
-		t.st.log(t.now, KindStageSkipped, "info", ss.Name, "stage %s skipped: %s", ss.Name, why)
+		t.st.log(t.now, events.TypePipelineStageSkipped, "info", ss.Name, "stage %s skipped: %s", ss.Name, why)
 	}
 	return t.save(ctx)
 }
@@ -93,13 +94,13 @@ func (t *tick) rollBackInFlight(ctx context.Context, ss *StageState, why string)
 		return nil
 	}
 	ss.RollbackAsked = true
-	t.st.log(t.now, KindRollback, "warn", ss.Name, "rolling back stage %s (execution %s): %s", ss.Name, ss.Execution, why)
+	t.st.log(t.now, events.TypePipelineRollback, "warn", ss.Name, "rolling back stage %s (execution %s): %s", ss.Name, ss.Execution, why)
 	if err := t.save(ctx); err != nil {
 		return err
 	}
 	err := t.r.opt.Engine.Rollback(ctx, ss.Execution, "pipeline "+t.run.ID, why)
 	if err != nil && !errors.Is(err, engine.ErrRequestPending) && !errors.Is(err, engine.ErrInvalidState) && !errors.Is(err, store.ErrFinished) {
-		t.st.log(t.now, KindRollback, "error", ss.Name, "cannot roll back execution %s: %v", ss.Execution, err)
+		t.st.log(t.now, events.TypePipelineRollback, "error", ss.Name, "cannot roll back execution %s: %v", ss.Execution, err)
 		return t.save(ctx)
 	}
 	return nil
@@ -142,11 +143,11 @@ func (t *tick) undo(ctx context.Context, ss *StageState, why string) error {
 	id, err := t.r.opt.Undo(ctx, ss.Environment, ss.Service, t.run.StartedBy, cause)
 	if err != nil {
 		ss.Status, ss.Reason = StageUndoFailed, "undo: "+err.Error()
-		t.st.log(t.now, KindUndo, "error", ss.Name, "stage %s could not be undone: %v", ss.Name, err)
+		t.st.log(t.now, events.TypePipelineUndo, "error", ss.Name, "stage %s could not be undone: %v", ss.Name, err)
 		return t.save(ctx)
 	}
 	ss.Status, ss.UndoExecution = StageUndoing, id
-	t.st.log(t.now, KindUndo, "warn", ss.Name, "undoing stage %s: execution %s puts the previous release of %s back in %s", ss.Name, id, ss.Service, ss.Environment)
+	t.st.log(t.now, events.TypePipelineUndo, "warn", ss.Name, "undoing stage %s: execution %s puts the previous release of %s back in %s", ss.Name, id, ss.Service, ss.Environment)
 	return t.save(ctx)
 }
 
@@ -165,7 +166,6 @@ func (t *tick) finish(ctx context.Context, aborted bool, why string) error {
 			}
 		}
 	}
-	t.run.Status, t.run.Reason = status, why
-	t.st.log(t.now, KindFinished, "error", "", "pipeline %s %s: %s", t.run.Pipeline, status, why)
+	t.setStatus(status, why, events.TypePipelineFinished, "error", "pipeline %s %s: %s", t.run.Pipeline, status, why)
 	return t.save(ctx)
 }

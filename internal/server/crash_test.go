@@ -56,6 +56,7 @@ func runChildServer(dir string) int {
 		Releases: os.Getenv("SLUICE_TEST_RELEASES"), ReleasesKubeconfig: os.Getenv("SLUICE_TEST_RELEASES_KUBECONFIG"),
 		RouterExecutable: os.Getenv("SLUICE_TEST_ROUTER_EXE")}
 	cfg.RequestPoll = requestPoll
+	cfg.PipelinePoll, _ = time.ParseDuration(os.Getenv("SLUICE_TEST_PIPELINE_POLL"))
 	cfg.Ready = func(addr string) {
 		tmp := filepath.Join(dir, "addr.tmp")
 		os.WriteFile(tmp, []byte(addr), 0o600)

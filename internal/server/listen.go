@@ -12,9 +12,11 @@ import (
 // listenRequests wakes the engine when another server stores a request for an
 // execution this one drives (PostgreSQL's LISTEN/NOTIFY), so it is carried out within
 // milliseconds rather than at the next poll, and when any server stores an answer,
-// so a caller waiting here gets it at once. Other stores have no notifications:
-// the engine's polling alone delivers. The returned func stops listening and waits.
-func listenRequests(ctx context.Context, st store.Store, eng *engine.Engine, log *slog.Logger) func() {
+// so a caller waiting here gets it at once. The same notification wakes the pipeline
+// runs driven here (wakePipelines), for a decision or an abort another server wrote
+// into one (pipeline.Options.Announce). Other stores have no notifications: polling
+// alone delivers. The returned func stops listening and waits.
+func listenRequests(ctx context.Context, st store.Store, eng *engine.Engine, wakePipelines func(), log *slog.Logger) func() {
 	pg, ok := st.(*postgres.Store)
 	if !ok {
 		return func() {}
@@ -23,7 +25,11 @@ func listenRequests(ctx context.Context, st store.Store, eng *engine.Engine, log
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		pg.ListenRequests(ctx, postgres.RequestListener{Owner: eng.Owner(), Wake: eng.WakeRequests,
+		wake := func() {
+			eng.WakeRequests()
+			wakePipelines()
+		}
+		pg.ListenRequests(ctx, postgres.RequestListener{Owner: eng.Owner(), Wake: wake,
 			Answered: eng.WakeAnswer, Logger: log.With("component", "requests")})
 	}()
 	return func() {

@@ -13,15 +13,8 @@ import (
 // carried out by the first all the same, because the PostgreSQL NOTIFY of the stored
 // request wakes it (listen.go). Without the wake each would wait for the hour.
 func TestServersListenForRequestsOnPostgreSQL(t *testing.T) {
-	dsn := pgtest.DSN(t)
-	effects := filepath.Join(t.TempDir(), "effects.jsonl")
-	env := []string{"SLUICE_TEST_DATABASE_URL=" + dsn, "SLUICE_TEST_REQUEST_POLL=1h"}
-	a := startChild(t, t.TempDir(), "", env...)
-	b := startChild(t, t.TempDir(), "", env...)
+	a, b := listeningServers(t, "SLUICE_TEST_REQUEST_POLL=1h", gatedFiles)
 	ctx := context.Background()
-	if _, err := a.client.Apply(ctx, "gated.yaml", []byte(gatedFiles(effects)), false); err != nil {
-		t.Fatal(err)
-	}
 	ids := map[string]string{}
 	for _, svc := range []string{"approved", "rolled"} {
 		ex, err := a.client.Run(ctx, "gated", 0, map[string]string{"svc": svc})
@@ -43,4 +36,17 @@ func TestServersListenForRequestsOnPostgreSQL(t *testing.T) {
 	if got := waitTerminal(t, b, ids["rolled"]); got.Status != "rolled_back" {
 		t.Fatalf("rolled back execution: %s (%s)", got.Status, got.Reason)
 	}
+}
+
+// listeningServers starts two servers on one PostgreSQL database, with pollEnv (an
+// hour-long poll: only a NOTIFY makes them quick), and applies files through the first.
+func listeningServers(t *testing.T, pollEnv string, files func(effects string) string) (a, b *child) {
+	t.Helper()
+	env := []string{"SLUICE_TEST_DATABASE_URL=" + pgtest.DSN(t), pollEnv}
+	a, b = startChild(t, t.TempDir(), "", env...), startChild(t, t.TempDir(), "", env...)
+	effects := filepath.Join(t.TempDir(), "effects.jsonl")
+	if _, err := a.client.Apply(context.Background(), "files.yaml", []byte(files(effects)), false); err != nil {
+		t.Fatal(err)
+	}
+	return a, b
 }

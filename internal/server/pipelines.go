@@ -10,6 +10,7 @@ import (
 	"github.com/sluicehq/sluice/internal/envrun"
 	"github.com/sluicehq/sluice/internal/pipeline"
 	"github.com/sluicehq/sluice/internal/store"
+	"github.com/sluicehq/sluice/internal/store/postgres"
 	"github.com/sluicehq/sluice/internal/verify"
 )
 
@@ -29,12 +30,15 @@ func startPipelines(cfg Config, st store.Store, eng *engine.Engine, rt *envrun.R
 		return nil, err
 	}
 	opt := pipeline.Options{
-		Store: ps, Engine: eng, Owner: id, Lease: cfg.Lease, Logger: log.With("component", "pipeline", "server", id),
+		Store: ps, Engine: eng, Owner: id, Lease: cfg.Lease, Poll: cfg.PipelinePoll, Logger: log.With("component", "pipeline", "server", id),
 		Undo: func(ctx context.Context, env, service, who, reason string) (string, error) {
 			return api.UndoService(ctx, st, eng, env, service, who, reason)
 		},
 		// verification gates measure with the providers verify steps use
 		Verifier: verify.NewStep(rt.Providers()),
+	}
+	if pg, ok := st.(*postgres.Store); ok {
+		opt.Announce = pg.Announce // decisions reach the owner through listenRequests
 	}
 	if a := deps.Auth; a != nil {
 		opt.Authorize = func(ctx context.Context, id auth.Identity, env, action string) error {
@@ -61,4 +65,13 @@ func recoverPipelines(ctx context.Context, deps api.Deps, log *slog.Logger) {
 	} else if n > 0 {
 		log.Info("resumed pipeline runs", "count", n)
 	}
+}
+
+// wakePipelines is what wakes the pipeline runs driven here when another server
+// announces a decision; nothing when this server runs no pipelines.
+func wakePipelines(deps api.Deps) func() {
+	if r, ok := deps.Pipelines.(*pipeline.Runner); ok {
+		return r.Wake
+	}
+	return func() {}
 }

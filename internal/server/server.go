@@ -47,6 +47,10 @@ type Config struct {
 	// servers (default 200ms); on PostgreSQL the server LISTENs for them and this
 	// poll is the fallback while that connection is down.
 	RequestPoll time.Duration
+	// PipelinePoll is how often a pipeline run looks at its stages (default 500ms); on
+	// PostgreSQL a decision or an abort stored by another server wakes it at once, and
+	// this poll is the fallback.
+	PipelinePoll time.Duration
 	// CrashAt names a journal boundary ("effect.applied") and, after a colon, its
 	// occurrence ("effect.applied:3"); the process kills itself there with SIGKILL.
 	// It exists for crash tests; it is read from SLUICE_TEST_CRASH_AT when empty.
@@ -148,7 +152,7 @@ func Run(ctx context.Context, cfg Config) error {
 	defer stopPipelines()
 	flushRejections := countRejections(&deps, log)
 	defer flushRejections()
-	defer listenRequests(ctx, st, eng, log)() // stops before the engine closes
+	defer listenRequests(ctx, st, eng, wakePipelines(deps), log)() // stops before the engine closes
 	defer startAuditRetention(ctx, cfg, deps.Audit, auditExport, log)()
 	mc, err := metrics.New(metrics.Options{Source: st, Logger: log.With("component", "metrics")})
 	if err != nil {

@@ -57,13 +57,7 @@ spec:
 // execution) and production held by its approval gate; carol approves from the page
 // and production is released.
 func TestBrowserPipelineRun(t *testing.T) {
-	chromium(t)
-	s := startSluiceUI(t)
-	s.call(t, "POST", "/api/v1/apply?file=release.yaml", "alice", "application/yaml", pipelineFiles, nil)
-	var run struct{ ID string }
-	s.call(t, "POST", "/api/v1/pipelines/release/run", "alice", "application/json", `{"variables":{"artifact":"shop:v2"}}`, &run)
-
-	b := newBrowser(t, s.url)
+	s, b, run := startPipelineRun(t)
 	b.do("pipelines", chromedp.EmulateViewport(1366, 900), chromedp.Navigate(s.url+"/pipelines"))
 	b.wait("run listed", `document.querySelector('#pipeline-runs tr[data-id="`+run.ID+`"]') !== null`)
 	b.wait("nav marks pipelines", `document.querySelector('[data-nav="pipelines"]').getAttribute('aria-current') === 'page'`)
@@ -83,4 +77,33 @@ func TestBrowserPipelineRun(t *testing.T) {
 	b.wait("run succeeded", `document.querySelector('#pipeline-status .badge').dataset.status === 'succeeded'`)
 	b.wait("decision in the log", `document.querySelector('#pipeline-log').textContent.includes('approved by carol: ship it')`)
 	b.checkClean()
+}
+
+// TestBrowserPipelineRunLive: a run's page follows the run's event stream. With the
+// page open and the run held at production's gate, carol approves through the API
+// (not the page); the page shows production released and the run succeeded, and the
+// decision in its log, without being reloaded.
+func TestBrowserPipelineRunLive(t *testing.T) {
+	s, b, run := startPipelineRun(t)
+	b.do("run page", chromedp.EmulateViewport(1366, 900), chromedp.Navigate(s.url+"/pipelines/runs/"+run.ID))
+	b.wait("production gated", `document.querySelector('[data-stage="production"]')?.dataset.status === 'gated'`)
+	var marked bool
+	b.eval(`window.sluiceNotReloaded = true`, &marked)
+	s.call(t, "POST", "/api/v1/pipeline-runs/"+run.ID+"/approve", "carol", "application/json", `{"stage":"production","comment":"from the CLI"}`, nil)
+	b.wait("decision in the log", `document.querySelector('#pipeline-log').textContent.includes('approved by carol: from the CLI')`)
+	b.wait("production released", `document.querySelector('[data-stage="production"]')?.dataset.status === 'succeeded'`)
+	b.wait("run succeeded", `document.querySelector('#pipeline-status .badge').dataset.status === 'succeeded'`)
+	b.wait("same page, not reloaded", `window.sluiceNotReloaded === true`)
+	b.checkClean()
+}
+
+// startPipelineRun starts a server with pipelineFiles applied, a run of release
+// started by alice, and a browser.
+func startPipelineRun(t *testing.T) (*sluiceUI, *browser, struct{ ID string }) {
+	chromium(t)
+	s := startSluiceUI(t)
+	s.call(t, "POST", "/api/v1/apply?file=release.yaml", "alice", "application/yaml", pipelineFiles, nil)
+	var run struct{ ID string }
+	s.call(t, "POST", "/api/v1/pipelines/release/run", "alice", "application/json", `{"variables":{"artifact":"shop:v2"}}`, &run)
+	return s, newBrowser(t, s.url), run
 }

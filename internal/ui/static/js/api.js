@@ -131,6 +131,11 @@ export function eventsURL(id) {
   return `/api/v1/executions/${enc(id)}/events`;
 }
 
+/** pipelineEventsURL is the pipeline run's event stream (the lines of its log). */
+export function pipelineEventsURL(id) {
+  return `/api/v1/pipeline-runs/${enc(id)}/events`;
+}
+
 /** reportMarkdown fetches an execution's release report as Markdown text. */
 export async function reportMarkdown(id) {
   const res = await fetch(`/api/v1/executions/${enc(id)}/report?format=markdown`, { headers: headers({ Accept: 'text/markdown' }) });

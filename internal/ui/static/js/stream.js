@@ -1,11 +1,12 @@
-// stream.js: an execution's events over Server-Sent Events, resumed after any drop.
+// stream.js: an execution's (or a pipeline run's) events over Server-Sent Events,
+// resumed after any drop.
 //
 // EventSource reconnects by itself and sends Last-Event-ID; when it gives up (an HTTP
 // error, a proxy answering something else) we open a new one with ?after=<last seq>.
 // Every event is delivered once, in order: anything at or below the last seq seen is
 // dropped, so a replay after a reconnect never duplicates a console line.
 
-/** EventStream follows one execution's events until its `end` event. */
+/** EventStream follows one execution's (or pipeline run's) events until its `end` event. */
 export class EventStream {
   constructor(url, { onEvent, onEnd, onState }) {
     this.url = url;

@@ -1,12 +1,14 @@
 // pipelines.js: pipeline runs. The list (/pipelines) and one run (/pipelines/runs/ID)
 // shown as one release across environments: its stages in columns (stages that run in
 // parallel side by side), each with its status, gates and a link to its execution, and
-// an approve/reject button on a gate that waits for people.
+// an approve/reject button on a gate that waits for people. A run's page follows the
+// run's event stream and reloads the run on each event; the list polls.
 
-import { api } from '../api.js';
+import { api, pipelineEventsURL } from '../api.js';
 import { h, replace, badge, fmtAgo, fmtClock, link, terminal } from '../dom.js';
 import { confirmDialog } from '../dialog.js';
 import { mayAct } from '../session.js';
+import { EventStream } from '../stream.js';
 
 const stageStatus = { gated: 'waiting', starting: 'pending', undoing: 'rolling_back', undone: 'rolled_back', undo_failed: 'failed' };
 
@@ -48,7 +50,7 @@ export function pipelineRunView({ root, params }) {
   const result = h('p', { class: 'action-result', id: 'action-result', role: 'status', 'aria-live': 'polite' });
   replace(root, h('section', { class: 'page' }, head, result, lanes, h('h2', {}, 'Log'), log));
   let last = '';
-  const refresh = async () => {
+  const refresh = coalesced(async () => {
     try {
       const run = await api.pipelineRun(id);
       const key = JSON.stringify(run);
@@ -61,8 +63,35 @@ export function pipelineRunView({ root, params }) {
     } catch (err) {
       replace(result, h('span', { class: 'error' }, err.message));
     }
+  });
+  refresh();
+  // every line of the run's log is an event; each one reloads the run
+  const stream = new EventStream(pipelineEventsURL(id), { onEvent: refresh, onEnd: refresh }).start();
+  return () => stream.close();
+}
+
+// coalesced runs fn once for any number of calls made while it runs, and then once
+// more, so a burst of events (a stream's backlog) costs two loads, not one each.
+function coalesced(fn) {
+  let running = null;
+  let again = false;
+  return async function run() {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = (async () => {
+      do {
+        again = false;
+        await fn();
+      } while (again);
+    })();
+    try {
+      await running;
+    } finally {
+      running = null;
+    }
   };
-  return poll(refresh, 2000);
 }
 
 function poll(fn, every) {
