@@ -2,11 +2,8 @@ package client
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 
 	"github.com/sluicehq/sluice/internal/api"
 )
@@ -16,16 +13,12 @@ const KindPipeline Kind = "pipeline"
 
 // RunPipeline starts a run of a pipeline; version 0 runs the latest.
 func (c *Client) RunPipeline(ctx context.Context, name string, version int64, vars map[string]string) (api.PipelineRun, error) {
-	req := api.RunRequest{Version: version, Variables: make(map[string]json.RawMessage, len(vars))}
-	for k, v := range vars {
-		b, err := json.Marshal(v)
-		if err != nil {
-			return api.PipelineRun{}, fmt.Errorf("client: variable %s: %w", k, err)
-		}
-		req.Variables[k] = b
+	req, err := runRequest(version, vars)
+	if err != nil {
+		return api.PipelineRun{}, err
 	}
 	var out api.PipelineRun
-	err := c.post(ctx, KindPipeline.path(name, "run"), req, &out)
+	err = c.post(ctx, KindPipeline.path(name, "run"), req, &out)
 	return out, err
 }
 
@@ -38,16 +31,8 @@ type PipelineRunFilter struct {
 
 // PipelineRuns lists pipeline runs, newest first.
 func (c *Client) PipelineRuns(ctx context.Context, f PipelineRunFilter) ([]api.PipelineRun, error) {
-	q := url.Values{}
-	if f.Pipeline != "" {
-		q.Set("pipeline", f.Pipeline)
-	}
-	if f.Active {
-		q.Set("active", "true")
-	}
-	if f.Limit > 0 {
-		q.Set("limit", strconv.Itoa(f.Limit))
-	}
+	q := filter("pipeline", f.Pipeline)
+	setActiveLimit(q, f.Active, f.Limit)
 	var out api.PipelineRunList
 	err := c.do(ctx, request{method: http.MethodGet, path: "/api/v1/pipeline-runs", query: q}, &out)
 	return out.Items, err
