@@ -26,7 +26,6 @@ BIN="${SLUICE_OIDC_BIN:-${XDG_CACHE_HOME:-$HOME/.cache}/sluice/oidc-bin}"
 STATE_FILE="${SLUICE_TEST_OIDC_STATE:-${TMPDIR:-/tmp}/sluice-test-oidc.env}"
 PASSWORD=sluice-test-password
 
-
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
 

@@ -16,7 +16,6 @@ STATE_FILE="${SLUICE_TEST_POSTGRES_STATE:-${TMPDIR:-/tmp}/sluice-test-postgres.e
 DB_NAME=sluice_test
 RUN_USER=postgres
 
-
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
 

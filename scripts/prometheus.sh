@@ -21,7 +21,6 @@ set -euo pipefail
 STATE_FILE="${SLUICE_TEST_PROMETHEUS_STATE:-${TMPDIR:-/tmp}/sluice-test-prometheus.env}"
 BASE=1700000000
 
-
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
 
