@@ -26,7 +26,8 @@ BIN="${SLUICE_OIDC_BIN:-${XDG_CACHE_HOME:-$HOME/.cache}/sluice/oidc-bin}"
 STATE_FILE="${SLUICE_TEST_OIDC_STATE:-${TMPDIR:-/tmp}/sluice-test-oidc.env}"
 PASSWORD=sluice-test-password
 
-die() { echo "oidc.sh: $*" >&2; exit 1; }
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 stamp() {
 	{
@@ -47,18 +48,6 @@ build() {
 	(cd "$TOOLS" && go build -o "$BIN/sluice-oidc-provider" .) >"$BIN/build.log" 2>&1 ||
 		{ cat "$BIN/build.log" >&2; die "building tools/oidc failed"; }
 	echo "$want" >"$BIN/stamp"
-}
-
-free_port() {
-	local p
-	for _ in $(seq 1 50); do
-		p=$((20000 + RANDOM % 20000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return 0
-		fi
-	done
-	die "no free port found"
 }
 
 print_exports() {

@@ -16,7 +16,8 @@ STATE_FILE="${SLUICE_TEST_POSTGRES_STATE:-${TMPDIR:-/tmp}/sluice-test-postgres.e
 DB_NAME=sluice_test
 RUN_USER=postgres
 
-die() { echo "postgres.sh: $*" >&2; exit 1; }
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 as_user() {
 	if [ "$(id -u)" -eq 0 ]; then
@@ -41,26 +42,6 @@ find_bindir() {
 	return 1
 }
 
-install_server() {
-	[ "$(id -u)" -eq 0 ] || die "PostgreSQL is not installed and installing it needs root (apt-get install postgresql)"
-	command -v apt-get >/dev/null 2>&1 || die "PostgreSQL is not installed and apt-get is not available"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq >/dev/null || die "apt-get update failed"
-	apt-get install -y -qq --no-install-recommends postgresql >/dev/null || die "apt-get install postgresql failed"
-}
-
-free_port() {
-	local p
-	for _ in $(seq 1 50); do
-		p=$((20000 + RANDOM % 20000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return 0
-		fi
-	done
-	die "no free port found"
-}
-
 print_exports() {
 	# shellcheck disable=SC1090
 	. "$1"
@@ -81,11 +62,9 @@ start() {
 		print_exports "$STATE_FILE"
 		return 0
 	fi
-	if [ -f "$STATE_FILE" ]; then # a server recorded earlier is gone: clean up after it
-		(stop "$(. "$STATE_FILE"; echo "$PGROOT")") >/dev/null 2>&1 || rm -f "$STATE_FILE"
-	fi
+	clean_stale PGROOT # a server recorded earlier is gone: clean up after it
 	local bindir root port
-	bindir="$(find_bindir)" || { install_server; bindir="$(find_bindir)" || die "no PostgreSQL server binaries found after install"; }
+	bindir="$(find_bindir)" || { apt_install PostgreSQL postgresql; bindir="$(find_bindir)" || die "no PostgreSQL server binaries found after install"; }
 	if [ "$(id -u)" -eq 0 ]; then
 		id "$RUN_USER" >/dev/null 2>&1 || die "user $RUN_USER does not exist (it comes with the postgresql package)"
 	fi
@@ -104,27 +83,16 @@ start() {
 		sleep 0.5
 	done
 	as_user "$bindir/createdb" -h 127.0.0.1 -p "$port" -U "$RUN_USER" "$DB_NAME" || die "createdb failed"
-	printf 'BINDIR=%s\nPGROOT=%s\nPGPORT=%s\n' "$bindir" "$root" "$port" >"$root/state.env"
-	cp "$root/state.env" "$STATE_FILE"
-	print_exports "$STATE_FILE"
+	record "$root" 'BINDIR=%s\nPGROOT=%s\nPGPORT=%s\n' "$bindir" "$root" "$port"
 }
 
 stop() {
-	local dir="${1:-${SLUICE_TEST_POSTGRES_DIR:-}}" state
-	if [ -z "$dir" ] && [ -f "$STATE_FILE" ]; then
-		# shellcheck disable=SC1090
-		dir="$(. "$STATE_FILE"; echo "$PGROOT")"
-	fi
-	[ -n "$dir" ] || die "stop: no data dir given and none recorded"
-	state="$dir/state.env"
-	[ -f "$state" ] || die "stop: $dir is not a directory made by postgres.sh start"
+	local dir
+	dir="$(stop_dir "${1:-${SLUICE_TEST_POSTGRES_DIR:-}}" PGROOT)" || exit 1
 	# shellcheck disable=SC1090
-	. "$state"
+	. "$dir/state.env"
 	as_user "$BINDIR/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
-	if [ -f "$STATE_FILE" ] && grep -q "PGROOT=$dir\$" "$STATE_FILE"; then
-		rm -f "$STATE_FILE"
-	fi
-	rm -rf "$dir"
+	forget_dir "$dir" PGROOT
 }
 
 case "${1:-}" in

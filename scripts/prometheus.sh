@@ -21,29 +21,8 @@ set -euo pipefail
 STATE_FILE="${SLUICE_TEST_PROMETHEUS_STATE:-${TMPDIR:-/tmp}/sluice-test-prometheus.env}"
 BASE=1700000000
 
-die() { echo "prometheus.sh: $*" >&2; exit 1; }
-
-install_server() {
-	[ "$(id -u)" -eq 0 ] || die "Prometheus is not installed and installing it needs root (apt-get install prometheus)"
-	command -v apt-get >/dev/null 2>&1 || die "Prometheus is not installed and apt-get is not available"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq >/dev/null || die "apt-get update failed"
-	apt-get install -y -qq --no-install-recommends prometheus >/dev/null || die "apt-get install prometheus failed"
-}
-
-free_port() { # free_port [EXCEPT]: a port below Linux's ephemeral range, so that
-	# other programs' outgoing connections are unlikely to take it before we bind
-	local p
-	for _ in $(seq 1 50); do
-		p=$((20000 + RANDOM % 12000))
-		[ "$p" != "${1:-}" ] || continue
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return 0
-		fi
-	done
-	die "no free port found"
-}
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 # openmetrics writes the backfilled series: per slot a constant error ratio, a
 # request counter growing by a fixed amount per sample, a latency that cycles
@@ -122,10 +101,8 @@ start() {
 		print_exports "$STATE_FILE"
 		return 0
 	fi
-	if [ -f "$STATE_FILE" ]; then # a server recorded earlier is gone: clean up after it
-		(stop "$(. "$STATE_FILE"; echo "$ROOT")") >/dev/null 2>&1 || rm -f "$STATE_FILE"
-	fi
-	command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || install_server
+	clean_stale ROOT # a server recorded earlier is gone: clean up after it
+	command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || apt_install Prometheus prometheus
 	local root port exporter
 	root="$(mktemp -d "${TMPDIR:-/tmp}/sluice-prom.XXXXXX")"
 	mkdir -p "$root/data"
@@ -153,31 +130,20 @@ YAML
 		rm -rf "$root"
 		die "server did not become ready"
 	done
-	printf 'ROOT=%s\nPORT=%s\nEXPORTER_PORT=%s\nPID=%s\n' "$root" "$port" "$exporter" "$pid" >"$root/state.env"
-	cp "$root/state.env" "$STATE_FILE"
-	print_exports "$STATE_FILE"
+	record "$root" 'ROOT=%s\nPORT=%s\nEXPORTER_PORT=%s\nPID=%s\n' "$root" "$port" "$exporter" "$pid"
 }
 
 stop() {
-	local dir="${1:-${SLUICE_TEST_PROMETHEUS_DIR:-}}" state
-	if [ -z "$dir" ] && [ -f "$STATE_FILE" ]; then
-		# shellcheck disable=SC1090
-		dir="$(. "$STATE_FILE"; echo "$ROOT")"
-	fi
-	[ -n "$dir" ] || die "stop: no data dir given and none recorded"
-	state="$dir/state.env"
-	[ -f "$state" ] || die "stop: $dir is not a directory made by prometheus.sh start"
+	local dir
+	dir="$(stop_dir "${1:-${SLUICE_TEST_PROMETHEUS_DIR:-}}" ROOT)" || exit 1
 	# shellcheck disable=SC1090
-	. "$state"
+	. "$dir/state.env"
 	# Only the recorded pid, and only when it is a prometheus using this dir.
 	if kill -0 "$PID" 2>/dev/null && tr '\0' ' ' <"/proc/$PID/cmdline" 2>/dev/null | grep -q -- "--storage.tsdb.path=$dir/data"; then
 		kill "$PID"
 		for _ in $(seq 1 40); do kill -0 "$PID" 2>/dev/null || break; sleep 0.25; done
 	fi
-	if [ -f "$STATE_FILE" ] && grep -q "ROOT=$dir\$" "$STATE_FILE"; then
-		rm -f "$STATE_FILE"
-	fi
-	rm -rf "$dir"
+	forget_dir "$dir" ROOT
 }
 
 case "${1:-}" in

@@ -174,17 +174,23 @@ func kindArg(s string) (client.Kind, error) {
 	return "", fmt.Errorf("unknown kind %q: want workflow or environment", s)
 }
 
+// kindClient maps a CLI noun to a definition kind and returns it with the client.
+func (a *app) kindClient(noun string) (client.Kind, *client.Client, error) {
+	k, err := kindArg(noun)
+	if err != nil {
+		return "", nil, err
+	}
+	c, err := a.client()
+	return k, c, err
+}
+
 func (a *app) historyCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "history workflow|environment NAME",
 		Short: "List every version of a workflow or environment",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			k, err := kindArg(args[0])
-			if err != nil {
-				return err
-			}
-			c, err := a.client()
+			k, c, err := a.kindClient(args[0])
 			if err != nil {
 				return err
 			}
@@ -214,11 +220,7 @@ func (a *app) deleteCommand() *cobra.Command {
 		Short: "Delete a workflow or environment (its history is kept)",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			k, err := kindArg(args[0])
-			if err != nil {
-				return err
-			}
-			c, err := a.client()
+			k, c, err := a.kindClient(args[0])
 			if err != nil {
 				return err
 			}

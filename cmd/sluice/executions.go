@@ -20,13 +20,9 @@ func (a *app) runCommand() *cobra.Command {
 		Short: "Start an execution of a workflow with values for its variables",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			vars := make(map[string]string, len(sets))
-			for _, s := range sets {
-				k, v, ok := strings.Cut(s, "=")
-				if !ok || k == "" {
-					return fmt.Errorf("--set %q: want name=value", s)
-				}
-				vars[k] = v
+			vars, err := parseVars("set", sets)
+			if err != nil {
+				return err
 			}
 			c, err := a.client()
 			if err != nil {
@@ -54,6 +50,19 @@ func (a *app) runCommand() *cobra.Command {
 	fl.Int64Var(&version, "version", 0, "workflow version to run (default: the latest)")
 	fl.BoolVarP(&follow, "follow", "f", false, "stream the console until the execution ends")
 	return cmd
+}
+
+// parseVars reads the values of the repeated flag --name as name=value pairs.
+func parseVars(flag string, sets []string) (map[string]string, error) {
+	vars := make(map[string]string, len(sets))
+	for _, s := range sets {
+		k, v, ok := strings.Cut(s, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--%s %q: want name=value", flag, s)
+		}
+		vars[k] = v
+	}
+	return vars, nil
 }
 
 func (a *app) logsCommand() *cobra.Command {

@@ -33,13 +33,9 @@ func (a *app) pipelineRunCommand() *cobra.Command {
 		Short: "Start a run of a pipeline with values for its variables",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			vars := make(map[string]string, len(sets))
-			for _, s := range sets {
-				k, v, ok := strings.Cut(s, "=")
-				if !ok || k == "" {
-					return fmt.Errorf("--var %q: want name=value", s)
-				}
-				vars[k] = v
+			vars, err := parseVars("var", sets)
+			if err != nil {
+				return err
 			}
 			c, err := a.client()
 			if err != nil {

@@ -30,12 +30,8 @@ func (c *Client) CreateToken(ctx context.Context, req api.TokenRequest) (api.Tok
 // Tokens lists API tokens (kind "session": web sessions): all of them for an admin of
 // "*", the caller's own otherwise.
 func (c *Client) Tokens(ctx context.Context, kind string) ([]api.Token, error) {
-	q := url.Values{}
-	if kind != "" {
-		q.Set("kind", kind)
-	}
 	var out api.TokenList
-	err := c.do(ctx, request{method: http.MethodGet, path: "/api/v1/tokens", query: q}, &out)
+	err := c.do(ctx, request{method: http.MethodGet, path: "/api/v1/tokens", query: filter("kind", kind)}, &out)
 	return out.Items, err
 }
 
@@ -62,12 +58,8 @@ func (c *Client) RevokeGrant(ctx context.Context, g api.Grant) error {
 // Grants lists the grants of the environments the caller administers, narrowed to
 // those that apply in environment when it is set.
 func (c *Client) Grants(ctx context.Context, environment string) ([]api.Grant, error) {
-	q := url.Values{}
-	if environment != "" {
-		q.Set("environment", environment)
-	}
 	var out api.GrantList
-	err := c.do(ctx, request{method: http.MethodGet, path: "/api/v1/roles", query: q}, &out)
+	err := c.do(ctx, request{method: http.MethodGet, path: "/api/v1/roles", query: filter("environment", environment)}, &out)
 	return out.Items, err
 }
 

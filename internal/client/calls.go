@@ -135,15 +135,31 @@ func (c *Client) ListExecutions(ctx context.Context, f ExecutionFilter) ([]api.E
 			q.Set(k, v)
 		}
 	}
-	if f.Active {
-		q.Set("active", "true")
-	}
-	if f.Limit > 0 {
-		q.Set("limit", strconv.Itoa(f.Limit))
-	}
+	setActiveLimit(q, f.Active, f.Limit)
 	var out api.ExecutionList
 	err := c.do(ctx, request{method: http.MethodGet, path: "/api/v1/executions", query: q}, &out)
 	return out.Items, err
+}
+
+// setActiveLimit adds to q the filters every list of runs takes: only those still
+// running, and at most limit of them (0: all).
+func setActiveLimit(q url.Values, active bool, limit int) {
+	if active {
+		q.Set("active", "true")
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+}
+
+// filter is the query of a list narrowed by at most one value: none when value is
+// empty.
+func filter(key, value string) url.Values {
+	q := url.Values{}
+	if value != "" {
+		q.Set(key, value)
+	}
+	return q
 }
 
 func executionPath(id string, parts ...string) string {
@@ -210,12 +226,8 @@ func (c *Client) Retry(ctx context.Context, id string) error {
 
 // Services returns the services of an environment (all when empty).
 func (c *Client) Services(ctx context.Context, environment string) ([]api.Service, error) {
-	q := url.Values{}
-	if environment != "" {
-		q.Set("environment", environment)
-	}
 	var out api.ServiceList
-	err := c.do(ctx, request{method: http.MethodGet, path: "/api/v1/services", query: q}, &out)
+	err := c.do(ctx, request{method: http.MethodGet, path: "/api/v1/services", query: filter("environment", environment)}, &out)
 	return out.Items, err
 }
 

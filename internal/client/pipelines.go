@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"strconv"
 
 	"github.com/sluicehq/sluice/internal/api"
 )
@@ -28,16 +27,8 @@ type PipelineRunFilter struct {
 
 // PipelineRuns lists pipeline runs, newest first.
 func (c *Client) PipelineRuns(ctx context.Context, f PipelineRunFilter) ([]api.PipelineRun, error) {
-	q := url.Values{}
-	if f.Pipeline != "" {
-		q.Set("pipeline", f.Pipeline)
-	}
-	if f.Active {
-		q.Set("active", "true")
-	}
-	if f.Limit > 0 {
-		q.Set("limit", strconv.Itoa(f.Limit))
-	}
+	q := filter("pipeline", f.Pipeline)
+	setActiveLimit(q, f.Active, f.Limit)
 	var out api.PipelineRunList
 	err := c.do(ctx, request{method: http.MethodGet, path: "/api/v1/pipeline-runs", query: q}, &out)
 	return out.Items, err

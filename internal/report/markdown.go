@@ -87,12 +87,9 @@ func (r *Report) rollbackSection(b *strings.Builder) {
 }
 
 func (r *Report) verdictSection(b *strings.Builder) {
-	b.WriteString("\n## Verdicts\n\n")
-	if len(r.Verdicts) == 0 {
-		b.WriteString("No verification ran.\n")
+	if !tableSection(b, "Verdicts", len(r.Verdicts), "No verification ran.", "Step", "Metric", "Verdict", "Measurements", "In words") {
 		return
 	}
-	b.WriteString("| Step | Metric | Verdict | Measurements | In words |\n|---|---|---|---|---|\n")
 	for _, v := range r.Verdicts {
 		counts := fmt.Sprintf("%d (%d failed, %d inconclusive, %d errors)", v.Measurements, v.Failed, v.Inconclusive, v.Errors)
 		fmt.Fprintf(b, "| %s | %s | %s | %s | %s |\n", cell(orDash(v.StepName)), cell(v.Metric), v.Verdict, counts, cell(v.Text))
@@ -100,12 +97,9 @@ func (r *Report) verdictSection(b *strings.Builder) {
 }
 
 func (r *Report) approvalSection(b *strings.Builder) {
-	b.WriteString("\n## Approvals\n\n")
-	if len(r.Approvals) == 0 {
-		b.WriteString("No approval was asked for or given.\n")
+	if !tableSection(b, "Approvals", len(r.Approvals), "No approval was asked for or given.", "Step", "Decision", "By", "When", "Why") {
 		return
 	}
-	b.WriteString("| Step | Decision | By | When | Why |\n|---|---|---|---|---|\n")
 	for _, a := range r.Approvals {
 		d := map[bool]string{true: "approved", false: "rejected"}[a.Approve]
 		if a.Timeout {
@@ -116,12 +110,9 @@ func (r *Report) approvalSection(b *strings.Builder) {
 }
 
 func (r *Report) trafficSection(b *strings.Builder) {
-	b.WriteString("\n## Traffic\n\n")
-	if len(r.Traffic) == 0 {
-		b.WriteString("Traffic never moved.\n")
+	if !tableSection(b, "Traffic", len(r.Traffic), "Traffic never moved.", "When", "Step", "green", "blue") {
 		return
 	}
-	b.WriteString("| When | Step | green | blue |\n|---|---|---|---|\n")
 	for _, m := range r.Traffic {
 		fmt.Fprintf(b, "| %s | %s | %d%% | %d%% |\n", stamp(m.At), cell(orDash(m.StepName)), m.Green, m.Blue)
 	}
@@ -157,4 +148,16 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// tableSection starts the section title: with rows, the header of a table of the
+// columns, and true; without, the sentence none and false.
+func tableSection(b *strings.Builder, title string, rows int, none string, columns ...string) bool {
+	b.WriteString("\n## " + title + "\n\n")
+	if rows == 0 {
+		b.WriteString(none + "\n")
+		return false
+	}
+	b.WriteString("| " + strings.Join(columns, " | ") + " |\n|" + strings.Repeat("---|", len(columns)) + "\n")
+	return true
 }

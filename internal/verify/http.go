@@ -27,6 +27,31 @@ type HTTP struct {
 	Secrets Secrets
 	// MaxBody bounds the answer read.
 	MaxBody int64
+	// Base is the provider's url, for providers served at one (NewHTTP); see URL.
+	Base *url.URL
+}
+
+// NewHTTP starts the constructor of a provider of type typ served at one url: it
+// parses the spec's url (an http(s) URL with a host, a trailing slash dropped) and
+// resolves its credentials, and returns the plumbing on them with the shared
+// client, answers bounded by maxBody.
+func NewHTTP(ctx context.Context, typ string, ps spec.ProviderSpec, deps Deps, maxBody int64) (HTTP, error) {
+	u, err := ParseURL(typ, strings.TrimSuffix(ps.URL, "/"))
+	if err != nil {
+		return HTTP{}, err
+	}
+	sec, err := deps.ResolveSecrets(ctx, ps.Credentials)
+	if err != nil {
+		return HTTP{}, fmt.Errorf("%s: %w", typ, err)
+	}
+	return HTTP{Name: typ, Client: deps.Client(), Secrets: sec, MaxBody: maxBody, Base: u}, nil
+}
+
+// URL returns the API path below Base: Base's path with path appended.
+func (h HTTP) URL(path string) *url.URL {
+	u := *h.Base
+	u.Path = strings.TrimSuffix(u.Path, "/") + path
+	return &u
 }
 
 // NewRequest builds a request with ctx; its error names the provider.

@@ -150,11 +150,8 @@ func (p *Platform) Deploy(ctx context.Context, d platform.Deployment) error {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closed {
-		return fmt.Errorf("local: deploy %s: %w", d.Ref, ErrClosed)
-	}
-	if p.keys.seen(d.Key) {
-		return nil
+	if ok, err := p.admit("deploy", d.Ref, d.Key); !ok {
+		return err
 	}
 	if err := p.check(d); err != nil {
 		return fmt.Errorf("local: deploy %s: %w", d.Ref, err)
@@ -178,6 +175,16 @@ func (p *Platform) Deploy(ctx context.Context, d platform.Deployment) error {
 	p.reconcile(s)
 	p.log.Info("local: deploy", "slot", d.Ref.String(), "artifact", d.Artifact, "instances", d.Instances, "key", d.Key)
 	return p.commit(s, d.Key, "deploy")
+}
+
+// admit reports, with p.mu held, whether the change op of ref under key goes ahead:
+// never on a closed platform (the error says so), and not again for a key already
+// carried out (no error).
+func (p *Platform) admit(op string, ref platform.SlotRef, key string) (bool, error) {
+	if p.closed {
+		return false, fmt.Errorf("local: %s %s: %w", op, ref, ErrClosed)
+	}
+	return !p.keys.seen(key), nil
 }
 
 // check refuses a deployment whose artifact the commands do not allow, whose executable
@@ -204,13 +211,9 @@ func (p *Platform) Scale(ctx context.Context, ref platform.SlotRef, instances in
 		return fmt.Errorf("local: scale %s: instances %d: must not be negative", ref, instances)
 	}
 	p.mu.Lock()
-	if p.closed {
+	if ok, err := p.admit("scale", ref, key); !ok {
 		p.mu.Unlock()
-		return fmt.Errorf("local: scale %s: %w", ref, ErrClosed)
-	}
-	if p.keys.seen(key) {
-		p.mu.Unlock()
-		return nil
+		return err
 	}
 	s := p.slots[ref]
 	if s == nil || s.removed {
@@ -266,13 +269,9 @@ func (p *Platform) Remove(ctx context.Context, ref platform.SlotRef, key string)
 		return fmt.Errorf("local: remove %s: %w", ref, err)
 	}
 	p.mu.Lock()
-	if p.closed {
+	if ok, err := p.admit("remove", ref, key); !ok {
 		p.mu.Unlock()
-		return fmt.Errorf("local: remove %s: %w", ref, ErrClosed)
-	}
-	if p.keys.seen(key) {
-		p.mu.Unlock()
-		return nil
+		return err
 	}
 	s := p.slots[ref]
 	if s == nil || s.removed {

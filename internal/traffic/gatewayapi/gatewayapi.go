@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"strings"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -19,6 +17,7 @@ import (
 	"github.com/sluicehq/sluice/internal/platform"
 	"github.com/sluicehq/sluice/internal/platform/kubernetes"
 	"github.com/sluicehq/sluice/internal/traffic"
+	"github.com/sluicehq/sluice/internal/traffic/kuberoute"
 )
 
 // FieldManager is the server-side apply field manager of what Ensure writes.
@@ -52,9 +51,10 @@ type Options struct {
 
 // Router splits traffic with an HTTPRoute's backendRef weights.
 type Router struct {
-	dyn  dynamic.Interface
-	opts Options
-	log  *slog.Logger
+	dyn   dynamic.Interface
+	opts  Options
+	log   *slog.Logger
+	split *kuberoute.Writer // reads and writes the HTTPRoute's split
 }
 
 var _ traffic.Router = (*Router)(nil)
@@ -83,7 +83,18 @@ func NewForClient(dyn dynamic.Interface, opts Options) (*Router, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Router{dyn: dyn, opts: opts, log: log}, nil
+	r := &Router{dyn: dyn, opts: opts, log: log}
+	r.split = &kuberoute.Writer{
+		Router:         "gatewayapi",
+		Kind:           "http route",
+		Resource:       r.client,
+		Routes:         rules{r},
+		FieldManager:   FieldManager,
+		KeysAnnotation: AnnotationWeightKeys,
+		ErrNotEnsured:  ErrNotEnsured,
+		Log:            log,
+	}
+	return r, nil
 }
 
 func (r *Router) client() dynamic.ResourceInterface {
@@ -124,17 +135,9 @@ func (r *Router) ensure(ctx context.Context, rt traffic.Route) error {
 	if r.opts.HTTPRoute != "" {
 		return r.adopt(ctx, svc, int64(rt.Port), w)
 	}
-	u, err := r.client().Get(ctx, svc, metav1.GetOptions{})
-	switch {
-	case err == nil && !kube.Owned(u, svc, FieldManager):
-		return fmt.Errorf("http route %s %w (adopt it with httpRoute: %s, rule: NAME and the annotation %s: \"true\", or remove it)",
-			svc, kube.ErrNotOwned, svc, kube.AnnotationAdopt)
-	case err == nil:
-		if cur, err := r.weightsIn(u, svc); err == nil {
-			w = cur
-		}
-	case !apierrors.IsNotFound(err):
-		return fmt.Errorf("get http route %s: %w", svc, err)
+	w, err := r.split.Current(ctx, svc, w, "httpRoute: "+svc+", rule: NAME")
+	if err != nil {
+		return err
 	}
 	return kube.ApplyOwned(ctx, r.client(), r.httpRoute(svc, rt, w), svc, FieldManager)
 }
@@ -233,13 +236,7 @@ func (r *Router) release(ctx context.Context, svc string) error {
 	if r.opts.HTTPRoute == "" {
 		return kube.DeleteOwned(ctx, r.client(), svc, svc, FieldManager)
 	}
-	_, err := kube.Patch(ctx, r.client(), r.opts.HTTPRoute, FieldManager, func(u *unstructured.Unstructured) ([]kube.Op, error) {
-		return kube.RemoveAnnotation(u, AnnotationWeightKeys), nil
-	})
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	return err
+	return r.split.ForgetKeys(ctx, r.opts.HTTPRoute)
 }
 
 // Objects returns the HTTPRoute Ensure writes for rt when none exists yet, with the

@@ -2,41 +2,21 @@ package gatewayapi
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/sluicehq/sluice/internal/kube"
 	"github.com/sluicehq/sluice/internal/platform"
 	"github.com/sluicehq/sluice/internal/platform/kubernetes"
 	"github.com/sluicehq/sluice/internal/traffic"
+	"github.com/sluicehq/sluice/internal/traffic/kuberoute"
 )
 
 // Weights reads the split from the HTTPRoute stored by the API server.
 func (r *Router) Weights(ctx context.Context, svc traffic.ServiceRef) (traffic.Weights, error) {
-	if err := ctx.Err(); err != nil {
-		return traffic.Weights{}, fmt.Errorf("gatewayapi: weights %s: %w", svc.Service, err)
-	}
-	w, err := r.read(ctx, svc.Service)
-	if err != nil {
-		return traffic.Weights{}, fmt.Errorf("gatewayapi: weights %s: %w", svc.Service, err)
-	}
-	return w, nil
-}
-
-func (r *Router) read(ctx context.Context, svc string) (traffic.Weights, error) {
-	u, err := r.client().Get(ctx, r.routeName(svc), metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return traffic.Weights{}, ErrNotEnsured
-	}
-	if err != nil {
-		return traffic.Weights{}, err
-	}
-	return r.weightsIn(u, svc)
+	return r.split.Weights(ctx, r.routeName(svc.Service), svc.Service)
 }
 
 // routeName is the name of the service's HTTPRoute: the adopted one or the service's.
@@ -47,120 +27,50 @@ func (r *Router) routeName(svc string) string {
 	return svc
 }
 
-// weightsIn reads the split from the backendRefs of the route's weighted rule.
-func (r *Router) weightsIn(u *unstructured.Unstructured, svc string) (traffic.Weights, error) {
-	_, refs, err := r.findRule(u, svc)
-	if err != nil {
-		return traffic.Weights{}, err
-	}
-	return weightsOf(refs, svc)
-}
-
 // SetWeights writes the split into the route's backendRefs, retrying on conflicts, and
 // reads it back. The write is a JSON patch of that rule's backendRefs only.
 func (r *Router) SetWeights(ctx context.Context, svc traffic.ServiceRef, w traffic.Weights, key string) error {
-	if err := r.setWeights(ctx, svc.Service, w, key); err != nil {
-		return fmt.Errorf("gatewayapi: set weights %s %s: %w", svc.Service, w, err)
-	}
-	return nil
+	return r.split.SetWeights(ctx, r.routeName(svc.Service), svc.Service, w, key, nil)
 }
 
-func (r *Router) setWeights(ctx context.Context, svc string, w traffic.Weights, key string) error {
-	if err := w.Validate(); err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	written, err := r.patchRule(ctx, svc, func(u *unstructured.Unstructured, refs []any) ([]any, []kube.Op) {
-		keys := u.GetAnnotations()[AnnotationWeightKeys]
-		if kube.HasKey(keys, key) {
-			return nil, nil
-		}
-		var keyOps []kube.Op
-		if key != "" {
-			keyOps = kube.SetAnnotation(u, AnnotationWeightKeys, kube.WithKey(keys, key))
-		}
-		return withWeights(refs, svc, portOf(refs, svc), w), keyOps
-	})
-	if err != nil || written == nil {
-		return err
-	}
-	return r.verify(ctx, svc, written, w)
-}
+// rules is the router's part of the weight-writing skeleton: the HTTPRoute rule that
+// carries the split, and its backendRefs.
+type rules struct{ r *Router }
 
-// ruleFunc returns the new backendRefs of the rule sluice owns in u (nil for no
-// change) and any other operations to send with them.
-type ruleFunc func(u *unstructured.Unstructured, refs []any) ([]any, []kube.Op)
-
-// patchRule changes the backendRefs of the rule whose weights sluice owns, and nothing
-// else, with a JSON patch guarded by the resourceVersion read and, for a named rule,
-// by a test of its name. HTTPRoute's rules are an atomic list in the Gateway API
-// CRD's schema, so the write makes sluice the field manager of spec.rules; the patch
-// still changes only the one rule's backendRefs.
-func (r *Router) patchRule(ctx context.Context, svc string, fn ruleFunc) (*unstructured.Unstructured, error) {
-	name := r.routeName(svc)
-	out, err := kube.Patch(ctx, r.client(), name, FieldManager, func(u *unstructured.Unstructured) ([]kube.Op, error) {
-		i, refs, err := r.findRule(u, svc)
-		if err != nil {
-			return nil, err
-		}
-		newRefs, extra := fn(u, refs)
-		if newRefs == nil {
-			return extra, nil
-		}
-		var ops []kube.Op
-		rules, _, _ := unstructured.NestedSlice(u.Object, "spec", "rules")
-		if n, ok := rules[i].(map[string]any)["name"].(string); ok {
-			ops = append(ops, kube.Test(kube.Pointer("spec", "rules", i, "name"), n))
-		}
-		ops = append(ops, kube.Add(kube.Pointer("spec", "rules", i, "backendRefs"), newRefs))
-		return append(ops, extra...), nil
-	})
-	if apierrors.IsNotFound(err) {
-		return nil, fmt.Errorf("http route %s: %w", name, ErrNotEnsured)
-	}
-	return out, err
-}
-
-// verify reads the route back: unless another writer changed it since, it must hold
-// exactly the split written.
-func (r *Router) verify(ctx context.Context, svc string, written *unstructured.Unstructured, w traffic.Weights) error {
-	u, err := r.client().Get(ctx, written.GetName(), metav1.GetOptions{})
+func (rs rules) Entry(u *unstructured.Unstructured, svc string) (kuberoute.Entry, error) {
+	i, rule, err := rs.r.findRule(u, svc)
 	if err != nil {
-		return fmt.Errorf("read back: %w", err)
+		return kuberoute.Entry{}, err
 	}
-	if u.GetResourceVersion() != written.GetResourceVersion() {
-		r.log.Info("weights changed again after this write", "service", svc, "written", w.String())
-		return nil
-	}
-	got, err := r.weightsIn(u, svc)
-	if err != nil {
-		return fmt.Errorf("read back: %w", err)
-	}
-	if got != w {
-		return fmt.Errorf("read back %s after writing %s", got, w)
-	}
-	return nil
+	return kuberoute.Entry{Path: []any{"spec", "rules", i}, Field: "backendRefs", Value: rule}, nil
 }
 
-// findRule returns the index and backendRefs of the rule whose weights sluice owns:
+func (rules) Weights(e kuberoute.Entry, svc string) (traffic.Weights, error) {
+	return weightsOf(e.Destinations(), svc)
+}
+
+func (rules) WithWeights(e kuberoute.Entry, svc string, w traffic.Weights) []any {
+	refs := e.Destinations()
+	return withWeights(refs, svc, portOf(refs, svc), w)
+}
+
+// findRule returns the index and the rule whose weights sluice owns:
 // the rule named in Options.Rule, or else the first rule without header matches that
 // refers to a slot's Service (a rule with header matches carries A/B rules, not the
 // split).
-func (r *Router) findRule(u *unstructured.Unstructured, svc string) (int, []any, error) {
+func (r *Router) findRule(u *unstructured.Unstructured, svc string) (int, map[string]any, error) {
 	rules, _, _ := unstructured.NestedSlice(u.Object, "spec", "rules")
 	for i, rule := range rules {
 		m, _ := rule.(map[string]any)
 		refs, _ := m["backendRefs"].([]any)
 		if r.opts.Rule != "" {
 			if m["name"] == r.opts.Rule {
-				return i, refs, nil
+				return i, m, nil
 			}
 			continue
 		}
 		if !matchesHeaders(m) && slices.ContainsFunc(refs, func(ref any) bool { _, ok := slotOf(ref, svc); return ok }) {
-			return i, refs, nil
+			return i, m, nil
 		}
 	}
 	if r.opts.Rule != "" {
@@ -198,27 +108,15 @@ func portOf(refs []any, svc string) int64 {
 	return 0
 }
 
-// errNotAdoptable says an HTTPRoute lacks the adoption annotation.
-var errNotAdoptable = errors.New("not marked for adoption (annotation " + kube.AnnotationAdopt + `: "true")`)
-
 // adopt makes the adopted HTTPRoute's rule send to the two slots' Services, keeping a
 // split already in force and otherwise sending everything to w's slot. It checks the
 // route before writing anything, and changes only that rule's backendRefs.
 func (r *Router) adopt(ctx context.Context, svc string, port int64, w traffic.Weights) error {
-	u, err := r.client().Get(ctx, r.opts.HTTPRoute, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return fmt.Errorf("http route %s to adopt: %w", r.opts.HTTPRoute, ErrNotEnsured)
-	}
-	if err != nil {
-		return fmt.Errorf("get http route %s: %w", r.opts.HTTPRoute, err)
-	}
-	if !kube.Adoptable(u) {
-		return fmt.Errorf("http route %s: %w", r.opts.HTTPRoute, errNotAdoptable)
-	}
-	if _, _, err := r.findRule(u, svc); err != nil {
+	if err := r.split.CheckAdoptable(ctx, r.opts.HTTPRoute, svc); err != nil {
 		return err
 	}
-	_, err = r.patchRule(ctx, svc, func(u *unstructured.Unstructured, refs []any) ([]any, []kube.Op) {
+	_, err := r.split.Patch(ctx, r.opts.HTTPRoute, svc, nil, func(u *unstructured.Unstructured, e kuberoute.Entry) ([]any, []kube.Op) {
+		refs := e.Destinations()
 		if _, err := weightsOf(refs, svc); err == nil || !kube.Adoptable(u) {
 			return nil, nil
 		}

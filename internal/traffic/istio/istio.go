@@ -17,6 +17,7 @@ import (
 	"github.com/sluicehq/sluice/internal/kube"
 	"github.com/sluicehq/sluice/internal/platform"
 	"github.com/sluicehq/sluice/internal/traffic"
+	"github.com/sluicehq/sluice/internal/traffic/kuberoute"
 )
 
 // FieldManager is the server-side apply field manager of what Ensure writes.
@@ -95,9 +96,10 @@ func (o Options) clusterDomain() string {
 
 // Router splits traffic with a VirtualService's weights between DestinationRule subsets.
 type Router struct {
-	dyn  dynamic.Interface
-	opts Options
-	log  *slog.Logger
+	dyn   dynamic.Interface
+	opts  Options
+	log   *slog.Logger
+	split *kuberoute.Writer // reads and writes the VirtualService's split
 }
 
 var _ traffic.Router = (*Router)(nil)
@@ -142,7 +144,18 @@ func NewForClient(dyn dynamic.Interface, opts Options) (*Router, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Router{dyn: dyn, opts: opts, log: log}, nil
+	r := &Router{dyn: dyn, opts: opts, log: log}
+	r.split = &kuberoute.Writer{
+		Router:         "istio",
+		Kind:           "virtual service",
+		Resource:       func() dynamic.ResourceInterface { return r.client(virtualServiceGVR) },
+		Routes:         routes{r},
+		FieldManager:   FieldManager,
+		KeysAnnotation: AnnotationWeightKeys,
+		ErrNotEnsured:  ErrNotEnsured,
+		Log:            log,
+	}
+	return r, nil
 }
 
 func (r *Router) client(gvr schema.GroupVersionResource) dynamic.ResourceInterface {
@@ -214,10 +227,10 @@ func (r *Router) plan(ctx context.Context, rt traffic.Route) (plan, error) {
 	var err error
 	if r.opts.VirtualService != "" {
 		p.adopted = true
-		if err := r.checkAdoptable(ctx); err != nil {
+		if err := r.split.CheckAdoptable(ctx, r.opts.VirtualService, svc); err != nil {
 			return p, err
 		}
-	} else if p.weights, err = r.currentWeights(ctx, svc, p.weights); err != nil {
+	} else if p.weights, err = r.split.Current(ctx, svc, p.weights, "virtualService: "+svc); err != nil {
 		return p, err
 	}
 	if r.opts.split() == SplitSubset {
@@ -247,29 +260,6 @@ func liveOr(s platform.Slot) platform.Slot {
 		return s
 	}
 	return platform.Green
-}
-
-// currentWeights returns the split of the service's generated VirtualService, or def
-// when there is none yet. A VirtualService of that name that sluice did not create is
-// an error: sluice neither takes it over nor overwrites it.
-func (r *Router) currentWeights(ctx context.Context, svc string, def traffic.Weights) (traffic.Weights, error) {
-	u, err := r.client(virtualServiceGVR).Get(ctx, svc, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return def, nil
-	}
-	if err != nil {
-		return def, fmt.Errorf("get virtual service %s: %w", svc, err)
-	}
-	if !r.owned(u, svc) {
-		return def, fmt.Errorf("virtual service %s %w (adopt it with virtualService: %s and the annotation %s: \"true\", or remove it)",
-			svc, kube.ErrNotOwned, svc, AnnotationAdopt)
-	}
-	if _, entry, err := r.findRoute(u); err == nil {
-		if w, err := r.weightsOf(entry, svc); err == nil {
-			return w, nil
-		}
-	}
-	return def, nil
 }
 
 // mayWrite reports whether sluice may write the object name: it does not exist or
@@ -354,7 +344,7 @@ func (r *Router) release(ctx context.Context, svc string) error {
 	}
 	gateways := []string{r.gatewayName(svc)}
 	if r.opts.VirtualService != "" {
-		if err := r.unadopt(ctx); err != nil {
+		if err := r.split.ForgetKeys(ctx, r.opts.VirtualService); err != nil {
 			return err
 		}
 	} else {

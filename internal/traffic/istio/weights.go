@@ -2,146 +2,62 @@ package istio
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"reflect"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/sluicehq/sluice/internal/kube"
 	"github.com/sluicehq/sluice/internal/platform"
 	"github.com/sluicehq/sluice/internal/platform/kubernetes"
 	"github.com/sluicehq/sluice/internal/traffic"
+	"github.com/sluicehq/sluice/internal/traffic/kuberoute"
 )
 
 // Weights reads the split from the VirtualService stored by the API server.
 func (r *Router) Weights(ctx context.Context, svc traffic.ServiceRef) (traffic.Weights, error) {
-	if err := ctx.Err(); err != nil {
-		return traffic.Weights{}, fmt.Errorf("istio: weights %s: %w", svc.Service, err)
-	}
-	w, err := r.read(ctx, svc.Service)
-	if err != nil {
-		return traffic.Weights{}, fmt.Errorf("istio: weights %s: %w", svc.Service, err)
-	}
-	return w, nil
-}
-
-func (r *Router) read(ctx context.Context, svc string) (traffic.Weights, error) {
-	u, err := r.client(virtualServiceGVR).Get(ctx, r.vsName(svc), metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return traffic.Weights{}, ErrNotEnsured
-	}
-	if err != nil {
-		return traffic.Weights{}, err
-	}
-	_, entry, err := r.findRoute(u)
-	if err != nil {
-		return traffic.Weights{}, err
-	}
-	return r.weightsOf(entry, svc)
+	return r.split.Weights(ctx, r.vsName(svc.Service), svc.Service)
 }
 
 // SetWeights writes the split into the VirtualService's route, retrying on conflicts,
-// and reads it back. The write is a JSON patch of that route's destinations only.
+// and reads it back. The write is a JSON patch of that route's destinations only,
+// checked first against the DestinationRule's subsets.
 func (r *Router) SetWeights(ctx context.Context, svc traffic.ServiceRef, w traffic.Weights, key string) error {
-	if err := r.setWeights(ctx, svc.Service, w, key); err != nil {
-		return fmt.Errorf("istio: set weights %s %s: %w", svc.Service, w, err)
-	}
-	return nil
+	return r.split.SetWeights(ctx, r.vsName(svc.Service), svc.Service, w, key, func(ctx context.Context) (kuberoute.Check, error) {
+		return r.routeCheck(ctx, svc.Service)
+	})
 }
 
-func (r *Router) setWeights(ctx context.Context, svc string, w traffic.Weights, key string) error {
-	if err := w.Validate(); err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
+// routeCheck returns the check of a route's new destinations that istiod's webhook
+// would make: weights, and subsets that exist in the DestinationRule.
+func (r *Router) routeCheck(ctx context.Context, svc string) (kuberoute.Check, error) {
 	subsets, err := r.subsets(ctx, svc)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	written, err := r.patchRoute(ctx, svc, subsets, func(u *unstructured.Unstructured, entry map[string]any) ([]any, []kube.Op) {
-		if kube.HasKey(u.GetAnnotations()[AnnotationWeightKeys], key) {
-			return nil, nil
-		}
-		var keyOps []kube.Op
-		if key != "" {
-			keyOps = kube.SetAnnotation(u, AnnotationWeightKeys, kube.WithKey(u.GetAnnotations()[AnnotationWeightKeys], key))
-		}
-		return r.withWeights(entry, svc, w), keyOps
-	})
-	if err != nil || written == nil {
-		return err
-	}
-	return r.verify(ctx, svc, written, w)
+	return func(e kuberoute.Entry, dests []any) error {
+		return validateRoute(e.Where(), dests, r.host(svc), subsets)
+	}, nil
 }
 
-// routeFunc returns the new destinations of the route entry sluice owns in u (nil for
-// no change) and any other operations to send with them.
-type routeFunc func(u *unstructured.Unstructured, entry map[string]any) ([]any, []kube.Op)
+// routes is the router's part of the weight-writing skeleton: the VirtualService
+// route that carries the split, and its destinations.
+type routes struct{ r *Router }
 
-// patchRoute changes the destinations of the route whose weights sluice owns, and
-// nothing else of it, with a JSON patch guarded by the resourceVersion read and by a
-// test of the route's name. VirtualService's route lists are atomic in the Istio
-// CRD's schema, so the write makes sluice the field manager of spec.http (or tcp,
-// tls); the patch still changes only the one route's destinations.
-func (r *Router) patchRoute(ctx context.Context, svc string, subsets []string, fn routeFunc) (*unstructured.Unstructured, error) {
-	name := r.vsName(svc)
-	out, err := kube.Patch(ctx, r.client(virtualServiceGVR), name, FieldManager, func(u *unstructured.Unstructured) ([]kube.Op, error) {
-		i, entry, err := r.findRoute(u)
-		if err != nil {
-			return nil, err
-		}
-		dests, extra := fn(u, entry)
-		if dests == nil && len(extra) == 0 {
-			return nil, nil
-		}
-		if dests == nil {
-			return extra, nil
-		}
-		where := fmt.Sprintf("spec.%s[%d]", r.opts.protocol(), i)
-		if err := validateRoute(where, dests, r.host(svc), subsets); err != nil {
-			return nil, fmt.Errorf("virtual service %s: %w", name, err)
-		}
-		ops := []kube.Op{}
-		if n, ok := entry["name"].(string); ok {
-			ops = append(ops, kube.Test(kube.Pointer("spec", r.opts.protocol(), i, "name"), n))
-		}
-		ops = append(ops, kube.Add(kube.Pointer("spec", r.opts.protocol(), i, "route"), dests))
-		return append(ops, extra...), nil
-	})
-	if apierrors.IsNotFound(err) {
-		return nil, fmt.Errorf("virtual service %s: %w", name, ErrNotEnsured)
+func (rs routes) Entry(u *unstructured.Unstructured, _ string) (kuberoute.Entry, error) {
+	i, entry, err := rs.r.findRoute(u)
+	if err != nil {
+		return kuberoute.Entry{}, err
 	}
-	return out, err
+	return kuberoute.Entry{Path: []any{"spec", rs.r.opts.protocol(), i}, Field: "route", Value: entry}, nil
 }
 
-// verify reads the VirtualService back: unless another writer changed it since, it
-// must hold exactly the split written.
-func (r *Router) verify(ctx context.Context, svc string, written *unstructured.Unstructured, w traffic.Weights) error {
-	u, err := r.client(virtualServiceGVR).Get(ctx, written.GetName(), metav1.GetOptions{})
-	if err != nil {
-		return fmt.Errorf("read back: %w", err)
-	}
-	if u.GetResourceVersion() != written.GetResourceVersion() {
-		r.log.Info("weights changed again after this write", "service", svc, "written", w.String())
-		return nil
-	}
-	_, entry, err := r.findRoute(u)
-	if err != nil {
-		return fmt.Errorf("read back: %w", err)
-	}
-	got, err := r.weightsOf(entry, svc)
-	if err != nil {
-		return fmt.Errorf("read back: %w", err)
-	}
-	if got != w {
-		return fmt.Errorf("read back %s after writing %s", got, w)
-	}
-	return nil
+func (rs routes) Weights(e kuberoute.Entry, svc string) (traffic.Weights, error) {
+	return rs.r.weightsOf(e.Value, svc)
+}
+
+func (rs routes) WithWeights(e kuberoute.Entry, svc string, w traffic.Weights) []any {
+	return rs.r.withWeights(e.Value, svc, w)
 }
 
 // findRoute returns the index and entry of the route whose weights sluice owns: the
@@ -257,38 +173,18 @@ func (r *Router) withWeights(entry map[string]any, svc string, w traffic.Weights
 	return out
 }
 
-// errNotAdoptable says a VirtualService lacks the adoption annotation.
-var errNotAdoptable = errors.New("not marked for adoption (annotation " + AnnotationAdopt + `: "true")`)
-
-// checkAdoptable reads the VirtualService to adopt and reports why it cannot be:
-// missing, without the adoption annotation, or without the route.
-func (r *Router) checkAdoptable(ctx context.Context) error {
-	name := r.opts.VirtualService
-	u, err := r.client(virtualServiceGVR).Get(ctx, name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return fmt.Errorf("virtual service %s to adopt: %w", name, ErrNotEnsured)
-	}
-	if err != nil {
-		return fmt.Errorf("get virtual service %s: %w", name, err)
-	}
-	if !kube.Adoptable(u) {
-		return fmt.Errorf("virtual service %s: %w", name, errNotAdoptable)
-	}
-	_, _, err = r.findRoute(u)
-	return err
-}
-
 // adopt makes the adopted VirtualService's route send to the two slots, keeping a
 // split already in force and otherwise sending everything to w's slot. Only that
 // route's destinations change.
 func (r *Router) adopt(ctx context.Context, svc string, port int, w traffic.Weights) error {
-	subsets, err := r.subsets(ctx, svc)
+	check, err := r.routeCheck(ctx, svc)
 	if err != nil {
 		return err
 	}
-	_, err = r.patchRoute(ctx, svc, subsets, func(u *unstructured.Unstructured, entry map[string]any) ([]any, []kube.Op) {
+	_, err = r.split.Patch(ctx, r.vsName(svc), svc, check, func(u *unstructured.Unstructured, e kuberoute.Entry) ([]any, []kube.Op) {
+		entry := e.Value
 		if !kube.Adoptable(u) {
-			return nil, nil // the annotation went since checkAdoptable: leave the object alone
+			return nil, nil // the annotation went since CheckAdoptable: leave the object alone
 		}
 		cur, err := r.weightsOf(entry, svc)
 		if err == nil {
@@ -303,17 +199,5 @@ func (r *Router) adopt(ctx context.Context, svc string, port int, w traffic.Weig
 		}
 		return dests, nil
 	})
-	return err
-}
-
-// unadopt forgets the adopted VirtualService's weight keys; its routes stay as they
-// are, so the live slot keeps its traffic.
-func (r *Router) unadopt(ctx context.Context) error {
-	_, err := kube.Patch(ctx, r.client(virtualServiceGVR), r.opts.VirtualService, FieldManager, func(u *unstructured.Unstructured) ([]kube.Op, error) {
-		return kube.RemoveAnnotation(u, AnnotationWeightKeys), nil
-	})
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
 	return err
 }

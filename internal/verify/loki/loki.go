@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/sluicehq/sluice/internal/spec"
@@ -21,9 +20,7 @@ const maxBody = 32 << 20
 
 // Provider queries one Loki server.
 type Provider struct {
-	base     *url.URL
 	http     verify.HTTP
-	secrets  verify.Secrets
 	tenant   string
 	pageSize int
 	maxLines int
@@ -40,16 +37,11 @@ var (
 // max_entries_limit_per_query of 5000) and maxLines (the most lines a log check
 // reads, default 10000; beyond it the count is a lower bound and says so).
 func New(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (*Provider, error) {
-	u, err := verify.ParseURL("loki", strings.TrimSuffix(ps.URL, "/"))
+	h, err := verify.NewHTTP(ctx, "loki", ps, deps, maxBody)
 	if err != nil {
 		return nil, err
 	}
-	sec, err := deps.ResolveSecrets(ctx, ps.Credentials)
-	if err != nil {
-		return nil, fmt.Errorf("loki: %w", err)
-	}
-	p := &Provider{base: u, secrets: sec, pageSize: 1000, maxLines: 10000,
-		http: verify.HTTP{Name: "loki", Client: deps.Client(), Secrets: sec, MaxBody: maxBody}}
+	p := &Provider{http: h, pageSize: 1000, maxLines: 10000}
 	for k, v := range ps.Settings {
 		switch k {
 		case "tenant":
@@ -72,7 +64,7 @@ func New(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (*Provider
 }
 
 // Redact hides the provider's credentials in text.
-func (p *Provider) Redact(s string) string { return p.secrets.Redact(s) }
+func (p *Provider) Redact(s string) string { return p.http.Secrets.Redact(s) }
 
 // Check lists label names, which needs a reachable Loki and valid credentials.
 func (p *Provider) Check(ctx context.Context) error {
@@ -179,8 +171,7 @@ type data struct {
 // get sends a GET and returns the answer's data, or an error saying what was
 // wrong with the answer (Loki's errors are plain text).
 func (p *Provider) get(ctx context.Context, path string, v url.Values) (data, error) {
-	u := *p.base
-	u.Path = strings.TrimSuffix(u.Path, "/") + path
+	u := p.http.URL(path)
 	u.RawQuery = v.Encode()
 	req, err := p.http.NewRequest(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
@@ -215,7 +206,7 @@ func (p *Provider) authorise(req *http.Request) {
 	if p.tenant != "" {
 		req.Header.Set("X-Scope-OrgID", p.tenant)
 	}
-	p.secrets.Authorise(req)
+	p.http.Secrets.Authorise(req)
 }
 
 func nanos(t time.Time) string { return strconv.FormatInt(t.UnixNano(), 10) }

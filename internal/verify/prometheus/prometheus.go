@@ -25,9 +25,7 @@ const maxBody = 32 << 20
 
 // Provider runs PromQL against one Prometheus server.
 type Provider struct {
-	base    *url.URL
 	http    verify.HTTP
-	secrets verify.Secrets
 	minStep time.Duration
 	headers map[string]string
 }
@@ -45,16 +43,11 @@ func New(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (*Provider
 	if ps.URL == "" {
 		return nil, verify.FieldErrorf("url", "prometheus: needs a url")
 	}
-	u, err := verify.ParseURL("prometheus", strings.TrimSuffix(ps.URL, "/"))
+	h, err := verify.NewHTTP(ctx, "prometheus", ps, deps, maxBody)
 	if err != nil {
 		return nil, err
 	}
-	sec, err := deps.ResolveSecrets(ctx, ps.Credentials)
-	if err != nil {
-		return nil, fmt.Errorf("prometheus: %w", err)
-	}
-	p := &Provider{base: u, secrets: sec, minStep: time.Second, headers: map[string]string{},
-		http: verify.HTTP{Name: "prometheus", Client: deps.Client(), Secrets: sec, MaxBody: maxBody}}
+	p := &Provider{http: h, minStep: time.Second, headers: map[string]string{}}
 	for k, v := range ps.Settings {
 		switch {
 		case k == "step":
@@ -73,7 +66,7 @@ func New(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (*Provider
 }
 
 // Redact hides the provider's credentials in text.
-func (p *Provider) Redact(s string) string { return p.secrets.Redact(s) }
+func (p *Provider) Redact(s string) string { return p.http.Secrets.Redact(s) }
 
 // Check asks the server for its build information, which needs the credentials.
 func (p *Provider) Check(ctx context.Context) error {
@@ -137,9 +130,7 @@ func unixString(t time.Time) string {
 }
 
 func (p *Provider) request(ctx context.Context, method, path string, body io.Reader) (*http.Request, error) {
-	u := *p.base
-	u.Path = strings.TrimSuffix(u.Path, "/") + path
-	req, err := p.http.NewRequest(ctx, method, u.String(), body)
+	req, err := p.http.NewRequest(ctx, method, p.http.URL(path).String(), body)
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +138,7 @@ func (p *Provider) request(ctx context.Context, method, path string, body io.Rea
 	for k, v := range p.headers {
 		req.Header.Set(k, v)
 	}
-	p.secrets.Authorise(req)
+	p.http.Secrets.Authorise(req)
 	return req, nil
 }
 

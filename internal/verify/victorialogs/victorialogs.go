@@ -22,9 +22,7 @@ const maxBody = 32 << 20
 
 // Provider queries one VictoriaLogs server.
 type Provider struct {
-	base      *url.URL
 	http      verify.HTTP
-	secrets   verify.Secrets
 	accountID string
 	projectID string
 	maxLines  int
@@ -40,16 +38,11 @@ var (
 // (the tenant headers) and maxLines (the most lines a log check reads, default
 // 10000; beyond it the count is a lower bound and says so).
 func New(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (*Provider, error) {
-	u, err := verify.ParseURL("victorialogs", strings.TrimSuffix(ps.URL, "/"))
+	h, err := verify.NewHTTP(ctx, "victorialogs", ps, deps, maxBody)
 	if err != nil {
 		return nil, err
 	}
-	sec, err := deps.ResolveSecrets(ctx, ps.Credentials)
-	if err != nil {
-		return nil, fmt.Errorf("victorialogs: %w", err)
-	}
-	p := &Provider{base: u, secrets: sec, maxLines: 10000,
-		http: verify.HTTP{Name: "victorialogs", Client: deps.Client(), Secrets: sec, MaxBody: maxBody}}
+	p := &Provider{http: h, maxLines: 10000}
 	for k, v := range ps.Settings {
 		switch k {
 		case "accountID", "projectID":
@@ -75,7 +68,7 @@ func New(ctx context.Context, ps spec.ProviderSpec, deps verify.Deps) (*Provider
 }
 
 // Redact hides the provider's credentials in text.
-func (p *Provider) Redact(s string) string { return p.secrets.Redact(s) }
+func (p *Provider) Redact(s string) string { return p.http.Secrets.Redact(s) }
 
 // Check lists the field names of the last minute, which needs a reachable server
 // and valid credentials.
@@ -164,9 +157,7 @@ func (p *Provider) lines(ctx context.Context, q verify.Query) (verify.Result, er
 // post sends a form and returns the answer's body, or an error saying what was
 // wrong with the answer (VictoriaLogs's errors are plain text).
 func (p *Provider) post(ctx context.Context, path string, v url.Values) ([]byte, error) {
-	u := *p.base
-	u.Path = strings.TrimSuffix(u.Path, "/") + path
-	req, err := p.http.NewRequest(ctx, http.MethodPost, u.String(), strings.NewReader(v.Encode()))
+	req, err := p.http.NewRequest(ctx, http.MethodPost, p.http.URL(path).String(), strings.NewReader(v.Encode()))
 	if err != nil {
 		return nil, err
 	}
@@ -195,7 +186,7 @@ func (p *Provider) authorise(req *http.Request) {
 	if p.projectID != "" {
 		req.Header.Set("ProjectID", p.projectID)
 	}
-	p.secrets.Authorise(req)
+	p.http.Secrets.Authorise(req)
 }
 
 func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
