@@ -12,7 +12,6 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/client-go/dynamic"
 
 	"github.com/sluicehq/sluice/internal/client"
 	"github.com/sluicehq/sluice/internal/platform/kubernetes/kubetest"
@@ -72,10 +71,7 @@ func TestReleaseResources(t *testing.T) {
 	cfg := kubetest.Config(t)
 	kubeconfig := kubetest.Kubeconfig(t)
 	ns := kubetest.Namespace(t, kubetest.Clientset(t, cfg), "rel")
-	dc, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dc := kubetest.Dynamic(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	manifest, err := os.ReadFile("../../deploy/crds/releases.sluice.dev.yaml")
