@@ -22,15 +22,8 @@ import (
 // releaseFiles is a canary whose check step calls ${check}: a 2xx answer promotes
 // the release, a 500 rolls it back. Its environment takes Releases from namespace
 // NAMESPACE; workflow "elsewhere" runs in an environment that takes none.
-const releaseFiles = crashEnvironment + `  releaseNamespaces: [NAMESPACE]
----
-apiVersion: sluice.dev/v1alpha1
-kind: Environment
-metadata: {name: other-team}
-spec:
-  platform: {type: recorder, recorder: {file: other.jsonl}}
-  router: {type: recorder, recorder: {file: other.jsonl}}
----
+var releaseFiles = recorderEnvironment("prod", "effects.jsonl", "  releaseNamespaces: [NAMESPACE]\n") + "---\n" +
+	recorderEnvironment("other-team", "other.jsonl", "") + `---
 apiVersion: sluice.dev/v1alpha1
 kind: Workflow
 metadata: {name: elsewhere}
