@@ -54,7 +54,11 @@ func startServer(t *testing.T) e2eCLI {
 	return e2eCLI{}
 }
 
-const e2eFiles = `apiVersion: sluice.dev/v1alpha1
+// stagingShop opens the files of the CLI's releases: the environment staging on the
+// recorder platform and router (into effects.jsonl), and the head of the workflow
+// shop in staging, up to its first variable, artifact; the rest of its variables,
+// its service and its phases follow.
+const stagingShop = `apiVersion: sluice.dev/v1alpha1
 kind: Environment
 metadata: {name: staging}
 spec:
@@ -68,7 +72,9 @@ spec:
   environment: staging
   variables:
     - {name: artifact, type: string, required: true}
-    - {name: canary_percent, type: percent, default: "10"}
+`
+
+const e2eFiles = stagingShop + `    - {name: canary_percent, type: percent, default: "10"}
   service: {name: shop, port: 8080, artifact: "${artifact}", instances: 2}
   phases:
     - name: setup-blue

@@ -10,21 +10,7 @@ import (
 )
 
 // followFiles is a release with a timed wait (a progress bar) and an approval.
-const followFiles = `apiVersion: sluice.dev/v1alpha1
-kind: Environment
-metadata: {name: staging}
-spec:
-  platform: {type: recorder, recorder: {file: effects.jsonl}}
-  router: {type: recorder, recorder: {file: effects.jsonl}}
----
-apiVersion: sluice.dev/v1alpha1
-kind: Workflow
-metadata: {name: shop}
-spec:
-  environment: staging
-  variables:
-    - {name: artifact, type: string, required: true}
-  service: {name: shop, port: 8080, artifact: "${artifact}", instances: 2}
+const followFiles = stagingShop + `  service: {name: shop, port: 8080, artifact: "${artifact}", instances: 2}
   phases:
     - name: setup-blue
       steps:

@@ -115,15 +115,33 @@ func newHarness(t *testing.T, mods ...func(*api.Deps)) *harness {
 	h.broker = events.New(st, events.WithPollInterval(0))
 	d := api.Deps{Store: st, Engine: h.spy, Broker: h.broker,
 		Now: func() time.Time { return clock }, Heartbeat: 20 * time.Millisecond, StatusPoll: 50 * time.Millisecond}
+	h.serve(d, mods)
+	return h
+}
+
+// serve starts the API of d, changed by mods, for the test, and closes it and the
+// store at cleanup.
+func (h *harness) serve(d api.Deps, mods []func(*api.Deps)) {
 	for _, m := range mods {
 		m(&d)
 	}
 	h.srv = httptest.NewServer(api.New(d))
-	t.Cleanup(func() {
+	h.t.Cleanup(func() {
 		h.srv.Close()
-		_ = st.Close()
+		_ = h.store.Close()
 	})
-	return h
+}
+
+// setHeaders sets the "Key: value" lines hdr on req; a Host line sets req.Host.
+func setHeaders(req *http.Request, hdr []string) {
+	for _, kv := range hdr {
+		k, v, _ := strings.Cut(kv, ":")
+		if strings.EqualFold(k, "Host") {
+			req.Host = strings.TrimSpace(v)
+			continue
+		}
+		req.Header.Set(k, strings.TrimSpace(v))
+	}
 }
 
 // do sends one request as a sluice client does (with X-Sluice-Request); hdr is
@@ -135,14 +153,7 @@ func (h *harness) do(method, path, body string, hdr ...string) (int, []byte) {
 		h.t.Fatal(err)
 	}
 	req.Header.Set(api.HeaderRequest, "1")
-	for _, kv := range hdr {
-		k, v, _ := strings.Cut(kv, ":")
-		if strings.EqualFold(k, "Host") {
-			req.Host = strings.TrimSpace(v)
-			continue
-		}
-		req.Header.Set(k, strings.TrimSpace(v))
-	}
+	setHeaders(req, hdr)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		h.t.Fatal(err)
@@ -355,14 +366,7 @@ func (h *harness) openStream(ctx context.Context, path string, hdr ...string) (<
 	h.t.Helper()
 	req, _ := http.NewRequestWithContext(ctx, "GET", h.srv.URL+path, nil)
 	req.Header.Set("Accept", "text/event-stream")
-	for _, kv := range hdr {
-		k, v, _ := strings.Cut(kv, ":")
-		if strings.EqualFold(k, "Host") {
-			req.Host = strings.TrimSpace(v)
-			continue
-		}
-		req.Header.Set(k, strings.TrimSpace(v))
-	}
+	setHeaders(req, hdr)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		h.t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -40,14 +39,7 @@ func newAuthHarness(t *testing.T, mods ...func(*api.Deps)) *authHarness {
 	h.rej = audit.NewRejections(st, func() time.Time { return clock }, nil)
 	d := api.Deps{Store: st, Engine: h.spy, Broker: h.broker, Auth: svc, Audit: st, Rejections: h.rej,
 		Now: func() time.Time { return clock }, Heartbeat: 20 * time.Millisecond, StatusPoll: 50 * time.Millisecond}
-	for _, m := range mods {
-		m(&d)
-	}
-	h.srv = httptest.NewServer(api.New(d))
-	t.Cleanup(func() {
-		h.srv.Close()
-		_ = st.Close()
-	})
+	h.serve(d, mods)
 	return h
 }
 

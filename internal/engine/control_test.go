@@ -32,8 +32,10 @@ func decodeState(t *testing.T, ex store.Execution) engine.State {
 	return st
 }
 
-// longWaitYAML holds the canary at 10% for a long wait.
-const longWaitYAML = `apiVersion: sluice.dev/v1alpha1
+// slowCanary opens the workflow slow in test: its phase canary deploys slow:v2 and
+// sends it 10% of traffic; the rest of the phase's steps (or more of the traffic
+// step's fields) follow.
+const slowCanary = `apiVersion: sluice.dev/v1alpha1
 kind: Workflow
 metadata: {name: slow}
 spec:
@@ -44,7 +46,10 @@ spec:
       steps:
         - deploy: {instances: 100%}
         - traffic: 10%
-        - name: soak
+`
+
+// longWaitYAML holds the canary at 10% for a long wait.
+const longWaitYAML = slowCanary + `        - name: soak
           wait: 1h
         - promote: {}
 `

@@ -13,18 +13,7 @@ import (
 
 // retriedTrafficYAML moves 10% to the new slot with a traffic step that is retried
 // up to three more times before the default rollback.
-const retriedTrafficYAML = `apiVersion: sluice.dev/v1alpha1
-kind: Workflow
-metadata: {name: slow}
-spec:
-  environment: test
-  service: {name: slow, port: 8080, artifact: "slow:v2", instances: 2}
-  phases:
-    - name: canary
-      steps:
-        - deploy: {instances: 100%}
-        - traffic: 10%
-          onFailure: {action: retry, retries: 3, backoff: 5ms}
+const retriedTrafficYAML = slowCanary + `          onFailure: {action: retry, retries: 3, backoff: 5ms}
         - promote: {}
 `
 

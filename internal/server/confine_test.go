@@ -81,18 +81,7 @@ func (s *syncBuffer) String() string {
 // a workflow whose artifact is a free variable, as in every example.
 func confineDocs(listen, dataDir, tokenFile, knownFile, ownSecret string) string {
 	read := strings.Join([]string{dataDir, tokenFile, filepath.Join(dataDir, "sluice.db")}, ":")
-	return fmt.Sprintf(`apiVersion: sluice.dev/v1alpha1
-kind: Environment
-metadata: {name: lockdown}
-spec:
-  platform:
-    type: local
-    local:
-      stopGrace: 1s
-      commands:
-        - {name: probe, executable: %q, args: [--port, "${PORT}", --version, "${VERSION}"]}
-  router: {type: builtin, builtin: {listen: %q}}
----
+	return localProbeEnvironment("lockdown", probeExe, listen) + fmt.Sprintf(`---
 apiVersion: sluice.dev/v1alpha1
 kind: Workflow
 metadata: {name: release}
@@ -118,7 +107,7 @@ spec:
         - deploy: {instances: 1}
         - traffic: 100%%
         - promote: {}
-`, probeExe, listen, probeEnv, read, knownFile, ownSecret)
+`, probeEnv, read, knownFile, ownSecret)
 }
 
 // TestDeployerCannotTakeOverTheMachine: with --auth, a deployer's run of a command the
@@ -127,22 +116,9 @@ spec:
 // working directory, and can read neither the data directory nor the token file; and
 // secrets it prints are found nowhere: SQLite file, API, event stream, server log.
 func TestDeployerCannotTakeOverTheMachine(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("this test needs root, to run instances as another user")
-		}
-		t.Skip("needs root: the local platform runs instances as another user only when sluice is root")
-	}
-	base, err := os.MkdirTemp("", "sluice-confine-*")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(base) })
 	// Every directory above the data dir is open to all: only the data dir's and the
 	// token file's own modes keep the instance out.
-	if err := os.Chmod(base, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	base := rootBaseDir(t, "sluice-confine-*")
 	dataDir := filepath.Join(base, "data")
 	tokenFile := filepath.Join(dataDir, "admin-token")
 

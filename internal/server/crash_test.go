@@ -9,8 +9,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"slices"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -126,35 +124,11 @@ func (c *child) waitKilled(t *testing.T) {
 	}
 }
 
-const crashEnvironment = `apiVersion: sluice.dev/v1alpha1
-kind: Environment
-metadata: {name: prod}
-spec:
-  platform: {type: recorder, recorder: {file: effects.jsonl}}
-  router: {type: recorder, recorder: {file: effects.jsonl}}
-`
-
-const crashWorkflow = `apiVersion: sluice.dev/v1alpha1
-kind: Workflow
-metadata: {name: shop}
-spec:
-  environment: prod
-  service: {name: shop, port: 8080, artifact: "shop:v2"}
-  phases:
-    - name: setup-blue
-      steps:
-        - service: {hosts: [shop.example.com]}
-        - deploy: {instances: 100%}
-    - name: canary
-      steps:
-        - traffic: 10%
-        - wait: 30ms
+// crashFiles are a canary release that moves traffic twice before it promotes.
+var crashFiles = prodRecorder + "---\n" + shopCanary(`        - wait: 30ms
         - traffic: 50%
-    - name: promote
-      steps:
-        - promote: {}
-        - scaledown: {}
-`
+`, `        - scaledown: {}
+`)
 
 // seedLiveGreen records a past release: green live with two instances.
 func seedLiveGreen(t *testing.T, dir string) {
@@ -206,7 +180,7 @@ func TestSIGKILLAtEveryKindOfJournalBoundary(t *testing.T) {
 			seedLiveGreen(t, dir)
 			ctx := context.Background()
 			srv := startChild(t, dir, point)
-			if _, err := srv.client.Apply(ctx, "crash.yaml", []byte(crashEnvironment+"---\n"+crashWorkflow), false); err != nil {
+			if _, err := srv.client.Apply(ctx, "crash.yaml", []byte(crashFiles), false); err != nil {
 				t.Fatal(err)
 			}
 			// The server may die before it answers: the execution is durable once
@@ -223,26 +197,8 @@ func TestSIGKILLAtEveryKindOfJournalBoundary(t *testing.T) {
 			if got.Status != string(store.StatusSucceeded) {
 				t.Fatalf("after restart the execution is %s (%s)\n%s", got.Status, got.Reason, srv.stderr)
 			}
-			effects, err := recorder.ReadEffects(filepath.Join(dir, "effects.jsonl"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var applied []string
-			keys := map[string]bool{}
-			for _, e := range effects[1:] { // after the seed
-				if keys[e.Key] {
-					t.Errorf("effect %s applied twice", e.Key)
-				}
-				keys[e.Key] = true
-				applied = append(applied, describe(e))
-			}
-			if !slices.Equal(applied, want) {
-				t.Fatalf("effects after a crash at %s:\n  %s\nwant:\n  %s", point, strings.Join(applied, "\n  "), strings.Join(want, "\n  "))
-			}
-			svcs, err := srv.client.Services(ctx, "prod")
-			if err != nil || len(svcs) != 1 || svcs[0].LiveSlot != "blue" {
-				t.Fatalf("services %+v, %v: want blue live", svcs, err)
-			}
+			checkEffects(t, dir, point, want)
+			checkBlueLive(t, srv)
 		})
 	}
 }

@@ -20,49 +20,17 @@ import (
 	"github.com/sluicehq/sluice/internal/store/sqlite"
 )
 
-// stepsDefinitions is an environment with a generic HTTP/JSON provider and a
-// workflow with one step of every type that runs on the recorder platform; %[1]s is
+// stepsDefinitions are an environment with a generic HTTP/JSON provider and a
+// workflow with one step of every type that runs on the recorder platform; url is
 // the base URL of the test's own HTTP server (webhook and provider).
-const stepsDefinitions = `apiVersion: sluice.dev/v1alpha1
-kind: Environment
-metadata: {name: prod}
-spec:
-  platform: {type: recorder, recorder: {file: effects.jsonl}}
-  router: {type: recorder, recorder: {file: effects.jsonl}}
-  providers:
-    - name: probe
-      type: http
-      url: %[1]s/metric
-      settings: {path: value}
----
-apiVersion: sluice.dev/v1alpha1
-kind: Workflow
-metadata: {name: shop}
-spec:
-  environment: prod
-  service: {name: shop, port: 8080, artifact: "shop:v2"}
-  phases:
-    - name: setup-blue
-      steps:
-        - service: {hosts: [shop.example.com]}
-        - deploy: {instances: 100%%}
-    - name: canary
-      steps:
-        - traffic: 10%%
-        - webhook: {url: "%[1]s/hook", body: canary}
-        - verify:
-            count: 2
-            interval: 10ms
-            window: 1m
-            metrics:
-              - {name: success, provider: probe, query: up, successCondition: "result >= 0.9"}
-        - wait: 30ms
+func stepsDefinitions(url string) string {
+	return recorderEnvironment("prod", "effects.jsonl", probeProvider(url)) + "---\n" + shopCanary(
+		`        - webhook: {url: "`+url+`/hook", body: canary}
+`+verifyProbe+`        - wait: 30ms
         - approval: {approvers: [tester], message: "go on"}
-    - name: promote
-      steps:
-        - promote: {}
-        - scaledown: {delay: 20ms}
-`
+`, `        - scaledown: {delay: 20ms}
+`)
+}
 
 // stepsEffects are the platform and router effects of one release, in order.
 var stepsEffects = []string{
@@ -107,7 +75,7 @@ func (w *stepsWorld) startRelease(t *testing.T, dir, crashAt string) *child {
 	seedLiveGreen(t, dir)
 	srv := startChild(t, dir, crashAt)
 	ctx := context.Background()
-	if _, err := srv.client.Apply(ctx, "steps.yaml", []byte(fmt.Sprintf(stepsDefinitions, w.srv.URL)), false); err != nil {
+	if _, err := srv.client.Apply(ctx, "steps.yaml", []byte(stepsDefinitions(w.srv.URL)), false); err != nil {
 		t.Fatal(err)
 	}
 	// The server may die before it answers: the execution is durable once started,
@@ -247,7 +215,7 @@ func crashAndCheck(t *testing.T, point string) {
 	if ex.Status != store.StatusSucceeded {
 		t.Fatalf("after a crash at %s the execution is %s (%s)\n%s", point, ex.Status, ex.Reason, srv.stderr)
 	}
-	checkEffects(t, dir, point)
+	checkEffects(t, dir, point, stepsEffects)
 	switch n := w.hooks.Load(); {
 	case n < 1 || n > 2:
 		t.Errorf("webhook called %d times, want 1 or 2 (at least once, repeated at most once by one crash)", n)
@@ -268,14 +236,20 @@ func crashAndCheck(t *testing.T, point string) {
 			}
 		}
 	}
+	checkBlueLive(t, srv)
+}
+
+// checkBlueLive asserts the server knows one service, prod's shop, with blue live.
+func checkBlueLive(t *testing.T, srv *child) {
+	t.Helper()
 	svcs, err := srv.client.Services(context.Background(), "prod")
 	if err != nil || len(svcs) != 1 || svcs[0].LiveSlot != "blue" {
 		t.Fatalf("services %+v, %v: want blue live", svcs, err)
 	}
 }
 
-// checkEffects asserts the recorder saw every effect of the release once, in order.
-func checkEffects(t *testing.T, dir, point string) {
+// checkEffects asserts the recorder saw every effect in want once, in order.
+func checkEffects(t *testing.T, dir, point string, want []string) {
 	t.Helper()
 	effects, err := recorder.ReadEffects(filepath.Join(dir, "effects.jsonl"))
 	if err != nil {
@@ -290,7 +264,7 @@ func checkEffects(t *testing.T, dir, point string) {
 		keys[e.Key] = true
 		applied = append(applied, describe(e))
 	}
-	if !slices.Equal(applied, stepsEffects) {
-		t.Fatalf("effects after a crash at %s:\n  %s\nwant:\n  %s", point, strings.Join(applied, "\n  "), strings.Join(stepsEffects, "\n  "))
+	if !slices.Equal(applied, want) {
+		t.Fatalf("effects after a crash at %s:\n  %s\nwant:\n  %s", point, strings.Join(applied, "\n  "), strings.Join(want, "\n  "))
 	}
 }

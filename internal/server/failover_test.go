@@ -23,23 +23,7 @@ const failoverLease = time.Second
 // failoverFiles records into one file shared by every server, so a test can count
 // each side effect across servers.
 func failoverFiles(effects string) string {
-	return `apiVersion: sluice.dev/v1alpha1
-kind: Environment
-metadata: {name: prod}
-spec:
-  platform: {type: recorder, recorder: {file: "` + effects + `"}}
-  router: {type: recorder, recorder: {file: "` + effects + `"}}
----
-apiVersion: sluice.dev/v1alpha1
-kind: Workflow
-metadata: {name: release}
-spec:
-  environment: prod
-  variables:
-    - {name: svc, type: string, required: true}
-  service: {name: "${svc}", port: 8080, artifact: "app:v2", instances: 2}
-  phases:
-    - name: setup
+	return perServiceRelease(effects, "release", `    - name: setup
       steps:
         - wait: 500ms
         - deploy: {instances: 2}
@@ -52,7 +36,7 @@ spec:
     - name: promote
       steps:
         - promote: {}
-`
+`)
 }
 
 // TestFailoverOnPostgreSQL runs three servers on one PostgreSQL database, starts

@@ -17,45 +17,13 @@ import (
 	"github.com/sluicehq/sluice/internal/store"
 )
 
-// metricsDefinitions is a canary release on the recorder platform whose verify step
-// asks the test's provider; %[1]s is the provider's base URL.
-const metricsDefinitions = `apiVersion: sluice.dev/v1alpha1
-kind: Environment
-metadata: {name: prod}
-spec:
-  platform: {type: recorder, recorder: {file: effects.jsonl}}
-  router: {type: recorder, recorder: {file: effects.jsonl}}
-  providers:
-    - name: probe
-      type: http
-      url: %[1]s/metric
-      settings: {path: value}
----
-apiVersion: sluice.dev/v1alpha1
-kind: Workflow
-metadata: {name: shop}
-spec:
-  environment: prod
-  service: {name: shop, port: 8080, artifact: "shop:v2"}
-  phases:
-    - name: setup-blue
-      steps:
-        - service: {hosts: [shop.example.com]}
-        - deploy: {instances: 100%%}
-    - name: canary
-      steps:
-        - traffic: 10%%
-        - verify:
-            count: 2
-            interval: 10ms
-            window: 1m
-            metrics:
-              - {name: success, provider: probe, query: up, successCondition: "result >= 0.9"}
-        - approval: {approvers: [tester], message: "go on"}
-    - name: promote
-      steps:
-        - promote: {}
-`
+// metricsDefinitions are a canary release on the recorder platform whose verify
+// step asks the test's provider at url.
+func metricsDefinitions(url string) string {
+	return recorderEnvironment("prod", "effects.jsonl", probeProvider(url)) + "---\n" + shopCanary(
+		verifyProbe+`        - approval: {approvers: [tester], message: "go on"}
+`, "")
+}
 
 // TestMetricsAfterReleases runs three executions on a real server — one promoted,
 // one rolled back by its verification, one waiting for its approval — and reads
@@ -81,7 +49,7 @@ func TestMetricsAfterReleases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Apply(ctx, "shop.yaml", []byte(fmt.Sprintf(metricsDefinitions, probe.URL)), false); err != nil {
+	if _, err := c.Apply(ctx, "shop.yaml", []byte(metricsDefinitions(probe.URL)), false); err != nil {
 		t.Fatal(err)
 	}
 

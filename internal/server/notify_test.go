@@ -24,18 +24,12 @@ import (
 	"github.com/sluicehq/sluice/internal/store/sqlite"
 )
 
-const notifyFiles = `apiVersion: sluice.dev/v1alpha1
-kind: Environment
-metadata: {name: prod}
-spec:
-  platform: {type: recorder, recorder: {file: effects.jsonl}}
-  router: {type: recorder, recorder: {file: effects.jsonl}}
-  notifications:
+var notifyFiles = recorderEnvironment("prod", "effects.jsonl", `  notifications:
     baseURL: http://127.0.0.1:7070
     notifiers:
       - {name: audit, type: webhook, webhook: {url: "%s", secret: {env: SLUICE_TEST_NOTIFY_SECRET}}}
       - {name: team, type: slack, slack: {url: {env: SLUICE_TEST_NOTIFY_UNSET}}}
-`
+`)
 
 const notifyWorkflow = `apiVersion: sluice.dev/v1alpha1
 kind: Workflow

@@ -25,19 +25,7 @@ import (
 func pipelineDocs(stagingAddr, prodAddr, check string) string {
 	var b strings.Builder
 	for _, e := range [][2]string{{"staging", stagingAddr}, {"production", prodAddr}} {
-		fmt.Fprintf(&b, `apiVersion: sluice.dev/v1alpha1
-kind: Environment
-metadata: {name: %s}
-spec:
-  platform:
-    type: local
-    local:
-      stopGrace: 1s
-      commands:
-        - {name: probe, executable: %q, args: [--port, "${PORT}", --version, "${VERSION}"]}
-  router: {type: builtin, builtin: {listen: %q}}
----
-`, e[0], probeExe, e[1])
+		b.WriteString(localProbeEnvironment(e[0], probeExe, e[1]) + "---\n")
 	}
 	fmt.Fprintf(&b, `apiVersion: sluice.dev/v1alpha1
 kind: Workflow
@@ -88,18 +76,7 @@ spec:
 // v1, which both ports then serve. A second run whose production check fails rolls
 // production back to v1 (onFailure: rollback-stage) while staging keeps v2.
 func TestPipelineOnLocalPlatform(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("this test needs root, to run instances as another user")
-		}
-		t.Skip("needs root: instances run as nobody from the test binary's copy")
-	}
-	base, err := os.MkdirTemp("", "sluice-pipeline-*")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(base) })
-	os.Chmod(base, 0o755)
+	base := rootBaseDir(t, "sluice-pipeline-*")
 	dataDir, stagingAddr, prodAddr := filepath.Join(base, "data"), localtest.FreeAddr(t), localtest.FreeAddr(t)
 	check := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/fail" {

@@ -12,7 +12,6 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/client-go/dynamic"
 
 	"github.com/sluicehq/sluice/internal/client"
 	"github.com/sluicehq/sluice/internal/platform/kubernetes/kubetest"
@@ -23,15 +22,8 @@ import (
 // releaseFiles is a canary whose check step calls ${check}: a 2xx answer promotes
 // the release, a 500 rolls it back. Its environment takes Releases from namespace
 // NAMESPACE; workflow "elsewhere" runs in an environment that takes none.
-const releaseFiles = crashEnvironment + `  releaseNamespaces: [NAMESPACE]
----
-apiVersion: sluice.dev/v1alpha1
-kind: Environment
-metadata: {name: other-team}
-spec:
-  platform: {type: recorder, recorder: {file: other.jsonl}}
-  router: {type: recorder, recorder: {file: other.jsonl}}
----
+var releaseFiles = recorderEnvironment("prod", "effects.jsonl", "  releaseNamespaces: [NAMESPACE]\n") + "---\n" +
+	recorderEnvironment("other-team", "other.jsonl", "") + `---
 apiVersion: sluice.dev/v1alpha1
 kind: Workflow
 metadata: {name: elsewhere}
@@ -72,10 +64,7 @@ func TestReleaseResources(t *testing.T) {
 	cfg := kubetest.Config(t)
 	kubeconfig := kubetest.Kubeconfig(t)
 	ns := kubetest.Namespace(t, kubetest.Clientset(t, cfg), "rel")
-	dc, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dc := kubetest.Dynamic(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	manifest, err := os.ReadFile("../../deploy/crds/releases.sluice.dev.yaml")

@@ -16,23 +16,7 @@ import (
 
 // gatedFiles is a release that waits for an approval with 10% on the new slot.
 func gatedFiles(effects string) string {
-	return `apiVersion: sluice.dev/v1alpha1
-kind: Environment
-metadata: {name: prod}
-spec:
-  platform: {type: recorder, recorder: {file: "` + effects + `"}}
-  router: {type: recorder, recorder: {file: "` + effects + `"}}
----
-apiVersion: sluice.dev/v1alpha1
-kind: Workflow
-metadata: {name: gated}
-spec:
-  environment: prod
-  variables:
-    - {name: svc, type: string, required: true}
-  service: {name: "${svc}", port: 8080, artifact: "app:v2", instances: 2}
-  phases:
-    - name: canary
+	return perServiceRelease(effects, "gated", `    - name: canary
       steps:
         - deploy: {instances: 2}
         - traffic: 10%
@@ -41,7 +25,7 @@ spec:
       steps:
         - traffic: 100%
         - promote: {}
-`
+`)
 }
 
 // TestRequestsReachAnyServerOnPostgreSQL runs three servers on one PostgreSQL

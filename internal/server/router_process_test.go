@@ -39,24 +39,13 @@ func runChildRouter(args []string) int {
 // routerDocs are an environment whose builtin router runs as its own process and
 // two workflows: a release of v1 at 100%, and v2 on the other slot at 30%.
 func routerDocs(listen string) string {
-	return fmt.Sprintf(`apiVersion: sluice.dev/v1alpha1
-kind: Environment
-metadata: {name: front}
-spec:
-  platform:
-    type: local
-    local:
-      stopGrace: 1s
-      commands:
-        - {name: probe, executable: %[1]q, args: [--port, "${PORT}", --version, "${VERSION}"]}
-  router: {type: builtin, builtin: {listen: %[2]q}}
----
+	return localProbeEnvironment("front", probeExe, listen) + fmt.Sprintf(`---
 apiVersion: sluice.dev/v1alpha1
 kind: Workflow
 metadata: {name: release}
 spec:
   environment: front
-  service: {name: shop, port: 8080, artifact: "probe:v1", health: {path: /healthz}, env: {%[3]s: "1", GORACE: atexit_sleep_ms=0}}
+  service: {name: shop, port: 8080, artifact: "probe:v1", health: {path: /healthz}, env: {%[1]s: "1", GORACE: atexit_sleep_ms=0}}
   phases:
     - name: release
       steps:
@@ -70,13 +59,13 @@ kind: Workflow
 metadata: {name: shift}
 spec:
   environment: front
-  service: {name: shop, port: 8080, artifact: "probe:v2", health: {path: /healthz}, env: {%[3]s: "1", GORACE: atexit_sleep_ms=0}}
+  service: {name: shop, port: 8080, artifact: "probe:v2", health: {path: /healthz}, env: {%[1]s: "1", GORACE: atexit_sleep_ms=0}}
   phases:
     - name: shift
       steps:
         - deploy: {instances: 1}
         - traffic: 30%%
-`, probeExe, listen, probeEnv)
+`, probeEnv)
 }
 
 // TestRouterProcessOutlivesServer: a real server starts the environment's router
@@ -84,18 +73,7 @@ spec:
 // served with the same weights; the restarted server adopts the router, and its
 // next weight change applies and reads back.
 func TestRouterProcessOutlivesServer(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("this test needs root, to run instances as another user")
-		}
-		t.Skip("needs root: instances run as nobody from the test binary's copy")
-	}
-	base, err := os.MkdirTemp("", "sluice-router-*")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(base) })
-	os.Chmod(base, 0o755)
+	base := rootBaseDir(t, "sluice-router-*")
 	dataDir, listen := filepath.Join(base, "data"), localtest.FreeAddr(t)
 	rc, err := routerd.NewClient(routerd.ClientOptions{Dir: envrun.RouterDir(dataDir, "front"), Settings: routerd.Settings{Listen: listen}})
 	if err != nil {

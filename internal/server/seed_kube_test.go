@@ -114,10 +114,7 @@ func TestSeedExampleOnKubernetes(t *testing.T) {
 	cfg := kubetest.Config(t)
 	kubeconfig := kubetest.Kubeconfig(t)
 	cs := kubetest.Clientset(t, cfg)
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dyn := kubetest.Dynamic(t, cfg)
 	// One after the other: the load test's maxP99 of 500ms is measured for real, and
 	// two load tests at once in this process would only add to its tail on a loaded
 	// machine.

@@ -23,17 +23,11 @@ func TestApplyChecksSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const env = `apiVersion: sluice.dev/v1alpha1
-kind: Environment
-metadata: {name: nr}
-spec:
-  platform: {type: recorder, recorder: {file: nr.jsonl}}
-  router: {type: recorder, recorder: {file: nr.jsonl}}
-  providers:
+	env := recorderEnvironment("nr", "nr.jsonl", `  providers:
     - name: nr
       type: newrelic
       credentials: {apiKey: {env: NEW_RELIC_KEY}}
-`
+`)
 	_, err = c.Apply(ctx, "nr.yaml", []byte(env), false)
 	var ae *client.APIError
 	if !errors.As(err, &ae) || ae.Status != http.StatusBadRequest || len(ae.Problems) != 1 {

@@ -15,7 +15,7 @@ import (
 	"github.com/sluicehq/sluice/internal/notify"
 )
 
-const triggerFiles = crashEnvironment + `---
+var triggerFiles = prodRecorder + `---
 apiVersion: sluice.dev/v1alpha1
 kind: Workflow
 metadata: {name: shop}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/dynamic"
 
 	"github.com/sluicehq/sluice/internal/api"
 	"github.com/sluicehq/sluice/internal/client"
@@ -53,10 +52,7 @@ spec:
 func TestUndoOnKubernetes(t *testing.T) {
 	cfg := kubetest.Config(t)
 	cs := kubetest.Clientset(t, cfg)
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dyn := kubetest.Dynamic(t, cfg)
 	ns := kubetest.Namespace(t, cs, "undo-")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()

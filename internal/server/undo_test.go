@@ -8,7 +8,7 @@ import (
 	"github.com/sluicehq/sluice/internal/api"
 )
 
-const undoFiles = crashEnvironment + `---
+var undoFiles = prodRecorder + `---
 apiVersion: sluice.dev/v1alpha1
 kind: Workflow
 metadata: {name: shop}

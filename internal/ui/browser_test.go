@@ -162,30 +162,14 @@ type sluiceUI struct {
 
 func startSluiceUI(t *testing.T) *sluiceUI {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready, done := make(chan string, 1), make(chan error, 1)
 	dataDir := t.TempDir()
-	go func() {
-		done <- server.Run(ctx, server.Config{Addr: "127.0.0.1:0", DataDir: dataDir, Ready: func(a string) { ready <- a }})
-	}()
-	var addr string
-	select {
-	case addr = <-ready:
-	case err := <-done:
-		t.Fatalf("server did not start: %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("server did not start")
-	}
+	addr := runServer(t, server.Config{DataDir: dataDir})
 	target, _ := url.Parse("http://" + addr)
 	d := &streamDropper{next: httputil.NewSingleHostReverseProxy(target), cancels: map[int]context.CancelFunc{}}
 	front := httptest.NewServer(server.WithUI(d))
 	t.Cleanup(func() {
 		front.CloseClientConnections()
 		front.Close()
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("server: %v", err)
-		}
 	})
 	return &sluiceUI{url: front.URL, dropper: d, dataDir: dataDir}
 }
@@ -193,27 +177,7 @@ func startSluiceUI(t *testing.T) *sluiceUI {
 // call makes one API request as user and decodes the JSON answer into out.
 func (s *sluiceUI) call(t *testing.T, method, path, user, ctype, body string, out any) {
 	t.Helper()
-	req, err := http.NewRequest(method, s.url+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("X-Sluice-User", user)
-	req.Header.Set("Content-Type", ctype)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	if res.StatusCode >= 300 {
-		var e any
-		json.NewDecoder(res.Body).Decode(&e)
-		t.Fatalf("%s %s: HTTP %d: %v", method, path, res.StatusCode, e)
-	}
-	if out != nil {
-		if err := json.NewDecoder(res.Body).Decode(out); err != nil {
-			t.Fatalf("%s %s: decode: %v", method, path, err)
-		}
-	}
+	callJSON(t, method, s.url+path, "X-Sluice-User", user, ctype, body, out)
 }
 
 // browser drives one headless Chromium tab and collects what the page logs.

@@ -2,7 +2,6 @@ package ui_test
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -29,33 +28,10 @@ func startSSOUI(t *testing.T, p oidctest.Provider) *authUI {
 	}
 	dir := t.TempDir()
 	tokenFile := filepath.Join(dir, "admin-token")
-	ctx, cancel := context.WithCancel(context.Background())
-	ready, done := make(chan string, 1), make(chan error, 1)
-	go func() {
-		done <- server.Run(ctx, server.Config{Addr: "127.0.0.1:0", DataDir: filepath.Join(dir, "data"),
-			Ready: func(a string) { ready <- a },
-			Security: server.Security{Auth: true, BootstrapTokenFile: tokenFile, OIDC: &auth.OIDCConfig{
-				Issuer: p.Issuer, ClientID: p.ClientID, ClientSecret: p.ClientSecret, Roles: roles}}})
-	}()
-	var addr string
-	select {
-	case addr = <-ready:
-	case err := <-done:
-		t.Fatalf("server did not start: %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("server did not start")
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("server: %v", err)
-		}
-	})
-	b, err := os.ReadFile(tokenFile)
-	if err != nil {
-		t.Fatalf("bootstrap token: %v", err)
-	}
-	return &authUI{url: "http://" + addr, admin: strings.TrimSpace(string(b))}
+	addr := runServer(t, server.Config{DataDir: filepath.Join(dir, "data"),
+		Security: server.Security{Auth: true, BootstrapTokenFile: tokenFile, OIDC: &auth.OIDCConfig{
+			Issuer: p.Issuer, ClientID: p.ClientID, ClientSecret: p.ClientSecret, Roles: roles}}})
+	return &authUI{url: "http://" + addr, admin: bootstrapToken(t, tokenFile)}
 }
 
 // TestBrowserSSO signs in through the real provider's login form with "Sign in with

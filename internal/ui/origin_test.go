@@ -1,13 +1,11 @@
 package ui_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"html/template"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -84,34 +82,11 @@ func startOriginServer(t *testing.T, withAuth bool) *originServer {
 	t.Helper()
 	dir := t.TempDir()
 	tokenFile := filepath.Join(dir, "admin-token")
-	ctx, cancel := context.WithCancel(context.Background())
-	ready, done := make(chan string, 1), make(chan error, 1)
-	go func() {
-		done <- server.Run(ctx, server.Config{Addr: "127.0.0.1:0", DataDir: filepath.Join(dir, "data"),
-			Ready:    func(a string) { ready <- a },
-			Security: server.Security{Auth: withAuth, BootstrapTokenFile: tokenFile}})
-	}()
-	var addr string
-	select {
-	case addr = <-ready:
-	case err := <-done:
-		t.Fatalf("server did not start: %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("server did not start")
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("server: %v", err)
-		}
-	})
+	addr := runServer(t, server.Config{DataDir: filepath.Join(dir, "data"),
+		Security: server.Security{Auth: withAuth, BootstrapTokenFile: tokenFile}})
 	s := &originServer{url: "http://" + addr}
 	if withAuth {
-		b, err := os.ReadFile(tokenFile)
-		if err != nil {
-			t.Fatalf("bootstrap token: %v", err)
-		}
-		s.admin = strings.TrimSpace(string(b))
+		s.admin = bootstrapToken(t, tokenFile)
 	}
 	return s
 }

@@ -1,11 +1,7 @@
 package ui_test
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -27,60 +23,15 @@ func startAuthUI(t *testing.T) *authUI {
 	t.Helper()
 	dir := t.TempDir()
 	tokenFile := filepath.Join(dir, "admin-token")
-	ctx, cancel := context.WithCancel(context.Background())
-	ready, done := make(chan string, 1), make(chan error, 1)
-	go func() {
-		done <- server.Run(ctx, server.Config{Addr: "127.0.0.1:0", DataDir: filepath.Join(dir, "data"),
-			Ready:    func(a string) { ready <- a },
-			Security: server.Security{Auth: true, BootstrapTokenFile: tokenFile}})
-	}()
-	var addr string
-	select {
-	case addr = <-ready:
-	case err := <-done:
-		t.Fatalf("server did not start: %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("server did not start")
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("server: %v", err)
-		}
-	})
-	b, err := os.ReadFile(tokenFile)
-	if err != nil {
-		t.Fatalf("bootstrap token: %v", err)
-	}
-	return &authUI{url: "http://" + addr, admin: strings.TrimSpace(string(b))}
+	addr := runServer(t, server.Config{DataDir: filepath.Join(dir, "data"),
+		Security: server.Security{Auth: true, BootstrapTokenFile: tokenFile}})
+	return &authUI{url: "http://" + addr, admin: bootstrapToken(t, tokenFile)}
 }
 
 // call makes one API request with a bearer token and decodes the JSON answer into out.
 func (s *authUI) call(t *testing.T, method, path, token, ctype, body string, out any) {
 	t.Helper()
-	req, err := http.NewRequest(method, s.url+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	if ctype != "" {
-		req.Header.Set("Content-Type", ctype)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	if res.StatusCode >= 300 {
-		var e any
-		json.NewDecoder(res.Body).Decode(&e)
-		t.Fatalf("%s %s: HTTP %d: %v", method, path, res.StatusCode, e)
-	}
-	if out != nil {
-		if err := json.NewDecoder(res.Body).Decode(out); err != nil {
-			t.Fatalf("%s %s: decode: %v", method, path, err)
-		}
-	}
+	callJSON(t, method, s.url+path, "Authorization", "Bearer "+token, ctype, body, out)
 }
 
 // tokenFor makes an API token for user holding role in prod.

@@ -19,6 +19,8 @@ import (
 	"k8s.io/client-go/dynamic"
 	k8s "k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/restmapper"
+
+	"github.com/sluicehq/sluice/internal/platform/kubernetes/kubetest"
 )
 
 // TestDeployManifests applies every object in deploy/ to the real API server as a
@@ -31,10 +33,7 @@ func TestDeployManifests(t *testing.T) {
 		t.Fatal(err)
 	}
 	ns := namespace(t, cs)
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dyn := kubetest.Dynamic(t, cfg)
 	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
 		t.Fatal(err)

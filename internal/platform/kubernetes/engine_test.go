@@ -15,13 +15,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/dynamic"
 	k8s "k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/sluicehq/sluice/internal/engine"
 	"github.com/sluicehq/sluice/internal/platform"
 	"github.com/sluicehq/sluice/internal/platform/kubernetes"
+	"github.com/sluicehq/sluice/internal/platform/kubernetes/kubetest"
 	"github.com/sluicehq/sluice/internal/spec"
 	"github.com/sluicehq/sluice/internal/store"
 	"github.com/sluicehq/sluice/internal/store/sqlite"
@@ -287,10 +287,7 @@ func checkServiceStep(t *testing.T, cfg *rest.Config, ns, routerType string) {
 	if err != nil || svc.Spec.Type != corev1.ServiceTypeLoadBalancer {
 		t.Fatalf("stable Service: %v, %v; want type LoadBalancer from the service step", svc.Spec.Type, err)
 	}
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dyn := kubetest.Dynamic(t, cfg)
 	gvr := schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "virtualservices"}
 	path := []string{"spec", "http"}
 	if routerType == "gatewayapi" {

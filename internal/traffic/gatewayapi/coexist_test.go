@@ -17,6 +17,7 @@ import (
 
 	"github.com/sluicehq/sluice/internal/kube"
 	"github.com/sluicehq/sluice/internal/platform"
+	"github.com/sluicehq/sluice/internal/platform/kubernetes/kubetest"
 	"github.com/sluicehq/sluice/internal/traffic"
 	"github.com/sluicehq/sluice/internal/traffic/gatewayapi"
 )
@@ -52,10 +53,7 @@ func teamRoute(t *testing.T, ctx context.Context, ri dynamic.ResourceInterface, 
 func TestCoexistence(t *testing.T) {
 	cfg := restConfig(t)
 	ns := namespace(t, cfg)
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dyn := kubetest.Dynamic(t, cfg)
 	ri := dyn.Resource(routeGVR).Namespace(ns)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -145,10 +143,7 @@ func teamAnnotations(u *unstructured.Unstructured) map[string]string {
 func TestNeverTakesOver(t *testing.T) {
 	cfg := restConfig(t)
 	ns := namespace(t, cfg)
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dyn := kubetest.Dynamic(t, cfg)
 	ri := dyn.Resource(routeGVR).Namespace(ns)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -8,11 +8,11 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/dynamic"
 	"sigs.k8s.io/yaml"
 
 	"github.com/sluicehq/sluice/internal/golden"
 	"github.com/sluicehq/sluice/internal/platform"
+	"github.com/sluicehq/sluice/internal/platform/kubernetes/kubetest"
 	"github.com/sluicehq/sluice/internal/traffic"
 	"github.com/sluicehq/sluice/internal/traffic/gatewayapi"
 	"github.com/sluicehq/sluice/internal/traffic/traffictest"
@@ -59,10 +59,7 @@ func TestForeignEditReadsAsError(t *testing.T) {
 	if err := r.Ensure(ctx, traffic.Route{Service: svc, Port: 8080}); err != nil {
 		t.Fatal(err)
 	}
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dyn := kubetest.Dynamic(t, cfg)
 	u, err := dyn.Resource(routeGVR).Namespace(ns).Get(ctx, "shop", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)

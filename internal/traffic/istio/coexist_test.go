@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/sluicehq/sluice/internal/platform"
+	"github.com/sluicehq/sluice/internal/platform/kubernetes/kubetest"
 	"github.com/sluicehq/sluice/internal/traffic"
 	"github.com/sluicehq/sluice/internal/traffic/istio"
 )
@@ -69,10 +70,7 @@ func (tm team) get(ctx context.Context, gvr schema.GroupVersionResource, name st
 
 func newTeam(t *testing.T) (team, context.Context) {
 	cfg := restConfig(t)
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dyn := kubetest.Dynamic(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	return team{t: t, dyn: dyn, ns: namespace(t, cfg)}, ctx

@@ -13,11 +13,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/dynamic"
 	"sigs.k8s.io/yaml"
 
 	"github.com/sluicehq/sluice/internal/golden"
 	"github.com/sluicehq/sluice/internal/platform"
+	"github.com/sluicehq/sluice/internal/platform/kubernetes/kubetest"
 	"github.com/sluicehq/sluice/internal/traffic"
 	"github.com/sluicehq/sluice/internal/traffic/istio"
 	"github.com/sluicehq/sluice/internal/traffic/traffictest"
@@ -56,10 +56,7 @@ func TestConformance(t *testing.T) {
 func TestAdopt(t *testing.T) {
 	cfg := restConfig(t)
 	ns := namespace(t, cfg)
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dyn := kubetest.Dynamic(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	user := readObject(t, "testdata/adopt-user.yaml")
@@ -167,10 +164,7 @@ func specYAML(t *testing.T, u *unstructured.Unstructured) []byte {
 func TestReleaseRemovesItsGateway(t *testing.T) {
 	cfg := restConfig(t)
 	ns := namespace(t, cfg)
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dyn := kubetest.Dynamic(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	gwGVR := schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "gateways"}

@@ -2,7 +2,6 @@ package istio_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"regexp"
 	"testing"
@@ -10,11 +9,11 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/client-go/dynamic"
 	"sigs.k8s.io/yaml"
 
 	"github.com/sluicehq/sluice/internal/golden"
 	"github.com/sluicehq/sluice/internal/platform"
+	"github.com/sluicehq/sluice/internal/platform/kubernetes/kubetest"
 	"github.com/sluicehq/sluice/internal/traffic"
 	"github.com/sluicehq/sluice/internal/traffic/istio"
 	"github.com/sluicehq/sluice/internal/traffic/traffictest"
@@ -32,16 +31,6 @@ func abRoute(svc string) traffic.Route {
 	}
 }
 
-// withRules is a router whose every Ensure carries A/B match rules, so the shared
-// conformance suite shows that the rules leave the weighted route's behaviour alone.
-type withRules struct{ traffic.Router }
-
-func (w withRules) Ensure(ctx context.Context, rt traffic.Route) error {
-	ab := abRoute(rt.Service.Service)
-	rt.Match, rt.MatchSlot = ab.Match, ab.MatchSlot
-	return w.Router.Ensure(ctx, rt)
-}
-
 func TestConformanceWithMatchRules(t *testing.T) {
 	cfg := restConfig(t)
 	traffictest.Run(t, func(t *testing.T) traffic.Router {
@@ -49,7 +38,7 @@ func TestConformanceWithMatchRules(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return withRules{r}
+		return traffictest.WithMatch(r, abRoute("shop"))
 	}, traffictest.Config{NeedsEnsure: true})
 }
 
@@ -116,53 +105,25 @@ func cookieRegexOf(t *testing.T, vs *unstructured.Unstructured) string {
 func TestMatchRulesOnControlPlane(t *testing.T) {
 	cfg := restConfig(t)
 	ns := namespace(t, cfg)
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dyn := kubetest.Dynamic(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	r, err := istio.New(cfg, istio.Options{Namespace: ns})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt := abRoute("shop")
-	if err := r.Ensure(ctx, rt); err != nil {
-		t.Fatal(err)
-	}
-	get := func() *unstructured.Unstructured {
+	routes := func() []any {
 		u, err := dyn.Resource(vsGVR).Namespace(ns).Get(ctx, "shop", metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return u
+		list, _, _ := unstructured.NestedSlice(u.Object, "spec", "http")
+		return list
 	}
-	before := matchRoute(t, get())
-	for _, w := range []traffic.Weights{traffic.Split(platform.Blue, 10), traffic.All(platform.Blue), traffic.All(platform.Green)} {
-		if err := r.SetWeights(ctx, rt.Service, w, w.String()); err != nil {
-			t.Fatal(err)
-		}
-		if got, err := r.Weights(ctx, rt.Service); err != nil || got != w {
-			t.Fatalf("weights read back %s, %v; want %s", got, err, w)
-		}
-		if after := matchRoute(t, get()); !equalJSON(t, before, after) {
-			t.Fatalf("setting weights %s changed the match route:\n%v\n%v", w, before, after)
-		}
-	}
-	if name := before["name"]; name != "sluice-match" {
+	// The match route comes first, before the weighted one.
+	match := traffictest.MatchRulesStay(t, ctx, r, abRoute("shop"), routes, 0)
+	if name := match["name"]; name != "sluice-match" {
 		t.Errorf("match route named %v", name)
-	}
-	if err := r.SetWeights(ctx, rt.Service, traffic.Split(platform.Blue, 10), "again"); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Ensure(ctx, traffic.Route{Service: rt.Service, Port: 8080}); err != nil {
-		t.Fatal(err)
-	}
-	if routes, _, _ := unstructured.NestedSlice(get().Object, "spec", "http"); len(routes) != 1 {
-		t.Fatalf("after an Ensure without rules the virtual service has %d http routes, want 1", len(routes))
-	}
-	if got, err := r.Weights(ctx, rt.Service); err != nil || got != traffic.Split(platform.Blue, 10) {
-		t.Fatalf("Ensure without rules changed the weights to %s, %v", got, err)
 	}
 }
 
@@ -189,17 +150,4 @@ func TestEnsureRefusesWhatIstioCannotRoute(t *testing.T) {
 			}
 		})
 	}
-}
-
-func equalJSON(t *testing.T, a, b any) bool {
-	t.Helper()
-	ja, err := json.Marshal(a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	jb, err := json.Marshal(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(ja) == string(jb)
 }

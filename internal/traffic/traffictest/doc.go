@@ -16,4 +16,9 @@
 //     ensured, succeeds; a released service can be ensured again.
 //   - A call made with a cancelled context returns an error and has no effect.
 //   - Concurrent SetWeights calls leave one of the written splits in force.
+//
+// For routers that also write A/B match rules (Istio, Gateway API), WithMatch runs
+// the suite with rules in place, and MatchRulesStay checks on the API server that
+// moving the weights leaves the rules alone and that an Ensure without rules removes
+// them.
 package traffictest

@@ -7,9 +7,6 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/internal/server/servertest"
-
-	"github.com/sluicehq/sluice/internal/platform/local/localtest"
-
 	"github.com/sluicehq/sluice/internal/store"
 )
 
@@ -49,15 +46,7 @@ spec:
 func TestBackgroundAnalysisRollsBackDuringAWait(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	listen := localtest.FreeAddr(t)
-	c := servertest.Start(t, ctx, "e2e")
-	docs := environment(listen) + "---\n" + firstRelease + "---\n" + analysisRelease
-	if _, err := c.Apply(ctx, "e2e.yaml", []byte(docs), false); err != nil {
-		t.Fatalf("apply: %v\n%s", err, docs)
-	}
-	if v1 := servertest.Execute(t, ctx, c, "first-release", map[string]string{"version": "v1"}); v1.Status != store.StatusSucceeded {
-		t.Fatalf("first release %s: %s", v1.Status, v1.Reason)
-	}
+	c, listen := startWithV1Live(t, ctx, analysisRelease)
 	stop := userLoad(ctx, "http://"+listen+"/", 50)
 	defer stop()
 

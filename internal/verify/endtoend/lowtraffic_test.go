@@ -7,9 +7,6 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/internal/server/servertest"
-
-	"github.com/sluicehq/sluice/internal/platform/local/localtest"
-
 	"github.com/sluicehq/sluice/internal/store"
 )
 
@@ -48,14 +45,7 @@ spec:
 func TestEightRequestsPerSecond(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	listen := localtest.FreeAddr(t)
-	c := servertest.Start(t, ctx, "e2e")
-	if _, err := c.Apply(ctx, "e2e.yaml", []byte(environment(listen)+"---\n"+firstRelease+"---\n"+verifyRelease), false); err != nil {
-		t.Fatalf("apply: %v", err)
-	}
-	if v1 := servertest.Execute(t, ctx, c, "first-release", map[string]string{"version": "v1"}); v1.Status != store.StatusSucceeded {
-		t.Fatalf("first release %s: %s", v1.Status, v1.Reason)
-	}
+	c, listen := startWithV1Live(t, ctx, verifyRelease)
 	stop := userLoad(ctx, "http://"+listen+"/", 40)
 	defer stop()
 

@@ -15,6 +15,8 @@ import (
 	"github.com/sluicehq/sluice/internal/engine"
 	"github.com/sluicehq/sluice/internal/platform/local/localtest"
 	"github.com/sluicehq/sluice/internal/sampleapp"
+	"github.com/sluicehq/sluice/internal/server/servertest"
+	"github.com/sluicehq/sluice/internal/store"
 )
 
 // appEnv, when set, makes the test binary run the sample application instead of
@@ -88,6 +90,23 @@ spec:
         - traffic: 100%
         - promote: {}
 `
+
+// startWithV1Live starts a server, applies the environment e2e with its router on a
+// free address, firstRelease and release, and runs the first release of v1; it
+// returns the client and the router's address.
+func startWithV1Live(t *testing.T, ctx context.Context, release string) (*client.Client, string) {
+	t.Helper()
+	listen := localtest.FreeAddr(t)
+	c := servertest.Start(t, ctx, "e2e")
+	docs := environment(listen) + "---\n" + firstRelease + "---\n" + release
+	if _, err := c.Apply(ctx, "e2e.yaml", []byte(docs), false); err != nil {
+		t.Fatalf("apply: %v\n%s", err, docs)
+	}
+	if v1 := servertest.Execute(t, ctx, c, "first-release", map[string]string{"version": "v1"}); v1.Status != store.StatusSucceeded {
+		t.Fatalf("first release %s: %s", v1.Status, v1.Reason)
+	}
+	return c, listen
+}
 
 // state reads an execution's engine state.
 func state(t *testing.T, ctx context.Context, c *client.Client, id string) engine.State {

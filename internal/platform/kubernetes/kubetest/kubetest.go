@@ -10,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
 	k8s "k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
@@ -67,8 +68,22 @@ func Namespace(t testing.TB, cs k8s.Interface, prefix string) string {
 func Clientset(t testing.TB, cfg *rest.Config) k8s.Interface {
 	t.Helper()
 	cs, err := k8s.NewForConfig(cfg)
+	fatalIf(t, err)
+	return cs
+}
+
+// Dynamic returns a dynamic client for cfg, failing the test on error.
+func Dynamic(t testing.TB, cfg *rest.Config) dynamic.Interface {
+	t.Helper()
+	dyn, err := dynamic.NewForConfig(cfg)
+	fatalIf(t, err)
+	return dyn
+}
+
+// fatalIf fails the test when err is not nil.
+func fatalIf(t testing.TB, err error) {
+	t.Helper()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return cs
 }
