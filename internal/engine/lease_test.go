@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -94,20 +95,25 @@ func TestTakeoverAfterTheOwnerDies(t *testing.T) {
 func TestALostLeaseStopsTheFormerOwner(t *testing.T) {
 	h, clk := newClockHarness(t)
 	h.Engine.Close()
-	h.Apply(leaseWorkflow)
+	// The wait is many leases long, so a's lease loop sees the lapse long before
+	// a's wait ends, however late a loaded machine runs its goroutines. (With a
+	// wait of two leases, a once finished the execution itself first: safe, as
+	// its commits still had the version b's claim would have changed, but not
+	// what this test is about.)
+	h.Apply(strings.Replace(leaseWorkflow, "wait: 600ms", "wait: 6s", 1))
 	const lease = 300 * time.Millisecond
 	flaky := &flakyRenewals{Store: h.Store}
 	a := h.engineOn(flaky, "server-a", lease, clk)
 	ex, err := a.Start(context.Background(), engine.StartRequest{Workflow: "ha"})
 	must(t, err)
-	clk.WaitForTimer(t, 600*time.Millisecond) // a drives the wait step
-	flaky.broken.Store(true)                  // server-a is cut off from the database but keeps running
+	clk.WaitForTimer(t, 6*time.Second) // a drives the wait step
+	flaky.broken.Store(true)           // server-a is cut off from the database but keeps running
 
 	b := h.engineOn(h.Store, "server-b", lease, clk)
 	// Lease rounds pass until a's lease lapses, b takes the execution over and
 	// finishes it, and a, whose renewals failed for a whole lease, lets go.
 	// a, failing fast, may go round much faster than b, so the limit is real time.
-	for limit := time.Now().Add(10 * time.Second); !h.Get(ex.ID).Status.Terminal() || a.Active() != 0; {
+	for limit := time.Now().Add(60 * time.Second); !h.Get(ex.ID).Status.Terminal() || a.Active() != 0; {
 		if time.Now().After(limit) {
 			t.Fatalf("at %s: %s, former owner drives %d executions", clk.Now(), h.Get(ex.ID).Status, a.Active())
 		}
