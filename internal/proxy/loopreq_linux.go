@@ -126,11 +126,8 @@ func (l *loop) nextRequest(c *loopConn) {
 	end := headEnd(b)
 	if end < 0 {
 		if c.rlen == len(c.rbuf) {
+			c.closeAfterResponse, c.rlen = true, 0 // nothing after it can be read as a request
 			l.answer(c, nil, fasthttp.StatusRequestHeaderFieldsTooLarge, l.now)
-			c.closeAfterResponse = true
-			if len(c.wbuf) == 0 {
-				l.closeClient(c)
-			}
 			return
 		}
 		if c.deadline.IsZero() || c.deadline.After(l.now.Add(sniffTimeout)) {
