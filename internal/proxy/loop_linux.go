@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"cmp"
 	"net"
 	"net/netip"
 	"os"
@@ -188,17 +189,24 @@ func (p *Proxy) serveLoop(ln net.Listener, stop <-chan struct{}) bool {
 		return false
 	}
 	var released []chan struct{}
+	var addErr error
 	for i, l := range p.loops.loops {
-		released = append(released, l.addListener(fds[i]))
+		done, err := l.addListener(fds[i])
+		released = append(released, done)
+		addErr = cmp.Or(addErr, err)
 	}
-	<-stop
+	if addErr == nil {
+		<-stop
+	} else {
+		p.cfg.Logger.Warn("proxy: the event loop cannot watch the listener; serving HTTP/1.1 on the general path", "err", addErr)
+	}
 	for i, l := range p.loops.loops {
 		l.removeListener(fds[i])
 	}
 	for _, r := range released {
 		<-r
 	}
-	return true
+	return addErr == nil
 }
 
 // loopEligible reports whether a listener's connections can start on the loops.
@@ -210,21 +218,21 @@ func loopEligible(p *Proxy, ln net.Listener) bool {
 	return ok
 }
 
-func (l *loop) addListener(fd int) chan struct{} {
-	done := make(chan struct{})
+// addListener has the loop accept on fd (its own duplicate of a listening
+// socket); done is closed once the loop has let go of fd.
+func (l *loop) addListener(fd int) (done chan struct{}, err error) {
+	done = make(chan struct{})
 	l.mu.Lock()
 	if l.stopped {
 		l.mu.Unlock()
 		syscall.Close(fd)
 		close(done)
-		return done
+		return done, ErrClosed
 	}
 	l.listeners[fd] = done
 	l.mu.Unlock()
-	if err := l.ctl(syscall.EPOLL_CTL_ADD, fd, syscall.EPOLLIN|epollExclusive); err != nil {
-		l.p.cfg.Logger.Warn("proxy: event loop cannot watch a listener", "err", err)
-	}
-	return done
+	// EPOLLEXCLUSIVE (Linux 4.5) wakes one loop per new connection.
+	return done, l.ctl(syscall.EPOLL_CTL_ADD, fd, syscall.EPOLLIN|epollExclusive)
 }
 
 // removeListener asks the loop to stop accepting on fd and close it.

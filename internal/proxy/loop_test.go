@@ -551,3 +551,16 @@ func TestLoopBodyAlreadyInTheSocket(t *testing.T) {
 		t.Fatalf("%d, %d bytes back", resp.StatusCode, len(got))
 	}
 }
+
+func TestLoopHeadTooLarge(t *testing.T) {
+	green := newBackend(t, platform.Green, "g0", nil)
+	_, addr := newTestProxy(t, Config{}, traffic.All(platform.Green), []*backend{green}, nil)
+	c := dialRaw(t, addr)
+	go io.WriteString(c, "GET / HTTP/1.1\r\nHost: web\r\nX-Big: "+strings.Repeat("b", 64<<10)+"\r\n\r\n")
+	resp, err := http.ReadResponse(c.r, nil)
+	must(t, err)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge || !resp.Close {
+		t.Fatalf("%d, close %v", resp.StatusCode, resp.Close)
+	}
+}

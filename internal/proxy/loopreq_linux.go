@@ -126,11 +126,8 @@ func (l *loop) nextRequest(c *loopConn) {
 	end := headEnd(b)
 	if end < 0 {
 		if c.rlen == len(c.rbuf) {
+			c.closeAfterResponse, c.rlen = true, 0 // nothing after it can be read as a request
 			l.answer(c, nil, fasthttp.StatusRequestHeaderFieldsTooLarge, l.now)
-			c.closeAfterResponse = true
-			if len(c.wbuf) == 0 {
-				l.closeClient(c)
-			}
 			return
 		}
 		if c.deadline.IsZero() || c.deadline.After(l.now.Add(sniffTimeout)) {
@@ -408,7 +405,9 @@ func (l *loop) relay(u, c *loopConn) bool {
 			continue
 		}
 		u.headDone, u.replay, u.deadline = true, u.replay[:0], time.Time{}
-		u.closeAfterResponse = u.resp.connClose
+		// An HTTP/1.0 instance closes after each response unless it says
+		// keep-alive, which the loop does not rely on.
+		u.closeAfterResponse = u.resp.connClose || bytes.HasPrefix(u.resp.first.of(u.resp.buf), []byte("HTTP/1.0"))
 		switch {
 		case u.noBody || status == 204 || status == 304:
 			u.noBody = true
