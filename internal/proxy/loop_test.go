@@ -192,35 +192,21 @@ func TestLoopResponseFraming(t *testing.T) {
 // rawBackend answers every request on its connections with fn's bytes and then
 // does what fn says (close or not).
 func rawBackend(t *testing.T, fn func(req string) (answer string, closeAfter bool)) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	must(t, err)
-	t.Cleanup(func() { ln.Close() })
-	go func() {
+	return tcpServer(t, func(c net.Conn) {
+		r := bufio.NewReader(c)
 		for {
-			c, err := ln.Accept()
+			req, err := http.ReadRequest(r)
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				r := bufio.NewReader(c)
-				for {
-					req, err := http.ReadRequest(r)
-					if err != nil {
-						return
-					}
-					io.Copy(io.Discard, req.Body)
-					answer, closeAfter := fn(req.URL.Path)
-					io.WriteString(c, answer)
-					if closeAfter {
-						return
-					}
-				}
-			}()
+			io.Copy(io.Discard, req.Body)
+			answer, closeAfter := fn(req.URL.Path)
+			io.WriteString(c, answer)
+			if closeAfter {
+				return
+			}
 		}
-	}()
-	return ln.Addr().String()
+	})
 }
 
 func TestLoopUpstreamMisbehaves(t *testing.T) {
