@@ -200,3 +200,25 @@ func loadFast(t *testing.T, addr, path string, n, c int) (map[string]int, int) {
 	wg.Wait()
 	return counts, failed
 }
+
+// tcpServer serves each connection of a fresh loopback listener with handle (and
+// closes it after) until the test ends; it returns the address.
+func tcpServer(t *testing.T, handle func(net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				handle(c)
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}

@@ -192,35 +192,21 @@ func TestLoopResponseFraming(t *testing.T) {
 // rawBackend answers every request on its connections with fn's bytes and then
 // does what fn says (close or not).
 func rawBackend(t *testing.T, fn func(req string) (answer string, closeAfter bool)) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	must(t, err)
-	t.Cleanup(func() { ln.Close() })
-	go func() {
+	return tcpServer(t, func(c net.Conn) {
+		r := bufio.NewReader(c)
 		for {
-			c, err := ln.Accept()
+			req, err := http.ReadRequest(r)
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				r := bufio.NewReader(c)
-				for {
-					req, err := http.ReadRequest(r)
-					if err != nil {
-						return
-					}
-					io.Copy(io.Discard, req.Body)
-					answer, closeAfter := fn(req.URL.Path)
-					io.WriteString(c, answer)
-					if closeAfter {
-						return
-					}
-				}
-			}()
+			io.Copy(io.Discard, req.Body)
+			answer, closeAfter := fn(req.URL.Path)
+			io.WriteString(c, answer)
+			if closeAfter {
+				return
+			}
 		}
-	}()
-	return ln.Addr().String()
+	})
 }
 
 func TestLoopUpstreamMisbehaves(t *testing.T) {
@@ -451,6 +437,10 @@ func TestHeadParse(t *testing.T) {
 		"GET / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
 		"GET / HTTP/1.1\r\n folded\r\n\r\n",
 		"GET / HTTP/1.1\r\nno colon\r\n\r\n",
+		"GET / HTTP/1.1\r\nContent-Length : 5\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+		"GET / HTTP/1.1\r\nX-A: a\rb\r\n\r\n",
+		"GET /\r HTTP/1.1\r\nHost: a\r\n\r\n",
 	} {
 		if h.parse([]byte(bad)) {
 			t.Errorf("%q parsed", bad)
@@ -562,5 +552,28 @@ func TestLoopHeadTooLarge(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge || !resp.Close {
 		t.Fatalf("%d, close %v", resp.StatusCode, resp.Close)
+	}
+}
+
+func TestLoopRefusesSmuggling(t *testing.T) {
+	var seen atomic.Int32
+	addr := rawBackend(t, func(path string) (string, bool) {
+		seen.Add(1)
+		return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false
+	})
+	p := New(Config{Service: "web"})
+	must(t, p.SetEndpoints(platform.Green, []string{addr}))
+	c := dialRaw(t, startProxy(t, p))
+	// A space before the colon: a lenient instance would read "GET /x..." as the
+	// body of the first request, the proxy as a second request.
+	io.WriteString(c, "POST / HTTP/1.1\r\nHost: web\r\nContent-Length : 27\r\n\r\nGET /x HTTP/1.1\r\nHost: web\r\n\r\n")
+	resp, err := http.ReadResponse(c.r, nil)
+	must(t, err)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("status %d, want 400", resp.StatusCode)
+	}
+	if n := seen.Load(); n != 0 {
+		t.Fatalf("the instance saw %d requests", n)
 	}
 }

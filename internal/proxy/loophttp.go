@@ -62,6 +62,9 @@ func (h *head) parse(b []byte) bool {
 	*h = head{buf: b, contentLength: -1, xff: xff, connTokens: conn}
 	eol := bytes.Index(b, []byte("\r\n"))
 	h.first = span{0, eol}
+	if eol <= 0 || bytes.ContainsAny(b[:eol], "\r\n\x00") {
+		return false
+	}
 	pos := eol + 2
 	for pos < len(b)-2 {
 		end := bytes.Index(b[pos:], []byte("\r\n"))
@@ -73,8 +76,8 @@ func (h *head) parse(b []byte) bool {
 			return false
 		}
 		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 {
-			return false
+		if colon <= 0 || !isToken(line[:colon]) || bytes.IndexByte(line, '\r') >= 0 || bytes.IndexByte(line, 0) >= 0 {
+			return false // "Name : v" and control bytes are how requests get smuggled
 		}
 		v := span{pos + colon + 1, pos + end}
 		for v.from < v.to && (b[v.from] == ' ' || b[v.from] == '\t') {
@@ -127,11 +130,25 @@ func (h *head) note(f field) bool {
 	case foldEq(name, "expect"):
 		h.expect = true
 	case foldEq(name, "host"):
+		if h.host != (span{}) {
+			return false // two Host fields: the general path refuses the request
+		}
 		h.host = f.value
 	case foldEq(name, "x-forwarded-for"):
 		h.xff = append(h.xff, f.value)
 	}
 	return true
+}
+
+// isToken reports whether b is a field name: visible ASCII without separators
+// (RFC 9110 5.6.2).
+func isToken(b []byte) bool {
+	for _, c := range b {
+		if c <= ' ' || c >= 0x7f || bytes.IndexByte([]byte("\"(),/:;<=>?@[\\]{}"), c) >= 0 {
+			return false
+		}
+	}
+	return len(b) > 0
 }
 
 // parseLength parses a Content-Length value.

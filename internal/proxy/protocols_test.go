@@ -311,28 +311,9 @@ func TestMirrorNeverBlocksPrimary(t *testing.T) {
 }
 
 func TestTCPModeSplit(t *testing.T) {
-	tcpBackend := func(name string) string {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		must(t, err)
-		t.Cleanup(func() { ln.Close() })
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				go func() {
-					defer c.Close()
-					line, _ := bufio.NewReader(c).ReadString('\n')
-					fmt.Fprintf(c, "%s:%s", name, line)
-				}()
-			}
-		}()
-		return ln.Addr().String()
-	}
 	p := New(Config{Service: "db", Mode: ModeTCP})
-	must(t, p.SetEndpoints(platform.Green, []string{tcpBackend("green")}))
-	must(t, p.SetEndpoints(platform.Blue, []string{tcpBackend("blue")}))
+	must(t, p.SetEndpoints(platform.Green, []string{lineEcho(t, "green")}))
+	must(t, p.SetEndpoints(platform.Blue, []string{lineEcho(t, "blue")}))
 	must(t, p.SetWeights(traffic.Split(platform.Blue, 20)))
 	addr := startProxy(t, p)
 	const n, workers = 2000, 8

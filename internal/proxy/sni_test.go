@@ -92,24 +92,10 @@ func getOverTLS(t *testing.T, addr, name string) string {
 
 // lineEcho serves a TCP service that answers one line with "name:line".
 func lineEcho(t *testing.T, name string) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	must(t, err)
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				line, _ := bufio.NewReader(c).ReadString('\n')
-				fmt.Fprintf(c, "%s:%s", name, line)
-			}()
-		}
-	}()
-	return ln.Addr().String()
+	return tcpServer(t, func(c net.Conn) {
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		fmt.Fprintf(c, "%s:%s", name, line)
+	})
 }
 
 // echoLine sends "ping" over plaintext TCP and returns the whole answer.
