@@ -14,9 +14,6 @@ import (
 // with more is handed to the general path.
 const maxLoopHeaders = 64
 
-// errHeadTooLarge is a request head that does not fit the loop's buffer.
-var errHeadTooLarge = errors.New("request head too large")
-
 // field is one header line of a head: name and value as offsets into the head.
 type field struct{ name, value span }
 
@@ -24,6 +21,17 @@ type field struct{ name, value span }
 type span struct{ from, to int }
 
 func (s span) of(b []byte) []byte { return b[s.from:s.to] }
+
+// trimmed returns s without the spaces and tabs at its ends.
+func (s span) trimmed(b []byte) span {
+	for s.from < s.to && (b[s.from] == ' ' || b[s.from] == '\t') {
+		s.from++
+	}
+	for s.to > s.from && (b[s.to-1] == ' ' || b[s.to-1] == '\t') {
+		s.to--
+	}
+	return s
+}
 
 // head is a parsed request or response head.
 type head struct {
@@ -38,7 +46,6 @@ type head struct {
 	connClose     bool  // Connection: close
 	upgrade       bool  // Connection: upgrade or an Upgrade header
 	expect        bool  // an Expect header
-	http10        bool  // HTTP/1.0 (or anything but HTTP/1.1)
 	host          span
 	xff           []span // X-Forwarded-For values
 	connTokens    []span // header names the Connection field lists
@@ -79,14 +86,7 @@ func (h *head) parse(b []byte) bool {
 		if colon <= 0 || !isToken(line[:colon]) || bytes.IndexByte(line, '\r') >= 0 || bytes.IndexByte(line, 0) >= 0 {
 			return false // "Name : v" and control bytes are how requests get smuggled
 		}
-		v := span{pos + colon + 1, pos + end}
-		for v.from < v.to && (b[v.from] == ' ' || b[v.from] == '\t') {
-			v.from++
-		}
-		for v.to > v.from && (b[v.to-1] == ' ' || b[v.to-1] == '\t') {
-			v.to--
-		}
-		f := field{name: span{pos, pos + colon}, value: v}
+		f := field{name: span{pos, pos + colon}, value: span{pos + colon + 1, pos + end}.trimmed(b)}
 		h.fields[h.n] = f
 		h.n++
 		if !h.note(f) {
@@ -174,14 +174,7 @@ func tokens(v span, b []byte) []span {
 		if i < v.to && b[i] != ',' {
 			continue
 		}
-		t := span{from, i}
-		for t.from < t.to && (b[t.from] == ' ' || b[t.from] == '\t') {
-			t.from++
-		}
-		for t.to > t.from && (b[t.to-1] == ' ' || b[t.to-1] == '\t') {
-			t.to--
-		}
-		if t.from < t.to {
+		if t := (span{from, i}).trimmed(b); t.from < t.to {
 			out = append(out, t)
 		}
 		from = i + 1
