@@ -49,6 +49,7 @@ type head struct {
 	host          span
 	xff           []span // X-Forwarded-For values
 	connTokens    []span // header names the Connection field lists
+	toks          []span // scratch for one Connection field's tokens, kept across heads
 }
 
 // headEnd returns the length of the head at the start of b (through its blank
@@ -65,8 +66,8 @@ func headEnd(b []byte) int {
 // reports false for what the loop does not take: bare LF line ends, folded lines,
 // lines without a colon, too many fields, or a bad Content-Length.
 func (h *head) parse(b []byte) bool {
-	xff, conn := h.xff[:0], h.connTokens[:0]
-	*h = head{buf: b, contentLength: -1, xff: xff, connTokens: conn}
+	xff, conn, toks := h.xff[:0], h.connTokens[:0], h.toks[:0]
+	*h = head{buf: b, contentLength: -1, xff: xff, connTokens: conn, toks: toks}
 	eol := bytes.Index(b, []byte("\r\n"))
 	h.first = span{0, eol}
 	if eol <= 0 || bytes.ContainsAny(b[:eol], "\r\n\x00") {
@@ -114,7 +115,8 @@ func (h *head) note(f field) bool {
 			h.otherTE = true
 		}
 	case foldEq(name, "connection"):
-		for _, tok := range tokens(f.value, h.buf) {
+		h.toks = appendTokens(h.toks[:0], f.value, h.buf)
+		for _, tok := range h.toks {
 			switch t := tok.of(h.buf); {
 			case foldEq(t, "close"):
 				h.connClose = true
@@ -166,9 +168,8 @@ func parseLength(b []byte) (int64, bool) {
 	return n, true
 }
 
-// tokens returns the comma-separated tokens of a header value.
-func tokens(v span, b []byte) []span {
-	var out []span
+// appendTokens appends the comma-separated tokens of a header value to out.
+func appendTokens(out []span, v span, b []byte) []span {
 	from := v.from
 	for i := v.from; i <= v.to; i++ {
 		if i < v.to && b[i] != ',' {
