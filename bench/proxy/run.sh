@@ -116,7 +116,7 @@ http {
 	upstream app {
 		server $GREEN weight=90;
 		server $BLUE weight=10;
-		keepalive 128;
+		keepalive 512; # at least the most connections measured (256), so nginx never closes one it will need again
 	}
 	server {
 		listen $NGINX_ADDR;

@@ -39,7 +39,12 @@ func (l *loop) writable(c *loopConn) {
 			return
 		}
 	}
-	if !l.flush(c) {
+	l.flushed(c, l.flush(c))
+}
+
+// flushed goes on after c's queued output was written (ok) or failed.
+func (l *loop) flushed(c *loopConn, ok bool) {
+	if !ok {
 		if c.upstream {
 			l.upstreamBroke(c)
 		} else {
