@@ -286,12 +286,12 @@ func (l *loop) wake() {
 func (l *loop) run() {
 	defer l.p.wg.Done()
 	evs := make([]syscall.EpollEvent, 256)
-	waiter := l.parkable()
+	parker := l.parkable(evs)
 	for {
 		var n int
 		var err error
-		if waiter != nil {
-			n, err = l.waitParked(waiter, evs)
+		if parker != nil {
+			n, err = parker.wait()
 		} else {
 			n, err = syscall.EpollWait(l.epfd, evs, int(sweepEvery/time.Millisecond))
 		}
@@ -323,10 +323,21 @@ func (l *loop) run() {
 	}
 }
 
-// parkable wraps a duplicate of the loop's epoll descriptor in an os.File
-// registered with Go's netpoller; it returns nil (and the loop blocks in
-// epoll_wait) if the runtime cannot watch it.
-func (l *loop) parkable() *os.File {
+// parker is a loop's wait in Go's netpoller: a duplicate of the loop's epoll
+// descriptor as an os.File, and a poll function made once (a closure per wait
+// would be garbage per round).
+type parker struct {
+	file *os.File
+	rc   syscall.RawConn
+	evs  []syscall.EpollEvent
+	n    int
+	err  error
+	poll func(fd uintptr) bool
+}
+
+// parkable makes the loop's parker; it returns nil (and the loop blocks in
+// epoll_wait) if the runtime cannot watch the epoll descriptor.
+func (l *loop) parkable(evs []syscall.EpollEvent) *parker {
 	fd, _, e := syscall.RawSyscall(syscall.SYS_FCNTL, uintptr(l.epfd), syscall.F_DUPFD_CLOEXEC, 0)
 	if e != 0 {
 		return nil
@@ -336,45 +347,46 @@ func (l *loop) parkable() *os.File {
 		return nil
 	}
 	f := os.NewFile(fd, "epoll")
-	if f.SetReadDeadline(time.Now().Add(sweepEvery)) != nil {
+	rc, err := f.SyscallConn()
+	if err != nil || f.SetReadDeadline(time.Now().Add(sweepEvery)) != nil {
 		f.Close()
 		return nil
 	}
 	l.epfile = f
-	return f
-}
-
-// waitParked returns the loop's ready events, parking the goroutine until
-// there are some or the next sweep is due.
-func (l *loop) waitParked(f *os.File, evs []syscall.EpollEvent) (int, error) {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	var werr error
-	err = rc.Read(func(fd uintptr) bool {
-		r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, fd, uintptr(unsafe.Pointer(&evs[0])), uintptr(len(evs)), 0, 0, 0)
+	pk := &parker{file: f, rc: rc, evs: evs}
+	// The poll must run before each park: RawConn.Read forgets readiness the
+	// netpoller saw before it was called, so only an empty epoll_wait proves
+	// that the next event will wake the goroutine.
+	pk.poll = func(fd uintptr) bool {
+		r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, fd, uintptr(unsafe.Pointer(&pk.evs[0])), uintptr(len(pk.evs)), 0, 0, 0)
 		if e != 0 && e != syscall.EINTR {
-			werr = e
+			pk.err = e
 			return true
 		}
-		n = int(r)
-		return n > 0
-	})
-	if werr != nil {
-		return 0, werr
+		pk.n = int(r)
+		return pk.n > 0
+	}
+	return pk
+}
+
+// wait returns the number of ready events in evs, parking the goroutine until
+// there are some or the next sweep is due.
+func (pk *parker) wait() (int, error) {
+	pk.n, pk.err = 0, nil
+	err := pk.rc.Read(pk.poll)
+	if pk.err != nil {
+		return 0, pk.err
 	}
 	if err != nil {
 		if !errors.Is(err, os.ErrDeadlineExceeded) {
 			return 0, err
 		}
 		// The sweep is due: the caller sweeps on its clock; wait again for the next.
-		if err := f.SetReadDeadline(time.Now().Add(sweepEvery)); err != nil {
+		if err := pk.file.SetReadDeadline(time.Now().Add(sweepEvery)); err != nil {
 			return 0, err
 		}
 	}
-	return n, nil
+	return pk.n, nil
 }
 
 func (l *loop) event(fd int, gen int32, ev uint32) {

@@ -22,7 +22,9 @@ var loopBatching = true
 // receiveAll receives, in one submit, for every connection the events say is
 // readable, into the free part of its buffer. What it read is then in the buffer
 // as if read had run: a short read clears canRead (drained). An end of stream
-// or an error leaves canRead set, so read meets it again and reports it.
+// or an error leaves canRead set, so read meets it again and reports it. A round
+// with a single such connection is left to read: one recv costs what one
+// io_uring_enter does.
 func (l *loop) receiveAll(evs []syscall.EpollEvent) {
 	l.batch = l.batch[:0]
 	for i := range evs {
@@ -35,13 +37,23 @@ func (l *loop) receiveAll(evs []syscall.EpollEvent) {
 		if c == nil || c.gen != ev.Pad || c.readAhead || c.rlen >= len(c.rbuf) || (c.upstream && !c.connected) {
 			continue // (a connect's outcome is read from SO_ERROR, which a receive would consume)
 		}
-		if l.ring.full() {
+		if len(l.batch) == int(l.ring.entries) {
 			break // the rest are read by read as their events come
 		}
-		c.readAhead, c.canRead = true, true
+		c.readAhead = true
 		c.rdhup = c.rdhup || ev.Events&epollPeerShut != 0
-		l.ring.recv(c.fd, c.rbuf[c.rlen:], uint64(len(l.batch)))
 		l.batch = append(l.batch, c)
+	}
+	if len(l.batch) < 2 {
+		for _, c := range l.batch {
+			c.readAhead = false
+		}
+		clear(l.batch)
+		return
+	}
+	for i, c := range l.batch {
+		c.canRead = true
+		l.ring.recv(c.fd, c.rbuf[c.rlen:], uint64(i))
 	}
 	err := l.ring.submit(func(tag uint64, res int32) {
 		c := l.batch[tag]
@@ -73,7 +85,12 @@ func (l *loop) sendAll() {
 		for _, c := range conns {
 			c.queued = false
 		}
-		for start := 0; start < len(conns); start += int(l.ring.entries) {
+		if len(conns) == 1 { // one send costs what one io_uring_enter does
+			if c := conns[0]; c.fd >= 0 && !l.flush(c) {
+				c.sendFailed = true
+			}
+		}
+		for start := 0; start < len(conns) && len(conns) > 1; start += int(l.ring.entries) {
 			l.sendChunk(conns[start:min(start+int(l.ring.entries), len(conns))])
 		}
 		for _, c := range conns {
