@@ -93,6 +93,13 @@ type cqe struct {
 	flags    uint32
 }
 
+// The layouts must match the kernel's byte for byte.
+var (
+	_ [sqeSize]byte = [unsafe.Sizeof(sqe{})]byte{}
+	_ [cqeSize]byte = [unsafe.Sizeof(cqe{})]byte{}
+	_ [120]byte     = [unsafe.Sizeof(ioringParams{})]byte{}
+)
+
 // newRing sets up an io_uring with room for entries operations per submit.
 // It fails where io_uring is missing or forbidden (old kernels, seccomp
 // profiles, kernel.io_uring_disabled); the loop then makes one system call per
@@ -148,9 +155,6 @@ func (r *ring) close() {
 	}
 	syscall.Close(r.fd)
 }
-
-// full reports whether the next prepare needs a submit first.
-func (r *ring) full() bool { return r.queued == r.entries }
 
 // recv queues a receive into b; send queues a send of b. tag comes back with
 // the result. b must stay as it is until submit returns.
