@@ -29,7 +29,8 @@ GATEWAY_API_VERSION=v1.6.3
 PROMETHEUS_OPERATOR_VERSION=v0.85.0
 NODES=3
 
-die() { echo "kube.sh: $*" >&2; exit 1; }
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh" # die, free_port, clean_stale
 
 stamp() {
 	{
@@ -60,18 +61,6 @@ build() {
 	(cd "$TOOLS" && GOBIN="$BIN" GOFLAGS= go install -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION") >"$BIN/build.log" 2>&1 ||
 		{ cat "$BIN/build.log" >&2; die "building kwok failed"; }
 	echo "$want" >"$BIN/stamp"
-}
-
-free_port() {
-	local p
-	for _ in $(seq 1 50); do
-		p=$((20000 + RANDOM % 12000)) # below the ephemeral range (32768-), so no client takes it first
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return 0
-		fi
-	done
-	die "no free port found"
 }
 
 # module_dir prints where a module version is in the module cache, downloading it
@@ -151,9 +140,7 @@ start() {
 		print_exports "$STATE_FILE"
 		return 0
 	fi
-	if [ -f "$STATE_FILE" ]; then # a control plane recorded earlier is gone: clean up after it
-		(stop "$(. "$STATE_FILE"; echo "$KROOT")") >/dev/null 2>&1 || rm -f "$STATE_FILE"
-	fi
+	clean_stale KROOT # a control plane recorded earlier is gone: clean up after it
 	local base=/dev/shm etcd_port peer_port api_port istio gwapi promop kwok_dir
 	# etcd preallocates 64 MB WAL segments: use /dev/shm only when it has room (a
 	# container's default /dev/shm is 64 MB).
@@ -163,7 +150,7 @@ start() {
 	root="$(mktemp -d "$base/sluice-kube.XXXXXX")"
 	: >"$root/pids"
 	etcd_port="$(free_port)"
-	peer_port="$(free_port)"
+	peer_port="$(free_port "$etcd_port")"
 	api_port="$(free_port)"
 	"$BIN/kubetool" certs "$root" "$api_port" || fail "making certificates failed"
 	kwok_dir="$(module_dir "sigs.k8s.io/kwok@$KWOK_VERSION")" && [ -d "$kwok_dir" ] || fail "kwok $KWOK_VERSION not in the module cache"

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # lib.sh holds what the throwaway-server scripts (postgres.sh, prometheus.sh,
-# oidc.sh) share. They source it; it defines functions only. A script sets
+# oidc.sh, kube.sh) share. They source it; it defines functions only. A script sets
 # STATE_FILE, the file recording its running server, before calling those that use it.
 
 die() { echo "$(basename "$0"): $*" >&2; exit 1; }

@@ -27,6 +27,8 @@ import (
 const (
 	epollET        = 1 << 31
 	epollExclusive = 1 << 28
+	epollReadable  = syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLHUP | syscall.EPOLLERR
+	epollPeerShut  = syscall.EPOLLRDHUP | syscall.EPOLLHUP | syscall.EPOLLERR
 	loopBufSize    = 16 << 10
 	// maxPending bounds output queued for a slow peer before the loop stops
 	// reading the other side.

@@ -9,11 +9,8 @@ import "syscall"
 // receive and one per send; on virtual machines, where entering the kernel is
 // dear, that is most of what a proxy spends beyond the TCP work itself.
 
-const (
-	epollReadable = syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLHUP | syscall.EPOLLERR
-	epollPeerShut = syscall.EPOLLRDHUP | syscall.EPOLLHUP | syscall.EPOLLERR
-	ringEntries   = 256
-)
+// ringEntries is how many operations one submit carries at most.
+const ringEntries = 256
 
 // loopBatching turns the ring on for new loops; tests turn it off to cover the
 // path without io_uring.
@@ -89,9 +86,10 @@ func (l *loop) sendAll() {
 			if c := conns[0]; c.fd >= 0 && !l.flush(c) {
 				c.sendFailed = true
 			}
-		}
-		for start := 0; start < len(conns) && len(conns) > 1; start += int(l.ring.entries) {
-			l.sendChunk(conns[start:min(start+int(l.ring.entries), len(conns))])
+		} else {
+			for start := 0; start < len(conns); start += int(l.ring.entries) {
+				l.sendChunk(conns[start:min(start+int(l.ring.entries), len(conns))])
+			}
 		}
 		for _, c := range conns {
 			if c.fd >= 0 {
