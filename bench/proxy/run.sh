@@ -160,14 +160,20 @@ wait_idle() {
 # cpu0 prints CPU 0's busy and total jiffies; proc_jiffies prints a process's.
 cpu0() { awk '$1 == "cpu0" {print $2 + $3 + $4, $2 + $3 + $4 + $5 + $6 + $7 + $8}' /proc/stat; } # busy excludes (soft)irq time, which the kernel does not charge to the proxy
 proc_jiffies() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# proc_split prints a process's user and kernel jiffies; proc_sleeps the times its
+# threads went to sleep (voluntary context switches), each a wake-up to pay for.
+proc_split() { awk '{print $14, $15}' "/proc/$1/stat"; }
+proc_sleeps() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^voluntary_ctxt_switches/ {n += $2} END {print n + 0}'; }
 
 run() { # name addr round pid
 	wait_idle
 	taskset -c 1 wrk -t1 -c"$CONN" -d2s "http://$2/" >/dev/null # warm the pools
-	local b0 t0 p0 b1 t1 p1 w0 w1
+	local b0 t0 p0 b1 t1 p1 w0 w1 u0 k0 u1 k1 z0 z1
 	read -r b0 t0 < <(cpu0); p0=$(proc_jiffies "$4"); w0=$(date +%s.%N)
+	read -r u0 k0 < <(proc_split "$4"); z0=$(proc_sleeps "$4")
 	taskset -c 1 wrk -t1 -c"$CONN" -d"$DUR" --latency "http://$2/" >"$WORK/$1.$3.txt"
 	read -r b1 t1 < <(cpu0); p1=$(proc_jiffies "$4"); w1=$(date +%s.%N)
+	read -r u1 k1 < <(proc_split "$4"); z1=$(proc_sleeps "$4")
 	# Share of CPU 0 used by anything but the proxy under test during the round.
 	local others
 	others=$(awk -v b=$((b1 - b0)) -v t=$((t1 - t0)) -v p=$((p1 - p0)) 'BEGIN {
@@ -183,7 +189,11 @@ run() { # name addr round pid
 	# bottleneck.
 	read -r cpu percpu < <(awk -v j=$((p1 - p0)) -v hz="$CLK_TCK" -v w0="$w0" -v w1="$w1" -v n="$reqs" 'BEGIN {
 		s = j / hz; printf "%.0f %.0f\n", s / (w1 - w0) * 100, (s > 0 ? n / s : 0) }')
-	printf '%-9s %5s %12s %10s %10s %6s%% %11s %8s%%  %s\n' "$1" "$3" "$rps" "$p50" "$p99" "$cpu" "$percpu" "$others" "${errs:-none}" | tee -a "$RESULTS"
+	# Where a request's CPU goes: microseconds of user and kernel time, and sleeps.
+	local usr sys sleeps
+	read -r usr sys sleeps < <(awk -v u=$((u1 - u0)) -v k=$((k1 - k0)) -v z=$((z1 - z0)) -v hz="$CLK_TCK" -v n="$reqs" 'BEGIN {
+		n = (n > 0 ? n : 1); printf "%.1f %.1f %.2f\n", u / hz / n * 1e6, k / hz / n * 1e6, z / n }')
+	printf '%-9s %5s %12s %10s %10s %6s%% %11s %8s%% %6s %6s %6s  %s\n' "$1" "$3" "$rps" "$p50" "$p99" "$cpu" "$percpu" "$others" "$usr" "$sys" "$sleeps" "${errs:-none}" | tee -a "$RESULTS"
 }
 
 # measure runs ROUNDS alternating rounds of the proxies and prints the cleanest
@@ -193,7 +203,7 @@ measure() { # kind
 	echo
 	echo "backends: $1; weighted 90/10 split, 1 KiB responses, wrk -t1 -c$CONN -d$DUR --latency;"
 	echo "proxy on CPU 0 (sluice with GOMAXPROCS=1, nginx with 1 worker); wrk and backends on CPU 1"
-	printf '%-9s %5s %12s %10s %10s %7s %11s %9s  %s\n' proxy round "requests/s" "p50 ms" "p99 ms" "cpu" "req/cpu-s" "others" errors
+	printf '%-9s %5s %12s %10s %10s %7s %11s %9s %6s %6s %6s  %s\n' proxy round "requests/s" "p50 ms" "p99 ms" "cpu" "req/cpu-s" "others" "usr-us" "sys-us" sleeps errors
 	# Rotate the order each round so a neighbour's load hits all alike.
 	local order=(nginx sluice sluice-fh)
 	for r in $(seq 1 "$ROUNDS"); do
@@ -207,7 +217,9 @@ measure() { # kind
 		order=("${order[@]:1}" "${order[0]}")
 	done
 	echo "(cpu: the proxy's own share of CPU 0; req/cpu-s: requests per second of the proxy's CPU time;"
-	echo " others: share of CPU 0 used by other processes during the round, it should be near 0)"
+	echo " others: share of CPU 0 used by other processes during the round, it should be near 0;"
+	echo " usr-us, sys-us: the proxy's user and kernel CPU per request in microseconds; sleeps: its"
+	echo " threads' voluntary context switches per request, each a wake-up paid for)"
 	local n s f
 	n=$(summary nginx); s=$(summary sluice); f=$(summary sluice-fh)
 	echo "cleanest rounds (requests/s p50 p99 req/cpu-s others): nginx $n; sluice $s; sluice-fh $f"
