@@ -43,6 +43,7 @@ coordinator_race() {
 	[ "$(saved_inputs "$name")" = "$before" ]
 }
 
+# saved_inputs lists the failing inputs saved for target $1 of the package in $dir.
 saved_inputs() { ls "$dir/testdata/fuzz/$1" 2>/dev/null || true; }
 
 n=0
