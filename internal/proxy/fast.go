@@ -91,11 +91,16 @@ func (p *Proxy) handleFast(ctx *fasthttp.RequestCtx) {
 
 // doFast sends the request to in; when in cannot be reached and the request has
 // no streamed body, it retries once on another instance. It returns the instance
-// that answered. (fasthttp itself retries idempotent requests whose reused
-// keep-alive connection turned out to be closed by the instance.)
+// that answered.
 func (p *Proxy) doFast(t *table, ctx *fasthttp.RequestCtx, in *instance, up *fasthttp.Response) (*instance, error) {
 	in.inflight.Add(1)
 	err := p.doOnce(in, ctx, up)
+	if replayable(&ctx.Request, err) {
+		// fasthttp sent it again on another idle connection, closed as well: the
+		// instance restarted, and the rest of the idle ones are closed too.
+		in.hc.CloseIdleConnections()
+		err = p.doOnce(in, ctx, up)
+	}
 	in.inflight.Add(-1)
 	if err == nil || !isDialError(err) {
 		return in, err
@@ -115,6 +120,33 @@ func (p *Proxy) doFast(t *table, ctx *fasthttp.RequestCtx, in *instance, up *fas
 		p.connFailed(alt, err)
 	}
 	return alt, err
+}
+
+// upstreamAttempts is how often fasthttp sends an idempotent request whose
+// connection the instance closed before answering (it takes the next idle
+// connection each time); doFast then tries once more, that many times, on new
+// connections only.
+const upstreamAttempts = 2
+
+// replayable reports whether a request may be sent again after err: the instance
+// closed the connection before answering — a kept-alive connection it had already
+// closed, as an instance does when it restarts or its idle timeout fires — and the
+// request is idempotent with its body in memory (not streamed). fasthttp itself
+// retries such a request, but on the next idle connections, which after a
+// restart are closed as well.
+func replayable(req *fasthttp.Request, err error) bool {
+	return errors.Is(err, fasthttp.ErrConnectionClosed) && !req.IsBodyStream() &&
+		idempotentMethod(req.Header.Method())
+}
+
+// idempotentMethod reports whether a request with method m may be sent twice
+// (RFC 9110 9.2.2).
+func idempotentMethod(m []byte) bool {
+	switch string(m) {
+	case "GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE":
+		return true
+	}
+	return false
 }
 
 // doOnce performs one upstream round trip, bounded by ResponseHeaderTimeout.

@@ -212,14 +212,6 @@ func (l *loop) drainBody(c *loopConn) {
 	}
 }
 
-func idempotentMethod(m []byte) bool {
-	switch string(m) {
-	case "GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE":
-		return true
-	}
-	return false
-}
-
 // upstreamFor returns an idle keep-alive connection to in, or a new one. keep
 // keeps the request (a whole one) so it can be sent again if the connection fails
 // before the response starts.

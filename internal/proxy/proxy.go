@@ -180,6 +180,7 @@ func (p *Proxy) newInstance(slot platform.Slot, addr string) *instance {
 		NoDefaultUserAgentHeader:      true,
 		DisableHeaderNamesNormalizing: true,
 		MaxConnWaitTimeout:            p.cfg.DialTimeout,
+		MaxIdemponentCallAttempts:     upstreamAttempts,
 		ReadBufferSize:                8 << 10,
 		WriteBufferSize:               8 << 10,
 	}

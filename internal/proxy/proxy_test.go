@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"io"
@@ -387,5 +388,101 @@ func TestShutdownWaitsForInFlight(t *testing.T) {
 	}
 	if _, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 		t.Fatal("listener still accepts after shutdown")
+	}
+}
+
+// The fasthttp path (TLS listeners, connections the loop hands off) sends an
+// idempotent request without a body again when the instance had closed the
+// kept-alive connection it went on, as the event loop does.
+func TestFastPathReplaysOnAConnectionTheInstanceClosed(t *testing.T) {
+	var n atomic.Int32
+	// Every answer says keep-alive but the instance closes anyway, as an instance
+	// whose idle timeout fires between two requests does.
+	addr := rawBackend(t, func(string) (string, bool) {
+		n.Add(1)
+		return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", true
+	})
+	p := New(Config{Service: "web", DisableEventLoop: true, FailureThreshold: -1})
+	must(t, p.SetEndpoints(platform.Green, []string{addr}))
+	c := dialRaw(t, startProxy(t, p))
+	for i := 0; i < 5; i++ {
+		resp, body := c.roundTrip(t, "GET / HTTP/1.1\r\nHost: web\r\n\r\n", "GET")
+		if resp.StatusCode != 200 || body != "ok" {
+			t.Fatalf("request %d: %d %q", i, resp.StatusCode, body)
+		}
+	}
+	if got := n.Load(); got != 5 {
+		t.Fatalf("instance answered %d requests, want 5", got)
+	}
+}
+
+// What may have been acted on is never sent twice: an instance that reads each
+// request and closes without answering gets a POST once and a GET a bounded
+// number of times; the client gets 502 for both.
+func TestFastPathSendsAPostOnce(t *testing.T) {
+	var posts, gets atomic.Int32
+	addr := tcpServer(t, func(c net.Conn) {
+		req, err := http.ReadRequest(bufio.NewReader(c))
+		if err != nil {
+			return
+		}
+		io.Copy(io.Discard, req.Body)
+		if req.Method == "POST" {
+			posts.Add(1)
+		} else {
+			gets.Add(1)
+		}
+	})
+	p := New(Config{Service: "web", DisableEventLoop: true, FailureThreshold: -1})
+	must(t, p.SetEndpoints(platform.Green, []string{addr}))
+	c := dialRaw(t, startProxy(t, p))
+	resp, _ := c.roundTrip(t, "POST / HTTP/1.1\r\nHost: web\r\nContent-Length: 2\r\n\r\nhi", "POST")
+	if resp.StatusCode != http.StatusBadGateway || posts.Load() != 1 {
+		t.Fatalf("POST: status %d, instance saw it %d times; want 502, once", resp.StatusCode, posts.Load())
+	}
+	resp, _ = c.roundTrip(t, "GET / HTTP/1.1\r\nHost: web\r\n\r\n", "GET")
+	if resp.StatusCode != http.StatusBadGateway || gets.Load() != 2*upstreamAttempts {
+		t.Fatalf("GET: status %d, instance saw it %d times; want 502, %d", resp.StatusCode, gets.Load(), 2*upstreamAttempts)
+	}
+}
+
+// After an instance restarts, every idle connection to it is closed; a GET that
+// meets them is still answered, on a new connection.
+func TestFastPathSurvivesAnInstanceRestart(t *testing.T) {
+	var mu sync.Mutex
+	var conns []net.Conn
+	addr := tcpServer(t, func(c net.Conn) {
+		mu.Lock()
+		conns = append(conns, c)
+		mu.Unlock()
+		r := bufio.NewReader(c)
+		for {
+			req, err := http.ReadRequest(r)
+			if err != nil {
+				return
+			}
+			io.Copy(io.Discard, req.Body)
+			time.Sleep(20 * time.Millisecond) // so that concurrent requests open their own connections
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		}
+	})
+	p := New(Config{Service: "web", DisableEventLoop: true, FailureThreshold: -1})
+	must(t, p.SetEndpoints(platform.Green, []string{addr}))
+	proxyAddr := startProxy(t, p)
+	if _, failed := loadFast(t, proxyAddr, "/", 40, 8); failed != 0 {
+		t.Fatalf("%d requests failed before the restart", failed)
+	}
+	mu.Lock()
+	if len(conns) <= upstreamAttempts {
+		t.Fatalf("the proxy opened %d connections; the test needs more than %d idle ones", len(conns), upstreamAttempts)
+	}
+	for _, c := range conns { // the instance "restarts": it closes every connection
+		c.Close()
+	}
+	mu.Unlock()
+	c := dialRaw(t, proxyAddr)
+	resp, body := c.roundTrip(t, "GET / HTTP/1.1\r\nHost: web\r\n\r\n", "GET")
+	if resp.StatusCode != 200 || body != "ok" {
+		t.Fatalf("after the restart: %d %q", resp.StatusCode, body)
 	}
 }
