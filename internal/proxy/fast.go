@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -129,14 +130,14 @@ func (p *Proxy) doFast(t *table, ctx *fasthttp.RequestCtx, in *instance, up *fas
 const upstreamAttempts = 2
 
 // replayable reports whether a request may be sent again after err: the instance
-// closed the connection before answering — a kept-alive connection it had already
-// closed, as an instance does when it restarts or its idle timeout fires — and the
-// request is idempotent with its body in memory (not streamed). fasthttp itself
-// retries such a request, but on the next idle connections, which after a
-// restart are closed as well.
+// closed the connection before answering (or reset it while the request was
+// written) — a kept-alive connection it had already closed, as an instance does
+// when it restarts or its idle timeout fires — and the request is idempotent with
+// its body in memory (not streamed). fasthttp itself retries such a request, but
+// on the next idle connections, which after a restart are closed as well.
 func replayable(req *fasthttp.Request, err error) bool {
-	return errors.Is(err, fasthttp.ErrConnectionClosed) && !req.IsBodyStream() &&
-		idempotentMethod(req.Header.Method())
+	closed := errors.Is(err, fasthttp.ErrConnectionClosed) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+	return closed && !req.IsBodyStream() && idempotentMethod(req.Header.Method())
 }
 
 // idempotentMethod reports whether a request with method m may be sent twice
