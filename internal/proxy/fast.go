@@ -97,8 +97,9 @@ func (p *Proxy) doFast(t *table, ctx *fasthttp.RequestCtx, in *instance, up *fas
 	in.inflight.Add(1)
 	err := p.doOnce(in, ctx, up)
 	if replayable(&ctx.Request, err) {
-		// fasthttp sent it again on another idle connection, closed as well: the
-		// instance restarted, and the rest of the idle ones are closed too.
+		// fasthttp has sent it again already, on the next idle connection, and the
+		// instance had closed that one too, as a restarted instance has closed
+		// them all: drop the idle ones and send it on a new connection.
 		in.hc.CloseIdleConnections()
 		err = p.doOnce(in, ctx, up)
 	}
@@ -125,8 +126,8 @@ func (p *Proxy) doFast(t *table, ctx *fasthttp.RequestCtx, in *instance, up *fas
 
 // upstreamAttempts is how often fasthttp sends an idempotent request whose
 // connection the instance closed before answering (it takes the next idle
-// connection each time); doFast then tries once more, that many times, on new
-// connections only.
+// connection each time); doFast then drops the instance's idle connections and
+// lets fasthttp try that many times again.
 const upstreamAttempts = 2
 
 // replayable reports whether a request may be sent again after err: the instance
