@@ -391,31 +391,6 @@ func TestShutdownWaitsForInFlight(t *testing.T) {
 	}
 }
 
-// The fasthttp path (TLS listeners, connections the loop hands off) sends an
-// idempotent request without a body again when the instance had closed the
-// kept-alive connection it went on, as the event loop does.
-func TestFastPathReplaysOnAConnectionTheInstanceClosed(t *testing.T) {
-	var n atomic.Int32
-	// Every answer says keep-alive but the instance closes anyway, as an instance
-	// whose idle timeout fires between two requests does.
-	addr := rawBackend(t, func(string) (string, bool) {
-		n.Add(1)
-		return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", true
-	})
-	p := New(Config{Service: "web", DisableEventLoop: true, FailureThreshold: -1})
-	must(t, p.SetEndpoints(platform.Green, []string{addr}))
-	c := dialRaw(t, startProxy(t, p))
-	for i := 0; i < 5; i++ {
-		resp, body := c.roundTrip(t, "GET / HTTP/1.1\r\nHost: web\r\n\r\n", "GET")
-		if resp.StatusCode != 200 || body != "ok" {
-			t.Fatalf("request %d: %d %q", i, resp.StatusCode, body)
-		}
-	}
-	if got := n.Load(); got != 5 {
-		t.Fatalf("instance answered %d requests, want 5", got)
-	}
-}
-
 // What may have been acted on is never sent twice: an instance that reads each
 // request and closes without answering gets a POST once and a GET a bounded
 // number of times; the client gets 502 for both.

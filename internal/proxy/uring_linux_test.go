@@ -87,7 +87,7 @@ func TestLoopWithoutIOURing(t *testing.T) {
 		{"HopByHopAndForwarded", TestLoopHopByHopAndForwarded},
 		{"ResponseFraming", TestLoopResponseFraming},
 		{"UpstreamMisbehaves", TestLoopUpstreamMisbehaves},
-		{"RetriesAKeptAliveConnectionTheInstanceClosed", TestLoopRetriesAKeptAliveConnectionTheInstanceClosed},
+		{"RetriesAKeptAliveConnectionTheInstanceClosed", TestRetriesAKeptAliveConnectionTheInstanceClosed},
 		{"LargeBodiesBothWays", TestLoopLargeBodiesBothWays},
 		{"HandsOffWhatItDoesNotTake", TestLoopHandsOffWhatItDoesNotTake},
 		{"HonoursMaxConnsPerInstance", TestLoopHonoursMaxConnsPerInstance},
