@@ -151,7 +151,7 @@ start() {
 	: >"$root/pids"
 	etcd_port="$(free_port)"
 	peer_port="$(free_port "$etcd_port")"
-	api_port="$(free_port)"
+	api_port="$(free_port "$etcd_port" "$peer_port")"
 	"$BIN/kubetool" certs "$root" "$api_port" || fail "making certificates failed"
 	kwok_dir="$(module_dir "sigs.k8s.io/kwok@$KWOK_VERSION")" && [ -d "$kwok_dir" ] || fail "kwok $KWOK_VERSION not in the module cache"
 	istio="$(module_dir "istio.io/api@$ISTIO_API_VERSION")" && [ -d "$istio" ] || fail "istio.io/api $ISTIO_API_VERSION not in the module cache"

@@ -15,13 +15,14 @@ apt_install() {
 	apt-get install -y -qq --no-install-recommends "$2" >/dev/null || die "apt-get install $2 failed"
 }
 
-# free_port [EXCEPT] prints a free loopback port below Linux's ephemeral range, so
-# that other programs' outgoing connections are unlikely to take it before we bind.
+# free_port [EXCEPT...] prints a free loopback port below Linux's ephemeral range, so
+# that other programs' outgoing connections are unlikely to take it before we bind;
+# never one of EXCEPT (ports chosen earlier that nothing listens on yet).
 free_port() {
-	local p
+	local p x
 	for _ in $(seq 1 50); do
 		p=$((20000 + RANDOM % 12000))
-		[ "$p" != "${1:-}" ] || continue
+		for x in "$@"; do [ "$p" != "$x" ] || continue 2; done
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
 			return 0
