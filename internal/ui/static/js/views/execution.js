@@ -35,6 +35,10 @@ class ExecutionPage {
       onState: (s) => this.console.setState(s),
     }).start();
     this.ticker = setInterval(() => this.tick(), 1000);
+    // Whoami may answer after the execution was drawn (a page opened on coming back
+    // from single sign-on): draw the actions again with the person's roles.
+    this.onUser = () => this.render();
+    window.addEventListener('sluice-user', this.onUser);
   }
 
   layout(root) {
@@ -204,6 +208,7 @@ class ExecutionPage {
 
   destroy() {
     this.destroyed = true;
+    window.removeEventListener('sluice-user', this.onUser);
     this.stream.close();
     clearInterval(this.ticker);
     clearTimeout(this.pending);
