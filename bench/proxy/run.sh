@@ -2,9 +2,9 @@
 # Benchmark sluice's built-in proxy against nginx with the same 90/10 weighted
 # split and upstream keep-alive. Each proxy is pinned to CPU 0; wrk and the two
 # backends share CPU 1. The proxies run side by side and are measured in
-# alternating rounds: nginx, sluice (its HTTP/1.1 event loop) and sluice-fh (the
-# same binary with the event loop off: the fasthttp path, as a baseline of the
-# same run).
+# alternating rounds: nginx, sluice (its HTTP/1.1 event loop), sluice-nc (the
+# event loop without coalescing) and sluice-fh (the event loop off: the fasthttp
+# path); the last two are the same binary with a flag, baselines of the same run.
 # Each backend kind (BACKENDS: fasthttp, the repository's backend answering 1 KiB; static,
 # nginx serving a 1 KiB file) is measured at each concurrency (CONNS).
 # Usage: [ROUNDS=3] [CONNS="64 256"] [BACKENDS="fasthttp static"] [IDLE_WAIT=0] bench/proxy/run.sh [duration, default 10s]
@@ -44,6 +44,7 @@ BLUE=127.0.0.1:19002
 NGINX_ADDR=127.0.0.1:18080
 SLUICE_ADDR=127.0.0.1:18081
 SLUICEFH_ADDR=127.0.0.1:18082
+SLUICENC_ADDR=127.0.0.1:18083
 CLK_TCK=$(getconf CLK_TCK)
 
 # start_backends starts the two backends of a kind on CPU 1 and records their pids.
@@ -131,9 +132,10 @@ CONF
 taskset -c 0 "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" & NGINX_PID=$!; PIDS+=($!)
 GOMAXPROCS=1 taskset -c 0 "$WORK/sluiceproxy" -listen "$SLUICE_ADDR" -green "$GREEN" -blue "$BLUE" -blue-weight 10 & SLUICE_PID=$!; PIDS+=($!)
 GOMAXPROCS=1 taskset -c 0 "$WORK/sluiceproxy" -listen "$SLUICEFH_ADDR" -green "$GREEN" -blue "$BLUE" -blue-weight 10 -no-event-loop & SLUICEFH_PID=$!; PIDS+=($!)
+GOMAXPROCS=1 taskset -c 0 "$WORK/sluiceproxy" -listen "$SLUICENC_ADDR" -green "$GREEN" -blue "$BLUE" -blue-weight 10 -no-coalesce & SLUICENC_PID=$!; PIDS+=($!)
 
 start_backends "${BACKENDS%% *}"
-for a in "$NGINX_ADDR" "$SLUICE_ADDR" "$SLUICEFH_ADDR"; do wait_port "$a"; done
+for a in "$NGINX_ADDR" "$SLUICE_ADDR" "$SLUICEFH_ADDR" "$SLUICENC_ADDR"; do wait_port "$a"; done
 
 # to_ms converts a wrk latency ("812.00us", "1.52ms", "1.01s") to milliseconds.
 to_ms() {
@@ -205,12 +207,13 @@ measure() { # kind
 	echo "proxy on CPU 0 (sluice with GOMAXPROCS=1, nginx with 1 worker); wrk and backends on CPU 1"
 	printf '%-9s %5s %12s %10s %10s %7s %11s %9s %6s %6s %6s  %s\n' proxy round "requests/s" "p50 ms" "p99 ms" "cpu" "req/cpu-s" "others" "usr-us" "sys-us" sleeps errors
 	# Rotate the order each round so a neighbour's load hits all alike.
-	local order=(nginx sluice sluice-fh)
+	local order=(nginx sluice sluice-nc sluice-fh)
 	for r in $(seq 1 "$ROUNDS"); do
 		for name in "${order[@]}"; do
 			case $name in
 			nginx) run nginx "$NGINX_ADDR" "$r" "$NGINX_PID" ;;
 			sluice) run sluice "$SLUICE_ADDR" "$r" "$SLUICE_PID" ;;
+			sluice-nc) run sluice-nc "$SLUICENC_ADDR" "$r" "$SLUICENC_PID" ;;
 			sluice-fh) run sluice-fh "$SLUICEFH_ADDR" "$r" "$SLUICEFH_PID" ;;
 			esac
 		done
@@ -220,13 +223,23 @@ measure() { # kind
 	echo " others: share of CPU 0 used by other processes during the round, it should be near 0;"
 	echo " usr-us, sys-us: the proxy's user and kernel CPU per request in microseconds; sleeps: its"
 	echo " threads' voluntary context switches per request, each a wake-up paid for)"
-	local n s f
-	n=$(summary nginx); s=$(summary sluice); f=$(summary sluice-fh)
-	echo "cleanest rounds (requests/s p50 p99 req/cpu-s others): nginx $n; sluice $s; sluice-fh $f"
-	awk -v k="$1" -v c="$CONN" -v n="$n" -v s="$s" -v f="$f" 'BEGIN {
-		split(n, N, " "); split(s, S, " "); split(f, F, " ")
-		printf "%-8s %5s %10.2fx %9.2fx %8.2fx %8.2fx %11.2fx\n", k, c, S[1] / N[1], S[4] / N[4], S[2] / N[2], S[3] / N[3], F[4] / N[4] }' >>"$WORK/ratios"
-	tail -1 "$WORK/ratios" | awk '{printf "sluice/nginx: throughput %s, per CPU-second %s, p50 %s, p99 %s; fasthttp path per CPU-second %s of nginx\n", $3, $4, $5, $6, $7}'
+	local n s c f
+	n=$(summary nginx); s=$(summary sluice); c=$(summary sluice-nc); f=$(summary sluice-fh)
+	echo "cleanest rounds (requests/s p50 p99 req/cpu-s others): nginx $n; sluice $s; sluice-nc $c; sluice-fh $f"
+	awk -v k="$1" -v c="$CONN" -v n="$n" -v s="$s" -v nc="$c" -v f="$f" 'BEGIN {
+		split(n, N, " "); split(s, S, " "); split(nc, C, " "); split(f, F, " ")
+		printf "%-8s %5s %10.2fx %9.2fx %8.2fx %8.2fx %11.2fx %11.2fx\n", k, c, S[1] / N[1], S[4] / N[4], S[2] / N[2], S[3] / N[3], C[4] / N[4], F[4] / N[4] }' >>"$WORK/ratios"
+	tail -1 "$WORK/ratios" | awk '{printf "sluice/nginx: throughput %s, per CPU-second %s, p50 %s, p99 %s; without coalescing per CPU-second %s, fasthttp path %s of nginx\n", $3, $4, $5, $6, $7, $8}'
+	rounds
+}
+
+# rounds prints sluice's per CPU-second and p99 against nginx's round by round:
+# the claim is for every round, not only the cleanest.
+rounds() {
+	awk '$1 == "nginx" {cpu[$2] = $7; p99[$2] = $5} $1 == "sluice" {scpu[$2] = $7; sp99[$2] = $5}
+		END {printf "round by round, sluice/nginx per CPU-second (p99 sluice/nginx ms):"
+			for (r = 1; r in cpu; r++) printf " %.2fx (%s/%s)", scpu[r] / cpu[r], sp99[r], p99[r]
+			print ""}' "$RESULTS"
 }
 
 # summary: a proxy's cleanest round of the current set, the one in which other
@@ -244,6 +257,7 @@ done
 
 echo
 echo "sluice/nginx, cleanest round of each set (throughput and per CPU-second above 1 is better; latency below 1;"
-echo "fasthttp: the previous HTTP/1.1 path's requests per CPU-second against nginx's):"
-printf '%-8s %5s %11s %10s %9s %9s %12s\n' backend conns throughput "per-cpu-s" p50 p99 fasthttp
+echo "no-coalesce, fasthttp: the event loop without coalescing and the general HTTP/1.1 path, requests per"
+echo "CPU-second against nginx's):"
+printf '%-8s %5s %11s %10s %9s %9s %12s %12s\n' backend conns throughput "per-cpu-s" p50 p99 no-coalesce fasthttp
 cat "$WORK/ratios"

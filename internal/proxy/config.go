@@ -93,6 +93,11 @@ type Config struct {
 	// where plain HTTP/1.1 connections otherwise start on the event loops.
 	DisableEventLoop bool
 
+	// DisableCoalescing makes the event loops look for new events at once after
+	// every round, also when they are busy (see coalesceWait); for measuring what
+	// coalescing saves.
+	DisableCoalescing bool
+
 	// Logger receives errors the proxy cannot return (upstream failures, ejections).
 	// Default slog.Default().
 	Logger *slog.Logger

@@ -1,6 +1,7 @@
 // Command sluiceproxy runs sluice's built-in proxy (internal/proxy) with a fixed
 // green/blue split, for the benchmark against nginx; -no-event-loop measures the
-// fasthttp path instead of the HTTP/1.1 event loop.
+// fasthttp path instead of the HTTP/1.1 event loop, -no-coalesce the event loop
+// without coalescing.
 package main
 
 import (
@@ -28,6 +29,7 @@ func main() {
 	bluePct := flag.Int("blue-weight", 10, "percent of requests for blue")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile to this file until exit")
 	noLoop := flag.Bool("no-event-loop", false, "serve HTTP/1.1 on the fasthttp path only (the path before the event loop)")
+	noCoalesce := flag.Bool("no-coalesce", false, "the event loop looks for events at once after every round, also when busy (the loop before coalescing)")
 	flag.Parse()
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -36,7 +38,7 @@ func main() {
 		defer pprof.StopCPUProfile()
 	}
 
-	p := proxy.New(proxy.Config{Service: "bench", DisableEventLoop: *noLoop})
+	p := proxy.New(proxy.Config{Service: "bench", DisableEventLoop: *noLoop, DisableCoalescing: *noCoalesce})
 	check(p.SetEndpoints(platform.Green, strings.Split(*green, ",")))
 	check(p.SetEndpoints(platform.Blue, strings.Split(*blue, ",")))
 	check(p.SetWeights(traffic.Split(platform.Blue, *bluePct)))
