@@ -9,8 +9,10 @@
 // Plain HTTP/1.1 is served, on Linux, by event loops (loop_linux.go: one epoll
 // instance per GOMAXPROCS, parked in Go's netpoller, non-blocking sockets read and
 // written directly — a round's receives and sends batched through io_uring where
-// the kernel allows (loopbatch_linux.go, uring_linux.go) —, heads parsed in place
-// by loophttp.go, upstream keep-alive pools per loop). What the
+// the kernel allows (loopbatch_linux.go, uring_linux.go), and while busy, events
+// left to gather for a few microseconds between rounds so that one wake-up serves
+// several requests —, heads parsed in place by loophttp.go, upstream keep-alive
+// pools per loop). What the
 // loops do not take (TLS, h2c, upgrades, chunked or Expect request bodies,
 // HTTP/1.0, mirroring, host dispatch) is handed with the bytes already read to the
 // general path, where HTTP/1.1 is a fasthttp server with keep-alive upstream pools.

@@ -39,8 +39,10 @@ const (
 	// loopIdleUpstream bounds how long an idle upstream connection is kept.
 	loopIdleUpstream = 30 * time.Second
 	// coalesceWait is how long a busy loop lets events gather before it looks for
-	// them again (see coalesce).
-	coalesceWait = 10 * time.Microsecond
+	// them again, and coalesceInFlight how many exchanges in flight make it busy
+	// (see coalesce).
+	coalesceWait     = 10 * time.Microsecond
+	coalesceInFlight = 8
 )
 
 // eventLoops are a proxy's loops, started by the first Serve that uses them.
@@ -115,6 +117,7 @@ type loop struct {
 	now     time.Time
 	swept   time.Time
 
+	inFlight  int          // exchanges in flight on all instances: busy's sum
 	coalesced atomic.Int64 // waits coalesce made, for tests
 
 	mu        sync.Mutex
@@ -334,20 +337,20 @@ func (l *loop) run() {
 }
 
 // coalesce lets a busy loop's next events gather: after a round that handled
-// two events or more, the loop sleeps coalesceWait (plus the thread's timer
-// slack, 50 µs by default) before it looks again, so the requests and answers
-// that arrive meanwhile are handled in one round — one wake-up, one batch of
-// receives, one batch of sends — instead of a wake-up each. That is interrupt
-// moderation, as network cards do it: on a loaded proxy it cuts the CPU per
-// request by a quarter to a half (docs/benchmarks.md), and it shortens queues
-// rather than lengthening them. A round of one event means light load: the loop
-// looks at once, and a lone request is never delayed.
+// events while at least coalesceInFlight exchanges are in flight on the loop, it
+// sleeps coalesceWait (plus the thread's timer slack, 50 µs by default) before it
+// looks again, so the requests and answers that arrive meanwhile are handled in
+// one round — one wake-up, one batch of receives, one batch of sends — instead of
+// a wake-up each. That is interrupt moderation, as network cards do it: on a
+// loaded proxy it roughly halves the CPU per request (docs/benchmarks.md). With
+// fewer exchanges in flight the loop looks at once: there a sleep would delay the
+// few clients there are and gather little.
 //
 // The sleep is a raw system call: the goroutine keeps its P, as it does while
 // it handles events, so the runtime neither hands the P to another thread nor
 // has its monitor poll every 20 µs; other goroutines wait at most the sleep.
 func (l *loop) coalesce(lastRound int) {
-	if lastRound < 2 || l.p.cfg.DisableCoalescing {
+	if lastRound == 0 || l.inFlight < coalesceInFlight || l.p.cfg.DisableCoalescing {
 		return
 	}
 	ts := syscall.NsecToTimespec(int64(coalesceWait))

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"runtime"
 	"testing"
 
 	"github.com/sluicehq/sluice/internal/platform"
@@ -17,10 +18,14 @@ func coalescedWaits(p *Proxy) int64 {
 }
 
 // TestLoopCoalescesOnlyUnderLoad checks when a loop waits for events to gather
-// (coalesce): never for a lone client's requests, which come one event at a time
-// and must not be delayed; under concurrent load, yes, with every answer right;
-// and never with DisableCoalescing.
+// (coalesce): never for a lone client's requests, which must not be delayed;
+// with many exchanges in flight, yes, with every answer right; and never with
+// DisableCoalescing.
 func TestLoopCoalescesOnlyUnderLoad(t *testing.T) {
+	// One loop, so that the load's 32 connections are all on it, however many
+	// cores the machine has.
+	prev := runtime.GOMAXPROCS(1)
+	t.Cleanup(func() { runtime.GOMAXPROCS(prev) })
 	green := newBackend(t, platform.Green, "g0", nil)
 	p, addr := newTestProxy(t, Config{}, traffic.All(platform.Green), []*backend{green}, nil)
 	c := dialRaw(t, addr)
@@ -40,13 +45,20 @@ func TestLoopCoalescesOnlyUnderLoad(t *testing.T) {
 	if n := coalescedWaits(p) - before; n != 0 {
 		t.Fatalf("200 requests of one client, one at a time, made the loop wait %d times; want 0", n)
 	}
+	counts, failed := loadFast(t, addr, "/", 400, 4)
+	if failed != 0 || counts["green"] != 400 {
+		t.Fatalf("4 clients: %v, %d failed", counts, failed)
+	}
+	if n := coalescedWaits(p) - before; n != 0 {
+		t.Fatalf("4 clients (fewer exchanges in flight than %d) made the loop wait %d times; want 0", coalesceInFlight, n)
+	}
 
-	counts, failed := loadFast(t, addr, "/", 4000, 32)
+	counts, failed = loadFast(t, addr, "/", 4000, 32)
 	if failed != 0 || counts["green"] != 4000 {
 		t.Fatalf("under load: %v, %d failed", counts, failed)
 	}
 	if coalescedWaits(p) == before {
-		t.Fatal("4000 requests over 32 connections never made the loop wait for events to gather")
+		t.Fatalf("4000 requests over 32 connections never made the loop wait for events to gather (%d or more in flight)", coalesceInFlight)
 	}
 
 	off, offAddr := newTestProxy(t, Config{DisableCoalescing: true}, traffic.All(platform.Green), []*backend{green}, nil)

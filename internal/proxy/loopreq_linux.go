@@ -640,6 +640,7 @@ func (timeoutError) Temporary() bool { return true }
 // busyAdd counts an exchange starting (+1) or ending (-1) on an instance.
 func (l *loop) busyAdd(in *instance, delta int) {
 	in.inflight.Add(int64(delta))
+	l.inFlight += delta
 	if n := l.busy[in] + delta; n > 0 {
 		l.busy[in] = n
 	} else {
