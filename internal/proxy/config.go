@@ -94,8 +94,9 @@ type Config struct {
 	DisableEventLoop bool
 
 	// DisableCoalescing makes the event loops look for new events at once after
-	// every round, also when they are busy (see coalesceWait); for measuring what
-	// coalescing saves.
+	// every round, also while eight exchanges or more are in flight, when they
+	// otherwise let events gather for a few microseconds (loop.coalesce); for
+	// measuring what coalescing saves.
 	DisableCoalescing bool
 
 	// Logger receives errors the proxy cannot return (upstream failures, ejections).
