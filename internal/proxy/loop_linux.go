@@ -312,7 +312,6 @@ func (l *loop) run() {
 			l.shutdown()
 			return
 		}
-		n = max(n, 0)
 		l.now = time.Now()
 		if l.ring != nil && n > 0 {
 			l.receiveAll(evs[:n])
@@ -350,7 +349,7 @@ func (l *loop) run() {
 // it handles events, so the runtime neither hands the P to another thread nor
 // has its monitor poll every 20 µs; other goroutines wait at most the sleep.
 func (l *loop) coalesce(lastRound int) {
-	if lastRound == 0 || l.inFlight < coalesceInFlight || l.p.cfg.DisableCoalescing {
+	if lastRound <= 0 || l.inFlight < coalesceInFlight || l.p.cfg.DisableCoalescing {
 		return
 	}
 	ts := syscall.NsecToTimespec(int64(coalesceWait))
